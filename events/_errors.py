@@ -1,0 +1,129 @@
+"""The one error tree of Conflux.
+
+::
+
+    ConfluxError
+    ├── DefinitionError                 the user's definitions are wrong; the message says the fix
+    │   ├── DependencyCycleError
+    │   ├── UnknownDependencyError
+    │   ├── DuplicateAssetKeyError
+    │   ├── IncompatiblePartitionMappingError
+    │   └── InvalidPartitionKeyError    (also ValueError)
+    ├── SelectionError                  a selection names assets that do not exist (also ValueError)
+    ├── LocationLoadError               a code location could not be imported or loaded
+    ├── InfrastructureError             something outside the user's code is not there or broken
+    │   ├── BrokerUnavailableError      (also TimeoutError)
+    │   ├── BrokerStartError
+    │   ├── ApiUnavailableError         (also ConnectionError)
+    │   └── StateDirError               (also FileNotFoundError)
+    ├── EventValidationError            a record on a topic is not a valid event (also ValueError)
+    └── UserCodeError                   wraps what an asset function raised
+"""
+
+from __future__ import annotations
+
+
+class ConfluxError(Exception):
+    """Root of every error Conflux raises on purpose."""
+
+
+class DefinitionError(ConfluxError):
+    """The user's definitions are wrong; nothing was emitted.
+
+    Attributes:
+        asset_key: the asset the problem was found on, when there is one.
+    """
+
+    def __init__(self, message: str, *, asset_key: str | None = None) -> None:
+        super().__init__(message)
+        self.asset_key = asset_key
+
+
+class DependencyCycleError(DefinitionError):
+    """Assets depend on each other in a cycle."""
+
+
+class UnknownDependencyError(DefinitionError):
+    """An asset depends on a key that no asset in the location (or workspace) defines."""
+
+
+class DuplicateAssetKeyError(DefinitionError):
+    """Two assets (or outputs) share one key."""
+
+
+class IncompatiblePartitionMappingError(DefinitionError):
+    """A partition mapping cannot map between the two partitions definitions it joins."""
+
+
+class InvalidPartitionKeyError(DefinitionError, ValueError):
+    """A partition key is not in the partitions definition."""
+
+
+class SelectionError(ConfluxError, ValueError):
+    """An asset selection names no asset, or an asset that does not exist."""
+
+
+class LocationLoadError(ConfluxError):
+    """A code location could not be loaded.
+
+    Attributes:
+        location: the location's name.
+    """
+
+    def __init__(self, message: str, *, location: str) -> None:
+        super().__init__(message)
+        self.location = location
+
+
+class InfrastructureError(ConfluxError):
+    """Something outside the user's code is missing or broken (broker, API, state folder)."""
+
+
+class BrokerUnavailableError(InfrastructureError, TimeoutError):
+    """The Kafka-protocol broker did not answer in time.
+
+    Attributes:
+        bootstrap: the bootstrap servers that were tried.
+    """
+
+    def __init__(self, message: str, *, bootstrap: str) -> None:
+        super().__init__(message)
+        self.bootstrap = bootstrap
+
+
+class BrokerStartError(InfrastructureError):
+    """A local broker (Apache Kafka or Tansu) could not be started."""
+
+
+class ApiUnavailableError(InfrastructureError, ConnectionError):
+    """The query API (served by the projector) did not answer."""
+
+
+class StateDirError(InfrastructureError, FileNotFoundError):
+    """The state folder does not describe a running system."""
+
+
+class EventValidationError(ConfluxError, ValueError):
+    """A record is not a valid Conflux event; it belongs on the dead-letter topic.
+
+    Attributes:
+        reason: why validation failed, one line.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UserCodeError(ConfluxError):
+    """Wraps an exception raised by user code (an asset function, a resource).
+
+    Attributes:
+        error_type: the qualified name of the original exception's type.
+        user_traceback: the formatted traceback of the original exception.
+    """
+
+    def __init__(self, message: str, *, error_type: str, user_traceback: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.user_traceback = user_traceback

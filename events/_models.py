@@ -1,0 +1,249 @@
+"""Every Conflux event, and the discriminated union `AnyEvent` that parses them all."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from conflux.events._base import Event
+from conflux.events._snapshot import LocationSnapshot
+
+
+class UpstreamRef(BaseModel):
+    """One upstream asset partition as read by a materialization: the lineage edge."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    asset_key: str
+    partition_key: str | None = None
+    data_version: str | None = None
+    """The upstream's data version at read time; None if it was never materialized."""
+    event_id: str | None = None
+    """The id of the upstream's `AssetMaterialized` event that was read."""
+
+
+class PartitionRange(BaseModel):
+    """An inclusive range of partition keys, expanded by the coordinator."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    start: str
+    end: str
+
+
+# -- code locations -------------------------------------------------------------------
+
+
+class DefinitionsPublished(Event):
+    """A location's workers loaded its code and publish what it defines."""
+
+    type: Literal["DefinitionsPublished"] = "DefinitionsPublished"
+    location: str
+    snapshot_id: str
+    """Hash of the snapshot: equal snapshots have equal ids."""
+    snapshot: LocationSnapshot
+
+
+class LocationLoadFailed(Event):
+    """A location's code could not be loaded; the location is down, others go on."""
+
+    type: Literal["LocationLoadFailed"] = "LocationLoadFailed"
+    location: str
+    error_type: str
+    message: str
+    traceback: str = ""
+
+
+# -- requests and runs ----------------------------------------------------------------
+
+
+class MaterializationRequested(Event):
+    """Somebody asked for assets (and partitions) to be materialized; a run follows."""
+
+    type: Literal["MaterializationRequested"] = "MaterializationRequested"
+    run_id: str
+    selection: str
+    """The selection as the requester wrote it (for audit)."""
+    asset_keys: tuple[str, ...]
+    """The selection resolved to asset keys."""
+    partition_keys: tuple[str, ...] | None = None
+    """Explicit partition keys; None with no range means unpartitioned or every asset's
+    only partition."""
+    partition_range: PartitionRange | None = None
+    """An inclusive range of keys, instead of explicit keys."""
+    requested_by: str = ""
+    """The user or system that asked (e.g. `$USER` for the CLI)."""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class RunStarted(Event):
+    """The coordinator accepted a request and planned its work."""
+
+    type: Literal["RunStarted"] = "RunStarted"
+    run_id: str
+    asset_keys: tuple[str, ...]
+    partition_count: int
+    """Number of (asset, partition) pairs the run covers."""
+    trigger: str = "manual"
+
+
+class WorkItemDispatched(Event):
+    """The coordinator handed one node x partition to a location's workers.
+
+    The same event (same id) is written to the run's topic (the decision, for folds) and
+    to the location's work topic (the delivery, for workers).
+    """
+
+    type: Literal["WorkItemDispatched"] = "WorkItemDispatched"
+    work_item_id: str
+    """Deterministic: (run, node, partition); the attempt is separate."""
+    run_id: str
+    location: str
+    node: str
+    asset_keys: tuple[str, ...]
+    partition_key: str | None = None
+    attempt: int = 1
+    upstream: tuple[UpstreamRef, ...] = ()
+    """The upstream asset partitions to read, with their data versions at dispatch."""
+
+
+class WorkItemSkipped(Event):
+    """A planned work item will not run, because an upstream failed in the same run."""
+
+    type: Literal["WorkItemSkipped"] = "WorkItemSkipped"
+    work_item_id: str
+    run_id: str
+    asset_keys: tuple[str, ...]
+    partition_key: str | None = None
+    reason: str
+
+
+class RunCompleted(Event):
+    """A run ended: every work item materialized, failed or was skipped."""
+
+    type: Literal["RunCompleted"] = "RunCompleted"
+    run_id: str
+    status: Literal["success", "failed"]
+    materialized: int = 0
+    failed: int = 0
+    skipped: int = 0
+    reason: str | None = None
+    """Why the run failed, when it failed before any work (e.g. an unknown asset)."""
+
+
+# -- asset partitions -----------------------------------------------------------------
+
+
+class PartitionStarted(Event):
+    """A worker began executing an asset partition."""
+
+    type: Literal["PartitionStarted"] = "PartitionStarted"
+    asset_key: str
+    partition_key: str | None = None
+    run_id: str
+    work_item_id: str
+    worker_id: str
+    attempt: int = 1
+
+
+class AssetMaterialized(Event):
+    """An asset partition now holds new data: executed by a worker, or reported."""
+
+    type: Literal["AssetMaterialized"] = "AssetMaterialized"
+    asset_key: str
+    partition_key: str | None = None
+    data_version: str
+    code_version: str | None = None
+    source: Literal["executed", "reported"] = "executed"
+    upstream: tuple[UpstreamRef, ...] = ()
+    """What it read (the lineage): upstream asset partitions and their data versions."""
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    run_id: str | None = None
+    work_item_id: str | None = None
+    worker_id: str | None = None
+    attempt: int | None = None
+    duration_ms: float | None = None
+
+
+class PartitionFailed(Event):
+    """An asset partition's execution raised; the work item failed."""
+
+    type: Literal["PartitionFailed"] = "PartitionFailed"
+    asset_key: str
+    partition_key: str | None = None
+    run_id: str
+    work_item_id: str
+    worker_id: str
+    attempt: int = 1
+    error_type: str
+    message: str
+    traceback: str = ""
+
+
+# -- liveness and dead letters --------------------------------------------------------
+
+
+class ComponentHeartbeat(Event):
+    """A part of the system is alive (and says whether it is ready)."""
+
+    type: Literal["ComponentHeartbeat"] = "ComponentHeartbeat"
+    component: Literal["coordinator", "projector", "worker"]
+    instance_id: str
+    location: str | None = None
+    ready: bool = True
+    work_item_id: str | None = None
+    """For workers: the work item being executed, if any."""
+    interval_s: float = 2.0
+    """How often this component beats; readers call it gone after a few missed beats."""
+
+
+class RecordDeadLettered(Event):
+    """A record failed validation; it is kept here, with the reason, instead of lost."""
+
+    type: Literal["RecordDeadLettered"] = "RecordDeadLettered"
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    key: str | None = None
+    value: str
+    """The record's value, decoded as UTF-8 with replacement (base64 if `value_base64`)."""
+    value_base64: bool = False
+    reason: str
+
+
+AnyEvent = Annotated[
+    DefinitionsPublished
+    | LocationLoadFailed
+    | MaterializationRequested
+    | RunStarted
+    | WorkItemDispatched
+    | WorkItemSkipped
+    | RunCompleted
+    | PartitionStarted
+    | AssetMaterialized
+    | PartitionFailed
+    | ComponentHeartbeat
+    | RecordDeadLettered,
+    Field(discriminator="type"),
+]
+"""Any Conflux event; parse with `decode_event`."""
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.model_fields["type"].default: cls
+    for cls in (
+        DefinitionsPublished,
+        LocationLoadFailed,
+        MaterializationRequested,
+        RunStarted,
+        WorkItemDispatched,
+        WorkItemSkipped,
+        RunCompleted,
+        PartitionStarted,
+        AssetMaterialized,
+        PartitionFailed,
+        ComponentHeartbeat,
+        RecordDeadLettered,
+    )
+}
+"""Event type name -> model class."""

@@ -1,0 +1,141 @@
+"""The serializable snapshot of a code location's definitions.
+
+Workers publish it (inside `DefinitionsPublished`); the coordinator and every reader
+learn a location's assets, partitions and mappings from it, never by importing user
+code (rule 7). `conflux.sdk` turns these models back into live partition and mapping
+objects (`partitions_from_snapshot`, `mapping_from_snapshot`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class StaticPartitionsSnapshot(_Frozen):
+    """A fixed list of partition keys."""
+
+    kind: Literal["static"] = "static"
+    keys: tuple[str, ...]
+    """The partition keys, in the order the user gave them."""
+
+
+class TimeWindowPartitionsSnapshot(_Frozen):
+    """Partitions that are the windows between consecutive ticks of a cron schedule."""
+
+    kind: Literal["time_window"] = "time_window"
+    cron_schedule: str
+    """Cron expression whose ticks start the windows."""
+    start: str
+    """Start of the first window, ISO 8601 in `timezone` (naive wall-clock time)."""
+    end: str | None = None
+    """End of the last window (exclusive), ISO 8601 wall-clock time, or None for open-ended."""
+    timezone: str = "UTC"
+    """IANA time zone the cron schedule and the keys are read in."""
+    fmt: str
+    """strftime format of the partition keys."""
+    end_offset: int = 0
+    """Windows past the last complete one to include (negative: fewer)."""
+
+
+class MultiPartitionsSnapshot(_Frozen):
+    """The product of named dimensions; keys are joined with `|` in dimension-name order."""
+
+    kind: Literal["multi"] = "multi"
+    dimensions: tuple[tuple[str, PartitionsSnapshot], ...]
+    """(dimension name, partitions) pairs, sorted by name."""
+
+
+class DynamicPartitionsSnapshot(_Frozen):
+    """Keys added and removed at run time by events; the key set is a fold."""
+
+    kind: Literal["dynamic"] = "dynamic"
+    name: str
+
+
+PartitionsSnapshot = Annotated[
+    StaticPartitionsSnapshot
+    | TimeWindowPartitionsSnapshot
+    | MultiPartitionsSnapshot
+    | DynamicPartitionsSnapshot,
+    Field(discriminator="kind"),
+]
+MultiPartitionsSnapshot.model_rebuild()
+
+
+class IdentityMappingSnapshot(_Frozen):
+    """Downstream partition k reads upstream partition k."""
+
+    kind: Literal["identity"] = "identity"
+
+
+class TimeWindowMappingSnapshot(_Frozen):
+    """Downstream window reads the upstream windows it overlaps, shifted by offsets."""
+
+    kind: Literal["time_window"] = "time_window"
+    start_offset: int = 0
+    end_offset: int = 0
+
+
+class AllMappingSnapshot(_Frozen):
+    """Every downstream partition reads every upstream partition."""
+
+    kind: Literal["all"] = "all"
+
+
+class LastMappingSnapshot(_Frozen):
+    """Every downstream partition reads the last upstream partition."""
+
+    kind: Literal["last"] = "last"
+
+
+PartitionMappingSnapshot = Annotated[
+    IdentityMappingSnapshot | TimeWindowMappingSnapshot | AllMappingSnapshot | LastMappingSnapshot,
+    Field(discriminator="kind"),
+]
+
+
+class AssetDepSnapshot(_Frozen):
+    """One upstream dependency of an asset."""
+
+    asset_key: str
+    """The upstream asset's key, `/`-joined path (e.g. `raw/events`)."""
+    partition_mapping: PartitionMappingSnapshot | None = None
+    """How downstream partitions map to upstream ones; None means the default (identity
+    between equal partitions definitions, all partitions otherwise)."""
+    loads_value: bool = True
+    """False for `deps=[...]` entries: ordering and lineage only, no value is loaded."""
+
+
+class AssetSnapshot(_Frozen):
+    """One asset as the coordinator sees it."""
+
+    key: str
+    """The asset's key, `/`-joined path."""
+    node: str
+    """The function (op) that computes it; a `@multi_asset` computes several keys at once."""
+    group_name: str = "default"
+    description: str | None = None
+    code_version: str | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
+    partitions: PartitionsSnapshot | None = None
+    deps: tuple[AssetDepSnapshot, ...] = ()
+    kinds: tuple[str, ...] = ()
+    is_external: bool = False
+    """True for assets this location only observes (`AssetSpec`); never dispatched."""
+
+
+class LocationSnapshot(_Frozen):
+    """Everything one code location defines, in dependency-free data."""
+
+    location: str
+    assets: tuple[AssetSnapshot, ...] = ()
+    python_version: str = ""
+    """The interpreter the location's workers run (e.g. `3.11.7`)."""
+    executable: str = ""
+    """The interpreter's path."""

@@ -1,0 +1,122 @@
+"""The topic catalog: which topic each event goes to, and its key (rule 3).
+
+Every event about one asset partition is keyed by `asset_key#partition_key`, so it lands
+in one Kafka partition and keeps its order; run events are keyed by run id; definitions
+by location. A `Topics` carries a prefix, so several systems (or tests) share a broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conflux.events._base import Event
+from conflux.events._models import (
+    AssetMaterialized,
+    ComponentHeartbeat,
+    DefinitionsPublished,
+    LocationLoadFailed,
+    MaterializationRequested,
+    PartitionFailed,
+    PartitionStarted,
+    RecordDeadLettered,
+    RunCompleted,
+    RunStarted,
+    WorkItemDispatched,
+    WorkItemSkipped,
+)
+
+
+def asset_partition_key(asset_key: str, partition_key: str | None) -> str:
+    """The record key of every event about one asset partition."""
+    return f"{asset_key}#{partition_key}" if partition_key is not None else asset_key
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """A topic's name and the number of Kafka partitions it is created with."""
+
+    name: str
+    partitions: int
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The topic names of one Conflux system."""
+
+    prefix: str = "conflux"
+
+    @property
+    def definitions(self) -> str:
+        """Location snapshots and load failures, keyed by location."""
+        return f"{self.prefix}.definitions"
+
+    @property
+    def requests(self) -> str:
+        """Materialization requests, keyed by run id."""
+        return f"{self.prefix}.requests"
+
+    @property
+    def runs(self) -> str:
+        """Run lifecycle and dispatch decisions, keyed by run id."""
+        return f"{self.prefix}.runs"
+
+    @property
+    def assets(self) -> str:
+        """Asset partition events (started, materialized, failed), keyed by asset partition."""
+        return f"{self.prefix}.assets"
+
+    @property
+    def ticks(self) -> str:
+        """Schedule and sensor ticks."""
+        return f"{self.prefix}.ticks"
+
+    @property
+    def heartbeats(self) -> str:
+        """Liveness of coordinator, projector and workers, keyed by instance."""
+        return f"{self.prefix}.heartbeats"
+
+    @property
+    def dlq(self) -> str:
+        """Records that failed validation, keyed by their source topic."""
+        return f"{self.prefix}.dlq"
+
+    def work(self, location: str) -> str:
+        """A location's work topic: the work items its workers consume."""
+        return f"{self.prefix}.work.{location}"
+
+    def core(self) -> list[TopicSpec]:
+        """The topics every system has (work topics are created per location)."""
+        return [
+            TopicSpec(self.definitions, 1),
+            TopicSpec(self.requests, 3),
+            TopicSpec(self.runs, 3),
+            TopicSpec(self.assets, 6),
+            TopicSpec(self.ticks, 3),
+            TopicSpec(self.heartbeats, 1),
+            TopicSpec(self.dlq, 1),
+        ]
+
+    def work_spec(self, location: str) -> TopicSpec:
+        """The spec of a location's work topic."""
+        return TopicSpec(self.work(location), 6)
+
+    def route(self, event: Event) -> tuple[str, str]:
+        """The (topic, key) an event is produced to.
+
+        `WorkItemDispatched` routes to the runs topic (the decision); the dispatcher also
+        writes it to `work(location)` for delivery.
+        """
+        match event:
+            case DefinitionsPublished() | LocationLoadFailed():
+                return self.definitions, event.location
+            case MaterializationRequested():
+                return self.requests, event.run_id
+            case RunStarted() | WorkItemDispatched() | WorkItemSkipped() | RunCompleted():
+                return self.runs, event.run_id
+            case PartitionStarted() | AssetMaterialized() | PartitionFailed():
+                return self.assets, asset_partition_key(event.asset_key, event.partition_key)
+            case ComponentHeartbeat():
+                return self.heartbeats, event.instance_id
+            case RecordDeadLettered():
+                return self.dlq, event.source_topic
+        raise TypeError(f"no topic for event type {type(event).__name__}")
