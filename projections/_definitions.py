@@ -1,0 +1,145 @@
+"""The definitions projection: every location's snapshot folded into one asset graph.
+
+The coordinator and every reader learn assets, partitions and dependencies here, from
+`DefinitionsPublished` and `LocationLoadFailed` events, never from user code (rule 7).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from conflux.events import (
+    AnyEvent,
+    AssetSnapshot,
+    DefinitionsPublished,
+    LocationLoadFailed,
+    LocationSnapshot,
+)
+
+if TYPE_CHECKING:
+    from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
+
+
+@dataclass
+class LocationState:
+    """What is known of one code location: its last good snapshot and its status."""
+
+    name: str
+    status: Literal["loaded", "failed"]
+    updated: datetime
+    snapshot_id: str | None = None
+    snapshot: LocationSnapshot | None = None
+    error: LocationLoadFailed | None = None
+    """The last load failure, if the location's latest word was a failure."""
+
+
+@dataclass
+class DefinitionsProjection:
+    """Fold of the definitions topic: locations, and the asset graph across them.
+
+    A location's new snapshot replaces its previous one whole. A load failure marks the
+    location failed but keeps its last good assets, so their history stays readable.
+    `apply` is idempotent: applying an event twice changes nothing.
+    """
+
+    locations: dict[str, LocationState] = field(default_factory=dict)
+    assets: dict[str, AssetSnapshot] = field(default_factory=dict)
+    asset_location: dict[str, str] = field(default_factory=dict)
+    _partitions_cache: dict[str, PartitionsDefinition | None] = field(default_factory=dict)
+    _downstream: dict[str, list[str]] | None = None
+
+    def apply(self, event: AnyEvent) -> None:
+        """Fold one event; events of other types are ignored."""
+        if isinstance(event, DefinitionsPublished):
+            self._publish(event)
+        elif isinstance(event, LocationLoadFailed):
+            previous = self.locations.get(event.location)
+            if previous is not None and previous.updated > event.time:
+                return
+            self.locations[event.location] = LocationState(
+                name=event.location,
+                status="failed",
+                updated=event.time,
+                snapshot_id=previous.snapshot_id if previous else None,
+                snapshot=previous.snapshot if previous else None,
+                error=event,
+            )
+
+    def _publish(self, event: DefinitionsPublished) -> None:
+        previous = self.locations.get(event.location)
+        if previous is not None and previous.updated > event.time:
+            return
+        if previous is not None and previous.snapshot is not None:
+            for asset in previous.snapshot.assets:
+                if self.asset_location.get(asset.key) == event.location:
+                    del self.assets[asset.key]
+                    del self.asset_location[asset.key]
+        for asset in event.snapshot.assets:
+            self.assets[asset.key] = asset
+            self.asset_location[asset.key] = event.location
+        self.locations[event.location] = LocationState(
+            name=event.location,
+            status="loaded",
+            updated=event.time,
+            snapshot_id=event.snapshot_id,
+            snapshot=event.snapshot,
+        )
+        self._partitions_cache.clear()
+        self._downstream = None
+
+    # -- queries -----------------------------------------------------------------------
+
+    def partitions_def(self, asset_key: str) -> PartitionsDefinition | None:
+        """The live partitions definition of an asset (None: unpartitioned or unknown)."""
+        if asset_key not in self._partitions_cache:
+            from conflux.sdk.partitions import partitions_from_snapshot
+
+            asset = self.assets.get(asset_key)
+            snap = asset.partitions if asset is not None else None
+            self._partitions_cache[asset_key] = (
+                partitions_from_snapshot(snap) if snap is not None else None
+            )
+        return self._partitions_cache[asset_key]
+
+    def mapping(self, downstream_key: str, upstream_key: str) -> PartitionMapping:
+        """How `downstream_key`'s partitions map onto `upstream_key`'s (explicit or default)."""
+        from conflux.sdk.partitions import default_partition_mapping, mapping_from_snapshot
+
+        asset = self.assets[downstream_key]
+        for dep in asset.deps:
+            if dep.asset_key == upstream_key and dep.partition_mapping is not None:
+                return mapping_from_snapshot(dep.partition_mapping)
+        return default_partition_mapping(
+            self.partitions_def(downstream_key), self.partitions_def(upstream_key)
+        )
+
+    def upstream_of(self, asset_key: str) -> list[str]:
+        """Keys of the assets `asset_key` depends on (known or not)."""
+        asset = self.assets.get(asset_key)
+        return [dep.asset_key for dep in asset.deps] if asset is not None else []
+
+    def downstream_of(self, asset_key: str) -> list[str]:
+        """Keys of the known assets that depend on `asset_key`."""
+        if self._downstream is None:
+            downstream: dict[str, list[str]] = {}
+            for key, asset in self.assets.items():
+                for dep in asset.deps:
+                    downstream.setdefault(dep.asset_key, []).append(key)
+            self._downstream = downstream
+        return self._downstream.get(asset_key, [])
+
+    def location_of(self, asset_key: str) -> str | None:
+        """The location that defines `asset_key`, if any."""
+        return self.asset_location.get(asset_key)
+
+    def node_keys(self, asset_key: str) -> list[str]:
+        """Every key computed by the same node (function) as `asset_key`, itself included."""
+        asset = self.assets[asset_key]
+        location = self.asset_location[asset_key]
+        return sorted(
+            key
+            for key, other in self.assets.items()
+            if other.node == asset.node and self.asset_location[key] == location
+        )
