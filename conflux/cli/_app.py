@@ -1,0 +1,205 @@
+"""The click command tree. Each command parses arguments and calls one function.
+
+Errors leave as one line on stderr and a non-zero exit: 2 for a bad argument, 1 for
+anything else Conflux reports (an unknown asset, no broker, a failed run).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import NoReturn
+
+import click
+
+from conflux.events import ConfluxError
+
+STATE_DIR = click.option(
+    "--state-dir",
+    default=".conflux",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder written by `conflux dev` (ignored when CONFLUX_BOOTSTRAP and CONFLUX_API are set).",
+)
+JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print `conflux: error: message` on stderr and exit with `code`."""
+    click.echo(f"conflux: error: {message}", err=True)
+    sys.exit(code)
+
+
+class _Group(click.Group):
+    """Turns every error into one line on stderr."""
+
+    def main(self, *args: object, **kwargs: object) -> NoReturn:  # type: ignore[override]
+        try:
+            rv = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(0)
+        except click.UsageError as exc:
+            hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+            fail(exc.format_message().replace("\n", " ") + hint, 2)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            sys.exit(130)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except ConfluxError as exc:
+            fail(str(exc).replace("\n", " "))
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="conflux")
+def cli() -> None:
+    """Conflux: software-defined assets on an event log."""
+
+
+@cli.command()
+@click.option("-f", "--python-file", "files", multiple=True, type=click.Path(dir_okay=False),
+              help="A Python file holding a code location's Definitions (repeatable).")
+@click.option("-m", "--module-name", "modules", multiple=True,
+              help="An importable module holding a code location's Definitions (repeatable).")
+@click.option("-w", "--workspace", type=click.Path(dir_okay=False),
+              help="A workspace.yaml listing code locations (Dagster's format).")
+@STATE_DIR
+@click.option("--port", type=int, default=None, help="Port of the query API (default: 3000, or a free one).")
+@click.option("--broker", type=click.Choice(["kafka", "tansu"]), default=None,
+              help="Force a local broker (default: Apache Kafka when Java is present, else Tansu).")
+def dev(files: tuple[str, ...], modules: tuple[str, ...], workspace: str | None, state_dir: str,
+        port: int | None, broker: str | None) -> None:
+    """Run the whole system locally: broker, coordinator, projector, one worker per location."""
+    from conflux.cli._dev import run_dev
+
+    sys.exit(run_dev(files=files, modules=modules, workspace=workspace, state_dir=state_dir,
+                     port=port, broker=broker))
+
+
+@cli.command()
+@click.argument("selection")
+@click.option("--partition", "partitions", multiple=True, help="A partition key (repeatable).")
+@click.option("--from", "from_key", help="First partition key of a range (with --to).")
+@click.option("--to", "to_key", help="Last partition key of a range (with --from).")
+@click.option("--wait", is_flag=True, help="Block until the run ends; exit 1 if anything failed.")
+@JSON
+@STATE_DIR
+def materialize(selection: str, partitions: tuple[str, ...], from_key: str | None,
+                to_key: str | None, wait: bool, as_json: bool, state_dir: str) -> None:
+    """Request a materialization of SELECTION (keys, *upstream, downstream*, group:NAME)."""
+    from conflux.cli._requests import materialize as run
+
+    sys.exit(run(selection, partitions=partitions, from_key=from_key, to_key=to_key, wait=wait,
+                 as_json=as_json, state_dir=state_dir))
+
+
+@cli.command()
+@click.argument("asset_key")
+@click.option("--partition", help="The partition that was materialized.")
+@click.option("--data-version", help="The new data version (default: a fresh one).")
+@click.option("--metadata", "metadata", multiple=True, help="K=V metadata (repeatable).")
+@JSON
+@STATE_DIR
+def report(asset_key: str, partition: str | None, data_version: str | None,
+           metadata: tuple[str, ...], as_json: bool, state_dir: str) -> None:
+    """Record a materialization of ASSET_KEY that happened outside Conflux."""
+    from conflux.cli._requests import report as run
+
+    sys.exit(run(asset_key, partition=partition, data_version=data_version, metadata=metadata,
+                 as_json=as_json, state_dir=state_dir))
+
+
+@cli.command()
+@click.option("--status", type=click.Choice(["queued", "started", "success", "failed"]))
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@JSON
+@STATE_DIR
+def runs(status: str | None, limit: int, as_json: bool, state_dir: str) -> None:
+    """List runs, newest first."""
+    from conflux.cli._reads import runs as run
+
+    sys.exit(run(status=status, limit=limit, as_json=as_json, state_dir=state_dir))
+
+
+@cli.command()
+@JSON
+@STATE_DIR
+def assets(as_json: bool, state_dir: str) -> None:
+    """List assets with their partition counts and last materialization."""
+    from conflux.cli._reads import assets as run
+
+    sys.exit(run(as_json=as_json, state_dir=state_dir))
+
+
+@cli.command()
+@click.option("--asset", "asset_key", help="Only events about this asset.")
+@click.option("--partition", help="Only events about this partition (with --asset).")
+@click.option("--type", "event_type", help="Only events of this type (e.g. AssetMaterialized).")
+@click.option("--since", help="Only events at or after this ISO time (e.g. 2024-01-31T12:00).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N events (the latest).")
+@click.option("--follow", is_flag=True, help="Keep printing new events until Ctrl-C.")
+@JSON
+@STATE_DIR
+def events(asset_key: str | None, partition: str | None, event_type: str | None, since: str | None,
+           limit: int | None, follow: bool, as_json: bool, state_dir: str) -> None:
+    """Show the event history (of one asset partition, with --asset/--partition)."""
+    from conflux.cli._reads import events as run
+
+    sys.exit(run(asset_key=asset_key, partition=partition, event_type=event_type, since=since,
+                 limit=limit, follow=follow, as_json=as_json, state_dir=state_dir))
+
+
+@cli.command()
+@JSON
+@STATE_DIR
+def status(as_json: bool, state_dir: str) -> None:
+    """Exit 0 only when broker, coordinator, projector and every location are ready."""
+    from conflux.cli._reads import status as run
+
+    sys.exit(run(as_json=as_json, state_dir=state_dir))
+
+
+@cli.command()
+@STATE_DIR
+def coordinator(state_dir: str) -> None:
+    """Run the coordinator (one part, for real deployments)."""
+    from conflux.cli._parts import run_coordinator
+
+    sys.exit(run_coordinator(state_dir=state_dir))
+
+
+@cli.command()
+@click.option("--location", required=True, help="The code location's name.")
+@click.option("-f", "--python-file", "file", type=click.Path(dir_okay=False))
+@click.option("-m", "--module-name", "module")
+@click.option("--working-directory", type=click.Path(file_okay=False))
+@click.option("--storage-dir", type=click.Path(file_okay=False),
+              help="Where the default IO manager stores values (default: <state-dir>/storage).")
+@STATE_DIR
+def worker(location: str, file: str | None, module: str | None, working_directory: str | None,
+           storage_dir: str | None, state_dir: str) -> None:
+    """Run a worker of one code location (one part, for real deployments)."""
+    from conflux.cli._parts import run_worker
+
+    sys.exit(run_worker(location=location, file=file, module=module,
+                        working_directory=working_directory, storage_dir=storage_dir,
+                        state_dir=state_dir))
+
+
+@cli.command()
+@click.option("--port", type=int, default=0, help="Port of the query API (0: a free one).")
+@click.option("--expect-location", "expected", multiple=True,
+              help="A location that must load (or report its failure) before status is ready.")
+@STATE_DIR
+def projector(port: int, expected: tuple[str, ...], state_dir: str) -> None:
+    """Run the projector and its query API (one part, for real deployments)."""
+    from conflux.cli._parts import run_projector
+
+    sys.exit(run_projector(port=port, expected=expected, state_dir=state_dir))
+
+
+def run() -> None:
+    """Run the command line."""
+    cli.main(prog_name="conflux")

@@ -1,0 +1,228 @@
+"""`conflux dev`: the whole system on one machine, with nothing to install by hand.
+
+Starts a local broker (Apache Kafka when Java is there, else Tansu), creates the topics,
+then one process per part: the projector (with the query API), the coordinator, and a
+worker per code location. Writes `<state-dir>/dev.json` for the other commands. Ctrl-C
+(or SIGTERM) stops the parts, then the broker, and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import click
+
+from conflux.cli._system import DEV_FILE, SystemInfo, write_dev_file
+from conflux.events import ConfluxError, Topics
+
+READY_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class LocationSpec:
+    """One code location `dev` runs a worker for."""
+
+    name: str
+    file: str | None = None
+    module: str | None = None
+    working_directory: str | None = None
+    executable: str | None = None
+
+
+def _locations(files: tuple[str, ...], modules: tuple[str, ...], workspace: str | None) -> list[LocationSpec]:
+    specs = [LocationSpec(Path(f).stem, file=str(Path(f).resolve())) for f in files]
+    specs += [LocationSpec(m, module=m, working_directory=os.getcwd()) for m in modules]
+    if workspace:
+        from conflux.cli._workspace import load_workspace
+
+        specs += load_workspace(Path(workspace))
+    if not specs and Path("workspace.yaml").is_file():
+        from conflux.cli._workspace import load_workspace
+
+        specs = load_workspace(Path("workspace.yaml"))
+    if not specs:
+        raise ConfluxError(
+            "no code location: pass -f FILE, -m MODULE or -w workspace.yaml "
+            "(e.g. `conflux dev -f examples/quickstart/definitions.py`)"
+        )
+    for spec in specs:
+        if spec.file and not Path(spec.file).is_file():
+            raise ConfluxError(f"code location file {spec.file} does not exist")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ConfluxError(f"two code locations share a name in {names}: rename one")
+    return specs
+
+
+def _free_port(preferred: int | None) -> int:
+    for port in (preferred, 0) if preferred else (3000, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port or 0))
+            except OSError:
+                if port == preferred and preferred:
+                    raise ConfluxError(f"port {preferred} is in use: pass another --port") from None
+                continue
+            return int(sock.getsockname()[1])
+    raise ConfluxError("no free port on 127.0.0.1")
+
+
+class _Parts:
+    """The child processes of `dev`, each in its own session so Ctrl-C reaches only `dev`."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
+        self.state_dir = state_dir
+        self.env = env
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[str, list[str]] = {}
+        self.logs: dict[str, IO[bytes]] = {}
+        self.restarts: dict[str, int] = {}
+
+    def start(self, name: str, args: list[str], executable: str | None = None, cwd: str | None = None) -> None:
+        command = [executable or sys.executable, "-m", "conflux", *args, "--state-dir", str(self.state_dir)]
+        self.commands[name] = command
+        log = self.logs.get(name) or open(self.state_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
+        self.logs[name] = log
+        self.procs[name] = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=cwd,
+            start_new_session=True, stdin=subprocess.DEVNULL,
+        )
+
+    def check(self) -> list[str]:
+        """Restart parts that died (at most 3 times each); return lines to show."""
+        lines = []
+        for name, proc in list(self.procs.items()):
+            code = proc.poll()
+            if code is None:
+                continue
+            count = self.restarts.get(name, 0)
+            if count >= 3:
+                continue
+            self.restarts[name] = count + 1
+            lines.append(f"{name} exited with code {code}; restarting (see logs/{name}.log)")
+            self.procs[name] = subprocess.Popen(
+                self.commands[name], stdout=self.logs[name], stderr=subprocess.STDOUT,
+                env=self.env, start_new_session=True, stdin=subprocess.DEVNULL,
+            )
+        return lines
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM every part, wait, SIGKILL what is left."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for log in self.logs.values():
+            log.close()
+
+
+def run_dev(
+    *,
+    files: tuple[str, ...],
+    modules: tuple[str, ...],
+    workspace: str | None,
+    state_dir: str,
+    port: int | None,
+    broker: str | None,
+) -> int:
+    """Run everything until Ctrl-C; return the exit code."""
+    from conflux.events import ensure_topics
+    from conflux.events.brokers import start_local_broker
+
+    locations = _locations(files, modules, workspace)
+    root = Path(state_dir).resolve()
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    started = time.monotonic()
+    local = start_local_broker(root, prefer=broker)  # type: ignore[arg-type]
+    parts: _Parts | None = None
+    try:
+        label = "Apache Kafka" if local.kind == "kafka" else "Tansu (memory only; fallback)"
+        click.echo(f"conflux dev: broker {label} {local.version} at {local.bootstrap}", err=False)
+        topics = Topics(os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux"))
+        ensure_topics(local.bootstrap, [*topics.core(), *(topics.work_spec(l.name) for l in locations)])
+        api_port = _free_port(port)
+        env = {
+            **os.environ,
+            "CONFLUX_BOOTSTRAP": local.bootstrap,
+            "CONFLUX_BROKER_KIND": local.kind,
+            "CONFLUX_TOPIC_PREFIX": topics.prefix,
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("CONFLUX_API", None)
+        parts = _Parts(root, env)
+        expected = [a for spec in locations for a in ("--expect-location", spec.name)]
+        parts.start("projector", ["projector", "--port", str(api_port), *expected])
+        parts.start("coordinator", ["coordinator"])
+        for spec in locations:
+            args = ["worker", "--location", spec.name]
+            args += ["-f", spec.file] if spec.file else ["-m", str(spec.module)]
+            if spec.working_directory:
+                args += ["--working-directory", spec.working_directory]
+            args += ["--storage-dir", str(root / "storage")]
+            parts.start(f"worker-{spec.name}", args, executable=spec.executable)
+        api_url = f"http://127.0.0.1:{api_port}"
+        write_dev_file(
+            root,
+            SystemInfo(bootstrap=local.bootstrap, api_url=api_url, broker_kind=local.kind,
+                       topic_prefix=topics.prefix, pid=os.getpid(), state_dir=str(root)),
+        )
+        click.echo(f"query API: {api_url}   state: {root}   logs: {root / 'logs'}")
+        click.echo(f"locations: {', '.join(spec.name for spec in locations)}")
+        _announce_ready(api_url, stop, started)
+        while not stop.wait(0.5):
+            for line in parts.check():
+                click.echo(f"conflux dev: {line}", err=True)
+        click.echo("conflux dev: stopping", err=True)
+        return 0
+    finally:
+        if parts is not None:
+            parts.stop()
+        local.stop()
+        with contextlib.suppress(FileNotFoundError):
+            (root / DEV_FILE).unlink()
+
+
+def _announce_ready(api_url: str, stop: threading.Event, started: float) -> None:
+    """Print one line when `status` first says ready (or why not, after a while)."""
+    from conflux.events import ApiUnavailableError
+    from conflux.projections import ApiClient
+
+    client = ApiClient(api_url, timeout=2.0)
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    last = ""
+    while not stop.is_set() and time.monotonic() < deadline:
+        try:
+            report = client.status()
+        except ApiUnavailableError:
+            stop.wait(0.2)
+            continue
+        if report.ready:
+            click.echo(f"ready in {time.monotonic() - started:.1f} s: "
+                       "try `conflux materialize '*'` or `conflux status`")
+            return
+        last = "; ".join(report.not_ready)
+        stop.wait(0.2)
+    if not stop.is_set():
+        click.echo(f"conflux dev: not ready after {READY_TIMEOUT_S:.0f} s: {last}", err=True)

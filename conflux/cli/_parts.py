@@ -1,0 +1,131 @@
+"""`conflux coordinator | worker | projector`: one part each, stopped by SIGTERM or Ctrl-C.
+
+A part finds the broker in `CONFLUX_BOOTSTRAP` (a real deployment) or in the state
+folder that `conflux dev` wrote, and logs to stderr (which `dev` sends to a file).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from typing import TYPE_CHECKING
+
+from conflux.events import StateDirError, Topics
+
+if TYPE_CHECKING:
+    from conflux.sdk import Definitions
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=os.environ.get("CONFLUX_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("conflux.kafka").setLevel(logging.WARNING)
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+
+    def handle(signum: int, frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stop
+
+
+def _broker(state_dir: str) -> tuple[str, str | None, Topics]:
+    bootstrap = os.environ.get("CONFLUX_BOOTSTRAP")
+    kind = os.environ.get("CONFLUX_BROKER_KIND")
+    prefix = os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux")
+    if not bootstrap:
+        path = Path(state_dir) / "dev.json"
+        try:
+            data = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            raise StateDirError(
+                "no broker: set CONFLUX_BOOTSTRAP (host:port of the Kafka cluster), or run "
+                "`conflux dev`"
+            ) from None
+        bootstrap, kind, prefix = data["bootstrap"], data.get("broker_kind"), data["topic_prefix"]
+    return bootstrap, kind, Topics(prefix)
+
+
+def run_coordinator(*, state_dir: str) -> int:
+    """Run the coordinator until stopped."""
+    from conflux.coordinator import Coordinator
+    from conflux.events import wait_for_broker
+
+    _configure_logging()
+    bootstrap, kind, topics = _broker(state_dir)
+    stop = _stop_on_signals()
+    wait_for_broker(bootstrap)
+    Coordinator(bootstrap, topics, broker_kind=kind).run(stop)  # type: ignore[arg-type]
+    return 0
+
+
+def run_projector(*, port: int, expected: tuple[str, ...], state_dir: str) -> int:
+    """Run the projector and its query API until stopped."""
+    from conflux.events import wait_for_broker
+    from conflux.projections import Projector
+
+    _configure_logging()
+    bootstrap, kind, topics = _broker(state_dir)
+    stop = _stop_on_signals()
+    wait_for_broker(bootstrap)
+    projector = Projector(
+        bootstrap, topics, api_port=port, broker_kind=kind, expected_locations=expected  # type: ignore[arg-type]
+    )
+    projector.run(stop)
+    return 0
+
+
+def run_worker(
+    *,
+    location: str,
+    file: str | None,
+    module: str | None,
+    working_directory: str | None,
+    storage_dir: str | None,
+    state_dir: str,
+) -> int:
+    """Run one worker of `location` until stopped."""
+    from conflux.events import wait_for_broker
+    from conflux.sdk import load_definitions_from_file, load_definitions_from_module
+    from conflux.workers import Worker
+
+    if bool(file) == bool(module):
+        raise StateDirError("a worker needs exactly one of -f FILE or -m MODULE")
+    _configure_logging()
+    storage = Path(storage_dir or Path(state_dir) / "storage").resolve()
+    path = str(Path(file).resolve()) if file else None
+    if working_directory:
+        os.chdir(working_directory)
+        sys.path.insert(0, os.getcwd())
+    bootstrap, kind, topics = _broker(state_dir)
+    stop = _stop_on_signals()
+    wait_for_broker(bootstrap)
+
+    def load() -> Definitions:
+        if path:
+            return load_definitions_from_file(path, location=location)
+        assert module is not None
+        return load_definitions_from_module(module, location=location)
+
+    Worker(
+        location=location,
+        load=load,
+        bootstrap=bootstrap,
+        topics=topics,
+        storage_dir=storage,
+        broker_kind=kind,
+    ).run(stop)
+    return 0

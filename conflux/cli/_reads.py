@@ -1,0 +1,136 @@
+"""`conflux runs | assets | events | status`: answers from the projector's query API."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from conflux.cli._output import print_json, print_table, short_time
+from conflux.cli._system import find_system
+from conflux.events import ApiUnavailableError, BrokerUnavailableError, ConfluxError, StateDirError
+
+if TYPE_CHECKING:
+    from conflux.projections import EventRecord
+
+
+def runs(*, status: str | None, limit: int, as_json: bool, state_dir: str) -> int:
+    """List runs, newest first."""
+    from conflux.projections import ApiClient
+
+    found = ApiClient(find_system(state_dir).api_url).runs(status=status, limit=limit)
+    if as_json:
+        print_json(found)
+        return 0
+    print_table(
+        ["run", "status", "assets", "partitions", "ok", "failed", "skipped", "requested"],
+        [
+            [r.run_id[:12], r.status, ",".join(r.asset_keys)[:40], r.partition_count,
+             r.materialized, r.failed, r.skipped, short_time(r.requested_at)]
+            for r in found
+        ],
+    )
+    return 0
+
+
+def assets(*, as_json: bool, state_dir: str) -> int:
+    """List assets with partition counts and last materialization."""
+    from conflux.projections import ApiClient
+
+    found = ApiClient(find_system(state_dir).api_url).assets()
+    if as_json:
+        print_json(found)
+        return 0
+    rows = []
+    for a in found:
+        last = a.last_materialization
+        rows.append([
+            a.key, a.location or "-", a.group_name or "-",
+            f"{a.partitions.materialized}/{a.partitions.total}", a.partitions.failed,
+            a.partitions.in_progress,
+            short_time(last.time) if last else "never",
+            last.data_version if last else None,
+        ])
+    print_table(["asset", "location", "group", "materialized", "failed", "running", "last", "version"], rows)
+    return 0
+
+
+def _parse_since(since: str | None) -> datetime | None:
+    if since is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(since)
+    except ValueError:
+        raise ConfluxError(f"--since {since!r} is not an ISO time: write e.g. 2024-01-31T12:00") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.astimezone()
+    return parsed
+
+
+def events(
+    *,
+    asset_key: str | None,
+    partition: str | None,
+    event_type: str | None,
+    since: str | None,
+    limit: int | None,
+    follow: bool,
+    as_json: bool,
+    state_dir: str,
+) -> int:
+    """Print matching events; with `follow`, keep printing new ones until interrupted."""
+    from conflux.projections import ApiClient
+
+    if partition is not None and asset_key is None:
+        raise ConfluxError("--partition needs --asset: pass the asset the partition belongs to")
+    client = ApiClient(find_system(state_dir).api_url)
+    found = client.events(asset=asset_key, partition=partition, type=event_type,
+                          since=_parse_since(since), limit=limit)
+    if as_json and not follow:
+        print_json(found)
+        return 0
+    after = _print_events(found, as_json)
+    while follow:
+        time.sleep(0.2)
+        more = client.events(asset=asset_key, partition=partition, type=event_type, after=after)
+        if more:
+            after = _print_events(more, as_json)
+    return 0
+
+
+def _print_events(found: list[EventRecord], as_json: bool) -> int | None:
+    import json
+
+    last: int | None = None
+    for r in found:
+        last = r.seq
+        if as_json:
+            sys.stdout.write(json.dumps(r.model_dump(mode="json")) + "\n")
+            continue
+        where = r.asset_key or ""
+        if r.partition_key is not None:
+            where += f"[{r.partition_key}]"
+        run = f" run={r.run_id[:8]}" if r.run_id else ""
+        sys.stdout.write(f"{short_time(r.time)}  {r.type:<24} {where}{run}\n")
+    sys.stdout.flush()
+    return last
+
+
+def status(*, as_json: bool, state_dir: str) -> int:
+    """Exit 0 only when everything is ready; name what is not."""
+    from conflux.projections import ApiClient
+
+    try:
+        info = find_system(state_dir)
+        report = ApiClient(info.api_url, timeout=3.0).status()
+    except (StateDirError, ApiUnavailableError, BrokerUnavailableError) as exc:
+        if as_json:
+            print_json({"ready": False, "not_ready": [str(exc)]})
+            return 1
+        raise
+    if as_json:
+        print_json(report)
+    else:
+        print("ready" if report.ready else "not ready: " + "; ".join(report.not_ready))
+    return 0 if report.ready else 1

@@ -1,0 +1,292 @@
+"""Execute one node x partition and say what happened as events.
+
+Shared by workers and by the in-process `materialize()`, so a test run and a production
+run execute user code the same way. A user exception fails the partition (a
+`PartitionFailed` event per asset) and never escapes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from pydantic import JsonValue
+
+from conflux.events import AssetMaterialized, PartitionFailed, PartitionStarted, UpstreamRef
+from conflux.sdk._asset import AssetsDefinition, OutputSpec
+from conflux.sdk._context import AssetExecutionContext
+from conflux.sdk._definitions import IO_MANAGER_KEY, Definitions
+from conflux.sdk._io_manager import InputContext, IOManager, OutputContext
+from conflux.sdk._keys import AssetKey
+from conflux.sdk._resources import ConfigurableResource
+from conflux.sdk._results import DataVersion, MaterializeResult, Output
+
+
+@dataclass(frozen=True)
+class ExecutionRequest:
+    """One node x partition to execute, as a work item describes it."""
+
+    node: str
+    partition_key: str | None
+    run_id: str
+    work_item_id: str
+    attempt: int = 1
+    upstream: tuple[UpstreamRef, ...] = ()
+    causation_id: str | None = None
+
+
+class OutputMismatchError(Exception):
+    """An asset function returned something that does not fit its outputs."""
+
+
+def _jsonable(value: object) -> JsonValue:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return str(value)
+
+
+class NodeExecutor:
+    """Executes nodes of one `Definitions`; owns resource set-up and tear-down."""
+
+    def __init__(
+        self,
+        defs: Definitions,
+        *,
+        default_io_manager: IOManager,
+        worker_id: str,
+        producer: str,
+    ) -> None:
+        self.defs = defs
+        io_manager = defs.resources.get(IO_MANAGER_KEY)
+        self.io_manager = io_manager if isinstance(io_manager, IOManager) else default_io_manager
+        self.worker_id = worker_id
+        self.producer = producer
+        self._set_up: list[ConfigurableResource] = []
+
+    def close(self) -> None:
+        """Tear down every resource that was set up."""
+        for resource in reversed(self._set_up):
+            resource.teardown_after_execution()
+        self._set_up.clear()
+
+    def started(self, req: ExecutionRequest) -> list[PartitionStarted]:
+        """The events that announce `req` is starting (one per asset of the node)."""
+        node = self.defs.node_named(req.node)
+        return [
+            PartitionStarted(
+                asset_key=out.key.to_user_string(),
+                partition_key=req.partition_key,
+                run_id=req.run_id,
+                work_item_id=req.work_item_id,
+                worker_id=self.worker_id,
+                attempt=req.attempt,
+                producer=self.producer,
+                correlation_id=req.run_id,
+                causation_id=req.causation_id,
+            )
+            for out in node.outputs
+        ]
+
+    def run(self, req: ExecutionRequest) -> list[AssetMaterialized | PartitionFailed]:
+        """Execute `req`: one `AssetMaterialized` per asset, or a `PartitionFailed` per asset."""
+        node = self.defs.node_named(req.node)
+        started = time.perf_counter()
+        context = AssetExecutionContext(
+            run_id=req.run_id,
+            asset_keys=tuple(node.keys),
+            partition_key_or_none=req.partition_key,
+            partitions_def=node.partitions_def,
+            log=logging.getLogger(f"conflux.asset.{node.node}"),
+            attempt=req.attempt,
+        )
+        try:
+            kwargs = self._arguments(node, req, context)
+            assert node.fn is not None, "external assets are never dispatched"
+            result = node.fn(**kwargs)
+            produced = dict(self._outputs(node, result))
+            events = [
+                self._materialized(node, out, produced[out.key], req, context, started)
+                for out in node.outputs
+            ]
+        except Exception as exc:  # noqa: BLE001 - user code may raise anything; it fails the partition
+            return self._failed(node, req, exc)
+        return list(events)
+
+    # -- inputs ---------------------------------------------------------------------------
+
+    def _arguments(
+        self, node: AssetsDefinition, req: ExecutionRequest, context: AssetExecutionContext
+    ) -> dict[str, object]:
+        kwargs: dict[str, object] = {}
+        if node.context_param is not None:
+            kwargs[node.context_param] = context
+        for name in node.resource_params:
+            kwargs[name] = self._resource(name)
+        for inp in node.inputs:
+            key = inp.key.to_user_string()
+            refs = [ref for ref in req.upstream if ref.asset_key == key]
+            multi = len(refs) > 1
+            if multi:
+                refs = [ref for ref in refs if ref.data_version is not None]
+            partition_keys = tuple(ref.partition_key for ref in refs) or (None,)
+            kwargs[inp.param] = self.io_manager.load_input(
+                InputContext(
+                    asset_key=key,
+                    partition_key=partition_keys[0],
+                    partition_keys=partition_keys if refs else (),
+                    downstream_asset_key=node.outputs[0].key.to_user_string(),
+                    multi_partition=multi,
+                )
+            )
+        return kwargs
+
+    def _resource(self, name: str) -> object:
+        resource = self.defs.resources[name]
+        if isinstance(resource, ConfigurableResource) and resource not in self._set_up:
+            resource.setup_for_execution()
+            self._set_up.append(resource)
+        return resource
+
+    # -- outputs --------------------------------------------------------------------------
+
+    def _outputs(self, node: AssetsDefinition, result: object) -> Iterator[tuple[AssetKey, object]]:
+        """Pair what the function returned with the node's outputs."""
+        outputs = node.outputs
+        if inspect.isgenerator(result):
+            result = list(result)
+        if len(outputs) == 1:
+            if isinstance(result, list) and len(result) == 1 and isinstance(
+                result[0], Output | MaterializeResult
+            ):
+                result = result[0]
+            yield outputs[0].key, result
+            return
+        items = list(result) if isinstance(result, list | tuple) else [result]
+        by_name = {out.name: out for out in outputs}
+        by_key = {out.key: out for out in outputs}
+        named = all(
+            (isinstance(i, Output) and i.output_name is not None)
+            or (isinstance(i, MaterializeResult) and i.asset_key is not None)
+            for i in items
+        )
+        if named:
+            from conflux.sdk._keys import to_asset_key
+
+            seen: set[AssetKey] = set()
+            for item in items:
+                if isinstance(item, Output):
+                    out = by_name.get(item.output_name or "")
+                else:
+                    assert isinstance(item, MaterializeResult) and item.asset_key is not None
+                    out = by_key.get(to_asset_key(item.asset_key))
+                if out is None:
+                    raise OutputMismatchError(f"{node.node} returned an unknown output: {item!r}")
+                seen.add(out.key)
+                yield out.key, item
+            missing = [str(o.key) for o in outputs if o.key not in seen]
+            if missing:
+                raise OutputMismatchError(f"{node.node} returned no value for {missing}")
+            return
+        if len(items) != len(outputs):
+            raise OutputMismatchError(
+                f"{node.node} computes {len(outputs)} assets but returned {len(items)} values: "
+                "return a tuple in the order of outs, or Output(..., output_name=...) per asset"
+            )
+        for out, item in zip(outputs, items, strict=True):
+            yield out.key, item
+
+    def _materialized(
+        self,
+        node: AssetsDefinition,
+        out: OutputSpec,
+        value: object,
+        req: ExecutionRequest,
+        context: AssetExecutionContext,
+        started: float,
+    ) -> AssetMaterialized:
+        key = out.key.to_user_string()
+        metadata: dict[str, JsonValue] = {}
+        version: DataVersion | str | None = None
+        fingerprint: str | None = None
+        if isinstance(value, MaterializeResult):
+            metadata.update(value.metadata)
+            version = value.data_version
+        else:
+            if isinstance(value, Output):
+                metadata.update(value.metadata)
+                version = value.data_version
+                value = value.value
+            fingerprint = self.io_manager.handle_output(
+                OutputContext(asset_key=key, partition_key=req.partition_key, run_id=req.run_id),
+                value,
+            )
+        for extra in (context._metadata.get(""), context._metadata.get(out.name)):
+            if extra:
+                metadata.update({k: _jsonable(v) for k, v in extra.items()})
+        data_version = (
+            version.value if isinstance(version, DataVersion) else version
+        ) or fingerprint or self._derived_version(out, req)
+        return AssetMaterialized(
+            asset_key=key,
+            partition_key=req.partition_key,
+            data_version=data_version,
+            code_version=out.code_version,
+            source="executed",
+            upstream=tuple(
+                ref for ref in req.upstream if ref.asset_key in self._upstream_keys(node, out)
+            ),
+            metadata=metadata,
+            run_id=req.run_id,
+            work_item_id=req.work_item_id,
+            worker_id=self.worker_id,
+            attempt=req.attempt,
+            duration_ms=round((time.perf_counter() - started) * 1000, 3),
+            producer=self.producer,
+            correlation_id=req.run_id,
+            causation_id=req.causation_id,
+        )
+
+    @staticmethod
+    def _upstream_keys(node: AssetsDefinition, out: OutputSpec) -> set[str]:
+        return {key.to_user_string() for key, _, _ in node.upstream_of(out)}
+
+    @staticmethod
+    def _derived_version(out: OutputSpec, req: ExecutionRequest) -> str:
+        """With neither a given version nor a stored value: code version + what was read,
+        so that equal code over equal inputs yields an equal version."""
+        parts = [out.code_version or req.work_item_id]
+        parts += sorted(f"{r.asset_key}[{r.partition_key}]={r.data_version}" for r in req.upstream)
+        return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
+
+    def _failed(
+        self, node: AssetsDefinition, req: ExecutionRequest, exc: BaseException
+    ) -> list[AssetMaterialized | PartitionFailed]:
+        error_type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+        tb = "".join(traceback.format_exception(exc))
+        return [
+            PartitionFailed(
+                asset_key=out.key.to_user_string(),
+                partition_key=req.partition_key,
+                run_id=req.run_id,
+                work_item_id=req.work_item_id,
+                worker_id=self.worker_id,
+                attempt=req.attempt,
+                error_type=error_type,
+                message=str(exc) or error_type,
+                traceback=tb,
+                producer=self.producer,
+                correlation_id=req.run_id,
+                causation_id=req.causation_id,
+            )
+            for out in node.outputs
+        ]
+

@@ -1,0 +1,54 @@
+"""Turn live `Definitions` into the data-only `LocationSnapshot` workers publish."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import sys
+
+from conflux.events import AssetDepSnapshot, AssetSnapshot, LocationSnapshot
+from conflux.sdk._definitions import Definitions
+
+
+def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapshot:
+    """The snapshot of `defs` as location `location`; deterministic for equal definitions."""
+    assets: list[AssetSnapshot] = []
+    for node in defs.nodes:
+        partitions = node.partitions_def.to_snapshot() if node.partitions_def else None
+        for out in node.outputs:
+            deps: dict[str, AssetDepSnapshot] = {}
+            for up_key, mapping, loads in node.upstream_of(out):
+                key = up_key.to_user_string()
+                previous = deps.get(key)
+                deps[key] = AssetDepSnapshot(
+                    asset_key=key,
+                    partition_mapping=mapping.to_snapshot() if mapping is not None else None,
+                    loads_value=loads or (previous is not None and previous.loads_value),
+                )
+            assets.append(
+                AssetSnapshot(
+                    key=out.key.to_user_string(),
+                    node=node.node,
+                    group_name=out.group_name,
+                    description=out.description,
+                    code_version=out.code_version,
+                    metadata={k: str(v) for k, v in out.metadata.items()},
+                    partitions=partitions,
+                    deps=tuple(deps[k] for k in sorted(deps)),
+                    kinds=out.kinds,
+                    is_external=node.is_external,
+                )
+            )
+    assets.sort(key=lambda a: a.key)
+    return LocationSnapshot(
+        location=location,
+        assets=tuple(assets),
+        python_version=platform.python_version(),
+        executable=sys.executable,
+    )
+
+
+def snapshot_id(snapshot: LocationSnapshot) -> str:
+    """A content hash of the snapshot's definitions (not of where it runs)."""
+    body = snapshot.model_dump_json(include={"location", "assets"})
+    return hashlib.sha256(body.encode()).hexdigest()[:16]

@@ -1,0 +1,204 @@
+"""A worker: one code location's executor, stateless, one of many in a consumer group.
+
+It loads the location's code in its own process, publishes the definitions snapshot,
+then executes the work items of the location's work topic one at a time. Everything it
+knows about a work item is in the work item; everything it did is an event. A user
+exception fails that partition, never the worker; a location that fails to load is
+reported (`LocationLoadFailed`) and the worker stays up, unready, so that `status`
+shows why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from conflux.events import (
+    ComponentHeartbeat,
+    DefinitionsPublished,
+    LocationLoadFailed,
+    Topics,
+    WorkItemDispatched,
+    new_id,
+)
+from conflux.sdk import Definitions, FilesystemIOManager
+from conflux.sdk._execute import ExecutionRequest, NodeExecutor
+from conflux.sdk._snapshot import build_location_snapshot, snapshot_id
+
+if TYPE_CHECKING:
+    from conflux.events import EventProducer
+
+log = logging.getLogger("conflux.worker")
+
+HEARTBEAT_INTERVAL_S = 2.0
+
+
+def default_worker_id(location: str) -> str:
+    """`location@host:pid:rand`: unique per process, readable in the event history."""
+    return f"{location}@{socket.gethostname()}:{os.getpid()}:{new_id()[:6]}"
+
+
+class Worker:
+    """Executes one location's work items from its work topic.
+
+    Args:
+        location: the code location's name (its work topic is `topics.work(location)`).
+        load: returns the location's `Definitions`; any exception it raises is reported as
+            `LocationLoadFailed` with its traceback.
+        bootstrap: Kafka bootstrap servers.
+        topics: the system's topic names.
+        storage_dir: where the default IO manager keeps asset values.
+    """
+
+    def __init__(
+        self,
+        *,
+        location: str,
+        load: Callable[[], Definitions],
+        bootstrap: str,
+        topics: Topics,
+        storage_dir: str | Path,
+        broker_kind: str | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        self.location = location
+        self._load = load
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.storage_dir = Path(storage_dir)
+        self.broker_kind = broker_kind
+        self.worker_id = worker_id or default_worker_id(location)
+        self.producer_name = f"worker:{self.worker_id}"
+        self.loaded = False
+        self.current_item: str | None = None
+        self.executed = 0
+
+    def run(self, stop: threading.Event) -> None:
+        """Load, publish, and execute work items until `stop` is set."""
+        from conflux.events import EventProducer, ensure_topics
+
+        producer = EventProducer(
+            self.bootstrap,
+            self.topics,
+            client_id=self.producer_name,
+            broker_kind=self.broker_kind,  # type: ignore[arg-type]
+        )
+        beats = threading.Thread(
+            target=self._heartbeat, args=(producer, stop), name="heartbeat", daemon=True
+        )
+        try:
+            executor = self._publish_definitions(producer)
+            beats.start()
+            if executor is None:
+                stop.wait()
+                return
+            ensure_topics(self.bootstrap, [self.topics.work_spec(self.location)])
+            try:
+                self._consume(producer, executor, stop)
+            finally:
+                executor.close()
+        finally:
+            stop.set()
+            if beats.is_alive():
+                beats.join(timeout=5)
+            producer.close()
+
+    def _publish_definitions(self, producer: EventProducer) -> NodeExecutor | None:
+        try:
+            defs = self._load()
+            snapshot = build_location_snapshot(defs, self.location)
+        except Exception as exc:  # noqa: BLE001 - any failure of user code to load is reported
+            error_type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix(
+                "builtins."
+            )
+            log.error("location %s failed to load: %s: %s", self.location, error_type, exc)
+            producer.emit(
+                LocationLoadFailed(
+                    location=self.location,
+                    error_type=error_type,
+                    message=str(exc) or error_type,
+                    traceback="".join(traceback.format_exception(exc)),
+                    producer=self.producer_name,
+                )
+            )
+            producer.flush()
+            return None
+        producer.emit(
+            DefinitionsPublished(
+                location=self.location,
+                snapshot_id=snapshot_id(snapshot),
+                snapshot=snapshot,
+                producer=self.producer_name,
+            )
+        )
+        producer.flush()
+        self.loaded = True
+        log.info("location %s loaded: %d assets", self.location, len(snapshot.assets))
+        return NodeExecutor(
+            defs,
+            default_io_manager=FilesystemIOManager(base_dir=str(self.storage_dir)),
+            worker_id=self.worker_id,
+            producer=self.producer_name,
+        )
+
+    def _consume(self, producer: EventProducer, executor: NodeExecutor, stop: threading.Event) -> None:
+        from conflux.events import EventConsumer
+
+        with EventConsumer(
+            self.bootstrap,
+            self.topics,
+            [self.topics.work(self.location)],
+            group_id=f"{self.topics.prefix}.workers.{self.location}",
+            client_id=self.producer_name,
+            broker_kind=self.broker_kind,  # type: ignore[arg-type]
+        ) as consumer:
+            while not stop.is_set():
+                for record in consumer.poll(timeout=0.1, max_records=1):
+                    item = record.event
+                    if not isinstance(item, WorkItemDispatched) or item.location != self.location:
+                        continue
+                    self._execute(producer, executor, item)
+                    consumer.commit()
+
+    def _execute(self, producer: EventProducer, executor: NodeExecutor, item: WorkItemDispatched) -> None:
+        request = ExecutionRequest(
+            node=item.node,
+            partition_key=item.partition_key,
+            run_id=item.run_id,
+            work_item_id=item.work_item_id,
+            attempt=item.attempt,
+            upstream=item.upstream,
+            causation_id=item.event_id,
+        )
+        self.current_item = item.work_item_id
+        try:
+            for event in executor.started(request):
+                producer.emit(event)
+            for outcome in executor.run(request):
+                producer.emit(outcome)
+            producer.flush()
+        finally:
+            self.current_item = None
+            self.executed += 1
+
+    def _heartbeat(self, producer: EventProducer, stop: threading.Event) -> None:
+        while True:
+            producer.emit(
+                ComponentHeartbeat(
+                    component="worker",
+                    instance_id=self.worker_id,
+                    location=self.location,
+                    ready=self.loaded,
+                    work_item_id=self.current_item,
+                    interval_s=HEARTBEAT_INTERVAL_S,
+                    producer=self.producer_name,
+                )
+            )
+            if stop.wait(HEARTBEAT_INTERVAL_S):
+                return
