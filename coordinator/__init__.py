@@ -1,1 +1,57 @@
-"""placeholder."""
+"""The coordinator: plans requests into work items and drives runs to completion.
+
+It never imports user code (rule 7): it learns assets, partitions and mappings from the
+definitions projection. Its state is a fold of the log; `decide` turns that state into
+the next events, with derived ids, so a restarted coordinator decides the same again.
+"""
+
+from __future__ import annotations
+
+from conflux.coordinator._decide import (
+    Decision,
+    completed_id,
+    decide,
+    dispatch_id,
+    skip_id,
+    started_id,
+)
+from conflux.coordinator._planner import (
+    PartitionsRequiredError,
+    Plan,
+    WorkItem,
+    plan_run,
+    work_item_id,
+)
+from conflux.coordinator._service import Coordinator
+from conflux.coordinator._state import (
+    CoordinatorState,
+    ItemStatus,
+    Outcome,
+    RunProgress,
+    RunState,
+)
+
+__all__ = [  # noqa: RUF022 - grouped by purpose (STYLE.md 1), sorted within each group
+    # service
+    "Coordinator",
+    # planning
+    "Plan",
+    "WorkItem",
+    "plan_run",
+    "work_item_id",
+    # state
+    "CoordinatorState",
+    "ItemStatus",
+    "Outcome",
+    "RunProgress",
+    "RunState",
+    # decisions and their derived ids
+    "Decision",
+    "completed_id",
+    "decide",
+    "dispatch_id",
+    "skip_id",
+    "started_id",
+    # errors
+    "PartitionsRequiredError",
+]

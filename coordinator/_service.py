@@ -1,0 +1,189 @@
+"""The coordinator service: replay the log into the state, then decide and emit, forever.
+
+One thread does everything (poll, fold, decide, produce, heartbeat), so there is no lock
+and no error can be lost in a background thread: whatever goes wrong propagates out of
+`run`. The state is rebuilt by replaying every topic from the beginning on start; decisions
+wait until the consumer has caught up, so a restarted coordinator first learns what it
+already decided (derived ids make any repeat a no-op anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from typing import TYPE_CHECKING
+
+from conflux.coordinator._decide import PRODUCER, decide
+from conflux.coordinator._state import CoordinatorState
+from conflux.events import (
+    ComponentHeartbeat,
+    DefinitionsPublished,
+    Topics,
+    WorkItemDispatched,
+    asset_partition_key,
+    new_id,
+    utcnow,
+)
+
+if TYPE_CHECKING:
+    import threading
+
+    from conflux.events import AnyEvent, EventConsumer, EventProducer
+    from conflux.events._kafka import BrokerKind
+
+log = logging.getLogger("conflux.coordinator")
+
+HEARTBEAT_INTERVAL_S = 2.0
+POLL_TIMEOUT_S = 0.05
+MAX_ROUNDS = 100
+"""Decision rounds per step; decisions settle in two, more would be a bug."""
+
+
+def default_instance_id() -> str:
+    """`coordinator@host:pid:rand`: unique per process, readable in heartbeats."""
+    return f"coordinator@{socket.gethostname()}:{os.getpid()}:{new_id()[:6]}"
+
+
+class Coordinator:
+    """Turns requests into runs and work items, and drives runs to completion.
+
+    Args:
+        bootstrap: Kafka bootstrap servers.
+        topics: the system's topic names.
+        broker_kind: tunes the Kafka clients for the broker (`kafka` or `tansu`).
+        instance_id: this process's id in heartbeats (default: host, pid and a nonce).
+        poll_timeout_s: longest wait for new events before heartbeating again; events
+            are handled as soon as they arrive whatever its value.
+
+    Attributes:
+        state: the folded state (read it from the `run` thread, or after it returned).
+        ready: True once the consumer caught up with the log and decisions began.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        *,
+        broker_kind: BrokerKind | None = None,
+        instance_id: str | None = None,
+        poll_timeout_s: float = POLL_TIMEOUT_S,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.broker_kind: BrokerKind | None = broker_kind
+        self.instance_id = instance_id or default_instance_id()
+        self.poll_timeout_s = poll_timeout_s
+        self.state = CoordinatorState()
+        self.ready = False
+        self.applied = 0
+        """Events folded so far (from the log and from its own decisions)."""
+        self.emitted = 0
+        """Events emitted so far (a dispatch counts once, though written to two topics)."""
+        self._work_topics: set[str] = set()
+
+    def run(self, stop: threading.Event) -> None:
+        """Replay, then decide and emit until `stop` is set.
+
+        Raises:
+            BrokerUnavailableError: the broker stopped acknowledging what was emitted.
+        """
+        from conflux.events import EventConsumer, EventProducer, ensure_topics
+
+        ensure_topics(self.bootstrap, self.topics.core())
+        producer = EventProducer(
+            self.bootstrap,
+            self.topics,
+            client_id=self.instance_id,
+            broker_kind=self.broker_kind,
+            linger_ms=0,
+        )
+        try:
+            consumer = EventConsumer(
+                self.bootstrap,
+                self.topics,
+                [
+                    self.topics.definitions,
+                    self.topics.requests,
+                    self.topics.runs,
+                    self.topics.assets,
+                ],
+                client_id=self.instance_id,
+                broker_kind=self.broker_kind,
+            )
+            try:
+                self._loop(consumer, producer, stop)
+            finally:
+                consumer.close()
+        finally:
+            producer.close()
+
+    def _loop(
+        self, consumer: EventConsumer, producer: EventProducer, stop: threading.Event
+    ) -> None:
+        next_beat = 0.0
+        while not stop.is_set():
+            for record in consumer.poll(timeout=self.poll_timeout_s):
+                self._apply(record.event)
+            if not self.ready and consumer.caught_up():
+                self.ready = True
+                log.info(
+                    "coordinator caught up: %d events, %d runs", self.applied, len(self.state.runs)
+                )
+            if self.ready:
+                self._step(producer)
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + HEARTBEAT_INTERVAL_S
+                producer.emit(
+                    ComponentHeartbeat(
+                        component="coordinator",
+                        instance_id=self.instance_id,
+                        ready=self.ready,
+                        interval_s=HEARTBEAT_INTERVAL_S,
+                        producer=PRODUCER,
+                    )
+                )
+
+    def _apply(self, event: AnyEvent) -> None:
+        self.state.apply(event)
+        self.applied += 1
+        if isinstance(event, DefinitionsPublished):
+            self._ensure_work_topic(event.location)
+
+    def _ensure_work_topic(self, location: str) -> None:
+        """Create a location's work topic when its snapshot is first folded.
+
+        Folding precedes deciding, so no dispatch to the location can come before it.
+        """
+        topic = self.topics.work(location)
+        if topic in self._work_topics:
+            return
+        from conflux.events import ensure_topics
+
+        ensure_topics(self.bootstrap, [self.topics.work_spec(location)])
+        self._work_topics.add(topic)
+
+    def _step(self, producer: EventProducer) -> None:
+        """One decision step: emit every decision, flush, and fold them at once."""
+        # Folding decisions can call for more (a skip completes a run): decide again.
+        for _ in range(MAX_ROUNDS):
+            events = decide(self.state, utcnow())
+            if not events:
+                return
+            for event in events:
+                producer.emit(event)
+                if isinstance(event, WorkItemDispatched):
+                    producer.emit_to(
+                        self.topics.work(event.location),
+                        asset_partition_key(event.asset_keys[0], event.partition_key),
+                        event,
+                    )
+            producer.flush()
+            for event in events:
+                self.state.apply(event)
+                self.applied += 1
+            self.emitted += len(events)
+            log.debug("emitted %d decisions", len(events))
+        log.error("decisions did not settle after %d rounds; going on", MAX_ROUNDS)
