@@ -64,6 +64,7 @@ class NodeExecutor:
         default_io_manager: IOManager,
         worker_id: str,
         producer: str,
+        keep_errors: bool = False,
     ) -> None:
         self.defs = defs
         io_manager = defs.resources.get(IO_MANAGER_KEY)
@@ -71,6 +72,10 @@ class NodeExecutor:
         self.worker_id = worker_id
         self.producer = producer
         self._set_up: list[ConfigurableResource] = []
+        self.keep_errors = keep_errors
+        self.errors: dict[str, BaseException] = {}
+        """With `keep_errors`: work item id -> what user code raised (`materialize`
+        re-raises the first); a worker keeps none."""
 
     def close(self) -> None:
         """Tear down every resource that was set up."""
@@ -134,17 +139,14 @@ class NodeExecutor:
         for inp in node.inputs:
             key = inp.key.to_user_string()
             refs = [ref for ref in req.upstream if ref.asset_key == key]
-            multi = len(refs) > 1
-            if multi:
-                refs = [ref for ref in refs if ref.data_version is not None]
             partition_keys = tuple(ref.partition_key for ref in refs) or (None,)
             kwargs[inp.param] = self.io_manager.load_input(
                 InputContext(
                     asset_key=key,
                     partition_key=partition_keys[0],
-                    partition_keys=partition_keys if refs else (),
+                    partition_keys=partition_keys,
                     downstream_asset_key=node.outputs[0].key.to_user_string(),
-                    multi_partition=multi,
+                    multi_partition=len(refs) > 1,
                 )
             )
         return kwargs
@@ -270,6 +272,8 @@ class NodeExecutor:
     def _failed(
         self, node: AssetsDefinition, req: ExecutionRequest, exc: BaseException
     ) -> list[AssetMaterialized | PartitionFailed]:
+        if self.keep_errors:
+            self.errors[req.work_item_id] = exc
         error_type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
         tb = "".join(traceback.format_exception(exc))
         return [

@@ -44,11 +44,12 @@ class InputContext:
     partition_key: str | None
     """The upstream partition, for a single-partition read."""
     partition_keys: tuple[str | None, ...]
-    """Every upstream partition the downstream partition reads (several under a mapping).
-    Under a many-to-one mapping, partitions never materialized are left out."""
+    """Every upstream partition the downstream partition reads (several under a mapping)."""
     downstream_asset_key: str
     multi_partition: bool = False
-    """True when the mapping reads several upstream partitions: load a dict key -> value."""
+    """True when the mapping reads several upstream partitions: load a dict key -> value,
+    leaving out the partitions that hold no value yet (a report over the days built so
+    far); a single-partition read of a missing value is an error."""
 
 
 class IOManager(ABC):
@@ -125,9 +126,12 @@ class FilesystemIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> object:
         """Load one partition's value, or a dict of them for a multi-partition read."""
         if context.multi_partition:
-            return {
-                key: self._load(context.asset_key, key, context) for key in context.partition_keys
-            }
+            found = {}
+            for key in context.partition_keys:
+                path = self._path(context.asset_key, key)
+                if path.exists():
+                    found[key] = _decode(path.read_bytes())
+            return found
         return self._load(context.asset_key, context.partition_key, context)
 
     def _load(self, asset_key: str, partition_key: str | None, context: InputContext) -> object:
@@ -169,5 +173,9 @@ class InMemoryIOManager(IOManager):
                 ) from None
 
         if context.multi_partition:
-            return {key: one(key) for key in context.partition_keys}
+            return {
+                key: self.values[(context.asset_key, key)]
+                for key in context.partition_keys
+                if (context.asset_key, key) in self.values
+            }
         return one(context.partition_key)

@@ -65,12 +65,14 @@ def _locations(files: tuple[str, ...], modules: tuple[str, ...], workspace: str 
 
 
 def _free_port(preferred: int | None) -> int:
-    for port in (preferred, 0) if preferred else (3000, 0):
+    """`preferred` if given (0: any free port), else 3000 when free, else any free port."""
+    candidates = [preferred] if preferred is not None else [3000, 0]
+    for port in candidates:
         with socket.socket() as sock:
             try:
-                sock.bind(("127.0.0.1", port or 0))
+                sock.bind(("127.0.0.1", port))
             except OSError:
-                if port == preferred and preferred:
+                if preferred is not None:
                     raise ConfluxError(f"port {preferred} is in use: pass another --port") from None
                 continue
             return int(sock.getsockname()[1])

@@ -1,0 +1,193 @@
+"""The CLI as a user runs it: `conflux dev`, then the other commands against it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+DEFS = textwrap.dedent(
+    '''
+    from conflux import (AssetExecutionContext, AssetSpec, Definitions,
+                         DailyPartitionsDefinition, MaterializeResult, asset)
+
+    days = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-02-01")
+
+    @asset(partitions_def=days, group_name="chain")
+    def numbers(context: AssetExecutionContext) -> list[int]:
+        day = int(context.partition_key[-2:])
+        return list(range(day))
+
+    @asset(partitions_def=days, group_name="chain")
+    def total(numbers: list[int]) -> int:
+        if len(numbers) == 13:
+            raise ValueError("unlucky day")
+        return sum(numbers)
+
+    defs = Definitions(assets=[numbers, total, AssetSpec("vendor_feed", partitions_def=days)])
+    '''
+)
+
+
+def conflux(state: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "conflux", *args, "--state-dir", str(state)],
+        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+    )
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+
+
+@pytest.fixture(scope="module")
+def running_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+    project = tmp_path_factory.mktemp("project")
+    (project / "definitions.py").write_text(DEFS)
+    state = project / ".conflux"
+    env = {**os.environ, "CONFLUX_TOPIC_PREFIX": "e2e"}
+    broker = os.environ.get("CONFLUX_TEST_BROKER", "kafka")
+    dev = subprocess.Popen(
+        [sys.executable, "-m", "conflux", "dev", "-f", str(project / "definitions.py"),
+         "--state-dir", str(state), "--port", "0", "--broker", broker],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        start_new_session=True, cwd=project,
+    )
+    children: list[psutil.Process] = []
+    try:
+        assert dev.stdout is not None
+        first = dev.stdout.readline()
+        assert first.startswith("conflux dev: broker "), first
+        deadline = time.monotonic() + 180
+        while True:
+            result = conflux(state, "status")
+            if result.returncode == 0:
+                break
+            assert dev.poll() is None, f"dev exited: {dev.stdout.read()}"
+            assert time.monotonic() < deadline, f"not ready: {result.stderr}{result.stdout}"
+            time.sleep(0.5)
+        children = descendants(dev.pid)
+        yield state, dev
+    finally:
+        children = children or descendants(dev.pid)
+        if dev.poll() is None:
+            dev.send_signal(signal.SIGINT)
+            try:
+                dev.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(dev.pid, signal.SIGKILL)
+                dev.wait()
+        for child in children:
+            if child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
+                child.kill()
+
+
+def test_materialize_a_partitioned_chain_and_read_it_back(running_dev: tuple[Path, subprocess.Popen[str]]) -> None:
+    state, _ = running_dev
+    done = conflux(state, "materialize", "numbers*", "--from", "2024-01-02", "--to", "2024-01-04", "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run["status"] == "success"
+    assert run["materialized"] == 6
+
+    assets = {a["key"]: a for a in json.loads(conflux(state, "assets", "--json").stdout)}
+    assert assets["numbers"]["partitions"]["materialized"] == 3
+    assert assets["numbers"]["partitions"]["total"] == 31
+    assert assets["total"]["partitions"]["materialized"] == 3
+    assert assets["total"]["last_materialization"]["partition_key"] in {"2024-01-02", "2024-01-03", "2024-01-04"}
+
+    history = json.loads(conflux(state, "events", "--asset", "total", "--partition", "2024-01-03", "--json").stdout)
+    types = [e["type"] for e in history]
+    assert types.index("WorkItemDispatched") < types.index("PartitionStarted") < types.index("AssetMaterialized")
+    materialized = next(e for e in history if e["type"] == "AssetMaterialized")
+    upstream = materialized["event"]["upstream"]
+    assert [(u["asset_key"], u["partition_key"]) for u in upstream] == [("numbers", "2024-01-03")]
+    assert upstream[0]["data_version"]
+
+    runs = json.loads(conflux(state, "runs", "--json").stdout)
+    assert runs[0]["run_id"] == run["run_id"]
+
+
+def test_failure_skips_nothing_upstream_and_fails_the_run(running_dev: tuple[Path, subprocess.Popen[str]]) -> None:
+    state, _ = running_dev
+    done = conflux(state, "materialize", "numbers,total", "--partition", "2024-01-13", "--wait", "--json")
+    assert done.returncode == 1
+    run = json.loads(done.stdout)
+    assert (run["status"], run["materialized"], run["failed"]) == ("failed", 1, 1)
+    history = json.loads(conflux(state, "events", "--asset", "total", "--partition", "2024-01-13", "--json").stdout)
+    failed = next(e for e in history if e["type"] == "PartitionFailed")
+    assert failed["event"]["error_type"] == "ValueError"
+    assert "unlucky day" in failed["event"]["traceback"]
+
+
+def test_report_an_external_materialization(running_dev: tuple[Path, subprocess.Popen[str]]) -> None:
+    state, _ = running_dev
+    done = conflux(state, "report", "vendor_feed", "--partition", "2024-01-05", "--data-version", "v42",
+                   "--metadata", "rows=10", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["data_version"] == "v42"
+    deadline = time.monotonic() + 10
+    while True:
+        assets = {a["key"]: a for a in json.loads(conflux(state, "assets", "--json").stdout)}
+        last = assets["vendor_feed"]["last_materialization"]
+        if last is not None or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert last is not None and (last["data_version"], last["source"]) == ("v42", "reported")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "needle"),
+    [
+        (["materialize", "no_such_asset"], 1, "no_such_asset"),
+        (["materialize", "numbers", "--partition", "2023-12-31"], 1, "2023-12-31"),
+        (["materialize", "numbers", "--from", "2024-01-01"], 1, "--to"),
+        (["report", "numbers", "--partition", "not-a-day"], 1, "not-a-day"),
+        (["runs", "--limit", "zero"], 2, "zero"),
+        (["materialize"], 2, "SELECTION"),
+    ],
+)
+def test_bad_input_is_one_line_and_non_zero(
+    running_dev: tuple[Path, subprocess.Popen[str]], args: list[str], code: int, needle: str
+) -> None:
+    state, _ = running_dev
+    result = conflux(state, *args)
+    assert result.returncode == code, result
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert needle in lines[0]
+
+
+def test_commands_without_a_running_system_fail_clearly(tmp_path: Path) -> None:
+    result = conflux(tmp_path / "nothing", "assets")
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1
+    assert "conflux dev" in result.stderr
+    status = conflux(tmp_path / "nothing", "status", "--json")
+    assert status.returncode == 1
+    assert json.loads(status.stdout)["ready"] is False
+
+
+def test_ctrl_c_stops_every_process(running_dev: tuple[Path, subprocess.Popen[str]]) -> None:
+    state, dev = running_dev
+    children = descendants(dev.pid)
+    assert len(children) >= 4  # broker, projector, coordinator, worker
+    dev.send_signal(signal.SIGINT)
+    assert dev.wait(timeout=60) == 0
+    _, alive = psutil.wait_procs(children, timeout=10)
+    assert alive == []
+    assert not (state / "dev.json").exists()
