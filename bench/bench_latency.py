@@ -18,7 +18,6 @@ import threading
 import time
 from pathlib import Path
 
-from conflux import Definitions, asset, materialize
 from conflux.events import (
     AssetMaterialized,
     EventConsumer,
@@ -28,6 +27,8 @@ from conflux.events import (
     ensure_topics,
     new_id,
 )
+
+from conflux import Definitions, asset, materialize
 
 N = 200
 WARMUP = 10
@@ -40,10 +41,17 @@ def noop() -> None:
 
 def percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
+
     def pct(p: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 3)
-    return {"p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": round(ordered[-1] * 1000, 3),
-            "mean_ms": round(statistics.fmean(ordered) * 1000, 3)}
+
+    return {
+        "p50_ms": pct(0.50),
+        "p90_ms": pct(0.90),
+        "p99_ms": pct(0.99),
+        "max_ms": round(ordered[-1] * 1000, 3),
+        "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
+    }
 
 
 def floor() -> dict[str, object]:
@@ -54,8 +62,12 @@ def floor() -> dict[str, object]:
         t0 = time.perf_counter()
         materialize([noop])
         samples.append(time.perf_counter() - t0)
-    return {"benchmark": "request_to_materialized", "broker": "none (materialize() in-process)", "n": N,
-            **percentiles(samples)}
+    return {
+        "benchmark": "request_to_materialized",
+        "broker": "none (materialize() in-process)",
+        "n": N,
+        **percentiles(samples),
+    }
 
 
 def on_broker(kind: str) -> dict[str, object]:
@@ -72,10 +84,18 @@ def on_broker(kind: str) -> dict[str, object]:
             topics = Topics(f"bench{new_id()[:6]}")
             ensure_topics(broker.bootstrap, [*topics.core(), topics.work_spec("bench")])
             coordinator = Coordinator(broker.bootstrap, topics, broker_kind=kind)  # type: ignore[arg-type]
-            worker = Worker(location="bench", load=lambda: Definitions(assets=[noop]), bootstrap=broker.bootstrap,
-                            topics=topics, storage_dir=Path(tmp) / "storage", broker_kind=kind)
-            threads = [threading.Thread(target=coordinator.run, args=(stop,), daemon=True),
-                       threading.Thread(target=worker.run, args=(stop,), daemon=True)]
+            worker = Worker(
+                location="bench",
+                load=lambda: Definitions(assets=[noop]),
+                bootstrap=broker.bootstrap,
+                topics=topics,
+                storage_dir=Path(tmp) / "storage",
+                broker_kind=kind,
+            )
+            threads = [
+                threading.Thread(target=coordinator.run, args=(stop,), daemon=True),
+                threading.Thread(target=worker.run, args=(stop,), daemon=True),
+            ]
             for t in threads:
                 t.start()
             producer = EventProducer(broker.bootstrap, topics, broker_kind=kind, linger_ms=0)  # type: ignore[arg-type]
@@ -84,7 +104,9 @@ def on_broker(kind: str) -> dict[str, object]:
             for i in range(WARMUP + N):
                 run_id = new_id()
                 t0 = time.perf_counter()
-                producer.emit(MaterializationRequested(run_id=run_id, selection="noop", asset_keys=("noop",)))
+                producer.emit(
+                    MaterializationRequested(run_id=run_id, selection="noop", asset_keys=("noop",))
+                )
                 producer.flush()
                 deadline = t0 + 60
                 done = False
@@ -92,7 +114,10 @@ def on_broker(kind: str) -> dict[str, object]:
                     if time.perf_counter() > deadline:
                         raise TimeoutError(f"request {i} not materialized within 60 s")
                     for record in consumer.poll(timeout=0.05):
-                        if isinstance(record.event, AssetMaterialized) and record.event.run_id == run_id:
+                        if (
+                            isinstance(record.event, AssetMaterialized)
+                            and record.event.run_id == run_id
+                        ):
                             done = True
                 if i >= WARMUP:
                     samples.append(time.perf_counter() - t0)
@@ -104,8 +129,13 @@ def on_broker(kind: str) -> dict[str, object]:
                 t.join(timeout=15)
             broker.stop()
     target = {"p50_ms": 20, "p99_ms": 100} if kind == "kafka" else None
-    return {"benchmark": "request_to_materialized", "broker": kind, "n": N, **percentiles(samples),
-            "target": target}
+    return {
+        "benchmark": "request_to_materialized",
+        "broker": kind,
+        "n": N,
+        **percentiles(samples),
+        "target": target,
+    }
 
 
 def main() -> None:
@@ -117,7 +147,10 @@ def main() -> None:
     if ok:
         print(json.dumps(on_broker("kafka")), flush=True)
     else:
-        print(json.dumps({"benchmark": "request_to_materialized", "broker": "kafka", "skipped": why}), flush=True)
+        print(
+            json.dumps({"benchmark": "request_to_materialized", "broker": "kafka", "skipped": why}),
+            flush=True,
+        )
     print(json.dumps(on_broker("tansu")), flush=True)
 
 

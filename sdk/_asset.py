@@ -119,9 +119,9 @@ def _inspect_params(
             spec = ins[name]
             key = _input_key(name, spec)
             inputs.append(InputSpec(name, key, spec.partition_mapping))
-        elif isinstance(annotation, type) and issubclass(annotation, ConfigurableResource):
-            resources.append(name)
-        elif isinstance(annotation, str) and annotation.endswith("Resource"):
+        elif (isinstance(annotation, type) and issubclass(annotation, ConfigurableResource)) or (
+            isinstance(annotation, str) and annotation.endswith("Resource")
+        ):
             resources.append(name)
         else:
             inputs.append(InputSpec(name, AssetKey([name]), None))
@@ -263,7 +263,9 @@ def multi_asset(
         node = name or f.__name__
         outputs: list[OutputSpec] = []
         for out_name, out in (outs or {}).items():
-            key = to_asset_key(out.key) if out.key else _prefix(AssetKey([out_name]), out.key_prefix)
+            key = (
+                to_asset_key(out.key) if out.key else _prefix(AssetKey([out_name]), out.key_prefix)
+            )
             outputs.append(
                 OutputSpec(
                     name=out_name,

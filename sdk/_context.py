@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from conflux.events import ConfluxError
-from conflux.sdk._keys import AssetKey
 
 if TYPE_CHECKING:
+    import logging
+
+    from conflux.sdk._keys import AssetKey
     from conflux.sdk.partitions import PartitionsDefinition, TimeWindow
 
 
@@ -82,6 +83,8 @@ class AssetExecutionContext:
         """0 on the first attempt, 1 on the first retry, ..."""
         return self.attempt - 1
 
-    def add_output_metadata(self, metadata: dict[str, object], output_name: str | None = None) -> None:
+    def add_output_metadata(
+        self, metadata: dict[str, object], output_name: str | None = None
+    ) -> None:
         """Attach metadata to the materialization event of an output."""
         self._metadata.setdefault(output_name or "", {}).update(metadata)

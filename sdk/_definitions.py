@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from conflux.events import (
@@ -19,6 +18,8 @@ from conflux.sdk._keys import AssetKey
 from conflux.sdk._specs import AssetSpec
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
 IO_MANAGER_KEY = "io_manager"
@@ -105,7 +106,8 @@ class Definitions:
                 if res not in self.resources:
                     raise DefinitionError(
                         f"asset {node.outputs[0].key} needs resource {res!r}, which "
-                        f"Definitions(resources=...) does not provide: add resources={{{res!r}: ...}}",
+                        "Definitions(resources=...) does not provide: add "
+                        f"resources={{{res!r}: ...}}",
                         asset_key=node.outputs[0].key.to_user_string(),
                     )
             for out in node.outputs:
@@ -128,7 +130,8 @@ class Definitions:
             what = "parameter" if loads else "deps entry"
             raise UnknownDependencyError(
                 f"asset {out.key} depends on {up_key} (a {what}), which no asset defines{hint}: "
-                f"define it, fix the name, or declare it with AssetSpec({up_key.to_user_string()!r})"
+                "define it, fix the name, or declare it with "
+                f"AssetSpec({up_key.to_user_string()!r})"
                 + (" or provide a resource of that name" if loads else ""),
                 asset_key=out.key.to_user_string(),
             )

@@ -12,19 +12,22 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Iterator
 from dataclasses import dataclass
-
-from pydantic import JsonValue
+from typing import TYPE_CHECKING
 
 from conflux.events import AssetMaterialized, PartitionFailed, PartitionStarted, UpstreamRef
-from conflux.sdk._asset import AssetsDefinition, OutputSpec
 from conflux.sdk._context import AssetExecutionContext
 from conflux.sdk._definitions import IO_MANAGER_KEY, Definitions
 from conflux.sdk._io_manager import InputContext, IOManager, OutputContext
-from conflux.sdk._keys import AssetKey
 from conflux.sdk._resources import ConfigurableResource
 from conflux.sdk._results import DataVersion, MaterializeResult, Output
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from conflux.sdk._asset import AssetsDefinition, OutputSpec
+    from conflux.sdk._keys import AssetKey
+    from pydantic import JsonValue
 
 
 @dataclass(frozen=True)
@@ -122,7 +125,7 @@ class NodeExecutor:
                 self._materialized(node, out, produced[out.key], req, context, started)
                 for out in node.outputs
             ]
-        except Exception as exc:  # noqa: BLE001 - user code may raise anything; it fails the partition
+        except Exception as exc:
             return self._failed(node, req, exc)
         return list(events)
 
@@ -166,8 +169,10 @@ class NodeExecutor:
         if inspect.isgenerator(result):
             result = list(result)
         if len(outputs) == 1:
-            if isinstance(result, list) and len(result) == 1 and isinstance(
-                result[0], Output | MaterializeResult
+            if (
+                isinstance(result, list)
+                and len(result) == 1
+                and isinstance(result[0], Output | MaterializeResult)
             ):
                 result = result[0]
             yield outputs[0].key, result
@@ -235,8 +240,10 @@ class NodeExecutor:
             if extra:
                 metadata.update({k: _jsonable(v) for k, v in extra.items()})
         data_version = (
-            version.value if isinstance(version, DataVersion) else version
-        ) or fingerprint or self._derived_version(out, req)
+            (version.value if isinstance(version, DataVersion) else version)
+            or fingerprint
+            or self._derived_version(out, req)
+        )
         return AssetMaterialized(
             asset_key=key,
             partition_key=req.partition_key,
@@ -263,8 +270,11 @@ class NodeExecutor:
 
     @staticmethod
     def _derived_version(out: OutputSpec, req: ExecutionRequest) -> str:
-        """With neither a given version nor a stored value: code version + what was read,
-        so that equal code over equal inputs yields an equal version."""
+        """Derive a version from the code version and what was read.
+
+        Used when the asset gave no version and stored no value, so that equal code over
+        equal inputs yields an equal version.
+        """
         parts = [out.code_version or req.work_item_id]
         parts += sorted(f"{r.asset_key}[{r.partition_key}]={r.data_version}" for r in req.upstream)
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
@@ -293,4 +303,3 @@ class NodeExecutor:
             )
             for out in node.outputs
         ]
-

@@ -16,10 +16,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from conflux.events import ConfluxError
 from conflux.sdk._resources import ConfigurableResource
+from pydantic import BaseModel
 
 
 class IOManagerError(ConfluxError):
@@ -162,6 +161,7 @@ class InMemoryIOManager(IOManager):
 
     def load_input(self, context: InputContext) -> object:
         """Return the kept value(s)."""
+
         def one(key: str | None) -> object:
             try:
                 return self.values[(context.asset_key, key)]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Union
 
 from conflux.events import DefinitionError
 
@@ -64,7 +63,7 @@ class AssetKey:
         return self.to_user_string()
 
 
-CoercibleToAssetKey = Union[AssetKey, str, Sequence[str]]
+CoercibleToAssetKey = AssetKey | str | Sequence[str]
 
 
 def to_asset_key(value: CoercibleToAssetKey) -> AssetKey:

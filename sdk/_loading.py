@@ -9,12 +9,15 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
-import types
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conflux.events import LocationLoadError
 from conflux.sdk._asset import AssetsDefinition
 from conflux.sdk._definitions import Definitions
+
+if TYPE_CHECKING:
+    import types
 
 
 def _definitions_in(module: types.ModuleType, location: str) -> Definitions:
@@ -79,5 +82,3 @@ def load_definitions_from_module(module_name: str, *, location: str | None = Non
         sys.path.insert(0, str(Path.cwd()))
     module = importlib.import_module(module_name)
     return _definitions_in(module, name)
-
-

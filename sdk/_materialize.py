@@ -9,8 +9,8 @@ emit for the same request, in an order it could emit them.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from conflux.events import (
     AnyEvent,
@@ -30,7 +30,11 @@ from conflux.sdk._execute import ExecutionRequest, NodeExecutor
 from conflux.sdk._io_manager import InMemoryIOManager, IOManager
 from conflux.sdk._keys import AssetKey, CoercibleToAssetKey, to_asset_key
 from conflux.sdk._snapshot import build_location_snapshot, snapshot_id
-from conflux.sdk._specs import AssetSpec
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from conflux.sdk._specs import AssetSpec
 
 LOCATION = "in_process"
 
@@ -64,7 +68,9 @@ class MaterializeRunResult:
         """The `PartitionFailed` events, in order."""
         return [e for e in self.events if isinstance(e, PartitionFailed)]
 
-    def asset_value(self, asset_key: CoercibleToAssetKey, partition_key: str | None = None) -> object:
+    def asset_value(
+        self, asset_key: CoercibleToAssetKey, partition_key: str | None = None
+    ) -> object:
         """The value an asset (partition) stored, read back through the IO manager."""
         from conflux.sdk._io_manager import InputContext
 
@@ -88,7 +94,10 @@ def _selected_keys(
 ) -> tuple[str, ...]:
     if selection is None:
         keys: list[AssetKey] = [
-            k for a in assets if isinstance(a, AssetsDefinition) and not a.is_external for k in a.keys
+            k
+            for a in assets
+            if isinstance(a, AssetsDefinition) and not a.is_external
+            for k in a.keys
         ]
     elif isinstance(selection, str):
         from conflux.coordinator import CoordinatorState
@@ -137,7 +146,10 @@ def materialize(
     snapshot = build_location_snapshot(defs, LOCATION)
     state = CoordinatorState()
     published = DefinitionsPublished(
-        location=LOCATION, snapshot_id=snapshot_id(snapshot), snapshot=snapshot, producer="materialize"
+        location=LOCATION,
+        snapshot_id=snapshot_id(snapshot),
+        snapshot=snapshot,
+        producer="materialize",
     )
     state.apply(published)
     run = run_id or new_id()
@@ -154,8 +166,13 @@ def materialize(
     plan_run(request, state.definitions)
     io_manager = defs.resources.get(IO_MANAGER_KEY)
     io = io_manager if isinstance(io_manager, IOManager) else InMemoryIOManager()
-    executor = NodeExecutor(defs, default_io_manager=io, worker_id="in-process", producer="materialize",
-                            keep_errors=True)
+    executor = NodeExecutor(
+        defs,
+        default_io_manager=io,
+        worker_id="in-process",
+        producer="materialize",
+        keep_errors=True,
+    )
     result = MaterializeRunResult(run_id=run, _io_manager=io)
 
     def record(event: AnyEvent) -> None:
@@ -171,9 +188,13 @@ def materialize(
             record(event)
             if isinstance(event, WorkItemDispatched):
                 req = ExecutionRequest(
-                    node=event.node, partition_key=event.partition_key, run_id=run,
-                    work_item_id=event.work_item_id, attempt=event.attempt,
-                    upstream=event.upstream, causation_id=event.event_id,
+                    node=event.node,
+                    partition_key=event.partition_key,
+                    run_id=run,
+                    work_item_id=event.work_item_id,
+                    attempt=event.attempt,
+                    upstream=event.upstream,
+                    causation_id=event.event_id,
                 )
                 for started in executor.started(req):
                     record(started)

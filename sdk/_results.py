@@ -5,10 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pydantic import JsonValue
-
 if TYPE_CHECKING:
     from conflux.sdk._keys import CoercibleToAssetKey
+    from pydantic import JsonValue
 
 
 @dataclass(frozen=True)

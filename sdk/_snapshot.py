@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import platform
 import sys
+from typing import TYPE_CHECKING
 
 from conflux.events import AssetDepSnapshot, AssetSnapshot, LocationSnapshot
-from conflux.sdk._definitions import Definitions
+
+if TYPE_CHECKING:
+    from conflux.sdk._definitions import Definitions
 
 
 def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapshot:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from conflux.sdk._keys import AssetKey, CoercibleToAssetKey, to_asset_key
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
 
@@ -42,8 +43,11 @@ class AssetDep:
 
 @dataclass(frozen=True)
 class AssetSpec:
-    """An asset's description without a function: an external (observed-only) asset, a
-    `deps` entry, or one output of `@multi_asset(specs=...)`."""
+    """An asset's description without a function.
+
+    Used for an external (observed-only) asset, a `deps` entry, or one output of
+    `@multi_asset(specs=...)`.
+    """
 
     key: AssetKey
     deps: tuple[AssetDep, ...] = ()

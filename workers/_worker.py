@@ -15,7 +15,6 @@ import os
 import socket
 import threading
 import traceback
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +31,8 @@ from conflux.sdk._execute import ExecutionRequest, NodeExecutor
 from conflux.sdk._snapshot import build_location_snapshot, snapshot_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conflux.events import EventProducer
 
 log = logging.getLogger("conflux.worker")
@@ -113,7 +114,7 @@ class Worker:
         try:
             defs = self._load()
             snapshot = build_location_snapshot(defs, self.location)
-        except Exception as exc:  # noqa: BLE001 - any failure of user code to load is reported
+        except Exception as exc:
             error_type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix(
                 "builtins."
             )
@@ -147,7 +148,9 @@ class Worker:
             producer=self.producer_name,
         )
 
-    def _consume(self, producer: EventProducer, executor: NodeExecutor, stop: threading.Event) -> None:
+    def _consume(
+        self, producer: EventProducer, executor: NodeExecutor, stop: threading.Event
+    ) -> None:
         from conflux.events import EventConsumer
 
         with EventConsumer(
@@ -166,7 +169,9 @@ class Worker:
                     self._execute(producer, executor, item)
                     consumer.commit()
 
-    def _execute(self, producer: EventProducer, executor: NodeExecutor, item: WorkItemDispatched) -> None:
+    def _execute(
+        self, producer: EventProducer, executor: NodeExecutor, item: WorkItemDispatched
+    ) -> None:
         request = ExecutionRequest(
             node=item.node,
             partition_key=item.partition_key,

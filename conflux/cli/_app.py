@@ -18,7 +18,8 @@ STATE_DIR = click.option(
     default=".conflux",
     show_default=True,
     type=click.Path(file_okay=False),
-    help="Folder written by `conflux dev` (ignored when CONFLUX_BOOTSTRAP and CONFLUX_API are set).",
+    help="Folder written by `conflux dev` "
+    "(ignored when CONFLUX_BOOTSTRAP and CONFLUX_API are set).",
 )
 JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
@@ -59,23 +60,58 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("-f", "--python-file", "files", multiple=True, type=click.Path(dir_okay=False),
-              help="A Python file holding a code location's Definitions (repeatable).")
-@click.option("-m", "--module-name", "modules", multiple=True,
-              help="An importable module holding a code location's Definitions (repeatable).")
-@click.option("-w", "--workspace", type=click.Path(dir_okay=False),
-              help="A workspace.yaml listing code locations (Dagster's format).")
+@click.option(
+    "-f",
+    "--python-file",
+    "files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A Python file holding a code location's Definitions (repeatable).",
+)
+@click.option(
+    "-m",
+    "--module-name",
+    "modules",
+    multiple=True,
+    help="An importable module holding a code location's Definitions (repeatable).",
+)
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(dir_okay=False),
+    help="A workspace.yaml listing code locations (Dagster's format).",
+)
 @STATE_DIR
-@click.option("--port", type=int, default=None, help="Port of the query API (default: 3000, or a free one).")
-@click.option("--broker", type=click.Choice(["kafka", "tansu"]), default=None,
-              help="Force a local broker (default: Apache Kafka when Java is present, else Tansu).")
-def dev(files: tuple[str, ...], modules: tuple[str, ...], workspace: str | None, state_dir: str,
-        port: int | None, broker: str | None) -> None:
+@click.option(
+    "--port", type=int, default=None, help="Port of the query API (default: 3000, or a free one)."
+)
+@click.option(
+    "--broker",
+    type=click.Choice(["kafka", "tansu"]),
+    default=None,
+    help="Force a local broker (default: Apache Kafka when Java is present, else Tansu).",
+)
+def dev(
+    files: tuple[str, ...],
+    modules: tuple[str, ...],
+    workspace: str | None,
+    state_dir: str,
+    port: int | None,
+    broker: str | None,
+) -> None:
     """Run the whole system locally: broker, coordinator, projector, one worker per location."""
     from conflux.cli._dev import run_dev
 
-    sys.exit(run_dev(files=files, modules=modules, workspace=workspace, state_dir=state_dir,
-                     port=port, broker=broker))
+    sys.exit(
+        run_dev(
+            files=files,
+            modules=modules,
+            workspace=workspace,
+            state_dir=state_dir,
+            port=port,
+            broker=broker,
+        )
+    )
 
 
 @cli.command()
@@ -86,13 +122,29 @@ def dev(files: tuple[str, ...], modules: tuple[str, ...], workspace: str | None,
 @click.option("--wait", is_flag=True, help="Block until the run ends; exit 1 if anything failed.")
 @JSON
 @STATE_DIR
-def materialize(selection: str, partitions: tuple[str, ...], from_key: str | None,
-                to_key: str | None, wait: bool, as_json: bool, state_dir: str) -> None:
+def materialize(
+    selection: str,
+    partitions: tuple[str, ...],
+    from_key: str | None,
+    to_key: str | None,
+    wait: bool,
+    as_json: bool,
+    state_dir: str,
+) -> None:
     """Request a materialization of SELECTION (keys, *upstream, downstream*, group:NAME)."""
     from conflux.cli._requests import materialize as run
 
-    sys.exit(run(selection, partitions=partitions, from_key=from_key, to_key=to_key, wait=wait,
-                 as_json=as_json, state_dir=state_dir))
+    sys.exit(
+        run(
+            selection,
+            partitions=partitions,
+            from_key=from_key,
+            to_key=to_key,
+            wait=wait,
+            as_json=as_json,
+            state_dir=state_dir,
+        )
+    )
 
 
 @cli.command()
@@ -102,13 +154,27 @@ def materialize(selection: str, partitions: tuple[str, ...], from_key: str | Non
 @click.option("--metadata", "metadata", multiple=True, help="K=V metadata (repeatable).")
 @JSON
 @STATE_DIR
-def report(asset_key: str, partition: str | None, data_version: str | None,
-           metadata: tuple[str, ...], as_json: bool, state_dir: str) -> None:
+def report(
+    asset_key: str,
+    partition: str | None,
+    data_version: str | None,
+    metadata: tuple[str, ...],
+    as_json: bool,
+    state_dir: str,
+) -> None:
     """Record a materialization of ASSET_KEY that happened outside Conflux."""
     from conflux.cli._requests import report as run
 
-    sys.exit(run(asset_key, partition=partition, data_version=data_version, metadata=metadata,
-                 as_json=as_json, state_dir=state_dir))
+    sys.exit(
+        run(
+            asset_key,
+            partition=partition,
+            data_version=data_version,
+            metadata=metadata,
+            as_json=as_json,
+            state_dir=state_dir,
+        )
+    )
 
 
 @cli.command()
@@ -138,17 +204,37 @@ def assets(as_json: bool, state_dir: str) -> None:
 @click.option("--partition", help="Only events about this partition (with --asset).")
 @click.option("--type", "event_type", help="Only events of this type (e.g. AssetMaterialized).")
 @click.option("--since", help="Only events at or after this ISO time (e.g. 2024-01-31T12:00).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N events (the latest).")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="At most N events (the latest)."
+)
 @click.option("--follow", is_flag=True, help="Keep printing new events until Ctrl-C.")
 @JSON
 @STATE_DIR
-def events(asset_key: str | None, partition: str | None, event_type: str | None, since: str | None,
-           limit: int | None, follow: bool, as_json: bool, state_dir: str) -> None:
+def events(
+    asset_key: str | None,
+    partition: str | None,
+    event_type: str | None,
+    since: str | None,
+    limit: int | None,
+    follow: bool,
+    as_json: bool,
+    state_dir: str,
+) -> None:
     """Show the event history (of one asset partition, with --asset/--partition)."""
     from conflux.cli._reads import events as run
 
-    sys.exit(run(asset_key=asset_key, partition=partition, event_type=event_type, since=since,
-                 limit=limit, follow=follow, as_json=as_json, state_dir=state_dir))
+    sys.exit(
+        run(
+            asset_key=asset_key,
+            partition=partition,
+            event_type=event_type,
+            since=since,
+            limit=limit,
+            follow=follow,
+            as_json=as_json,
+            state_dir=state_dir,
+        )
+    )
 
 
 @cli.command()
@@ -175,23 +261,43 @@ def coordinator(state_dir: str) -> None:
 @click.option("-f", "--python-file", "file", type=click.Path(dir_okay=False))
 @click.option("-m", "--module-name", "module")
 @click.option("--working-directory", type=click.Path(file_okay=False))
-@click.option("--storage-dir", type=click.Path(file_okay=False),
-              help="Where the default IO manager stores values (default: <state-dir>/storage).")
+@click.option(
+    "--storage-dir",
+    type=click.Path(file_okay=False),
+    help="Where the default IO manager stores values (default: <state-dir>/storage).",
+)
 @STATE_DIR
-def worker(location: str, file: str | None, module: str | None, working_directory: str | None,
-           storage_dir: str | None, state_dir: str) -> None:
+def worker(
+    location: str,
+    file: str | None,
+    module: str | None,
+    working_directory: str | None,
+    storage_dir: str | None,
+    state_dir: str,
+) -> None:
     """Run a worker of one code location (one part, for real deployments)."""
     from conflux.cli._parts import run_worker
 
-    sys.exit(run_worker(location=location, file=file, module=module,
-                        working_directory=working_directory, storage_dir=storage_dir,
-                        state_dir=state_dir))
+    sys.exit(
+        run_worker(
+            location=location,
+            file=file,
+            module=module,
+            working_directory=working_directory,
+            storage_dir=storage_dir,
+            state_dir=state_dir,
+        )
+    )
 
 
 @cli.command()
 @click.option("--port", type=int, default=0, help="Port of the query API (0: a free one).")
-@click.option("--expect-location", "expected", multiple=True,
-              help="A location that must load (or report its failure) before status is ready.")
+@click.option(
+    "--expect-location",
+    "expected",
+    multiple=True,
+    help="A location that must load (or report its failure) before status is ready.",
+)
 @STATE_DIR
 def projector(port: int, expected: tuple[str, ...], state_dir: str) -> None:
     """Run the projector and its query API (one part, for real deployments)."""

@@ -39,7 +39,9 @@ class LocationSpec:
     executable: str | None = None
 
 
-def _locations(files: tuple[str, ...], modules: tuple[str, ...], workspace: str | None) -> list[LocationSpec]:
+def _locations(
+    files: tuple[str, ...], modules: tuple[str, ...], workspace: str | None
+) -> list[LocationSpec]:
     specs = [LocationSpec(Path(f).stem, file=str(Path(f).resolve())) for f in files]
     specs += [LocationSpec(m, module=m, working_directory=os.getcwd()) for m in modules]
     if workspace:
@@ -90,14 +92,28 @@ class _Parts:
         self.logs: dict[str, IO[bytes]] = {}
         self.restarts: dict[str, int] = {}
 
-    def start(self, name: str, args: list[str], executable: str | None = None, cwd: str | None = None) -> None:
-        command = [executable or sys.executable, "-m", "conflux", *args, "--state-dir", str(self.state_dir)]
+    def start(
+        self, name: str, args: list[str], executable: str | None = None, cwd: str | None = None
+    ) -> None:
+        command = [
+            executable or sys.executable,
+            "-m",
+            "conflux",
+            *args,
+            "--state-dir",
+            str(self.state_dir),
+        ]
         self.commands[name] = command
         log = self.logs.get(name) or open(self.state_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
         self.logs[name] = log
         self.procs[name] = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=cwd,
-            start_new_session=True, stdin=subprocess.DEVNULL,
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=cwd,
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
         )
 
     def check(self) -> list[str]:
@@ -113,8 +129,12 @@ class _Parts:
             self.restarts[name] = count + 1
             lines.append(f"{name} exited with code {code}; restarting (see logs/{name}.log)")
             self.procs[name] = subprocess.Popen(
-                self.commands[name], stdout=self.logs[name], stderr=subprocess.STDOUT,
-                env=self.env, start_new_session=True, stdin=subprocess.DEVNULL,
+                self.commands[name],
+                stdout=self.logs[name],
+                stderr=subprocess.STDOUT,
+                env=self.env,
+                start_new_session=True,
+                stdin=subprocess.DEVNULL,
             )
         return lines
 
@@ -163,7 +183,9 @@ def run_dev(
         label = "Apache Kafka" if local.kind == "kafka" else "Tansu (memory only; fallback)"
         click.echo(f"conflux dev: broker {label} {local.version} at {local.bootstrap}", err=False)
         topics = Topics(os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux"))
-        ensure_topics(local.bootstrap, [*topics.core(), *(topics.work_spec(l.name) for l in locations)])
+        ensure_topics(
+            local.bootstrap, [*topics.core(), *(topics.work_spec(spec.name) for spec in locations)]
+        )
         api_port = _free_port(port)
         env = {
             **os.environ,
@@ -187,8 +209,14 @@ def run_dev(
         api_url = f"http://127.0.0.1:{api_port}"
         write_dev_file(
             root,
-            SystemInfo(bootstrap=local.bootstrap, api_url=api_url, broker_kind=local.kind,
-                       topic_prefix=topics.prefix, pid=os.getpid(), state_dir=str(root)),
+            SystemInfo(
+                bootstrap=local.bootstrap,
+                api_url=api_url,
+                broker_kind=local.kind,
+                topic_prefix=topics.prefix,
+                pid=os.getpid(),
+                state_dir=str(root),
+            ),
         )
         click.echo(f"query API: {api_url}   state: {root}   logs: {root / 'logs'}")
         click.echo(f"locations: {', '.join(spec.name for spec in locations)}")
@@ -221,8 +249,10 @@ def _announce_ready(api_url: str, stop: threading.Event, started: float) -> None
             stop.wait(0.2)
             continue
         if report.ready:
-            click.echo(f"ready in {time.monotonic() - started:.1f} s: "
-                       "try `conflux materialize '*'` or `conflux status`")
+            click.echo(
+                f"ready in {time.monotonic() - started:.1f} s: "
+                "try `conflux materialize '*'` or `conflux status`"
+            )
             return
         last = "; ".join(report.not_ready)
         stop.wait(0.2)

@@ -13,7 +13,6 @@ import signal
 import sys
 import threading
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 from conflux.events import StateDirError, Topics
@@ -82,7 +81,11 @@ def run_projector(*, port: int, expected: tuple[str, ...], state_dir: str) -> in
     stop = _stop_on_signals()
     wait_for_broker(bootstrap)
     projector = Projector(
-        bootstrap, topics, api_port=port, broker_kind=kind, expected_locations=expected  # type: ignore[arg-type]
+        bootstrap,
+        topics,
+        api_port=port,
+        broker_kind=kind,
+        expected_locations=expected,  # type: ignore[arg-type]
     )
     projector.run(stop)
     return 0

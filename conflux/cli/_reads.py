@@ -26,8 +26,16 @@ def runs(*, status: str | None, limit: int, as_json: bool, state_dir: str) -> in
     print_table(
         ["run", "status", "assets", "partitions", "ok", "failed", "skipped", "requested"],
         [
-            [r.run_id[:12], r.status, ",".join(r.asset_keys)[:40], r.partition_count,
-             r.materialized, r.failed, r.skipped, short_time(r.requested_at)]
+            [
+                r.run_id[:12],
+                r.status,
+                ",".join(r.asset_keys)[:40],
+                r.partition_count,
+                r.materialized,
+                r.failed,
+                r.skipped,
+                short_time(r.requested_at),
+            ]
             for r in found
         ],
     )
@@ -45,14 +53,21 @@ def assets(*, as_json: bool, state_dir: str) -> int:
     rows = []
     for a in found:
         last = a.last_materialization
-        rows.append([
-            a.key, a.location or "-", a.group_name or "-",
-            f"{a.partitions.materialized}/{a.partitions.total}", a.partitions.failed,
-            a.partitions.in_progress,
-            short_time(last.time) if last else "never",
-            last.data_version if last else None,
-        ])
-    print_table(["asset", "location", "group", "materialized", "failed", "running", "last", "version"], rows)
+        rows.append(
+            [
+                a.key,
+                a.location or "-",
+                a.group_name or "-",
+                f"{a.partitions.materialized}/{a.partitions.total}",
+                a.partitions.failed,
+                a.partitions.in_progress,
+                short_time(last.time) if last else "never",
+                last.data_version if last else None,
+            ]
+        )
+    print_table(
+        ["asset", "location", "group", "materialized", "failed", "running", "last", "version"], rows
+    )
     return 0
 
 
@@ -62,7 +77,9 @@ def _parse_since(since: str | None) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(since)
     except ValueError:
-        raise ConfluxError(f"--since {since!r} is not an ISO time: write e.g. 2024-01-31T12:00") from None
+        raise ConfluxError(
+            f"--since {since!r} is not an ISO time: write e.g. 2024-01-31T12:00"
+        ) from None
     if parsed.tzinfo is None:
         parsed = parsed.astimezone()
     return parsed
@@ -85,8 +102,13 @@ def events(
     if partition is not None and asset_key is None:
         raise ConfluxError("--partition needs --asset: pass the asset the partition belongs to")
     client = ApiClient(find_system(state_dir).api_url)
-    found = client.events(asset=asset_key, partition=partition, type=event_type,
-                          since=_parse_since(since), limit=limit)
+    found = client.events(
+        asset=asset_key,
+        partition=partition,
+        type=event_type,
+        since=_parse_since(since),
+        limit=limit,
+    )
     if as_json and not follow:
         print_json(found)
         return 0

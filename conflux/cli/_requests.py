@@ -7,8 +7,6 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
-from pydantic import JsonValue
-
 from conflux.cli._output import print_json
 from conflux.cli._system import SystemInfo, find_system
 from conflux.events import (
@@ -21,6 +19,8 @@ from conflux.events import (
 )
 
 if TYPE_CHECKING:
+    from pydantic import JsonValue
+
     from conflux.projections import ApiClient, RunSummary
 
 ACCEPT_TIMEOUT_S = 30.0
@@ -40,8 +40,13 @@ def _user() -> str:
 def _emit(info: SystemInfo, event: Event) -> None:
     from conflux.events import EventProducer
 
-    with EventProducer(info.bootstrap, info.topics, client_id="conflux-cli",
-                       broker_kind=info.broker_kind, linger_ms=0) as producer:  # type: ignore[arg-type]
+    with EventProducer(
+        info.bootstrap,
+        info.topics,
+        client_id="conflux-cli",
+        broker_kind=info.broker_kind,
+        linger_ms=0,
+    ) as producer:  # type: ignore[arg-type]
         producer.emit(event)
         producer.flush(timeout=10.0)
 
@@ -56,8 +61,11 @@ def materialize(
     as_json: bool,
     state_dir: str,
 ) -> int:
-    """Emit a request, wait until the coordinator accepts it (and, with `wait`, until it
-    ends); exit 1 if it was rejected or anything failed."""
+    """Emit a request and wait until the coordinator accepts it.
+
+    With `wait`, also wait until the run ends. Returns 1 if the request was rejected or
+    (with `wait`) anything failed.
+    """
     from conflux.projections import ApiClient
 
     if (from_key is None) != (to_key is None):
@@ -91,7 +99,9 @@ def materialize(
     return 0
 
 
-def _await_run(client: ApiClient, run_id: str, *, until: tuple[str, ...], progress: bool) -> RunSummary:
+def _await_run(
+    client: ApiClient, run_id: str, *, until: tuple[str, ...], progress: bool
+) -> RunSummary:
     from conflux.events import ApiUnavailableError
 
     deadline = time.monotonic() + ACCEPT_TIMEOUT_S if "started" in until else None
@@ -108,8 +118,10 @@ def _await_run(client: ApiClient, run_id: str, *, until: tuple[str, ...], progre
                 sys.stderr.write("\n")
             return run
         if progress and run is not None:
-            line = (f"\rrun {run_id[:8]}: {run.materialized}/{run.partition_count} materialized, "
-                    f"{run.failed} failed, {run.in_progress} in progress")
+            line = (
+                f"\rrun {run_id[:8]}: {run.materialized}/{run.partition_count} materialized, "
+                f"{run.failed} failed, {run.in_progress} in progress"
+            )
             if line != shown:
                 sys.stderr.write(line)
                 sys.stderr.flush()
@@ -129,8 +141,10 @@ def _print_run(run: RunSummary, *, waited: bool) -> None:
     if not waited:
         print(f"run {run.run_id} {run.status}: {run.partition_count} partition(s) of {keys}")
         return
-    print(f"run {run.run_id} {run.status}: {run.materialized} materialized, {run.failed} failed, "
-          f"{run.skipped} skipped ({keys})")
+    print(
+        f"run {run.run_id} {run.status}: {run.materialized} materialized, {run.failed} failed, "
+        f"{run.skipped} skipped ({keys})"
+    )
 
 
 def _parse_metadata(items: tuple[str, ...]) -> dict[str, JsonValue]:
@@ -168,9 +182,19 @@ def report(
     )
     _emit(info, event)
     if as_json:
-        print_json({"event_id": event.event_id, "asset_key": asset_key, "partition_key": partition,
-                    "data_version": event.data_version, "time": event.time.isoformat()})
+        print_json(
+            {
+                "event_id": event.event_id,
+                "asset_key": asset_key,
+                "partition_key": partition,
+                "data_version": event.data_version,
+                "time": event.time.isoformat(),
+            }
+        )
     else:
         where = f" partition {partition}" if partition is not None else ""
-        print(f"reported {asset_key}{where}: data version {event.data_version} (event {event.event_id})")
+        print(
+            f"reported {asset_key}{where}: data version {event.data_version} "
+            f"(event {event.event_id})"
+        )
     return 0

@@ -68,7 +68,8 @@ def find_system(state_dir: str | Path) -> SystemInfo:
     info = SystemInfo(**data)
     if info.pid is not None and not _alive(info.pid):
         raise StateDirError(
-            f"`conflux dev` (pid {info.pid}) recorded in {path} is no longer running: start it again"
+            f"`conflux dev` (pid {info.pid}) recorded in {path} is no longer running: "
+            "start it again"
         )
     return info
 

@@ -2,7 +2,8 @@
 
 ```yaml
 load_from:
-  - python_file: defs.py                  # or {relative_path, location_name, working_directory, executable_path}
+  - python_file: defs.py     # or {relative_path, location_name, working_directory,
+                             #     executable_path}
   - python_module:
       module_name: team_b.definitions
       location_name: team_b
@@ -13,12 +14,13 @@ Paths are relative to the workspace file's folder.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from conflux.cli._dev import LocationSpec
 
 
@@ -50,7 +52,9 @@ def load_workspace(path: Path) -> list[LocationSpec]:
     specs: list[LocationSpec] = []
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or len(entry) != 1:
-            raise WorkspaceError(f"{path}: load_from[{i}] must be `python_file:` or `python_module:`")
+            raise WorkspaceError(
+                f"{path}: load_from[{i}] must be `python_file:` or `python_module:`"
+            )
         kind, body = next(iter(entry.items()))
         if isinstance(body, str):
             body = {"relative_path" if kind == "python_file" else "module_name": body}
@@ -64,14 +68,26 @@ def load_workspace(path: Path) -> list[LocationSpec]:
             if not isinstance(rel, str):
                 raise WorkspaceError(f"{path}: load_from[{i}].python_file needs relative_path")
             file = (base / rel).resolve()
-            specs.append(LocationSpec(str(body.get("location_name") or file.stem), file=str(file),
-                                      working_directory=workdir_path, executable=executable))
+            specs.append(
+                LocationSpec(
+                    str(body.get("location_name") or file.stem),
+                    file=str(file),
+                    working_directory=workdir_path,
+                    executable=executable,
+                )
+            )
         elif kind == "python_module":
             module = body.get("module_name")
             if not isinstance(module, str):
                 raise WorkspaceError(f"{path}: load_from[{i}].python_module needs module_name")
-            specs.append(LocationSpec(str(body.get("location_name") or module), module=module,
-                                      working_directory=workdir_path, executable=executable))
+            specs.append(
+                LocationSpec(
+                    str(body.get("location_name") or module),
+                    module=module,
+                    working_directory=workdir_path,
+                    executable=executable,
+                )
+            )
         else:
             raise WorkspaceError(
                 f"{path}: load_from[{i}]: unknown entry {kind!r}: use python_file or python_module"

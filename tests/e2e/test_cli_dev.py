@@ -9,16 +9,19 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 import pytest
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
 pytestmark = pytest.mark.e2e
 
 DEFS = textwrap.dedent(
-    '''
+    """
     from conflux import (AssetExecutionContext, AssetSpec, Definitions,
                          DailyPartitionsDefinition, MaterializeResult, asset)
 
@@ -36,14 +39,17 @@ DEFS = textwrap.dedent(
         return sum(numbers)
 
     defs = Definitions(assets=[numbers, total, AssetSpec("vendor_feed", partitions_def=days)])
-    '''
+    """
 )
 
 
 def conflux(state: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "conflux", *args, "--state-dir", str(state)],
-        capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
     )
 
 
@@ -55,17 +61,35 @@ def descendants(pid: int) -> list[psutil.Process]:
 
 
 @pytest.fixture(scope="module")
-def running_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
+def running_dev(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Path, subprocess.Popen[str]]]:
     project = tmp_path_factory.mktemp("project")
     (project / "definitions.py").write_text(DEFS)
     state = project / ".conflux"
     env = {**os.environ, "CONFLUX_TOPIC_PREFIX": "e2e"}
     broker = os.environ.get("CONFLUX_TEST_BROKER", "kafka")
     dev = subprocess.Popen(
-        [sys.executable, "-m", "conflux", "dev", "-f", str(project / "definitions.py"),
-         "--state-dir", str(state), "--port", "0", "--broker", broker],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        start_new_session=True, cwd=project,
+        [
+            sys.executable,
+            "-m",
+            "conflux",
+            "dev",
+            "-f",
+            str(project / "definitions.py"),
+            "--state-dir",
+            str(state),
+            "--port",
+            "0",
+            "--broker",
+            broker,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+        cwd=project,
     )
     children: list[psutil.Process] = []
     try:
@@ -96,9 +120,21 @@ def running_dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path
                 child.kill()
 
 
-def test_materialize_a_partitioned_chain_and_read_it_back(running_dev: tuple[Path, subprocess.Popen[str]]) -> None:
+def test_materialize_a_partitioned_chain_and_read_it_back(
+    running_dev: tuple[Path, subprocess.Popen[str]],
+) -> None:
     state, _ = running_dev
-    done = conflux(state, "materialize", "numbers*", "--from", "2024-01-02", "--to", "2024-01-04", "--wait", "--json")
+    done = conflux(
+        state,
+        "materialize",
+        "numbers*",
+        "--from",
+        "2024-01-02",
+        "--to",
+        "2024-01-04",
+        "--wait",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     run = json.loads(done.stdout)
     assert run["status"] == "success"
@@ -108,11 +144,21 @@ def test_materialize_a_partitioned_chain_and_read_it_back(running_dev: tuple[Pat
     assert assets["numbers"]["partitions"]["materialized"] == 3
     assert assets["numbers"]["partitions"]["total"] == 31
     assert assets["total"]["partitions"]["materialized"] == 3
-    assert assets["total"]["last_materialization"]["partition_key"] in {"2024-01-02", "2024-01-03", "2024-01-04"}
+    assert assets["total"]["last_materialization"]["partition_key"] in {
+        "2024-01-02",
+        "2024-01-03",
+        "2024-01-04",
+    }
 
-    history = json.loads(conflux(state, "events", "--asset", "total", "--partition", "2024-01-03", "--json").stdout)
+    history = json.loads(
+        conflux(state, "events", "--asset", "total", "--partition", "2024-01-03", "--json").stdout
+    )
     types = [e["type"] for e in history]
-    assert types.index("WorkItemDispatched") < types.index("PartitionStarted") < types.index("AssetMaterialized")
+    assert (
+        types.index("WorkItemDispatched")
+        < types.index("PartitionStarted")
+        < types.index("AssetMaterialized")
+    )
     materialized = next(e for e in history if e["type"] == "AssetMaterialized")
     upstream = materialized["event"]["upstream"]
     assert [(u["asset_key"], u["partition_key"]) for u in upstream] == [("numbers", "2024-01-03")]
@@ -122,22 +168,40 @@ def test_materialize_a_partitioned_chain_and_read_it_back(running_dev: tuple[Pat
     assert runs[0]["run_id"] == run["run_id"]
 
 
-def test_failure_skips_nothing_upstream_and_fails_the_run(running_dev: tuple[Path, subprocess.Popen[str]]) -> None:
+def test_failure_skips_nothing_upstream_and_fails_the_run(
+    running_dev: tuple[Path, subprocess.Popen[str]],
+) -> None:
     state, _ = running_dev
-    done = conflux(state, "materialize", "numbers,total", "--partition", "2024-01-13", "--wait", "--json")
+    done = conflux(
+        state, "materialize", "numbers,total", "--partition", "2024-01-13", "--wait", "--json"
+    )
     assert done.returncode == 1
     run = json.loads(done.stdout)
     assert (run["status"], run["materialized"], run["failed"]) == ("failed", 1, 1)
-    history = json.loads(conflux(state, "events", "--asset", "total", "--partition", "2024-01-13", "--json").stdout)
+    history = json.loads(
+        conflux(state, "events", "--asset", "total", "--partition", "2024-01-13", "--json").stdout
+    )
     failed = next(e for e in history if e["type"] == "PartitionFailed")
     assert failed["event"]["error_type"] == "ValueError"
     assert "unlucky day" in failed["event"]["traceback"]
 
 
-def test_report_an_external_materialization(running_dev: tuple[Path, subprocess.Popen[str]]) -> None:
+def test_report_an_external_materialization(
+    running_dev: tuple[Path, subprocess.Popen[str]],
+) -> None:
     state, _ = running_dev
-    done = conflux(state, "report", "vendor_feed", "--partition", "2024-01-05", "--data-version", "v42",
-                   "--metadata", "rows=10", "--json")
+    done = conflux(
+        state,
+        "report",
+        "vendor_feed",
+        "--partition",
+        "2024-01-05",
+        "--data-version",
+        "v42",
+        "--metadata",
+        "rows=10",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["data_version"] == "v42"
     deadline = time.monotonic() + 10

@@ -4,8 +4,6 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from pydantic import ValidationError
-
 from conflux.events import (
     EVENT_TYPES,
     AssetMaterialized,
@@ -33,6 +31,7 @@ from conflux.events import (
     register_upcaster,
 )
 from conflux.events._serde import UPCASTERS
+from pydantic import ValidationError
 
 SAMPLES = [
     DefinitionsPublished(
@@ -40,25 +39,51 @@ SAMPLES = [
         snapshot_id="abc",
         snapshot=LocationSnapshot(
             location="shop",
-            assets=(AssetSnapshot(key="a", node="a", partitions=StaticPartitionsSnapshot(keys=("x",))),),
+            assets=(
+                AssetSnapshot(key="a", node="a", partitions=StaticPartitionsSnapshot(keys=("x",))),
+            ),
         ),
     ),
     LocationLoadFailed(location="shop", error_type="SyntaxError", message="bad", traceback="tb"),
     MaterializationRequested(
-        run_id="r1", selection="a*", asset_keys=("a", "b"), partition_range=PartitionRange(start="1", end="2")
+        run_id="r1",
+        selection="a*",
+        asset_keys=("a", "b"),
+        partition_range=PartitionRange(start="1", end="2"),
     ),
     RunStarted(run_id="r1", asset_keys=("a",), partition_count=2),
     WorkItemDispatched(
-        work_item_id="w1", run_id="r1", location="shop", node="a", asset_keys=("a",), partition_key="x",
+        work_item_id="w1",
+        run_id="r1",
+        location="shop",
+        node="a",
+        asset_keys=("a",),
+        partition_key="x",
         upstream=(UpstreamRef(asset_key="u", partition_key="x", data_version="v1", event_id="e"),),
     ),
     WorkItemSkipped(work_item_id="w2", run_id="r1", asset_keys=("b",), reason="upstream a failed"),
     RunCompleted(run_id="r1", status="failed", materialized=1, failed=1),
-    PartitionStarted(asset_key="a", partition_key="x", run_id="r1", work_item_id="w1", worker_id="w"),
-    AssetMaterialized(asset_key="a", partition_key="x", data_version="v2", metadata={"rows": 3, "n": [1, {"k": None}]}),
-    PartitionFailed(asset_key="a", run_id="r1", work_item_id="w1", worker_id="w", error_type="ValueError", message="m"),
+    PartitionStarted(
+        asset_key="a", partition_key="x", run_id="r1", work_item_id="w1", worker_id="w"
+    ),
+    AssetMaterialized(
+        asset_key="a",
+        partition_key="x",
+        data_version="v2",
+        metadata={"rows": 3, "n": [1, {"k": None}]},
+    ),
+    PartitionFailed(
+        asset_key="a",
+        run_id="r1",
+        work_item_id="w1",
+        worker_id="w",
+        error_type="ValueError",
+        message="m",
+    ),
     ComponentHeartbeat(component="coordinator", instance_id="c1"),
-    RecordDeadLettered(source_topic="t", source_partition=0, source_offset=5, value="{", reason="not JSON"),
+    RecordDeadLettered(
+        source_topic="t", source_partition=0, source_offset=5, value="{", reason="not JSON"
+    ),
 ]
 
 
@@ -86,8 +111,12 @@ def test_events_are_frozen_and_reject_unknown_fields() -> None:
 def test_time_must_be_timezone_aware() -> None:
     with pytest.raises(ValidationError):
         RunStarted(run_id="r", asset_keys=(), partition_count=0, time=datetime(2024, 1, 1))
-    aware = RunStarted(run_id="r", asset_keys=(), partition_count=0,
-                       time=datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2))))
+    aware = RunStarted(
+        run_id="r",
+        asset_keys=(),
+        partition_count=0,
+        time=datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=2))),
+    )
     assert decode_event(encode_event(aware)).time == datetime(2023, 12, 31, 22, tzinfo=UTC)
 
 
@@ -112,7 +141,10 @@ def test_derived_ids_are_deterministic_and_distinct() -> None:
         (b"[1, 2]", "not a JSON object"),
         (b'{"type": "NoSuchEvent"}', "NoSuchEvent"),
         (b'{"type": "RunStarted", "run_id": "r"}', "asset_keys"),
-        (b'{"type": "RunStarted", "run_id": "r", "asset_keys": [], "partition_count": "many"}', "partition_count"),
+        (
+            b'{"type": "RunStarted", "run_id": "r", "asset_keys": [], "partition_count": "many"}',
+            "partition_count",
+        ),
         (b"\xff\xfe", "not JSON"),
     ],
 )
@@ -124,8 +156,15 @@ def test_invalid_records_raise_one_typed_error_with_a_reason(raw: bytes, reason:
 
 
 def test_upcaster_lifts_an_old_version() -> None:
-    old = {"type": "RunStarted", "schema_version": 0, "run_id": "r", "assets": ["a"], "partition_count": 1,
-           "event_id": "e", "time": "2024-01-01T00:00:00Z"}
+    old = {
+        "type": "RunStarted",
+        "schema_version": 0,
+        "run_id": "r",
+        "assets": ["a"],
+        "partition_count": 1,
+        "event_id": "e",
+        "time": "2024-01-01T00:00:00Z",
+    }
 
     @register_upcaster("RunStarted", 0)
     def rename_assets(data: dict[str, object]) -> dict[str, object]:
@@ -145,7 +184,9 @@ def test_upcaster_lifts_an_old_version() -> None:
 
 def test_routing_keys_keep_one_asset_partition_together() -> None:
     topics = Topics("t")
-    started = PartitionStarted(asset_key="a", partition_key="2024-01-01", run_id="r", work_item_id="w", worker_id="x")
+    started = PartitionStarted(
+        asset_key="a", partition_key="2024-01-01", run_id="r", work_item_id="w", worker_id="x"
+    )
     done = AssetMaterialized(asset_key="a", partition_key="2024-01-01", data_version="v")
     assert topics.route(started) == topics.route(done) == ("t.assets", "a#2024-01-01")
     assert topics.route(AssetMaterialized(asset_key="a", data_version="v")) == ("t.assets", "a")

@@ -1,6 +1,17 @@
 from __future__ import annotations
 
 import pytest
+from conflux.events import (
+    AssetMaterialized,
+    DefinitionError,
+    MaterializationRequested,
+    PartitionFailed,
+    PartitionStarted,
+    RunCompleted,
+    RunStarted,
+    WorkItemDispatched,
+    WorkItemSkipped,
+)
 
 from conflux import (
     AllPartitionMapping,
@@ -20,17 +31,6 @@ from conflux import (
     asset,
     materialize,
     multi_asset,
-)
-from conflux.events import (
-    AssetMaterialized,
-    DefinitionError,
-    MaterializationRequested,
-    PartitionFailed,
-    PartitionStarted,
-    RunCompleted,
-    RunStarted,
-    WorkItemDispatched,
-    WorkItemSkipped,
 )
 
 days = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-02-01")
@@ -54,7 +54,10 @@ def test_partitioned_chain_runs_in_dependency_order_with_lineage() -> None:
     assert types[:3] == ["DefinitionsPublished", "MaterializationRequested", "RunStarted"]
     assert types[-1] == "RunCompleted"
     mats = result.materializations
-    assert [(m.asset_key, m.partition_key) for m in mats] == [("numbers", "2024-01-04"), ("total", "2024-01-04")]
+    assert [(m.asset_key, m.partition_key) for m in mats] == [
+        ("numbers", "2024-01-04"),
+        ("total", "2024-01-04"),
+    ]
     up = mats[1].upstream
     assert [(u.asset_key, u.partition_key, u.data_version, u.event_id) for u in up] == [
         ("numbers", "2024-01-04", mats[0].data_version, mats[0].event_id)
@@ -91,7 +94,11 @@ def test_failure_fails_the_run_and_skips_downstream() -> None:
     skipped = [e for e in result.events if isinstance(e, WorkItemSkipped)]
     assert [s.asset_keys for s in skipped] == [("after",)]
     done = result.events[-1]
-    assert isinstance(done, RunCompleted) and (done.status, done.failed, done.skipped) == ("failed", 1, 1)
+    assert isinstance(done, RunCompleted) and (done.status, done.failed, done.skipped) == (
+        "failed",
+        1,
+        1,
+    )
 
 
 def test_materialize_result_metadata_and_version() -> None:
@@ -169,8 +176,11 @@ def test_bad_partition_key_is_refused_before_anything_runs() -> None:
 def test_context_partition_time_window_and_errors() -> None:
     seen = {}
 
-    @asset(partitions_def=HourlyPartitionsDefinition(start_date="2024-03-31-00:00", timezone="Europe/Berlin",
-                                                     end_date="2024-04-01-00:00"))
+    @asset(
+        partitions_def=HourlyPartitionsDefinition(
+            start_date="2024-03-31-00:00", timezone="Europe/Berlin", end_date="2024-04-01-00:00"
+        )
+    )
     def hourly(context: AssetExecutionContext) -> None:
         seen["window"] = context.partition_time_window
         seen["key"] = context.partition_key

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from conflux.events import DefinitionError
 
 from conflux import (
     AllPartitionMapping,
@@ -24,7 +25,6 @@ from conflux import (
     build_location_snapshot,
     multi_asset,
 )
-from conflux.events import DefinitionError
 
 
 class Store(ConfigurableResource):
@@ -46,7 +46,13 @@ def test_asset_decorator_bare_and_called() -> None:
     def one() -> int:
         return 1
 
-    @asset(key_prefix=["raw"], group_name="g", description="d", metadata={"owner": "me"}, code_version="7")
+    @asset(
+        key_prefix=["raw"],
+        group_name="g",
+        description="d",
+        metadata={"owner": "me"},
+        code_version="7",
+    )
     def two(context: AssetExecutionContext, one: int) -> int:
         return one + 1
 
@@ -55,7 +61,12 @@ def test_asset_decorator_bare_and_called() -> None:
     assert two.context_param == "context"
     assert [i.key for i in two.inputs] == [AssetKey("one")]
     out = two.outputs[0]
-    assert (out.group_name, out.description, out.code_version, dict(out.metadata)) == ("g", "d", "7", {"owner": "me"})
+    assert (out.group_name, out.description, out.code_version, dict(out.metadata)) == (
+        "g",
+        "d",
+        "7",
+        {"owner": "me"},
+    )
     assert one() == 1
 
 
@@ -64,14 +75,30 @@ def test_deps_and_ins_forms() -> None:
     def up() -> int:
         return 1
 
-    @asset(deps=[up, "raw/file", AssetKey("k"), AssetSpec("spec"), AssetDep("mapped", partition_mapping=AllPartitionMapping())],
-           ins={"x": AssetIn("up"), "y": AssetIn(key_prefix="p")})
+    @asset(
+        deps=[
+            up,
+            "raw/file",
+            AssetKey("k"),
+            AssetSpec("spec"),
+            AssetDep("mapped", partition_mapping=AllPartitionMapping()),
+        ],
+        ins={"x": AssetIn("up"), "y": AssetIn(key_prefix="p")},
+    )
     def down(x: int, y: int) -> int:
         return x + y
 
-    assert [d.key for d in down.deps] == [AssetKey("up"), AssetKey(["raw", "file"]), AssetKey("k"),
-                                           AssetKey("spec"), AssetKey("mapped")]
-    assert [(i.param, i.key) for i in down.inputs] == [("x", AssetKey("up")), ("y", AssetKey(["p", "y"]))]
+    assert [d.key for d in down.deps] == [
+        AssetKey("up"),
+        AssetKey(["raw", "file"]),
+        AssetKey("k"),
+        AssetKey("spec"),
+        AssetKey("mapped"),
+    ]
+    assert [(i.param, i.key) for i in down.inputs] == [
+        ("x", AssetKey("up")),
+        ("y", AssetKey(["p", "y"])),
+    ]
     with pytest.raises(DefinitionError, match="no such parameter"):
         asset(ins={"nope": AssetIn("a")})(lambda: 1)
 
