@@ -37,6 +37,8 @@ log = logging.getLogger("conflux.coordinator")
 
 HEARTBEAT_INTERVAL_S = 2.0
 POLL_TIMEOUT_S = 0.05
+MAX_BATCH = 1000
+"""Events folded per poll at most, between decision steps."""
 MAX_ROUNDS = 100
 """Decision rounds per step; decisions settle in two, more would be a bug."""
 
@@ -125,7 +127,13 @@ class Coordinator:
     ) -> None:
         next_beat = 0.0
         while not stop.is_set():
-            for record in consumer.poll(timeout=self.poll_timeout_s):
+            # librdkafka's batch consume waits out its whole timeout unless the batch fills:
+            # wait for the first event alone (returns as soon as it arrives), then take
+            # whatever else is already buffered without waiting.
+            records = consumer.poll(timeout=self.poll_timeout_s, max_records=1)
+            if records:
+                records += consumer.poll(timeout=0, max_records=MAX_BATCH)
+            for record in records:
                 self._apply(record.event)
             if not self.ready and consumer.caught_up():
                 self.ready = True

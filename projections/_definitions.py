@@ -49,6 +49,7 @@ class DefinitionsProjection:
     asset_location: dict[str, str] = field(default_factory=dict)
     _partitions_cache: dict[str, PartitionsDefinition | None] = field(default_factory=dict)
     _downstream: dict[str, list[str]] | None = None
+    _nodes: dict[tuple[str, str], list[str]] | None = None
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event; events of other types are ignored."""
@@ -88,6 +89,7 @@ class DefinitionsProjection:
         )
         self._partitions_cache.clear()
         self._downstream = None
+        self._nodes = None
 
     # -- queries -----------------------------------------------------------------------
 
@@ -136,10 +138,9 @@ class DefinitionsProjection:
 
     def node_keys(self, asset_key: str) -> list[str]:
         """Every key computed by the same node (function) as `asset_key`, itself included."""
-        asset = self.assets[asset_key]
-        location = self.asset_location[asset_key]
-        return sorted(
-            key
-            for key, other in self.assets.items()
-            if other.node == asset.node and self.asset_location[key] == location
-        )
+        if self._nodes is None:
+            nodes: dict[tuple[str, str], list[str]] = {}
+            for key in sorted(self.assets):
+                nodes.setdefault((self.asset_location[key], self.assets[key].node), []).append(key)
+            self._nodes = nodes
+        return list(self._nodes[(self.asset_location[asset_key], self.assets[asset_key].node)])
