@@ -3,27 +3,105 @@
 `from conflux import asset, Definitions, DailyPartitionsDefinition, materialize` is all a
 code location needs. The parts live in subpackages: `conflux.events` (the contract),
 `conflux.sdk`, `conflux.workers`, `conflux.coordinator`, `conflux.projections`.
+
+The SDK's names load on first use, so `import conflux.events` (the coordinator, the
+projector, the CLI) does not pay for the SDK, and the SDK never pays for Kafka.
 """
 
 from __future__ import annotations
 
-from conflux.events import (
-    ConfluxError,
-    DefinitionError,
-    DependencyCycleError,
-    DuplicateAssetKeyError,
-    IncompatiblePartitionMappingError,
-    InvalidPartitionKeyError,
-    UnknownDependencyError,
-    UserCodeError,
-)
-from conflux.sdk import *  # noqa: F403 - the SDK's __all__ is the user surface
-from conflux.sdk import __all__ as _sdk_all
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conflux.events import (
+        ConfluxError,
+        DefinitionError,
+        DependencyCycleError,
+        DuplicateAssetKeyError,
+        IncompatiblePartitionMappingError,
+        InvalidPartitionKeyError,
+        UnknownDependencyError,
+        UserCodeError,
+    )
+    from conflux.sdk import *  # noqa: F403
 
 __version__ = "0.1.0"
 
-__all__ = [
-    *_sdk_all,
+_ERRORS = (
+    "ConfluxError",
+    "DefinitionError",
+    "DependencyCycleError",
+    "DuplicateAssetKeyError",
+    "IncompatiblePartitionMappingError",
+    "InvalidPartitionKeyError",
+    "UnknownDependencyError",
+    "UserCodeError",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _ERRORS:
+        return getattr(importlib.import_module("conflux.events"), name)
+    sdk = importlib.import_module("conflux.sdk")
+    if name in sdk.__all__:
+        value = getattr(sdk, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'conflux' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+__all__ = [  # noqa: RUF022 - grouped by purpose
+    # assets
+    "AssetDep",
+    "AssetIn",
+    "AssetKey",
+    "AssetOut",
+    "AssetSpec",
+    "AssetsDefinition",
+    "asset",
+    "multi_asset",
+    # execution
+    "AssetExecutionContext",
+    "ContextError",
+    "DataVersion",
+    "MaterializeResult",
+    "MaterializeRunResult",
+    "Output",
+    "materialize",
+    # partitions
+    "DailyPartitionsDefinition",
+    "HourlyPartitionsDefinition",
+    "MonthlyPartitionsDefinition",
+    "PartitionsDefinition",
+    "StaticPartitionsDefinition",
+    "TimeWindow",
+    "TimeWindowPartitionsDefinition",
+    "WeeklyPartitionsDefinition",
+    # partition mappings
+    "AllPartitionMapping",
+    "IdentityPartitionMapping",
+    "LastPartitionMapping",
+    "PartitionMapping",
+    "TimeWindowPartitionMapping",
+    # resources and IO
+    "ConfigurableIOManager",
+    "ConfigurableResource",
+    "FilesystemIOManager",
+    "IOManager",
+    "IOManagerError",
+    "InMemoryIOManager",
+    "InputContext",
+    "OutputContext",
+    # definitions and locations
+    "Definitions",
+    "build_location_snapshot",
+    "load_definitions_from_file",
+    "load_definitions_from_module",
     # errors a user's code meets
     "ConfluxError",
     "DefinitionError",
