@@ -339,12 +339,17 @@ class EventProducer:
                 f"did not acknowledge {remaining} event(s) to {waiting} within {timeout:g}s"
             )
 
-    def close(self) -> None:
-        """Flush and release the client."""
+    def close(self, timeout: float = 10.0) -> None:
+        """Flush and release the client.
+
+        Raises:
+            BrokerUnavailableError: not all events were delivered within `timeout`; they
+                are dropped, and the client is released all the same.
+        """
         if self._producer is None:
             return
         try:
-            self.flush()
+            self.flush(timeout)
         except BrokerUnavailableError:
             self._producer.purge()  # the caller learns of the loss from this error
             raise
