@@ -6,7 +6,7 @@ import statistics
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import pytest
 from conflux.coordinator import Coordinator, work_item_id
@@ -15,6 +15,7 @@ from conflux.events import (
     AssetDepSnapshot,
     AssetMaterialized,
     AssetSnapshot,
+    ComponentHeartbeat,
     DefinitionsPublished,
     EventConsumer,
     EventProducer,
@@ -24,26 +25,20 @@ from conflux.events import (
     RunCompleted,
     RunStarted,
     StaticPartitionsSnapshot,
-    Topics,
     WorkItemDispatched,
     WorkItemSkipped,
-    ensure_topics,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from conflux.events._kafka import BrokerKind
+    from brokers import BrokerHandle
+    from conflux.events import Topics
 
 pytestmark = pytest.mark.integration
 
 LOCATION = "shop"
 COLORS = StaticPartitionsSnapshot(keys=("red", "green", "blue"))
-
-
-class Broker(Protocol):
-    bootstrap: str
-    kind: BrokerKind
 
 
 def _asset(
@@ -71,10 +66,9 @@ SNAPSHOT = LocationSnapshot(
 class System:
     """One test's system: a producer, the coordinator in a thread, a fake worker."""
 
-    def __init__(self, broker: Broker, topics: Topics) -> None:
+    def __init__(self, broker: BrokerHandle, topics: Topics) -> None:
         self.broker = broker
         self.topics = topics
-        ensure_topics(broker.bootstrap, topics.core())
         self.producer = EventProducer(
             broker.bootstrap, topics, client_id="test", broker_kind=broker.kind
         )
@@ -252,112 +246,147 @@ def _in_thread(target: Callable[[threading.Event], None]) -> Iterator[Callable[[
             raise errors[0]
 
 
-@pytest.fixture
-def system(kafka_broker: Broker, topics: Topics) -> Iterator[System]:
-    sys_ = System(kafka_broker, topics)
-    try:
-        yield sys_
-    finally:
-        sys_.close()
+class CoordinatorContract:
+    """What the coordinator does on any broker; bound to Kafka and Tansu below."""
+
+    __test__ = False
+
+    @pytest.fixture
+    def system(self, broker: BrokerHandle, topics: Topics) -> Iterator[System]:
+        sys_ = System(broker, topics)
+        try:
+            yield sys_
+        finally:
+            sys_.close()
+
+    def test_run_is_planned_dispatched_and_completed(self, system: System) -> None:
+        system.publish()
+        runs = system.runs()
+        with system.coordinator(), system.worker():
+            system.request(
+                "raw", "clean", "colors", "report", run_id="r1", partitions=("red", "blue")
+            )
+            done = runs.completed("r1")
+        runs.close()
+        assert (done.status, done.materialized, done.failed, done.skipped) == ("success", 5, 0, 0)
+        events = runs.of("r1")
+        started = events[0]
+        assert isinstance(started, RunStarted) and started.partition_count == 5
+        dispatched = [e for e in events if isinstance(e, WorkItemDispatched)]
+        assert [(d.node, d.partition_key) for d in dispatched] == [
+            ("raw", None),
+            ("clean", None),
+            ("colors", "red"),
+            ("colors", "blue"),
+            ("report", None),
+        ]
+        report = next(d for d in dispatched if d.node == "report")
+        versions = {(u.partition_key, u.data_version) for u in report.upstream}
+        assert versions == {
+            ("red", work_item_id("r1", "colors", "red")[:6]),
+            ("blue", work_item_id("r1", "colors", "blue")[:6]),
+            ("green", None),
+        }
+        assert all(e.producer == "coordinator" and e.correlation_id == "r1" for e in events)
+
+    def test_failure_skips_downstream_and_fails_the_run(self, system: System) -> None:
+        system.publish()
+        system.fail_nodes = {"clean"}
+        runs = system.runs()
+        with system.coordinator(), system.worker():
+            system.request("raw", "clean", "report", "colors", run_id="r2", partitions=("green",))
+            done = runs.completed("r2")
+        runs.close()
+        assert (done.status, done.materialized, done.failed, done.skipped) == ("failed", 1, 1, 2)
+        skipped = [e for e in runs.of("r2") if isinstance(e, WorkItemSkipped)]
+        assert {s.asset_keys[0] for s in skipped} == {"colors", "report"}
+        assert all("upstream clean failed" in s.reason for s in skipped)
+
+    def test_unknown_asset_is_rejected_with_a_reason(self, system: System) -> None:
+        system.publish()
+        runs = system.runs()
+        with system.coordinator():
+            system.request("raw", "nope", run_id="r3")
+            done = runs.completed("r3")
+        runs.close()
+        assert (done.status, done.reason) == ("failed", "unknown asset(s): nope")
+        assert not any(isinstance(e, RunStarted) for e in runs.of("r3"))
+
+    def test_restart_resumes_the_run_with_the_same_decisions(self, system: System) -> None:
+        system.publish()
+        runs = system.runs()
+        with system.coordinator():
+            system.request("raw", "clean", run_id="r4")
+            runs.until(lambda e: isinstance(e, WorkItemDispatched) and e.run_id == "r4")
+        with system.coordinator() as second, system.worker():
+            done = runs.completed("r4")
+            assert second.applied > 0
+        runs.close()
+        assert done.status == "success"
+        ids = [e.event_id for e in runs.of("r4")]
+        types = {e.event_id: e.type for e in runs.of("r4")}
+        assert sorted(types.values()) == [
+            "RunCompleted",
+            "RunStarted",
+            "WorkItemDispatched",
+            "WorkItemDispatched",
+        ]
+        assert len(set(ids)) == 4  # a repeat, if any, carries the same id
+
+    def test_heartbeats_say_ready_once_caught_up(self, system: System) -> None:
+        with system.coordinator() as coord:
+            deadline = time.monotonic() + 10
+            with EventConsumer(
+                system.broker.bootstrap,
+                system.topics,
+                [system.topics.heartbeats],
+                broker_kind=system.broker.kind,
+            ) as consumer:
+                beat = None
+                while beat is None or not beat.ready:
+                    assert time.monotonic() < deadline, "no ready heartbeat"
+                    for record in consumer.poll(timeout=0.1):
+                        if isinstance(record.event, ComponentHeartbeat):
+                            beat = record.event
+        assert (beat.component, beat.instance_id, beat.interval_s) == (
+            "coordinator",
+            coord.instance_id,
+            2.0,
+        )
+
+    def test_request_to_materialized_latency(self, system: System) -> None:
+        """Request -> dispatch seen by the worker, and -> RunCompleted, one asset per run."""
+        system.publish()
+        runs = system.runs()
+        to_dispatch: list[float] = []
+        to_done: list[float] = []
+        with system.coordinator(), system.worker():
+            for i in range(60):
+                run_id = f"lat-{i}"
+                start = time.monotonic()
+                system.request("raw", run_id=run_id)
+                runs.completed(run_id)
+                to_done.append(time.monotonic() - start)
+                to_dispatch.append(system.dispatch_seen[run_id] - start)
+        runs.close()
+        warm = slice(10, None)
+        p50_dispatch = statistics.median(to_dispatch[warm]) * 1000
+        p50_done = statistics.median(to_done[warm]) * 1000
+        p95_done = statistics.quantiles(to_done[warm], n=20)[-1] * 1000
+        print(
+            f"\n[{system.broker.kind}] request->dispatch p50 {p50_dispatch:.1f} ms; "
+            f"request->RunCompleted p50 {p50_done:.1f} ms, p95 {p95_done:.1f} ms"
+        )
+        assert p50_done < 1000  # a smoke bound; the figures above are the measurement
 
 
-def test_run_is_planned_dispatched_and_completed(system: System) -> None:
-    system.publish()
-    runs = system.runs()
-    with system.coordinator(), system.worker():
-        system.request("raw", "clean", "colors", "report", run_id="r1", partitions=("red", "blue"))
-        done = runs.completed("r1")
-    runs.close()
-    assert (done.status, done.materialized, done.failed, done.skipped) == ("success", 5, 0, 0)
-    events = runs.of("r1")
-    started = events[0]
-    assert isinstance(started, RunStarted) and started.partition_count == 5
-    dispatched = [e for e in events if isinstance(e, WorkItemDispatched)]
-    assert [(d.node, d.partition_key) for d in dispatched] == [
-        ("raw", None),
-        ("clean", None),
-        ("colors", "red"),
-        ("colors", "blue"),
-        ("report", None),
-    ]
-    report = next(d for d in dispatched if d.node == "report")
-    versions = {(u.partition_key, u.data_version) for u in report.upstream}
-    assert versions == {
-        ("red", work_item_id("r1", "colors", "red")[:6]),
-        ("blue", work_item_id("r1", "colors", "blue")[:6]),
-        ("green", None),
-    }
-    assert all(e.producer == "coordinator" and e.correlation_id == "r1" for e in events)
+class TestCoordinatorOnKafka(CoordinatorContract):
+    __test__ = True
 
 
-def test_failure_skips_downstream_and_fails_the_run(system: System) -> None:
-    system.publish()
-    system.fail_nodes = {"clean"}
-    runs = system.runs()
-    with system.coordinator(), system.worker():
-        system.request("raw", "clean", "report", "colors", run_id="r2", partitions=("green",))
-        done = runs.completed("r2")
-    runs.close()
-    assert (done.status, done.materialized, done.failed, done.skipped) == ("failed", 1, 1, 2)
-    skipped = [e for e in runs.of("r2") if isinstance(e, WorkItemSkipped)]
-    assert {s.asset_keys[0] for s in skipped} == {"colors", "report"}
-    assert all("upstream clean failed" in s.reason for s in skipped)
+class TestCoordinatorOnTansu(CoordinatorContract):
+    __test__ = True
 
-
-def test_unknown_asset_is_rejected_with_a_reason(system: System) -> None:
-    system.publish()
-    runs = system.runs()
-    with system.coordinator():
-        system.request("raw", "nope", run_id="r3")
-        done = runs.completed("r3")
-    runs.close()
-    assert (done.status, done.reason) == ("failed", "unknown asset(s): nope")
-    assert not any(isinstance(e, RunStarted) for e in runs.of("r3"))
-
-
-def test_restart_resumes_the_run_with_the_same_decisions(system: System) -> None:
-    system.publish()
-    runs = system.runs()
-    with system.coordinator():
-        system.request("raw", "clean", run_id="r4")
-        runs.until(lambda e: isinstance(e, WorkItemDispatched) and e.run_id == "r4")
-    with system.coordinator() as second, system.worker():
-        done = runs.completed("r4")
-        assert second.applied > 0
-    runs.close()
-    assert done.status == "success"
-    ids = [e.event_id for e in runs.of("r4")]
-    types = {e.event_id: e.type for e in runs.of("r4")}
-    assert sorted(types.values()) == [
-        "RunCompleted",
-        "RunStarted",
-        "WorkItemDispatched",
-        "WorkItemDispatched",
-    ]
-    assert len(set(ids)) == 4  # a repeat, if any, carries the same id
-
-
-def test_request_to_materialized_latency(system: System) -> None:
-    """Request -> dispatch seen by the worker, and -> RunCompleted, one asset per run."""
-    system.publish()
-    runs = system.runs()
-    to_dispatch: list[float] = []
-    to_done: list[float] = []
-    with system.coordinator(), system.worker():
-        for i in range(60):
-            run_id = f"lat-{i}"
-            start = time.monotonic()
-            system.request("raw", run_id=run_id)
-            runs.completed(run_id)
-            to_done.append(time.monotonic() - start)
-            to_dispatch.append(system.dispatch_seen[run_id] - start)
-    runs.close()
-    warm = slice(10, None)
-    p50_dispatch = statistics.median(to_dispatch[warm]) * 1000
-    p50_done = statistics.median(to_done[warm]) * 1000
-    p95_done = statistics.quantiles(to_done[warm], n=20)[-1] * 1000
-    print(
-        f"\n[{system.broker.kind}] request->dispatch p50 {p50_dispatch:.1f} ms; "
-        f"request->RunCompleted p50 {p50_done:.1f} ms, p95 {p95_done:.1f} ms"
-    )
-    assert p50_done < 1000  # a smoke bound; the figures above are the measurement
+    @pytest.fixture
+    def broker(self, tansu_broker: BrokerHandle) -> BrokerHandle:
+        return tansu_broker
