@@ -102,7 +102,11 @@ def _inspect_params(
     context_param: str | None = None
     inputs: list[InputSpec] = []
     resources: list[str] = []
-    for name, param in inspect.signature(fn).parameters.items():
+    try:
+        signature = inspect.signature(fn, eval_str=True)
+    except (NameError, TypeError, SyntaxError):  # annotations naming what is not importable here
+        signature = inspect.signature(fn)
+    for name, param in signature.parameters.items():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             raise DefinitionError(
                 f"{fn.__name__}: *args/**kwargs are not supported; name each upstream asset",

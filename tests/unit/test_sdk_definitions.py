@@ -99,8 +99,11 @@ def test_deps_and_ins_forms() -> None:
         ("x", AssetKey("up")),
         ("y", AssetKey(["p", "y"])),
     ]
+    def no_params() -> int:
+        return 1
+
     with pytest.raises(DefinitionError, match="no such parameter"):
-        asset(ins={"nope": AssetIn("a")})(lambda: 1)
+        asset(ins={"nope": AssetIn("a")})(no_params)
 
 
 def test_resources_bind_by_name_and_by_type() -> None:

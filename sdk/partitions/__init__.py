@@ -1,0 +1,44 @@
+"""Partitions and partition mappings (Dagster's names; pure code, no I/O)."""
+
+from __future__ import annotations
+
+from conflux.sdk.partitions._base import PartitionsDefinition
+from conflux.sdk.partitions._calendar import (
+    DailyPartitionsDefinition,
+    HourlyPartitionsDefinition,
+    MonthlyPartitionsDefinition,
+    WeeklyPartitionsDefinition,
+)
+from conflux.sdk.partitions._mappings import (
+    AllPartitionMapping,
+    IdentityPartitionMapping,
+    LastPartitionMapping,
+    PartitionMapping,
+    TimeWindowPartitionMapping,
+    default_partition_mapping,
+)
+from conflux.sdk.partitions._snapshots import mapping_from_snapshot, partitions_from_snapshot
+from conflux.sdk.partitions._static import StaticPartitionsDefinition
+from conflux.sdk.partitions._time_window import TimeWindow, TimeWindowPartitionsDefinition
+
+__all__ = [
+    # definitions
+    "DailyPartitionsDefinition",
+    "HourlyPartitionsDefinition",
+    "MonthlyPartitionsDefinition",
+    "PartitionsDefinition",
+    "StaticPartitionsDefinition",
+    "TimeWindow",
+    "TimeWindowPartitionsDefinition",
+    "WeeklyPartitionsDefinition",
+    # mappings
+    "AllPartitionMapping",
+    "IdentityPartitionMapping",
+    "LastPartitionMapping",
+    "PartitionMapping",
+    "TimeWindowPartitionMapping",
+    "default_partition_mapping",
+    # snapshots
+    "mapping_from_snapshot",
+    "partitions_from_snapshot",
+]
