@@ -130,7 +130,7 @@ def plan_run(request: MaterializationRequested, graph: DefinitionsProjection) ->
     """
     nodes = _select_nodes(request.asset_keys, graph)
     now = request.time
-    parts = _assign_partitions(nodes, request, graph)
+    parts = _assign_partitions(nodes, request, graph, now)
     node_of = {key: n for n in nodes for key in n.keys}
     order = _node_order(nodes, node_of, graph)
     ids = {(n.node, p): work_item_id(request.run_id, n.node, p) for n in nodes for p in parts[n]}
@@ -194,7 +194,10 @@ def _select_nodes(asset_keys: Sequence[str], graph: DefinitionsProjection) -> li
 
 
 def _assign_partitions(
-    nodes: list[_Node], request: MaterializationRequested, graph: DefinitionsProjection
+    nodes: list[_Node],
+    request: MaterializationRequested,
+    graph: DefinitionsProjection,
+    now: datetime,
 ) -> dict[_Node, list[str | None]]:
     """Which partitions each node runs.
 
@@ -224,50 +227,66 @@ def _assign_partitions(
     requested = list(dict.fromkeys(request.partition_keys or ()))
     if len(defs) > 1:
         for key in requested:
-            if not any(pdef.has_partition_key(key) for _, pdef in defs):
+            if not any(pdef.has_partition_key(key, now) for _, pdef in defs):
                 raise InvalidPartitionKeyError(
                     f"partition {key!r} is not a partition of any selected asset",
                     asset_key=first_key,
                 )
     for group, pdef in defs:
         first = group[0].keys[0]
-        keys: list[str | None]
-        if request.partition_range is not None:
-            keys = list(_expand_range(pdef, request.partition_range, first, strict=len(defs) > 1))
-        elif len(defs) == 1:
-            for key in requested:
-                pdef.validate_partition_key(key)
-            keys = list(requested)
-        else:
-            keys = [k for k in requested if pdef.has_partition_key(k)]
-            if not keys:
-                raise InvalidPartitionKeyError(
-                    f"none of the requested partitions ({', '.join(requested)}) is a "
-                    f"partition of asset {first}",
-                    asset_key=first,
-                )
+        try:
+            keys = _group_keys(pdef, request, requested, first, now, mixed=len(defs) > 1)
+        except InvalidPartitionKeyError as exc:
+            if exc.asset_key is not None:
+                raise
+            raise InvalidPartitionKeyError(f"asset {first}: {exc}", asset_key=first) from exc
         for n in group:
-            out[n] = keys
+            out[n] = [*keys]
     return out
 
 
-def _expand_range(
-    pdef: PartitionsDefinition, rng: PartitionRange, asset_key: str, *, strict: bool
+def _group_keys(
+    pdef: PartitionsDefinition,
+    request: MaterializationRequested,
+    requested: list[str],
+    first: str,
+    now: datetime,
+    *,
+    mixed: bool,
 ) -> list[str]:
-    if strict and not (pdef.has_partition_key(rng.start) and pdef.has_partition_key(rng.end)):
+    """The keys one partitions definition gets (see `_assign_partitions`)."""
+    if request.partition_range is not None:
+        return _expand_range(pdef, request.partition_range, first, now, strict=mixed)
+    if not mixed:
+        for key in requested:
+            pdef.validate_partition_key(key, now)
+        return requested
+    keys = [k for k in requested if pdef.has_partition_key(k, now)]
+    if not keys:
+        raise InvalidPartitionKeyError(
+            f"none of the requested partitions ({', '.join(requested)}) is a "
+            f"partition of asset {first}",
+            asset_key=first,
+        )
+    return keys
+
+
+def _expand_range(
+    pdef: PartitionsDefinition,
+    rng: PartitionRange,
+    asset_key: str,
+    now: datetime,
+    *,
+    strict: bool,
+) -> list[str]:
+    if strict and not (
+        pdef.has_partition_key(rng.start, now) and pdef.has_partition_key(rng.end, now)
+    ):
         raise InvalidPartitionKeyError(
             f"range {rng.start}..{rng.end} is not a range of asset {asset_key}'s partitions",
             asset_key=asset_key,
         )
-    pdef.validate_partition_key(rng.start)
-    pdef.validate_partition_key(rng.end)
-    keys = list(pdef.get_partition_keys_in_range(rng.start, rng.end))
-    if not keys:
-        raise InvalidPartitionKeyError(
-            f"range {rng.start}..{rng.end} holds no partition of asset {asset_key}",
-            asset_key=asset_key,
-        )
-    return keys
+    return list(pdef.get_partition_keys_in_range(rng.start, rng.end, now))
 
 
 def _partitions_def(graph: DefinitionsProjection, node: _Node) -> PartitionsDefinition:
