@@ -248,6 +248,13 @@ def test_missing_partitions_fail_the_run() -> None:
     assert done.reason == "asset d is partitioned: pass --partition KEY or --from/--to"
 
 
+def test_invalid_partition_key_fails_the_run_naming_the_asset() -> None:
+    live = Live()
+    (done,) = live.feed(published(snap("d", partitions=DAILY)), request("d", partitions=["nope"]))
+    assert isinstance(done, RunCompleted) and done.status == "failed"
+    assert done.reason is not None and done.reason.startswith("asset d: partition key 'nope'")
+
+
 def test_dispatch_is_held_while_the_location_is_down() -> None:
     live = Live()
     live.feed(CHAIN)

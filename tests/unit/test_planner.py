@@ -230,14 +230,19 @@ def test_partitioned_asset_without_partitions() -> None:
 
 def test_invalid_partition_key() -> None:
     graph = graph_of(published(snap("a", partitions=COLORS), snap("u")))
-    with pytest.raises(InvalidPartitionKeyError):
+    with pytest.raises(InvalidPartitionKeyError, match="asset a: partition key 'purple'") as err:
         plan_run(request("a", "u", partitions=["red", "purple"]), graph)
+    assert err.value.asset_key == "a"
     with pytest.raises(InvalidPartitionKeyError):
         plan_run(request("a", start="red", end="purple"), graph)
+    with pytest.raises(InvalidPartitionKeyError, match="swap --from and --to"):
+        plan_run(request("a", start="blue", end="red"), graph)
 
 
 def test_invalid_range_for_time_partitions() -> None:
     graph = graph_of(published(snap("d", partitions=DAILY)))
+    with pytest.raises(InvalidPartitionKeyError, match="asset d"):  # not yet a partition
+        plan_run(request("d", partitions=["2024-03-02"]), graph)
     with pytest.raises(InvalidPartitionKeyError):
         plan_run(request("d", start="2024-01-02", end="not-a-day"), graph)
     with pytest.raises(InvalidPartitionKeyError):
