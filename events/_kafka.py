@@ -172,6 +172,9 @@ class EventConsumer:
     def poll(self, timeout: float = 0.1, max_records: int = 500) -> list[ConsumedEvent]:
         """Up to `max_records` valid events (possibly none) within `timeout` seconds.
 
+        Returns as soon as records are there: `timeout` bounds the wait for the first one,
+        and what arrived with it is returned at once (latency is the broker's, not
+        `timeout`).
         Invalid records are dead-lettered (a `RecordDeadLettered` event on `topics.dlq`)
         and skipped; consumption goes on. The dead letters are flushed before this returns,
         so a record is never skipped without being kept.
@@ -182,7 +185,15 @@ class EventConsumer:
         """
         consumer = self._client()
         try:
-            messages = consumer.consume(num_messages=max_records, timeout=timeout)
+            # consume() waits its whole timeout unless it fills the batch: take what is
+            # queued, else wait for the first record only, then take what came with it.
+            messages = consumer.consume(num_messages=max_records, timeout=0)
+            if not messages:
+                first = consumer.poll(timeout)
+                if first is not None:
+                    messages = [first]
+                    if max_records > 1:
+                        messages += consumer.consume(num_messages=max_records - 1, timeout=0)
         except KafkaException as exc:
             raise InfrastructureError(f"consumer failed: {describe_error(exc)}") from exc
         events: list[ConsumedEvent] = []
