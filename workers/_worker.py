@@ -16,7 +16,7 @@ import socket
 import threading
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from conflux.events import (
     ComponentHeartbeat,
@@ -65,7 +65,7 @@ class Worker:
         bootstrap: str,
         topics: Topics,
         storage_dir: str | Path,
-        broker_kind: str | None = None,
+        broker_kind: Literal["kafka", "tansu"] | None = None,
         worker_id: str | None = None,
     ) -> None:
         self.location = location
@@ -88,7 +88,7 @@ class Worker:
             self.bootstrap,
             self.topics,
             client_id=self.producer_name,
-            broker_kind=self.broker_kind,  # type: ignore[arg-type]
+            broker_kind=self.broker_kind,
         )
         beats = threading.Thread(
             target=self._heartbeat, args=(producer, stop), name="heartbeat", daemon=True
@@ -159,7 +159,7 @@ class Worker:
             [self.topics.work(self.location)],
             group_id=f"{self.topics.prefix}.workers.{self.location}",
             client_id=self.producer_name,
-            broker_kind=self.broker_kind,  # type: ignore[arg-type]
+            broker_kind=self.broker_kind,
         ) as consumer:
             while not stop.is_set():
                 for record in consumer.poll(timeout=0.1, max_records=1):

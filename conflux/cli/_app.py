@@ -33,7 +33,7 @@ def fail(message: str, code: int = 1) -> NoReturn:
 class _Group(click.Group):
     """Turns every error into one line on stderr."""
 
-    def main(self, *args: object, **kwargs: object) -> NoReturn:  # type: ignore[override]
+    def main(self, *args: object, **kwargs: object) -> NoReturn:
         try:
             rv = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
         except click.exceptions.NoArgsIsHelpError as exc:

@@ -22,7 +22,7 @@ from typing import IO
 
 import click
 
-from conflux.cli._system import DEV_FILE, SystemInfo, write_dev_file
+from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
 from conflux.events import ConfluxError, Topics
 
 READY_TIMEOUT_S = 120.0
@@ -177,7 +177,7 @@ def run_dev(
         signal.signal(signum, lambda *_: stop.set())
 
     started = time.monotonic()
-    local = start_local_broker(root, prefer=broker)  # type: ignore[arg-type]
+    local = start_local_broker(root, prefer=broker_kind_from(broker))
     parts: _Parts | None = None
     try:
         label = "Apache Kafka" if local.kind == "kafka" else "Tansu (memory only; fallback)"

@@ -13,8 +13,9 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
+from conflux.cli._system import broker_kind_from
 from conflux.events import StateDirError, Topics
 
 if TYPE_CHECKING:
@@ -41,9 +42,9 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _broker(state_dir: str) -> tuple[str, str | None, Topics]:
+def _broker(state_dir: str) -> tuple[str, Literal["kafka", "tansu"] | None, Topics]:
     bootstrap = os.environ.get("CONFLUX_BOOTSTRAP")
-    kind = os.environ.get("CONFLUX_BROKER_KIND")
+    kind = broker_kind_from(os.environ.get("CONFLUX_BROKER_KIND"))
     prefix = os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux")
     if not bootstrap:
         path = Path(state_dir) / "dev.json"
@@ -54,7 +55,8 @@ def _broker(state_dir: str) -> tuple[str, str | None, Topics]:
                 "no broker: set CONFLUX_BOOTSTRAP (host:port of the Kafka cluster), or run "
                 "`conflux dev`"
             ) from None
-        bootstrap, kind, prefix = data["bootstrap"], data.get("broker_kind"), data["topic_prefix"]
+        bootstrap, prefix = data["bootstrap"], data["topic_prefix"]
+        kind = broker_kind_from(data.get("broker_kind"))
     return bootstrap, kind, Topics(prefix)
 
 
@@ -67,7 +69,7 @@ def run_coordinator(*, state_dir: str) -> int:
     bootstrap, kind, topics = _broker(state_dir)
     stop = _stop_on_signals()
     wait_for_broker(bootstrap)
-    Coordinator(bootstrap, topics, broker_kind=kind).run(stop)  # type: ignore[arg-type]
+    Coordinator(bootstrap, topics, broker_kind=kind).run(stop)
     return 0
 
 
@@ -85,7 +87,7 @@ def run_projector(*, port: int, expected: tuple[str, ...], state_dir: str) -> in
         topics,
         api_port=port,
         broker_kind=kind,
-        expected_locations=expected,  # type: ignore[arg-type]
+        expected_locations=expected,
     )
     projector.run(stop)
     return 0

@@ -46,7 +46,7 @@ def _emit(info: SystemInfo, event: Event) -> None:
         client_id="conflux-cli",
         broker_kind=info.broker_kind,
         linger_ms=0,
-    ) as producer:  # type: ignore[arg-type]
+    ) as producer:
         producer.emit(event)
         producer.flush(timeout=10.0)
 

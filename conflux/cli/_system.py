@@ -10,6 +10,7 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal
 
 from conflux.events import StateDirError, Topics
 
@@ -22,7 +23,7 @@ class SystemInfo:
 
     bootstrap: str
     api_url: str
-    broker_kind: str | None = None
+    broker_kind: Literal["kafka", "tansu"] | None = None
     topic_prefix: str = "conflux"
     pid: int | None = None
     state_dir: str | None = None
@@ -31,6 +32,15 @@ class SystemInfo:
     def topics(self) -> Topics:
         """The system's topic names."""
         return Topics(self.topic_prefix)
+
+
+def broker_kind_from(value: str | None) -> Literal["kafka", "tansu"] | None:
+    """`kafka`, `tansu`, or None for anything else (client settings then assume Kafka)."""
+    if value == "kafka":
+        return "kafka"
+    if value == "tansu":
+        return "tansu"
+    return None
 
 
 def write_dev_file(state_dir: Path, info: SystemInfo) -> None:
@@ -52,7 +62,7 @@ def find_system(state_dir: str | Path) -> SystemInfo:
         return SystemInfo(
             bootstrap=bootstrap,
             api_url=api.rstrip("/"),
-            broker_kind=os.environ.get("CONFLUX_BROKER_KIND"),
+            broker_kind=broker_kind_from(os.environ.get("CONFLUX_BROKER_KIND")),
             topic_prefix=os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux"),
         )
     path = Path(state_dir) / DEV_FILE

@@ -22,21 +22,21 @@ from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindow, TimeWindowPartitionsDefinition
 
 __all__ = [
+    # mappings
+    "AllPartitionMapping",
     # definitions
     "DailyPartitionsDefinition",
     "HourlyPartitionsDefinition",
+    "IdentityPartitionMapping",
+    "LastPartitionMapping",
     "MonthlyPartitionsDefinition",
+    "PartitionMapping",
     "PartitionsDefinition",
     "StaticPartitionsDefinition",
     "TimeWindow",
+    "TimeWindowPartitionMapping",
     "TimeWindowPartitionsDefinition",
     "WeeklyPartitionsDefinition",
-    # mappings
-    "AllPartitionMapping",
-    "IdentityPartitionMapping",
-    "LastPartitionMapping",
-    "PartitionMapping",
-    "TimeWindowPartitionMapping",
     "default_partition_mapping",
     # snapshots
     "mapping_from_snapshot",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from conflux.events import InvalidPartitionKeyError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
     from conflux.events import PartitionsSnapshot
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class HourlyPartitionsDefinition(TimeWindowPartitionsDefinition):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from conflux.events import (
     AllMappingSnapshot,
@@ -22,6 +22,9 @@ from conflux.events import (
 from conflux.sdk.partitions._base import PartitionsDefinition
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 Defn = PartitionsDefinition | None
 
@@ -75,7 +78,9 @@ class IdentityPartitionMapping(PartitionMapping):
         """`[downstream_key]` when the upstream has it, else nothing."""
         if upstream_def is None:
             return [None]
-        if downstream_key is not None and upstream_def.has_partition_key(downstream_key, current_time):
+        if downstream_key is not None and upstream_def.has_partition_key(
+            downstream_key, current_time
+        ):
             return [downstream_key]
         return []
 
@@ -89,7 +94,9 @@ class IdentityPartitionMapping(PartitionMapping):
         """`[upstream_key]` when the downstream has it, else nothing."""
         if downstream_def is None:
             return [None]
-        if upstream_key is not None and downstream_def.has_partition_key(upstream_key, current_time):
+        if upstream_key is not None and downstream_def.has_partition_key(
+            upstream_key, current_time
+        ):
             return [upstream_key]
         return []
 
@@ -107,7 +114,9 @@ class IdentityPartitionMapping(PartitionMapping):
         if isinstance(downstream_def, StaticPartitionsDefinition) and isinstance(
             upstream_def, StaticPartitionsDefinition
         ):
-            shared = set(downstream_def.get_partition_keys()) & set(upstream_def.get_partition_keys())
+            shared = set(downstream_def.get_partition_keys()) & set(
+                upstream_def.get_partition_keys()
+            )
             if shared:
                 return
         raise IncompatiblePartitionMappingError(

@@ -6,6 +6,8 @@ these functions turn that data back into the same objects the user declared.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from conflux.events import (
     AllMappingSnapshot,
     DefinitionError,
@@ -17,7 +19,6 @@ from conflux.events import (
     TimeWindowMappingSnapshot,
     TimeWindowPartitionsSnapshot,
 )
-from conflux.sdk.partitions._base import PartitionsDefinition
 from conflux.sdk.partitions._mappings import (
     AllPartitionMapping,
     IdentityPartitionMapping,
@@ -27,6 +28,9 @@ from conflux.sdk.partitions._mappings import (
 )
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
+
+if TYPE_CHECKING:
+    from conflux.sdk.partitions._base import PartitionsDefinition
 
 
 def partitions_from_snapshot(snapshot: PartitionsSnapshot) -> PartitionsDefinition:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from typing import TYPE_CHECKING
 
 from conflux.events import DefinitionError, StaticPartitionsSnapshot
 from conflux.sdk.partitions._base import PartitionsDefinition
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
 
 
 class StaticPartitionsDefinition(PartitionsDefinition):

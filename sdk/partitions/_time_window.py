@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conflux.events import DefinitionError, InvalidPartitionKeyError, TimeWindowPartitionsSnapshot
 from conflux.sdk.partitions._base import PartitionsDefinition
 from conflux.sdk.partitions._schedule import Schedule, schedule_for
 
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 _TINY = timedelta(microseconds=1)
 
@@ -176,8 +177,9 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         self.validate_partition_key(start, current_time)
         self.validate_partition_key(end, current_time)
         keys, starts = self._windows(current_time)
-        lo = bisect_left(starts, self._start_of(start))  # type: ignore[arg-type]
-        hi = bisect_left(starts, self._start_of(end))  # type: ignore[arg-type]
+        first, last = self._start_of(start), self._start_of(end)
+        assert first is not None and last is not None  # validated above
+        lo, hi = bisect_left(starts, first), bisect_left(starts, last)
         if lo > hi:
             raise InvalidPartitionKeyError(
                 f"partition range {start}..{end} is empty: {start!r} comes after {end!r}; "
@@ -244,6 +246,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
 
     def to_snapshot(self) -> TimeWindowPartitionsSnapshot:
         """Cron, bounds, zone and format as data."""
+
         def wall(moment: datetime) -> str:
             return moment.astimezone(self.tz).replace(tzinfo=None).isoformat()
 
@@ -258,4 +261,3 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.describe_keys()})"
-

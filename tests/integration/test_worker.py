@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from brokers import BrokerHandle, read_to_end
-
-from conflux import AssetExecutionContext, Definitions, StaticPartitionsDefinition, asset
 from conflux.coordinator import Coordinator
 from conflux.events import (
     AssetMaterialized,
@@ -26,6 +23,12 @@ from conflux.events import (
     new_id,
 )
 from conflux.workers import Worker
+
+from conflux import AssetExecutionContext, Definitions, StaticPartitionsDefinition, asset
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 pytestmark = pytest.mark.integration
 
@@ -69,16 +72,23 @@ def running(*targets: object) -> Iterator[threading.Event]:
             raise errors[0]
 
 
-def request(broker: BrokerHandle, topics: Topics, keys: tuple[str, ...], partitions: tuple[str, ...]) -> str:
+def request(
+    broker: BrokerHandle, topics: Topics, keys: tuple[str, ...], partitions: tuple[str, ...]
+) -> str:
     run_id = new_id()
     with EventProducer(broker.bootstrap, topics, broker_kind=broker.kind) as producer:
-        producer.emit(MaterializationRequested(run_id=run_id, selection=",".join(keys), asset_keys=keys,
-                                               partition_keys=partitions))
+        producer.emit(
+            MaterializationRequested(
+                run_id=run_id, selection=",".join(keys), asset_keys=keys, partition_keys=partitions
+            )
+        )
         producer.flush()
     return run_id
 
 
-def wait_for_run(broker: BrokerHandle, topics: Topics, run_id: str, timeout: float = 60) -> RunCompleted:
+def wait_for_run(
+    broker: BrokerHandle, topics: Topics, run_id: str, timeout: float = 60
+) -> RunCompleted:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for record in read_to_end(broker, topics, [topics.runs]):
@@ -91,8 +101,14 @@ def wait_for_run(broker: BrokerHandle, topics: Topics, run_id: str, timeout: flo
 def test_worker_executes_and_a_user_error_fails_only_its_partition(
     broker: BrokerHandle, topics: Topics, tmp_path: Path
 ) -> None:
-    worker = Worker(location="paints", load=lambda: Definitions(assets=[paint, shout]), bootstrap=broker.bootstrap,
-                    topics=topics, storage_dir=tmp_path, broker_kind=broker.kind)
+    worker = Worker(
+        location="paints",
+        load=lambda: Definitions(assets=[paint, shout]),
+        bootstrap=broker.bootstrap,
+        topics=topics,
+        storage_dir=tmp_path,
+        broker_kind=broker.kind,
+    )
     coordinator = Coordinator(broker.bootstrap, topics, broker_kind=broker.kind)
     with running(coordinator, worker):
         failed_run = request(broker, topics, ("paint", "shout"), ("blue", "red"))
@@ -102,20 +118,29 @@ def test_worker_executes_and_a_user_error_fails_only_its_partition(
         ok_run = request(broker, topics, ("paint", "shout"), ("green",))
         assert wait_for_run(broker, topics, ok_run).status == "success"
 
-    assert (tmp_path / "shout" / "green").read_bytes() == b'sGREEN!'
+    assert (tmp_path / "shout" / "green").read_bytes() == b"sGREEN!"
     asset_events = [r.event for r in read_to_end(broker, topics, [topics.assets])]
     failures = [e for e in asset_events if isinstance(e, PartitionFailed)]
-    assert [(f.asset_key, f.partition_key, f.error_type) for f in failures] == [("paint", "blue", "RuntimeError")]
+    assert [(f.asset_key, f.partition_key, f.error_type) for f in failures] == [
+        ("paint", "blue", "RuntimeError")
+    ]
     assert "out of blue" in failures[0].traceback
-    shouted = next(e for e in asset_events if isinstance(e, AssetMaterialized) and e.asset_key == "shout"
-                   and e.partition_key == "green")
+    shouted = next(
+        e
+        for e in asset_events
+        if isinstance(e, AssetMaterialized)
+        and e.asset_key == "shout"
+        and e.partition_key == "green"
+    )
     assert [(u.asset_key, u.partition_key) for u in shouted.upstream] == [("paint", "green")]
     assert shouted.worker_id == worker.worker_id
     definitions = [r.event for r in read_to_end(broker, topics, [topics.definitions])]
     assert [type(e) for e in definitions] == [DefinitionsPublished]
 
 
-def test_a_location_that_fails_to_load_reports_why(broker: BrokerHandle, topics: Topics, tmp_path: Path) -> None:
+def test_a_location_that_fails_to_load_reports_why(
+    broker: BrokerHandle, topics: Topics, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.py"
     broken.write_text("from conflux import asset\n\n@asset\ndef a(:\n    pass\n")
 
@@ -124,16 +149,28 @@ def test_a_location_that_fails_to_load_reports_why(broker: BrokerHandle, topics:
 
         return load_definitions_from_file(broken, location="broken")
 
-    worker = Worker(location="broken", load=load, bootstrap=broker.bootstrap, topics=topics,
-                    storage_dir=tmp_path, broker_kind=broker.kind)
+    worker = Worker(
+        location="broken",
+        load=load,
+        bootstrap=broker.bootstrap,
+        topics=topics,
+        storage_dir=tmp_path,
+        broker_kind=broker.kind,
+    )
     with running(worker):
         deadline = time.monotonic() + 30
         failed: list[LocationLoadFailed] = []
         while not failed and time.monotonic() < deadline:
-            failed = [r.event for r in read_to_end(broker, topics, [topics.definitions])
-                      if isinstance(r.event, LocationLoadFailed)]
-        beats = [r.event for r in read_to_end(broker, topics, [topics.heartbeats])
-                 if isinstance(r.event, ComponentHeartbeat)]
+            failed = [
+                r.event
+                for r in read_to_end(broker, topics, [topics.definitions])
+                if isinstance(r.event, LocationLoadFailed)
+            ]
+        beats = [
+            r.event
+            for r in read_to_end(broker, topics, [topics.heartbeats])
+            if isinstance(r.event, ComponentHeartbeat)
+        ]
     assert failed, "no LocationLoadFailed"
     assert failed[0].error_type == "SyntaxError"
     assert "broken.py" in failed[0].traceback
