@@ -45,8 +45,8 @@ class PartitionsDefinition(ABC):
         """Raise `InvalidPartitionKeyError` (naming the key and the valid form) unless it exists."""
         if not self.has_partition_key(key, current_time):
             raise InvalidPartitionKeyError(
-                f"partition key {key!r} is not in the partitions definition ({self.describe_keys()}):"
-                " pass one of its keys"
+                f"partition key {key!r} is not in the partitions definition "
+                f"({self.describe_keys()}): pass one of its keys"
             )
 
     def get_partition_keys_in_range(

@@ -14,7 +14,9 @@ class HourlyPartitionsDefinition(TimeWindowPartitionsDefinition):
     """One partition per hour, keyed `YYYY-MM-DD-HH:MM` by default.
 
     Example:
-        >>> hours = HourlyPartitionsDefinition(start_date="2024-01-01-00:00", timezone="Europe/Berlin")
+        >>> hours = HourlyPartitionsDefinition(
+        ...     start_date="2024-01-01-00:00", timezone="Europe/Berlin"
+        ... )
     """
 
     def __init__(

@@ -60,7 +60,7 @@ class PartitionMapping(ABC):
     def to_snapshot(self) -> PartitionMappingSnapshot:
         """The data-only form published in a location's snapshot."""
 
-    def validate(self, downstream_def: Defn, upstream_def: Defn) -> None:
+    def validate(self, downstream_def: Defn, upstream_def: Defn) -> None:  # noqa: B027 - optional hook
         """Raise `IncompatiblePartitionMappingError` (with the fix) if it cannot map these."""
 
 
