@@ -113,7 +113,7 @@ def on_broker(kind: str) -> dict[str, object]:
                 while not done:
                     if time.perf_counter() > deadline:
                         raise TimeoutError(f"request {i} not materialized within 60 s")
-                    for record in consumer.poll(timeout=0.05):
+                    for record in consumer.poll(timeout=0.05, max_records=1):
                         if (
                             isinstance(record.event, AssetMaterialized)
                             and record.event.run_id == run_id
