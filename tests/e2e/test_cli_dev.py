@@ -246,6 +246,47 @@ def test_commands_without_a_running_system_fail_clearly(tmp_path: Path) -> None:
     assert json.loads(status.stdout)["ready"] is False
 
 
+def test_unreachable_broker_and_api_fail_within_ten_seconds(tmp_path: Path) -> None:
+    env = {**os.environ, "CONFLUX_BOOTSTRAP": "127.0.0.1:1", "CONFLUX_API": "http://127.0.0.1:1"}
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "conflux", "materialize", "numbers", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert time.monotonic() - started < 10
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert "127.0.0.1:1" in result.stderr
+
+
+def test_a_malformed_record_is_dead_lettered_and_nothing_stops(
+    running_dev: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    from confluent_kafka import Producer
+
+    state, _ = running_dev
+    info = json.loads((state / "dev.json").read_text())
+    producer = Producer({"bootstrap.servers": info["bootstrap"]})
+    producer.produce(f"{info['topic_prefix']}.requests", key=b"x", value=b"{not json")
+    assert producer.flush(10) == 0
+    deadline = time.monotonic() + 20
+    dead: list[dict[str, object]] = []
+    while not dead and time.monotonic() < deadline:
+        listed = conflux(state, "events", "--type", "RecordDeadLettered", "--json")
+        dead = json.loads(listed.stdout)
+        time.sleep(0.2)
+    assert dead, "the malformed record did not reach the dead-letter topic"
+    event = dead[-1]["event"]
+    assert event["value"] == "{not json" and "not JSON" in event["reason"]  # type: ignore[index,operator]
+    # the coordinator went on: a new request still runs
+    done = conflux(state, "materialize", "numbers", "--partition", "2024-01-20", "--wait", "--json")
+    assert done.returncode == 0, done.stderr
+
+
 def test_ctrl_c_stops_every_process(running_dev: tuple[Path, subprocess.Popen[str]]) -> None:
     state, dev = running_dev
     children = descendants(dev.pid)
