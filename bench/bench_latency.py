@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from conflux import Definitions, asset, materialize
 from conflux.events import (
     AssetMaterialized,
     EventConsumer,
@@ -27,8 +28,6 @@ from conflux.events import (
     ensure_topics,
     new_id,
 )
-
-from conflux import Definitions, asset, materialize
 
 N = 200
 WARMUP = 10

@@ -55,7 +55,7 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-__all__ = [  # noqa: RUF022 - grouped by purpose
+__all__ = [
     # assets
     "AssetDep",
     "AssetIn",

@@ -31,7 +31,7 @@ from conflux.coordinator._state import (
     RunState,
 )
 
-__all__ = [  # noqa: RUF022 - grouped by purpose (STYLE.md 1), sorted within each group
+__all__ = [
     # service
     "Coordinator",
     # planning

@@ -62,7 +62,7 @@ from conflux.events._snapshot import (
     TimeWindowMappingSnapshot,
     TimeWindowPartitionsSnapshot,
 )
-from conflux.events._topics import TopicSpec, Topics, asset_partition_key
+from conflux.events._topics import Topics, TopicSpec, asset_partition_key
 
 if TYPE_CHECKING:
     from conflux.events._kafka import (

@@ -22,6 +22,7 @@ from confluent_kafka import (
     Message,
     TopicPartition,
 )
+
 from conflux.events._base import derived_id
 from conflux.events._errors import EventValidationError, InfrastructureError
 from conflux.events._kafka_client import (

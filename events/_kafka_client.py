@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
+
 from conflux.events._errors import BrokerUnavailableError, InfrastructureError
 from conflux.events._serde import encode_event
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from conflux.events._base import Event
+from conflux.events._base import Event  # noqa: TC001 - isinstance/pydantic at runtime
 from conflux.events._errors import EventValidationError
 from conflux.events._models import AnyEvent
 

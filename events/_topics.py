@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from conflux.events._base import Event
+from conflux.events._base import Event  # noqa: TC001 - isinstance/pydantic at runtime
 from conflux.events._models import (
     AssetMaterialized,
     ComponentHeartbeat,

@@ -25,9 +25,10 @@ from conflux.sdk._results import DataVersion, MaterializeResult, Output
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from pydantic import JsonValue
+
     from conflux.sdk._asset import AssetsDefinition, OutputSpec
     from conflux.sdk._keys import AssetKey
-    from pydantic import JsonValue
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from conflux.events import ConfluxError
 from conflux.sdk._resources import ConfigurableResource
-from pydantic import BaseModel
 
 
 class IOManagerError(ConfluxError):

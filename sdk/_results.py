@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from conflux.sdk._keys import CoercibleToAssetKey
     from pydantic import JsonValue
+
+    from conflux.sdk._keys import CoercibleToAssetKey
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from brokers import BrokerHandle, drain, read_to_end
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
 from conflux.events import (
     AssetMaterialized,
     AssetSnapshot,

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from brokers import BrokerHandle, ExternalBroker, make_topics
+
 from conflux.events import wait_for_broker
 from conflux.events.brokers import KafkaBroker, TansuBroker, kafka_available
 

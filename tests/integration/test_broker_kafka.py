@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from broker_contract import BrokerContract
 from brokers import BrokerHandle, make_topics, read_to_end
+
 from conflux.events import EventProducer, RunStarted
 from conflux.events.brokers import KafkaBroker, kafka_available
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from broker_contract import BrokerContract
+
 from conflux.events import BrokerStartError
 from conflux.events.brokers import TansuBroker
 

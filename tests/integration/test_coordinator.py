@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import pytest
+
 from conflux.coordinator import Coordinator, work_item_id
 from conflux.events import (
     AnyEvent,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from brokers import BrokerHandle
+
     from conflux.events import Topics
 
 pytestmark = pytest.mark.integration

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 from brokers import BrokerHandle, read_to_end
+
+from conflux import AssetExecutionContext, Definitions, StaticPartitionsDefinition, asset
 from conflux.coordinator import Coordinator
 from conflux.events import (
     AssetMaterialized,
@@ -23,8 +25,6 @@ from conflux.events import (
     new_id,
 )
 from conflux.workers import Worker
-
-from conflux import AssetExecutionContext, Definitions, StaticPartitionsDefinition, asset
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -5,6 +5,17 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import pytest
+from coordinator_builders import (
+    DAILY,
+    HOURLY,
+    T0,
+    failed,
+    materialized,
+    published,
+    request,
+    snap,
+)
+
 from conflux.coordinator import (
     CoordinatorState,
     Decision,
@@ -24,16 +35,6 @@ from conflux.events import (
     Topics,
     WorkItemDispatched,
     WorkItemSkipped,
-)
-from coordinator_builders import (
-    DAILY,
-    HOURLY,
-    T0,
-    failed,
-    materialized,
-    published,
-    request,
-    snap,
 )
 
 if TYPE_CHECKING:

@@ -4,6 +4,8 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
+
 from conflux.events import (
     EVENT_TYPES,
     AssetMaterialized,
@@ -31,7 +33,6 @@ from conflux.events import (
     register_upcaster,
 )
 from conflux.events._serde import UPCASTERS
-from pydantic import ValidationError
 
 SAMPLES = [
     DefinitionsPublished(

@@ -1,17 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from conflux.events import (
-    AssetMaterialized,
-    DefinitionError,
-    MaterializationRequested,
-    PartitionFailed,
-    PartitionStarted,
-    RunCompleted,
-    RunStarted,
-    WorkItemDispatched,
-    WorkItemSkipped,
-)
 
 from conflux import (
     AllPartitionMapping,
@@ -31,6 +20,17 @@ from conflux import (
     asset,
     materialize,
     multi_asset,
+)
+from conflux.events import (
+    AssetMaterialized,
+    DefinitionError,
+    MaterializationRequested,
+    PartitionFailed,
+    PartitionStarted,
+    RunCompleted,
+    RunStarted,
+    WorkItemDispatched,
+    WorkItemSkipped,
 )
 
 days = DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-02-01")

@@ -4,12 +4,6 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conflux.events import DefinitionError
-from conflux.sdk.partitions import (
-    default_partition_mapping,
-    mapping_from_snapshot,
-    partitions_from_snapshot,
-)
 
 from conflux import (
     AllPartitionMapping,
@@ -24,6 +18,12 @@ from conflux import (
     TimeWindowPartitionMapping,
     TimeWindowPartitionsDefinition,
     WeeklyPartitionsDefinition,
+)
+from conflux.events import DefinitionError
+from conflux.sdk.partitions import (
+    default_partition_mapping,
+    mapping_from_snapshot,
+    partitions_from_snapshot,
 )
 
 

@@ -3,14 +3,6 @@ from __future__ import annotations
 import random
 
 import pytest
-from conflux.coordinator import PartitionsRequiredError, Plan, plan_run, work_item_id
-from conflux.events import (
-    DefinitionError,
-    DependencyCycleError,
-    InvalidPartitionKeyError,
-    SelectionError,
-    derived_id,
-)
 from coordinator_builders import (
     ALL,
     COLORS,
@@ -21,6 +13,15 @@ from coordinator_builders import (
     published,
     request,
     snap,
+)
+
+from conflux.coordinator import PartitionsRequiredError, Plan, plan_run, work_item_id
+from conflux.events import (
+    DefinitionError,
+    DependencyCycleError,
+    InvalidPartitionKeyError,
+    SelectionError,
+    derived_id,
 )
 
 HOURS = [f"2024-01-02-{h:02d}:00" for h in range(24)]

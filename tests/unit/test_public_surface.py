@@ -5,9 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import conflux.sdk
-
 import conflux
+import conflux.sdk
 
 
 def test_root_exports_the_sdk_and_the_user_errors() -> None:

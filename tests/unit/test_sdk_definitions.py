@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import pytest
-from conflux.events import DefinitionError
 
 from conflux import (
     AllPartitionMapping,
@@ -25,6 +24,7 @@ from conflux import (
     build_location_snapshot,
     multi_asset,
 )
+from conflux.events import DefinitionError
 
 
 class Store(ConfigurableResource):
