@@ -1,0 +1,232 @@
+"""The query API: a small JSON-over-HTTP server on the read model (stdlib only).
+
+Endpoints (all GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
+`/assets/<quoted key>/validate-partition?partition=K`, `/runs?status=&limit=`,
+`/runs/<id>`, `/events?asset=&partition=&type=&since=&after=&limit=`, `/selection?q=`.
+Errors are `{"error": one line, "kind": error class name}` with 400, 404 or 500, so that
+`ApiClient` raises the same typed error the server hit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pydantic import BaseModel
+
+from conflux.events import ConfluxError, DefinitionError, SelectionError
+from conflux.projections._api_models import NotFoundError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from conflux.projections._read_model import ReadModel
+
+_log = logging.getLogger("conflux.projections.api")
+
+
+class _BadRequest(ConfluxError, ValueError):
+    """A query parameter is malformed (sent to the client as kind `ConfluxError`)."""
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    api: QueryApi
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        _log.exception("query API: error while serving %s", client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        _log.debug("%s " + format, self.address_string(), *args)
+
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        # split before unquoting: asset keys contain `/` and arrive as %2F
+        segments = [unquote(s) for s in parts.path.strip("/").split("/") if s]
+        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        try:
+            status, body = 200, self.server.api.route(segments, query)
+        except NotFoundError as exc:
+            status, body = 404, _error(exc)
+        except SelectionError as exc:
+            status, body = (404 if segments[:1] == ["assets"] else 400), _error(exc)
+        except (DefinitionError, _BadRequest) as exc:
+            status, body = 400, _error(exc)
+        except Exception as exc:
+            _log.exception("query API: %s failed", self.path)
+            status, body = 500, {"error": f"{type(exc).__name__}: {exc}", "kind": "ConfluxError"}
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _error(exc: Exception) -> dict[str, str]:
+    kind = "ConfluxError" if isinstance(exc, _BadRequest) else type(exc).__name__
+    return {"error": str(exc).splitlines()[0] if str(exc) else kind, "kind": kind}
+
+
+def _dump(value: BaseModel | Sequence[BaseModel]) -> object:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return [v.model_dump(mode="json") for v in value]
+
+
+def _int(query: dict[str, str], name: str) -> int | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise _BadRequest(f"{name}={raw!r} is not an integer") from None
+
+
+def _time(raw: str | None) -> datetime | None:
+    if not raw:
+        return None
+    try:
+        parsed = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _BadRequest(f"since={raw!r} is not an ISO time, e.g. 2024-01-31T12:00Z") from None
+    return parsed if parsed.tzinfo is not None else parsed.astimezone()
+
+
+def _check_type(name: str | None) -> None:
+    if not name:
+        return
+    from conflux.events import EVENT_TYPES
+
+    if name.lower() not in {t.lower() for t in EVENT_TYPES}:
+        raise _BadRequest(f"no event type {name!r}: one of {', '.join(sorted(EVENT_TYPES))}")
+
+
+class QueryApi:
+    """Serves a `ReadModel` over HTTP on 127.0.0.1 from daemon threads.
+
+    The socket is bound when the object is made (port 0: a free port), so `url` is known
+    before `start()`; call `close()` when done, also if it never started.
+    """
+
+    def __init__(
+        self,
+        model: ReadModel,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        caught_up: Callable[[], bool] = lambda: True,
+        expected_locations: Sequence[str] = (),
+    ) -> None:
+        """Bind the server.
+
+        Args:
+            model: what to serve.
+            port: the TCP port; 0 picks a free one (see `port`).
+            host: the interface; loopback unless deployed behind something.
+            caught_up: whether the feeding projector has read the log to its end.
+            expected_locations: locations that must load (or fail) before `/status` is
+                ready.
+        """
+        self.model = model
+        self._caught_up = caught_up
+        self._expected = tuple(expected_locations)
+        self._host = host
+        self._server = _Server((host, port), _Handler)
+        self._server.api = self
+        self._thread: threading.Thread | None = None
+        self.error: BaseException | None = None
+        """What stopped the serving thread, if it stopped by an error."""
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. `http://127.0.0.1:8321`."""
+        return f"http://{self._host}:{self.port}"
+
+    def start(self) -> None:
+        """Serve in a daemon thread until `close()`."""
+        self._thread = threading.Thread(target=self._serve, name="conflux-query-api", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        try:
+            self._server.serve_forever(poll_interval=0.1)
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def close(self) -> None:
+        """Stop serving and release the socket."""
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._server.server_close()
+
+    def __enter__(self) -> QueryApi:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def route(self, segments: list[str], query: dict[str, str]) -> object:
+        """Answer one GET: the JSON-able body, or raise a typed error."""
+        model = self.model
+        match segments:
+            case ["health"]:
+                return {"ok": True}
+            case ["status"]:
+                return _dump(
+                    model.status(caught_up=self._caught_up(), expected_locations=self._expected)
+                )
+            case ["assets"]:
+                return _dump(model.asset_summaries())
+            case ["assets", key]:
+                return _dump(model.asset_summary(key))
+            case ["assets", key, "validate-partition"]:
+                model.validate_partition(key, query.get("partition"))
+                return {"ok": True}
+            case ["runs"]:
+                limit = _int(query, "limit")
+                return _dump(
+                    model.run_summaries(
+                        status=query.get("status") or None, limit=50 if limit is None else limit
+                    )
+                )
+            case ["runs", run_id]:
+                run = model.run_summary(run_id)
+                if run is None:
+                    raise NotFoundError(f"no run {run_id!r}: list runs with `conflux runs`")
+                return _dump(run)
+            case ["events"]:
+                _check_type(query.get("type"))
+                return _dump(
+                    model.events(
+                        asset=query.get("asset") or None,
+                        partition=query.get("partition") or None,
+                        type=query.get("type") or None,
+                        since=_time(query.get("since")),
+                        after=_int(query, "after"),
+                        limit=_int(query, "limit"),
+                    )
+                )
+            case ["selection"]:
+                return {"asset_keys": model.resolve_selection(query.get("q", ""))}
+        raise NotFoundError(f"no endpoint {'/' + '/'.join(segments)!r} in the query API")

@@ -1,0 +1,159 @@
+"""The query API's response models: what the server sends and `ApiClient` returns.
+
+Plain pydantic v2 models (validated at the HTTP boundary only), so that the CLI prints
+them with `--json` as they are, and a client of any language reads the same fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from conflux.events import ConfluxError, PartitionsSnapshot
+
+RunStatus = Literal["queued", "started", "success", "failed"]
+"""A run's status: requested, accepted (planned and dispatching), or ended."""
+
+
+class NotFoundError(ConfluxError, LookupError):
+    """The query API knows no such run (or resource); the message names it."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class PartitionCounts(_Model):
+    """How many of an asset's partitions are in each state."""
+
+    total: int
+    """Partitions that exist now (1 for an unpartitioned asset)."""
+    materialized: int
+    """Partitions whose latest word is a materialization."""
+    failed: int
+    """Partitions whose latest attempt failed."""
+    in_progress: int
+    """Partitions a worker is executing now."""
+
+
+class LastMaterialization(_Model):
+    """The newest materialization of any partition of an asset."""
+
+    partition_key: str | None
+    data_version: str
+    time: datetime
+    run_id: str | None
+    source: Literal["executed", "reported"]
+    event_id: str
+
+
+class AssetSummary(_Model):
+    """One asset: where it is defined, and its partitions' state."""
+
+    key: str
+    location: str | None
+    """The code location that defines it (None: only known from events)."""
+    group_name: str | None
+    description: str | None
+    defined: bool
+    """False for assets known only from events (e.g. reported, never defined)."""
+    partitioned: bool
+    is_external: bool = False
+    """True for assets a location only observes (report them, never materialize)."""
+    partitions: PartitionCounts
+    last_materialization: LastMaterialization | None
+    partitions_snapshot: PartitionsSnapshot | None
+    """The asset's partitions definition as its location published it."""
+
+
+class RunSummary(_Model):
+    """One run: what it covers and how far it got."""
+
+    run_id: str
+    status: RunStatus
+    selection: str | None
+    """The selection as the requester wrote it (None: the request was not seen)."""
+    asset_keys: list[str]
+    partition_count: int
+    """(asset, partition) pairs planned; 0 until the coordinator starts the run."""
+    materialized: int
+    failed: int
+    skipped: int
+    in_progress: int
+    requested_by: str | None
+    trigger: str | None
+    requested_at: datetime | None
+    started_at: datetime | None
+    completed_at: datetime | None
+    reason: str | None
+    """Why the run failed before any work (e.g. an unknown asset)."""
+
+
+class EventRecord(_Model):
+    """One event of the log, with its position and the fields readers filter on."""
+
+    seq: int
+    """The projector's sequence number: increasing; pass it as `after` to follow."""
+    topic: str
+    partition: int
+    offset: int
+    time: datetime
+    type: str
+    asset_key: str | None
+    """The asset the event is about (`,`-joined when it is about several)."""
+    partition_key: str | None
+    run_id: str | None
+    event: dict[str, JsonValue]
+    """The event itself, as JSON."""
+
+
+class ComponentStatus(_Model):
+    """The latest heartbeat of one instance of a part (coordinator, projector, worker)."""
+
+    component: str
+    instance_id: str
+    location: str | None
+    ready: bool
+    alive: bool
+    """A beat arrived within 3x the component's own interval."""
+    last_seen: datetime
+    age_s: float
+
+
+class LocationStatus(_Model):
+    """One code location: loaded, failed (with why), or not heard from yet."""
+
+    name: str
+    status: Literal["loaded", "failed", "waiting"]
+    error: str | None
+    assets: int
+    workers_alive: int
+
+
+class DeadLetterSummary(_Model):
+    """A record that failed validation, and why."""
+
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    reason: str
+    time: datetime
+
+
+class StatusReport(_Model):
+    """Whether the system is ready, and each part's state; `conflux status` prints it."""
+
+    ready: bool
+    not_ready: list[str]
+    """Human-readable reasons, one per part that is not ready (empty when ready)."""
+    caught_up: bool
+    """The projector has read every topic to its end at least once."""
+    coordinator: ComponentStatus | None
+    locations: list[LocationStatus]
+    components: list[ComponentStatus]
+    dead_letters: int
+    recent_dead_letters: list[DeadLetterSummary]
+    events: int
+    """Events the projector has applied."""

@@ -1,0 +1,158 @@
+"""`ApiClient`: the query API from Python (urllib only, cheap to import).
+
+Errors come back typed: the server names the error class (`kind`) and the client raises
+that class with the server's one-line message, so `conflux` prints the same line the
+server would. A server that does not answer is `ApiUnavailableError`.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import quote, urlencode
+
+from pydantic import BaseModel, TypeAdapter
+
+from conflux.events import (
+    ApiUnavailableError,
+    ConfluxError,
+    DefinitionError,
+    InvalidPartitionKeyError,
+    SelectionError,
+)
+from conflux.projections._api_models import (
+    AssetSummary,
+    EventRecord,
+    NotFoundError,
+    RunSummary,
+    StatusReport,
+)
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+_M = TypeVar("_M", bound=BaseModel)
+
+_KINDS: dict[str, type[ConfluxError]] = {
+    "SelectionError": SelectionError,
+    "InvalidPartitionKeyError": InvalidPartitionKeyError,
+    "DefinitionError": DefinitionError,
+    "NotFoundError": NotFoundError,
+}
+"""Error kinds the server sends -> the class raised here (others: `ConfluxError`)."""
+
+
+def _raise_for(body: bytes, status: int, url: str) -> ConfluxError:
+    try:
+        data = json.loads(body)
+        message, kind = str(data["error"]), str(data.get("kind", ""))
+    except (ValueError, KeyError, TypeError):
+        return ConfluxError(f"query API at {url} answered {status}: {body[:200]!r}")
+    cls = _KINDS.get(kind)
+    if cls is None:
+        from conflux.events import _errors
+
+        found = getattr(_errors, kind, None)
+        cls = found if isinstance(found, type) and issubclass(found, ConfluxError) else ConfluxError
+    try:
+        return cls(message)
+    except TypeError:  # an error class with required keyword fields
+        return ConfluxError(message)
+
+
+class ApiClient:
+    """Reads from a running projector's query API.
+
+    Args:
+        base_url: e.g. `http://127.0.0.1:8321` (what `conflux dev` writes to its state).
+        timeout: seconds per request before `ApiUnavailableError`.
+    """
+
+    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+
+    def _get(self, path: str, params: dict[str, object | None] | None = None) -> bytes:
+        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
+        try:
+            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+                data: bytes = response.read()
+                return data
+        except urllib.error.HTTPError as exc:
+            raise _raise_for(exc.read(), exc.code, self.base_url) from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise ApiUnavailableError(
+                f"query API at {self.base_url} did not answer ({reason}): is `conflux dev` "
+                "running? start it, or set CONFLUX_API"
+            ) from exc
+
+    def _one(
+        self, model: type[_M], path: str, params: dict[str, object | None] | None = None
+    ) -> _M:
+        return model.model_validate_json(self._get(path, params))
+
+    def _many(
+        self, model: type[_M], path: str, params: dict[str, object | None] | None = None
+    ) -> list[_M]:
+        return TypeAdapter(list[model]).validate_json(self._get(path, params))  # type: ignore[valid-type]
+
+    def status(self) -> StatusReport:
+        """Whether the system is ready, and what is not."""
+        return self._one(StatusReport, "/status")
+
+    def assets(self) -> list[AssetSummary]:
+        """Every asset, sorted by key."""
+        return self._many(AssetSummary, "/assets")
+
+    def asset(self, key: str) -> AssetSummary:
+        """One asset. Raises `SelectionError` if nothing is known of it."""
+        return self._one(AssetSummary, f"/assets/{quote(key, safe='')}")
+
+    def runs(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
+        """Runs, newest first."""
+        return self._many(RunSummary, "/runs", {"status": status, "limit": limit})
+
+    def run(self, run_id: str) -> RunSummary:
+        """One run. Raises `NotFoundError` (a `ConfluxError`) if no event of it was seen."""
+        return self._one(RunSummary, f"/runs/{quote(run_id, safe='')}")
+
+    def events(
+        self,
+        asset: str | None = None,
+        partition: str | None = None,
+        type: str | None = None,
+        since: datetime | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[EventRecord]:
+        """Matching events, oldest first; with `limit`, the latest `limit` of them."""
+        params: dict[str, object | None] = {
+            "asset": asset,
+            "partition": partition,
+            "type": type,
+            "since": since.isoformat() if since is not None else None,
+            "after": after,
+            "limit": limit,
+        }
+        return self._many(EventRecord, "/events", params)
+
+    def resolve_selection(self, q: str) -> list[str]:
+        """The asset keys a selection names. Raises `SelectionError` with the reason."""
+        data = json.loads(self._get("/selection", {"q": q}))
+        return [str(k) for k in data["asset_keys"]]
+
+    def validate_partition(self, asset_key: str, partition: str | None) -> None:
+        """Check an asset and partition before reporting a materialization of them.
+
+        Raises:
+            SelectionError: the asset is not defined.
+            InvalidPartitionKeyError: the partition is not one of the asset's keys.
+            DefinitionError: a partitioned asset got no partition, or the reverse.
+        """
+        self._get(
+            f"/assets/{quote(asset_key, safe='')}/validate-partition", {"partition": partition}
+        )

@@ -1,0 +1,147 @@
+"""The projector: replays the log into the read model and serves the query API.
+
+It reads every topic a reader needs in assign mode from the beginning, so a restart
+rebuilds the read model by replay (rule 4), and it beats like every other part so that
+`conflux status` can tell it is alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING
+
+from conflux.events import ComponentHeartbeat
+from conflux.projections._api import QueryApi
+from conflux.projections._read_model import ReadModel
+
+if TYPE_CHECKING:
+    import threading
+    from collections.abc import Sequence
+
+    from conflux.events import EventConsumer, EventProducer, Topics
+    from conflux.events.brokers import BrokerKind
+
+_log = logging.getLogger("conflux.projector")
+
+HEARTBEAT_INTERVAL_S = 2.0
+"""How often the projector beats (readers call it gone after 3 missed beats)."""
+
+
+class Projector:
+    """Consumes the log into a `ReadModel` and serves it on the query API.
+
+    The API's socket is bound at construction (so `api_url` is known at once) and served
+    from the start of `run`, before the log is read: until the projector has caught up,
+    `/status` says so instead of the API being unreachable.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Topics,
+        *,
+        api_port: int = 0,
+        broker_kind: BrokerKind | None = None,
+        expected_locations: Sequence[str] = (),
+        instance_id: str | None = None,
+    ) -> None:
+        """Bind the query API; nothing is read until `run`.
+
+        Args:
+            bootstrap: the broker.
+            topics: the system's topic catalog.
+            api_port: the query API's port on 127.0.0.1; 0 picks a free one.
+            broker_kind: see `kafka_config`.
+            expected_locations: code locations that must load (or report a failure)
+                before `/status` is ready.
+            instance_id: this projector's id in heartbeats (default: random).
+        """
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.broker_kind = broker_kind
+        self.instance_id = instance_id or f"projector-{uuid.uuid4().hex[:8]}"
+        self.model = ReadModel()
+        self._caught_up = False
+        self.api = QueryApi(
+            self.model,
+            port=api_port,
+            caught_up=lambda: self._caught_up,
+            expected_locations=expected_locations,
+        )
+
+    @property
+    def api_url(self) -> str:
+        """The query API's base URL, e.g. `http://127.0.0.1:8321`."""
+        return self.api.url
+
+    @property
+    def caught_up(self) -> bool:
+        """Whether every topic has been read to its end at least once."""
+        return self._caught_up
+
+    def run(self, stop: threading.Event) -> None:
+        """Serve and consume until `stop` is set; then release everything.
+
+        Raises:
+            InfrastructureError: a topic is missing, or the broker failed.
+            RuntimeError: the query API's thread died (its error is the cause).
+        """
+        from conflux.events import EventConsumer, EventProducer
+
+        consumer: EventConsumer | None = None
+        producer: EventProducer | None = None
+        self.api.start()
+        _log.info("query API at %s", self.api_url)
+        try:
+            t = self.topics
+            consumer = EventConsumer(
+                self.bootstrap,
+                t,
+                [t.definitions, t.requests, t.runs, t.assets, t.heartbeats, t.dlq],
+                client_id="conflux-projector",
+                broker_kind=self.broker_kind,
+            )
+            producer = EventProducer(
+                self.bootstrap,
+                t,
+                client_id="conflux-projector-heartbeat",
+                broker_kind=self.broker_kind,
+                linger_ms=0,
+            )
+            next_beat = 0.0
+            while not stop.is_set():
+                if self.api.error is not None:
+                    raise RuntimeError("the query API stopped") from self.api.error
+                for record in consumer.poll(timeout=0.05, max_records=1000):
+                    self.model.apply(
+                        record.event,
+                        topic=record.topic,
+                        partition=record.partition,
+                        offset=record.offset,
+                    )
+                if not self._caught_up and consumer.caught_up():
+                    self._caught_up = True
+                    _log.info("caught up: %d events applied", len(self.model.log))
+                now = time.monotonic()
+                if now >= next_beat:
+                    next_beat = now + HEARTBEAT_INTERVAL_S
+                    self._beat(producer)
+        finally:
+            self.api.close()
+            if consumer is not None:
+                consumer.close()
+            if producer is not None:
+                producer.close()
+
+    def _beat(self, producer: EventProducer) -> None:
+        producer.emit(
+            ComponentHeartbeat(
+                component="projector",
+                instance_id=self.instance_id,
+                ready=self._caught_up,
+                interval_s=HEARTBEAT_INTERVAL_S,
+                producer="projector",
+            )
+        )
