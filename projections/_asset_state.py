@@ -8,10 +8,12 @@ duplicate or a late re-delivery never moves a partition back in time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from conflux.events import AnyEvent, AssetMaterialized, PartitionFailed, PartitionStarted
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 PartitionStatus = Literal["materialized", "failed", "in_progress"]
 
@@ -50,8 +52,10 @@ class PartitionState:
 
     @property
     def status(self) -> PartitionStatus | None:
-        """`in_progress` or `failed` if the latest word is an attempt, else `materialized`
-        (None: nothing known)."""
+        """`in_progress` or `failed` if the latest word is an attempt, else `materialized`.
+
+        None: nothing is known of the partition.
+        """
         if self.attempt is not None:
             return self.attempt.status
         return "materialized" if self.materialized is not None else None
@@ -79,7 +83,9 @@ class AssetStateProjection:
         if isinstance(event, AssetMaterialized):
             state = self._state(event.asset_key, event.partition_key)
             current = state.materialized
-            if current is None or _newer(event.time, event.event_id, current.time, current.event_id):
+            if current is None or _newer(
+                event.time, event.event_id, current.time, current.event_id
+            ):
                 state.materialized = MaterializationRef(
                     event.event_id, event.data_version, event.time, event.run_id, event.source
                 )

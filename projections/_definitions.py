@@ -7,7 +7,6 @@ The coordinator and every reader learn assets, partitions and dependencies here,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from conflux.events import (
@@ -19,6 +18,8 @@ from conflux.events import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
 

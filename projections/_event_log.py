@@ -2,7 +2,7 @@
 
 `conflux events --asset A --partition K` reads this index: it covers the asset events
 and the run decisions about that partition (request, dispatch, skip), so one query shows
-a partition's whole story.
+a partition's whole story; `--asset A` alone also lists the runs started on A.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from conflux.events import (
     MaterializationRequested,
     PartitionFailed,
     PartitionStarted,
+    RunStarted,
     WorkItemDispatched,
     WorkItemSkipped,
 )
@@ -50,6 +51,8 @@ def _about(event: AnyEvent) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
             return event.asset_keys, (event.partition_key,)
         case MaterializationRequested():
             return event.asset_keys, event.partition_keys or ()
+        case RunStarted():
+            return event.asset_keys, ()
     return (), ()
 
 
@@ -111,6 +114,9 @@ class EventLog:
     ) -> list[LoggedEvent]:
         """Matching events, oldest first; with `limit`, the latest `limit` of them.
 
+        Without `after`, events are ordered by their time (then seq); with `after`, by seq,
+        so a follower that passes the highest seq it has seen misses nothing.
+
         Args:
             asset: only events about this asset (asset events, dispatches, requests).
             partition: with `asset`, only events about this partition of it.
@@ -152,6 +158,11 @@ class EventLog:
             if since is not None and record.event.time < since:
                 continue
             out.append(record)
+        if after is None:
+            # A listing reads like history. The topics are read concurrently, so the order
+            # applied (seq) interleaves them arbitrarily during a replay; event time does
+            # not. Following (`after`) keeps seq order, so that no event is skipped.
+            out.sort(key=lambda r: (r.event.time, r.seq))
         if limit is not None:
             out = out[-limit:] if limit > 0 else []
         return out

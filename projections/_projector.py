@@ -123,6 +123,7 @@ class Projector:
                     )
                 if not self._caught_up and consumer.caught_up():
                     self._caught_up = True
+                    next_beat = 0.0  # say so at once: `status` waits on it
                     _log.info("caught up: %d events applied", len(self.model.log))
                 now = time.monotonic()
                 if now >= next_beat:

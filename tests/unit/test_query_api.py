@@ -1,0 +1,169 @@
+"""The query API over HTTP, read through `ApiClient`, on a read model fed with events."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+from projection_builders import at, run_story
+
+from conflux.events import (
+    ApiUnavailableError,
+    ComponentHeartbeat,
+    ConfluxError,
+    DefinitionError,
+    InvalidPartitionKeyError,
+    SelectionError,
+)
+from conflux.projections import ApiClient, NotFoundError, QueryApi, ReadModel
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+@pytest.fixture
+def model() -> ReadModel:
+    m = ReadModel()
+    m.apply_all(run_story())
+    return m
+
+
+@pytest.fixture
+def client(model: ReadModel) -> Iterator[ApiClient]:
+    with QueryApi(model, port=0, expected_locations=["shop"]) as api:
+        assert api.port > 0 and api.url == f"http://127.0.0.1:{api.port}"
+        yield ApiClient(api.url, timeout=5.0)
+
+
+def test_assets(client: ApiClient, model: ReadModel) -> None:
+    assert client.assets() == model.asset_summaries()
+    colors = client.asset("colors")
+    assert colors.partitions.total == 3
+    assert client.asset("raw/events").key == "raw/events"  # `/` travels quoted
+    with pytest.raises(SelectionError, match="did you mean colors"):
+        client.asset("colours")
+
+
+def test_runs(client: ApiClient) -> None:
+    runs = client.runs()
+    assert [r.run_id for r in runs] == ["run1"]
+    assert client.runs(status="failed", limit=5) == runs
+    assert client.runs(status="success") == []
+    run = client.run("run1")
+    assert (run.status, run.materialized, run.failed, run.skipped) == ("failed", 1, 1, 1)
+    with pytest.raises(NotFoundError, match="no run 'nope'"):
+        client.run("nope")
+
+
+def test_events(client: ApiClient, model: ReadModel) -> None:
+    assert client.events() == model.events()
+    red = client.events(asset="colors", partition="red")
+    assert [r.type for r in red][:2] == ["MaterializationRequested", "WorkItemDispatched"]
+    assert len(client.events(type="PartitionFailed")) == 2
+    assert [r.seq for r in client.events(since=at(11))] == [12, 13, 15]
+    assert [r.seq for r in client.events(after=13)] == [15]
+    assert [r.seq for r in client.events(limit=1)] == [15]
+    with pytest.raises(ConfluxError, match="no event type 'Nope'"):
+        client.events(type="Nope")
+
+
+def test_selection(client: ApiClient) -> None:
+    assert client.resolve_selection("+colors") == ["clean", "colors"]
+    with pytest.raises(SelectionError, match=r"^no asset 'colour' is defined: did you mean"):
+        client.resolve_selection("colour")
+    with pytest.raises(SelectionError, match="external asset"):
+        client.resolve_selection("vendor_feed")
+
+
+def test_validate_partition_error_kinds(client: ApiClient) -> None:
+    client.validate_partition("colors", "red")
+    client.validate_partition("clean", None)
+    with pytest.raises(SelectionError, match="conflux assets"):
+        client.validate_partition("nope", None)
+    with pytest.raises(InvalidPartitionKeyError, match=r"'pink'.*static keys red, green, blue"):
+        client.validate_partition("colors", "pink")
+    with pytest.raises(DefinitionError, match="pass --partition"):
+        client.validate_partition("colors", None)
+    with pytest.raises(DefinitionError, match="drop --partition"):
+        client.validate_partition("clean", "red")
+
+
+def test_status(client: ApiClient, model: ReadModel) -> None:
+    report = client.status()
+    assert not report.ready  # the story's coordinator beat is from 2024
+    assert report.not_ready[0].startswith("coordinator: last heartbeat")
+    model.apply(ComponentHeartbeat(component="coordinator", instance_id="c2"))
+    report = client.status()
+    assert report.ready, report.not_ready
+    assert report.coordinator is not None and report.coordinator.instance_id == "c2"
+    assert [loc.name for loc in report.locations] == ["shop"]
+    assert report.dead_letters == 1
+
+
+def test_unknown_endpoint_and_bad_parameters(client: ApiClient) -> None:
+    with pytest.raises(NotFoundError, match="no endpoint"):
+        client._get("/nope")
+    with pytest.raises(ConfluxError, match="not an integer"):
+        client._get("/runs", {"limit": "ten"})
+    with pytest.raises(ConfluxError, match="not an ISO time"):
+        client._get("/events", {"since": "yesterday"})
+
+
+def test_concurrent_reads_while_applying(model: ReadModel) -> None:
+    with QueryApi(model) as api:
+        client = ApiClient(api.url)
+        errors: list[BaseException] = []
+
+        def read() -> None:
+            try:
+                for _ in range(20):
+                    client.assets()
+                    client.events(asset="colors")
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for i in range(200):
+            model.apply(ComponentHeartbeat(component="worker", instance_id=f"w{i}"))
+        for t in threads:
+            t.join()
+        assert errors == []
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+def test_unavailable_api_is_one_line_with_the_fix() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    with pytest.raises(ApiUnavailableError) as info:
+        ApiClient(url, timeout=1.0).status()
+    message = str(info.value)
+    assert url in message and "conflux dev" in message and "CONFLUX_API" in message
+    assert "\n" not in message
+    assert isinstance(info.value, ConnectionError)
+
+
+def test_timeout_is_unavailable() -> None:
+    with socket.socket() as server:  # accepts, never answers
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+        with pytest.raises(ApiUnavailableError, match="did not answer"):
+            ApiClient(url, timeout=0.3).status()
+
+
+def test_close_releases_the_port(model: ReadModel) -> None:
+    api = QueryApi(model)
+    api.start()
+    url = api.url
+    api.close()
+    with pytest.raises(ApiUnavailableError):
+        ApiClient(url, timeout=1.0).status()
