@@ -237,11 +237,11 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         return TimeWindow(last, self._schedule.next_after(last)) if last is not None else None
 
     def describe_keys(self) -> str:
-        """Cron, zone, format and the first key."""
-        until = f" until {self.end.strftime(self.fmt)} (excluded)" if self.end else ""
+        """The key format, the first key and the bound, e.g. for error messages."""
+        until = f" to before {self._key(self.end)}" if self.end else ""
         return (
-            f"{self.cron_schedule!r} in {self.timezone}, keys like {self._key(self.start)!r} "
-            f"(format {self.fmt!r}) from {self._key(self.start)}{until}"
+            f"keys formatted {self.fmt!r} from {self._key(self.start)}{until}, "
+            f"cron {self.cron_schedule!r} in {self.timezone}"
         )
 
     def to_snapshot(self) -> TimeWindowPartitionsSnapshot:
