@@ -2,44 +2,139 @@
 
 Everything here is pure Python over pydantic and croniter: importing it never loads
 Kafka or ClickHouse.
+
+Every name loads on first use, so a user's `from conflux import asset` pays only for
+what it names.
 """
 
 from __future__ import annotations
 
-from conflux.sdk._asset import AssetsDefinition, asset, multi_asset
-from conflux.sdk._context import AssetExecutionContext, ContextError
-from conflux.sdk._definitions import Definitions
-from conflux.sdk._io_manager import (
-    ConfigurableIOManager,
-    FilesystemIOManager,
-    InMemoryIOManager,
-    InputContext,
-    IOManager,
-    IOManagerError,
-    OutputContext,
-)
-from conflux.sdk._keys import AssetKey
-from conflux.sdk._loading import load_definitions_from_file, load_definitions_from_module
-from conflux.sdk._materialize import MaterializeRunResult, materialize
-from conflux.sdk._resources import ConfigurableResource
-from conflux.sdk._results import DataVersion, MaterializeResult, Output
-from conflux.sdk._snapshot import build_location_snapshot
-from conflux.sdk._specs import AssetDep, AssetIn, AssetOut, AssetSpec
-from conflux.sdk.partitions import (
-    AllPartitionMapping,
-    DailyPartitionsDefinition,
-    HourlyPartitionsDefinition,
-    IdentityPartitionMapping,
-    LastPartitionMapping,
-    MonthlyPartitionsDefinition,
-    PartitionMapping,
-    PartitionsDefinition,
-    StaticPartitionsDefinition,
-    TimeWindow,
-    TimeWindowPartitionMapping,
-    TimeWindowPartitionsDefinition,
-    WeeklyPartitionsDefinition,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from conflux.sdk._asset import (
+        AssetsDefinition,
+        asset,
+        multi_asset,
+    )
+    from conflux.sdk._context import (
+        AssetExecutionContext,
+        ContextError,
+    )
+    from conflux.sdk._definitions import (
+        Definitions,
+    )
+    from conflux.sdk._io_manager import (
+        ConfigurableIOManager,
+        FilesystemIOManager,
+        InMemoryIOManager,
+        InputContext,
+        IOManager,
+        IOManagerError,
+        OutputContext,
+    )
+    from conflux.sdk._keys import (
+        AssetKey,
+    )
+    from conflux.sdk._loading import (
+        load_definitions_from_file,
+        load_definitions_from_module,
+    )
+    from conflux.sdk._materialize import (
+        MaterializeRunResult,
+        materialize,
+    )
+    from conflux.sdk._resources import (
+        ConfigurableResource,
+    )
+    from conflux.sdk._results import (
+        DataVersion,
+        MaterializeResult,
+        Output,
+    )
+    from conflux.sdk._snapshot import (
+        build_location_snapshot,
+    )
+    from conflux.sdk._specs import (
+        AssetDep,
+        AssetIn,
+        AssetOut,
+        AssetSpec,
+    )
+    from conflux.sdk.partitions import (
+        AllPartitionMapping,
+        DailyPartitionsDefinition,
+        HourlyPartitionsDefinition,
+        IdentityPartitionMapping,
+        LastPartitionMapping,
+        MonthlyPartitionsDefinition,
+        PartitionMapping,
+        PartitionsDefinition,
+        StaticPartitionsDefinition,
+        TimeWindow,
+        TimeWindowPartitionMapping,
+        TimeWindowPartitionsDefinition,
+        WeeklyPartitionsDefinition,
+    )
+
+_WHERE: dict[str, str] = {
+    "AllPartitionMapping": "conflux.sdk.partitions",
+    "AssetDep": "conflux.sdk._specs",
+    "AssetExecutionContext": "conflux.sdk._context",
+    "AssetIn": "conflux.sdk._specs",
+    "AssetKey": "conflux.sdk._keys",
+    "AssetOut": "conflux.sdk._specs",
+    "AssetSpec": "conflux.sdk._specs",
+    "AssetsDefinition": "conflux.sdk._asset",
+    "ConfigurableIOManager": "conflux.sdk._io_manager",
+    "ConfigurableResource": "conflux.sdk._resources",
+    "ContextError": "conflux.sdk._context",
+    "DailyPartitionsDefinition": "conflux.sdk.partitions",
+    "DataVersion": "conflux.sdk._results",
+    "Definitions": "conflux.sdk._definitions",
+    "FilesystemIOManager": "conflux.sdk._io_manager",
+    "HourlyPartitionsDefinition": "conflux.sdk.partitions",
+    "IOManager": "conflux.sdk._io_manager",
+    "IOManagerError": "conflux.sdk._io_manager",
+    "IdentityPartitionMapping": "conflux.sdk.partitions",
+    "InMemoryIOManager": "conflux.sdk._io_manager",
+    "InputContext": "conflux.sdk._io_manager",
+    "LastPartitionMapping": "conflux.sdk.partitions",
+    "MaterializeResult": "conflux.sdk._results",
+    "MaterializeRunResult": "conflux.sdk._materialize",
+    "MonthlyPartitionsDefinition": "conflux.sdk.partitions",
+    "Output": "conflux.sdk._results",
+    "OutputContext": "conflux.sdk._io_manager",
+    "PartitionMapping": "conflux.sdk.partitions",
+    "PartitionsDefinition": "conflux.sdk.partitions",
+    "StaticPartitionsDefinition": "conflux.sdk.partitions",
+    "TimeWindow": "conflux.sdk.partitions",
+    "TimeWindowPartitionMapping": "conflux.sdk.partitions",
+    "TimeWindowPartitionsDefinition": "conflux.sdk.partitions",
+    "WeeklyPartitionsDefinition": "conflux.sdk.partitions",
+    "asset": "conflux.sdk._asset",
+    "build_location_snapshot": "conflux.sdk._snapshot",
+    "load_definitions_from_file": "conflux.sdk._loading",
+    "load_definitions_from_module": "conflux.sdk._loading",
+    "materialize": "conflux.sdk._materialize",
+    "multi_asset": "conflux.sdk._asset",
+}
+"""Public name -> the private module that defines it (loaded on first use)."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     # partition mappings
