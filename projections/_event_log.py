@@ -8,8 +8,10 @@ a partition's whole story; `--asset A` alone also lists the runs started on A.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from conflux.events import (
     AssetMaterialized,
@@ -56,15 +58,25 @@ def _about(event: AnyEvent) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
     return (), ()
 
 
+HEARTBEATS_KEPT = 1000
+"""Heartbeats are numbered like every event, but only the latest this many are kept:
+parts beat every few seconds, and the log is in memory."""
+
+
 @dataclass
 class EventLog:
     """Every event, numbered from 1 in the order applied; idempotent by event id.
 
-    Heartbeats are numbered and kept like any event, but listed only when asked for by
-    type, so that `conflux events` shows what happened rather than who is alive.
+    Heartbeats are numbered like any event but kept apart, the latest `HEARTBEATS_KEPT`
+    of them, and listed only when asked for by type, so that `conflux events` shows what
+    happened rather than who is alive, and a long session does not fill memory.
     """
 
     records: list[LoggedEvent] = field(default_factory=list)
+    """Every event but heartbeats, in seq order."""
+    heartbeats: deque[LoggedEvent] = field(default_factory=lambda: deque(maxlen=HEARTBEATS_KEPT))
+    count: int = 0
+    """Events applied (the last seq given)."""
     _seen: set[str] = field(default_factory=set)
     _by_asset: dict[str, list[int]] = field(default_factory=dict)
     _by_partition: dict[tuple[str, str | None], list[int]] = field(default_factory=dict)
@@ -72,7 +84,7 @@ class EventLog:
     """Asset -> requests of a partition range (matched against a key at query time)."""
 
     def __len__(self) -> int:
-        return len(self.records)
+        return self.count
 
     def apply(
         self, event: AnyEvent, *, topic: str = "", partition: int = -1, offset: int = -1
@@ -81,10 +93,10 @@ class EventLog:
         if event.event_id in self._seen:
             return None
         self._seen.add(event.event_id)
+        self.count += 1
         keys, partition_keys = _about(event)
-        index = len(self.records)
         record = LoggedEvent(
-            index + 1,
+            self.count,
             event,
             topic,
             partition,
@@ -92,6 +104,10 @@ class EventLog:
             keys,
             partition_keys[0] if len(partition_keys) == 1 else None,
         )
+        if isinstance(event, ComponentHeartbeat):
+            self.heartbeats.append(record)
+            return record
+        index = len(self.records)
         self.records.append(record)
         for key in keys:
             self._by_asset.setdefault(key, []).append(index)
@@ -100,6 +116,27 @@ class EventLog:
             if isinstance(event, MaterializationRequested) and event.partition_range is not None:
                 self._ranges.setdefault(key, []).append(index)
         return record
+
+    def _indices(
+        self,
+        asset: str | None,
+        partition: str | None,
+        covers: Callable[[str, PartitionRange, str], bool] | None,
+    ) -> Sequence[int]:
+        if asset is None:
+            return range(len(self.records))
+        if partition is None:
+            return self._by_asset.get(asset, [])
+        indices = list(self._by_partition.get((asset, partition), []))
+        if covers is not None:
+            for i in self._ranges.get(asset, []):
+                event = self.records[i].event
+                assert isinstance(event, MaterializationRequested)
+                span = event.partition_range
+                if span is not None and covers(asset, span, partition):
+                    indices.append(i)
+            indices.sort()
+        return indices
 
     def query(
         self,
@@ -127,33 +164,19 @@ class EventLog:
             covers: whether a request's partition range covers a key of an asset; without
                 it, range requests match no single partition.
         """
-        if asset is None:
-            indices: list[int] | range = range(len(self.records))
-        elif partition is None:
-            indices = self._by_asset.get(asset, [])
-        else:
-            indices = list(self._by_partition.get((asset, partition), []))
-            if covers is not None:
-                for i in self._ranges.get(asset, []):
-                    event = self.records[i].event
-                    assert isinstance(event, MaterializationRequested)
-                    if event.partition_range is not None and covers(
-                        asset, event.partition_range, partition
-                    ):
-                        indices.append(i)
-                indices.sort()
-        if after is not None:
-            # indices are sorted and seq = index + 1: skip what the caller has seen
-            start = bisect_right(indices, after - 1)
-            indices = indices[start:]
         wanted = type.lower() if type else None
+        candidates: Sequence[LoggedEvent]
+        if wanted == "componentheartbeat":
+            candidates = [r for r in self.heartbeats if asset is None or asset in r.asset_keys]
+        else:
+            candidates = _View(self.records, self._indices(asset, partition, covers))
+        start = 0
+        if after is not None:  # candidates are in seq order: skip what the caller has seen
+            start = bisect_right(candidates, after, key=lambda r: r.seq)
         out: list[LoggedEvent] = []
-        for i in indices:
-            record = self.records[i]
-            name = record.event.type.lower()
-            if wanted is not None and name != wanted:
-                continue
-            if wanted is None and isinstance(record.event, ComponentHeartbeat):
+        for i in range(start, len(candidates)):
+            record = candidates[i]
+            if wanted is not None and record.event.type.lower() != wanted:
                 continue
             if since is not None and record.event.time < since:
                 continue
@@ -166,3 +189,23 @@ class EventLog:
         if limit is not None:
             out = out[-limit:] if limit > 0 else []
         return out
+
+
+class _View(Sequence[LoggedEvent]):
+    """The records at some indices, as a sequence (no copy)."""
+
+    def __init__(self, records: list[LoggedEvent], indices: Sequence[int]) -> None:
+        self._records = records
+        self._indices = indices
+
+    def __len__(self) -> int:
+        return len(self._indices)
+
+    @overload
+    def __getitem__(self, i: int) -> LoggedEvent: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[LoggedEvent]: ...
+    def __getitem__(self, i: int | slice) -> LoggedEvent | Sequence[LoggedEvent]:
+        if isinstance(i, slice):
+            return [self._records[j] for j in self._indices[i]]
+        return self._records[self._indices[i]]

@@ -226,3 +226,17 @@ def test_live_events_are_visible_within_a_fetch(broker: BrokerHandle, topics: To
     p50, p95 = samples[len(samples) // 2], samples[int(len(samples) * 0.95) - 1]
     print(f"\nproduce -> visible on /events: p50 {p50:.0f} ms, p95 {p95:.0f} ms")
     assert p50 < 1000
+
+
+class TestOnTansu:
+    """The same projector on the fallback broker `conflux dev` uses without a JDK."""
+
+    @pytest.fixture
+    def broker(self, tansu_broker: BrokerHandle) -> BrokerHandle:
+        return tansu_broker
+
+    def test_rebuilds_the_same_state(self, broker: BrokerHandle, topics: Topics) -> None:
+        test_a_second_projector_rebuilds_the_same_state(broker, topics)
+
+    def test_live_latency(self, broker: BrokerHandle, topics: Topics) -> None:
+        test_live_events_are_visible_within_a_fetch(broker, topics)

@@ -167,3 +167,55 @@ def test_close_releases_the_port(model: ReadModel) -> None:
     api.close()
     with pytest.raises(ApiUnavailableError):
         ApiClient(url, timeout=1.0).status()
+
+
+EXPECTED_EXPORTS = {
+    "ApiClient",
+    "AssetStateProjection",
+    "AssetSummary",
+    "ComponentStatus",
+    "ComponentsProjection",
+    "DeadLetterSummary",
+    "DefinitionsProjection",
+    "EventLog",
+    "EventRecord",
+    "LastAttempt",
+    "LastMaterialization",
+    "LocationState",
+    "LocationStatus",
+    "LoggedEvent",
+    "MaterializationRef",
+    "NotFoundError",
+    "PartitionCounts",
+    "PartitionState",
+    "PartitionStatus",
+    "Projector",
+    "QueryApi",
+    "ReadModel",
+    "RunState",
+    "RunStatus",
+    "RunSummary",
+    "RunsProjection",
+    "StatusReport",
+    "resolve_selection",
+}
+
+
+def test_exported_names() -> None:
+    import conflux.projections
+
+    assert set(conflux.projections.__all__) == EXPECTED_EXPORTS
+    assert all(hasattr(conflux.projections, name) for name in EXPECTED_EXPORTS)
+
+
+def test_client_import_loads_no_kafka_client_server_or_sdk() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from conflux.projections import ApiClient; "
+        "print(sorted(m for m in ('confluent_kafka', 'http.server', 'conflux.sdk') "
+        "if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -265,3 +265,21 @@ def test_reported_materialization_clears_nothing_it_should_not() -> None:
     model.apply(AssetMaterialized(asset_key="clean", data_version="v", time=at(2), run_id="r"))
     clean = model.asset_summary("clean")
     assert (clean.partitions.materialized, clean.partitions.in_progress) == (1, 0)
+
+
+def test_heartbeats_are_numbered_but_only_the_latest_are_kept() -> None:
+    from conflux.projections._event_log import HEARTBEATS_KEPT
+
+    model = ReadModel()
+    for i in range(HEARTBEATS_KEPT + 10):
+        model.apply(_beat("worker", i, instance_id=f"w{i % 3}"))
+    model.apply(published())
+    assert len(model.log) == HEARTBEATS_KEPT + 11
+    beats = model.events(type="ComponentHeartbeat")
+    assert len(beats) == HEARTBEATS_KEPT and beats[0].seq == 11
+    assert [r.seq for r in model.events(type="componentheartbeat", after=HEARTBEATS_KEPT + 8)] == [
+        HEARTBEATS_KEPT + 9,
+        HEARTBEATS_KEPT + 10,
+    ]
+    assert [r.type for r in model.events()] == ["DefinitionsPublished"]
+    assert len(model.components.heartbeats) == 3
