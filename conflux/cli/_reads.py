@@ -124,9 +124,8 @@ def events(
 def _print_events(found: list[EventRecord], as_json: bool) -> int | None:
     import json
 
-    last: int | None = None
+    last: int | None = max((r.seq for r in found), default=None)
     for r in found:
-        last = r.seq
         if as_json:
             sys.stdout.write(json.dumps(r.model_dump(mode="json")) + "\n")
             continue
