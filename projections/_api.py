@@ -127,6 +127,7 @@ class QueryApi:
         port: int = 0,
         host: str = "127.0.0.1",
         caught_up: Callable[[], bool] = lambda: True,
+        broker_problem: Callable[[], str | None] = lambda: None,
         expected_locations: Sequence[str] = (),
     ) -> None:
         """Bind the server.
@@ -136,11 +137,14 @@ class QueryApi:
             port: the TCP port; 0 picks a free one (see `port`).
             host: the interface; loopback unless deployed behind something.
             caught_up: whether the feeding projector has read the log to its end.
+            broker_problem: why the broker looks unreachable to the feeding projector,
+                or None when it answers.
             expected_locations: locations that must load (or fail) before `/status` is
                 ready.
         """
         self.model = model
         self._caught_up = caught_up
+        self._broker_problem = broker_problem
         self._expected = tuple(expected_locations)
         self._host = host
         self._server = _Server((host, port), _Handler)
@@ -194,7 +198,11 @@ class QueryApi:
                 return {"ok": True}
             case ["status"]:
                 return _dump(
-                    model.status(caught_up=self._caught_up(), expected_locations=self._expected)
+                    model.status(
+                        caught_up=self._caught_up(),
+                        expected_locations=self._expected,
+                        broker_problem=self._broker_problem(),
+                    )
                 )
             case ["assets"]:
                 return _dump(model.asset_summaries())

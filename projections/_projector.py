@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from conflux.events import ComponentHeartbeat
+from conflux.events import BrokerUnavailableError, ComponentHeartbeat
 from conflux.projections._api import QueryApi
 from conflux.projections._read_model import ReadModel
 
@@ -68,13 +68,25 @@ class Projector:
             self.model,
             port=api_port,
             caught_up=lambda: self._caught_up,
+            broker_problem=self._broker_problem,
             expected_locations=expected_locations,
         )
+        self._started = time.monotonic()
+        self._echo: float | None = None
+        """When the projector last read back its own heartbeat: a broker round trip."""
 
     @property
     def api_url(self) -> str:
         """The query API's base URL, e.g. `http://127.0.0.1:8321`."""
         return self.api.url
+
+    def _broker_problem(self) -> str | None:
+        """None while our own heartbeats come back through the broker, else why not."""
+        since = self._echo if self._echo is not None else self._started
+        silent = time.monotonic() - since
+        if silent <= 3 * HEARTBEAT_INTERVAL_S:
+            return None
+        return f"no round trip through {self.bootstrap} for {silent:.0f} s (is the broker running?)"
 
     @property
     def caught_up(self) -> bool:
@@ -115,6 +127,12 @@ class Projector:
                 if self.api.error is not None:
                     raise RuntimeError("the query API stopped") from self.api.error
                 for record in consumer.poll(timeout=0.05, max_records=1000):
+                    event = record.event
+                    if (
+                        isinstance(event, ComponentHeartbeat)
+                        and event.instance_id == self.instance_id
+                    ):
+                        self._echo = time.monotonic()
                     self.model.apply(
                         record.event,
                         topic=record.topic,
@@ -134,7 +152,12 @@ class Projector:
             if consumer is not None:
                 consumer.close()
             if producer is not None:
-                producer.close()
+                try:
+                    producer.close()
+                except BrokerUnavailableError as exc:
+                    # Heartbeats are disposable: a projector stopped during an outage
+                    # loses its last beats, nothing else.
+                    _log.warning("stopping with undelivered heartbeats: %s", exc)
 
     def _beat(self, producer: EventProducer) -> None:
         producer.emit(

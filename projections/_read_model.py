@@ -158,7 +158,7 @@ class ReadModel:
         try:
             pdef = self.definitions.partitions_def(key)
             total: int | None = pdef.get_num_partitions() if pdef is not None else 1
-        except ConfluxError:
+        except (ConfluxError, ValueError, LookupError):  # a snapshot this version cannot rebuild
             total = None
         self._totals[key] = (now, total)
         return total
@@ -239,7 +239,7 @@ class ReadModel:
             if pdef is None:
                 return False
             return key in pdef.get_partition_keys_in_range(span.start, span.end)
-        except ConfluxError:
+        except (ConfluxError, ValueError, LookupError):
             return False
 
     # -- status ------------------------------------------------------------------------
@@ -250,6 +250,7 @@ class ReadModel:
         caught_up: bool,
         expected_locations: Iterable[str] = (),
         now: datetime | None = None,
+        broker_problem: str | None = None,
     ) -> StatusReport:
         """Whether the system is ready, and why not (see `status_report`)."""
         from conflux.projections._status import status_report
@@ -259,6 +260,7 @@ class ReadModel:
                 self,
                 caught_up=caught_up,
                 expected_locations=tuple(expected_locations),
+                broker_problem=broker_problem,
                 now=now or datetime.now(UTC),
             )
 

@@ -37,10 +37,20 @@ def _component(hb: ComponentHeartbeat, now: datetime) -> ComponentStatus:
 
 
 def status_report(
-    model: ReadModel, *, caught_up: bool, expected_locations: tuple[str, ...], now: datetime
+    model: ReadModel,
+    *,
+    caught_up: bool,
+    expected_locations: tuple[str, ...],
+    now: datetime,
+    broker_problem: str | None = None,
 ) -> StatusReport:
-    """Build the report from the read model; the caller holds the model's lock."""
+    """Build the report from the read model; the caller holds the model's lock.
+
+    `broker_problem` is the feeding projector's word on the broker (None: it answers).
+    """
     not_ready: list[str] = []
+    if broker_problem is not None:
+        not_ready.append(f"broker: {broker_problem}")
     if not caught_up:
         not_ready.append("projector: still reading the log from the start")
     beats = sorted(model.components.heartbeats.values(), key=lambda h: (h.component, h.instance_id))

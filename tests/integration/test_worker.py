@@ -86,6 +86,20 @@ def request(
     return run_id
 
 
+def wait_for_definitions(
+    broker: BrokerHandle, topics: Topics, location: str, timeout: float = 30
+) -> None:
+    """Block until the location's snapshot is on the log (a request naming its assets
+    before that would be rejected as unknown, as the CLI's selection check prevents)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in read_to_end(broker, topics, [topics.definitions]):
+            if isinstance(record.event, DefinitionsPublished) and record.event.location == location:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"location {location} published no definitions within {timeout}s")
+
+
 def wait_for_run(
     broker: BrokerHandle, topics: Topics, run_id: str, timeout: float = 60
 ) -> RunCompleted:
@@ -111,6 +125,7 @@ def test_worker_executes_and_a_user_error_fails_only_its_partition(
     )
     coordinator = Coordinator(broker.bootstrap, topics, broker_kind=broker.kind)
     with running(coordinator, worker):
+        wait_for_definitions(broker, topics, "paints")
         failed_run = request(broker, topics, ("paint", "shout"), ("blue", "red"))
         done = wait_for_run(broker, topics, failed_run)
         assert (done.status, done.materialized, done.failed, done.skipped) == ("failed", 2, 1, 1)
