@@ -1,4 +1,4 @@
-"""Partitions and partition mappings (Dagster's names; pure code, no I/O)."""
+"""Partitions and partition mappings, with Dagster's names and defaults (pure code, no I/O)."""
 
 from __future__ import annotations
 
@@ -22,23 +22,23 @@ from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindow, TimeWindowPartitionsDefinition
 
 __all__ = [
-    # mappings
-    "AllPartitionMapping",
     # definitions
-    "DailyPartitionsDefinition",
-    "HourlyPartitionsDefinition",
-    "IdentityPartitionMapping",
-    "LastPartitionMapping",
-    "MonthlyPartitionsDefinition",
-    "PartitionMapping",
     "PartitionsDefinition",
     "StaticPartitionsDefinition",
     "TimeWindow",
-    "TimeWindowPartitionMapping",
     "TimeWindowPartitionsDefinition",
+    "HourlyPartitionsDefinition",
+    "DailyPartitionsDefinition",
     "WeeklyPartitionsDefinition",
+    "MonthlyPartitionsDefinition",
+    # mappings
+    "PartitionMapping",
+    "IdentityPartitionMapping",
+    "TimeWindowPartitionMapping",
+    "AllPartitionMapping",
+    "LastPartitionMapping",
     "default_partition_mapping",
-    # snapshots
-    "mapping_from_snapshot",
+    # snapshots (for the coordinator and readers, which never import user code)
     "partitions_from_snapshot",
+    "mapping_from_snapshot",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
@@ -15,10 +16,16 @@ if TYPE_CHECKING:
 
 
 class PartitionsDefinition(ABC):
-    """A set of partition keys an asset is split into (Dagster's `PartitionsDefinition`).
+    """The set of partition keys an asset is split into (Dagster's `PartitionsDefinition`).
 
-    Two definitions are equal when their snapshots are equal, so a definition rebuilt
-    from a snapshot (as the coordinator does) equals the user's.
+    Keys are ordered; which keys exist may depend on the time (time windows exist once
+    they have ended), so every question takes a `current_time` (default: now). A
+    definition is pure data: two definitions are equal, and hash alike, exactly when
+    their snapshots are equal, so the definition the coordinator rebuilds from a
+    snapshot event equals the one the user wrote.
+
+    Subclasses implement `get_partition_keys`, `to_snapshot` and `describe_keys`; the
+    other methods derive from them and are overridden where a faster way exists.
     """
 
     @abstractmethod
@@ -35,19 +42,37 @@ class PartitionsDefinition(ABC):
 
     def has_partition_key(self, key: str, current_time: datetime | None = None) -> bool:
         """True when `key` exists at `current_time`."""
-        return key in set(self.get_partition_keys(current_time))
+        return key in self.get_partition_keys(current_time)
 
     def get_num_partitions(self, current_time: datetime | None = None) -> int:
         """How many keys exist at `current_time`."""
         return len(self.get_partition_keys(current_time))
 
+    def get_first_partition_key(self, current_time: datetime | None = None) -> str | None:
+        """The first key that exists at `current_time` (None: no key exists)."""
+        keys = self.get_partition_keys(current_time)
+        return keys[0] if keys else None
+
+    def get_last_partition_key(self, current_time: datetime | None = None) -> str | None:
+        """The last key that exists at `current_time` (None: no key exists)."""
+        keys = self.get_partition_keys(current_time)
+        return keys[-1] if keys else None
+
     def validate_partition_key(self, key: str, current_time: datetime | None = None) -> None:
-        """Raise `InvalidPartitionKeyError` (naming the key and the valid form) unless it exists."""
-        if not self.has_partition_key(key, current_time):
-            raise InvalidPartitionKeyError(
-                f"partition key {key!r} is not in the partitions definition "
-                f"({self.describe_keys()}): pass one of its keys"
-            )
+        """Return if `key` exists at `current_time`, else say which keys would do.
+
+        Raises:
+            InvalidPartitionKeyError: `key` does not exist; the message names it, the
+                valid keys and the closest matches.
+        """
+        if self.has_partition_key(key, current_time):
+            return
+        close = difflib.get_close_matches(key, self.get_partition_keys(current_time), n=3)
+        hint = f" (did you mean {', '.join(repr(k) for k in close)}?)" if close else ""
+        raise InvalidPartitionKeyError(
+            f"partition key {key!r} is not a key of this definition{hint}; "
+            f"{self.describe_keys()}: pass one of its keys"
+        )
 
     def get_partition_keys_in_range(
         self, start: str, end: str, current_time: datetime | None = None
@@ -59,17 +84,14 @@ class PartitionsDefinition(ABC):
         """
         self.validate_partition_key(start, current_time)
         self.validate_partition_key(end, current_time)
-        keys = self.get_partition_keys(current_time)
-        lo, hi = self._index(keys, start), self._index(keys, end)
+        keys = list(self.get_partition_keys(current_time))
+        lo, hi = keys.index(start), keys.index(end)
         if lo > hi:
             raise InvalidPartitionKeyError(
                 f"partition range {start}..{end} is empty: {start!r} comes after {end!r}; "
-                "swap --from and --to"
+                "swap --from and --to (the start and end keys)"
             )
-        return list(keys[lo : hi + 1])
-
-    def _index(self, keys: Sequence[str], key: str) -> int:
-        return list(keys).index(key)
+        return keys[lo : hi + 1]
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PartitionsDefinition) and other.to_snapshot() == self.to_snapshot()

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 from typing import TYPE_CHECKING
 
-from conflux.events import DefinitionError, StaticPartitionsSnapshot
+from conflux.events import DefinitionError, InvalidPartitionKeyError, StaticPartitionsSnapshot
 from conflux.sdk.partitions._base import PartitionsDefinition
 
 if TYPE_CHECKING:
@@ -12,31 +13,48 @@ if TYPE_CHECKING:
     from datetime import datetime
 
 
+def _check_key(key: str, seen: set[str]) -> None:
+    if not key:
+        raise DefinitionError("a static partition key is empty: give every key a name")
+    if "|" in key:
+        raise DefinitionError(
+            f"static partition key {key!r} contains '|', which joins the dimensions of "
+            "multi-partition keys: use another character, e.g. '-'"
+        )
+    if any(ch in key for ch in "\n\r\t\0"):
+        raise DefinitionError(
+            f"static partition key {key!r} contains a control character: keys are shown "
+            "on one line and typed on command lines, so remove it"
+        )
+    if key in seen:
+        raise DefinitionError(f"static partition key {key!r} is listed twice: list it once")
+    seen.add(key)
+
+
 class StaticPartitionsDefinition(PartitionsDefinition):
-    """A fixed, ordered list of partition keys.
+    """A fixed, ordered list of partition keys that never changes with time.
+
+    Keys keep the order given; `current_time` is accepted everywhere and ignored.
+    Lookups (`has_partition_key`, ranges) cost one dictionary access.
 
     Example:
         >>> regions = StaticPartitionsDefinition(["eu", "us", "apac"])
         >>> regions.get_partition_keys()
         ['eu', 'us', 'apac']
+        >>> regions.get_partition_keys_in_range("us", "apac")
+        ['us', 'apac']
+
+    Raises:
+        DefinitionError: a key is empty, contains `|` or a control character, or is
+            listed twice.
     """
 
     def __init__(self, partition_keys: Sequence[str]) -> None:
-        keys = list(partition_keys)
         seen: set[str] = set()
-        for key in keys:
-            if not isinstance(key, str) or not key:
-                raise DefinitionError(f"static partition key {key!r} must be a non-empty string")
-            if "|" in key:
-                raise DefinitionError(
-                    f"static partition key {key!r} contains '|', which joins multi-partition keys: "
-                    "use another character"
-                )
-            if key in seen:
-                raise DefinitionError(f"static partition key {key!r} is listed twice: list it once")
-            seen.add(key)
-        self._keys = keys
-        self._positions = {key: i for i, key in enumerate(keys)}
+        for key in partition_keys:
+            _check_key(key, seen)
+        self._keys = tuple(partition_keys)
+        self._positions = {key: i for i, key in enumerate(self._keys)}
 
     def get_partition_keys(self, current_time: datetime | None = None) -> Sequence[str]:
         """The keys, in the order given."""
@@ -50,8 +68,38 @@ class StaticPartitionsDefinition(PartitionsDefinition):
         """The number of keys."""
         return len(self._keys)
 
-    def _index(self, keys: Sequence[str], key: str) -> int:
-        return self._positions[key]
+    def validate_partition_key(self, key: str, current_time: datetime | None = None) -> None:
+        """Return if `key` is one of the keys, else name the closest ones.
+
+        Raises:
+            InvalidPartitionKeyError: `key` is not one of the keys.
+        """
+        if key in self._positions:
+            return
+        close = difflib.get_close_matches(key, self._keys, n=3)
+        hint = f" (did you mean {', '.join(repr(k) for k in close)}?)" if close else ""
+        raise InvalidPartitionKeyError(
+            f"partition key {key!r} is not one of the static keys{hint}; "
+            f"{self.describe_keys()}: pass one of them (keys are case-sensitive)"
+        )
+
+    def get_partition_keys_in_range(
+        self, start: str, end: str, current_time: datetime | None = None
+    ) -> list[str]:
+        """The keys from `start` to `end`, both included, in the order given.
+
+        Raises:
+            InvalidPartitionKeyError: an end is not a key, or `start` comes after `end`.
+        """
+        self.validate_partition_key(start)
+        self.validate_partition_key(end)
+        lo, hi = self._positions[start], self._positions[end]
+        if lo > hi:
+            raise InvalidPartitionKeyError(
+                f"partition range {start}..{end} is empty: {start!r} comes after {end!r} "
+                "in the definition's order; swap --from and --to (the start and end keys)"
+            )
+        return list(self._keys[lo : hi + 1])
 
     def describe_keys(self) -> str:
         """The keys, abbreviated past ten."""
@@ -61,7 +109,7 @@ class StaticPartitionsDefinition(PartitionsDefinition):
 
     def to_snapshot(self) -> StaticPartitionsSnapshot:
         """The keys as data."""
-        return StaticPartitionsSnapshot(keys=tuple(self._keys))
+        return StaticPartitionsSnapshot(keys=self._keys)
 
     def __repr__(self) -> str:
-        return f"StaticPartitionsDefinition({self._keys!r})"
+        return f"StaticPartitionsDefinition({list(self._keys)!r})"
