@@ -1,0 +1,221 @@
+"""Archive ingest rate, bytes stored per event, and depth-5 lineage latency, in chdb.
+
+Generates 1,000,000 encoded events shaped like a busy system's log: runs over a layered
+asset graph (50 assets in 6 layers, each reading two assets of the layer below) and 365
+daily partitions, each run a request, a start, per asset a dispatch (on the runs topic
+and its delivery copy on the work topic), a start and a materialization that names the
+upstream materializations it read, then a completion; plus heartbeats. The bytes are
+exactly what `encode_event` writes (checked on a sample). Then it times bytes -> rows
+stored through `ArchiveSink` into a fresh chdb folder, reads the bytes on disk from
+`system.parts`, and times lineage walks of depth 5, upstream and downstream, from the
+latest materialization of random top-layer (or bottom-layer) partitions.
+
+Prints one JSON object per figure. `ARCHIVE_EVENTS` shrinks the run (e.g. 100000).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from pydantic_core import to_json
+
+from conflux.events import decode_event, encode_event
+from conflux.projections._archive import ArchiveSink, RawRecord
+from conflux.projections._store_chdb import ChdbStore
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+N = int(os.environ.get("ARCHIVE_EVENTS", "1000000"))
+BATCH = 20_000
+LAYERS = (5, 8, 10, 10, 9, 8)
+LINEAGE_QUERIES = 200
+PREFIX = "conflux"
+
+_rng = random.Random(42)
+
+
+def _hex() -> str:
+    return uuid.UUID(int=_rng.getrandbits(128), version=4).hex
+
+
+def _envelope(kind: str, t: datetime, producer: str, run_id: str | None) -> dict[str, object]:
+    return {
+        "event_id": _hex(),
+        "schema_version": 1,
+        "time": t.isoformat().replace("+00:00", "Z"),
+        "producer": producer,
+        "correlation_id": run_id,
+        "causation_id": None,
+        "type": kind,
+    }
+
+
+def _graph() -> list[list[tuple[str, tuple[str, ...]]]]:
+    layers: list[list[tuple[str, tuple[str, ...]]]] = []
+    for depth, width in enumerate(LAYERS):
+        below = [name for name, _ in layers[-1]] if layers else []
+        layer = []
+        for i in range(width):
+            deps = tuple(_rng.sample(below, 2)) if below else ()
+            layer.append((f"warehouse/l{depth}_asset_{i}", deps))
+        layers.append(layer)
+    return layers
+
+
+def generate(n: int) -> Iterator[tuple[bytes, str, int, str]]:
+    """(value, topic, partition, key) of `n` events in log order."""
+    layers = _graph()
+    latest: dict[tuple[str, str], tuple[str, str]] = {}
+    t = datetime(2024, 1, 1, tzinfo=UTC)
+    made = 0
+    while made < n:
+        run_id = _hex()
+        day = (datetime(2023, 1, 1) + timedelta(days=_rng.randrange(365))).strftime("%Y-%m-%d")
+        nodes = [node for layer in layers for node in layer]
+        t += timedelta(seconds=1)
+
+        def emit(d: dict[str, object], topic: str, key: str) -> tuple[bytes, str, int, str]:
+            return to_json(d), f"{PREFIX}.{topic}", hash(key) % 6, key
+
+        req = _envelope("MaterializationRequested", t, "cli", run_id)
+        req.update(run_id=run_id, selection="*", asset_keys=[k for k, _ in nodes],
+                   partition_keys=[day], partition_range=None, requested_by="alice",
+                   tags={})  # fmt: skip
+        batch = [emit(req, "requests", run_id)]
+        started = _envelope("RunStarted", t, "coordinator", run_id)
+        started.update(run_id=run_id, asset_keys=[k for k, _ in nodes],
+                       partition_count=len(nodes), trigger="manual")  # fmt: skip
+        batch.append(emit(started, "runs", run_id))
+        for key, deps in nodes:
+            t += timedelta(milliseconds=7)
+            ap = f"{key}#{day}"
+            refs = [
+                {
+                    "asset_key": dep,
+                    "partition_key": day,
+                    "data_version": latest.get((dep, day), (None, None))[0],
+                    "event_id": latest.get((dep, day), (None, None))[1],
+                }
+                for dep in deps
+            ]
+            item = uuid.uuid5(uuid.NAMESPACE_OID, run_id + key).hex
+            disp = _envelope("WorkItemDispatched", t, "coordinator", run_id)
+            disp.update(work_item_id=item, run_id=run_id, location="shop", node=key,
+                        asset_keys=[key], partition_key=day, attempt=1, upstream=refs)  # fmt: skip
+            batch.append(emit(disp, "runs", run_id))
+            batch.append(emit(disp, "work.shop", ap))
+            worker = f"worker:shop:{_rng.randrange(4)}"
+            st = _envelope("PartitionStarted", t, worker, run_id)
+            st.update(asset_key=key, partition_key=day, run_id=run_id, work_item_id=item,
+                      worker_id=worker, attempt=1)  # fmt: skip
+            batch.append(emit(st, "assets", ap))
+            mat = _envelope("AssetMaterialized", t + timedelta(milliseconds=3), worker, run_id)
+            version = _hex()[:16]
+            mat.update(asset_key=key, partition_key=day, data_version=version,
+                       code_version="v3", source="executed", upstream=refs,
+                       metadata={"rows": _rng.randrange(10**6), "path": f"s3://lake/{ap}"},
+                       run_id=run_id, work_item_id=item, worker_id=worker, attempt=1,
+                       duration_ms=round(_rng.uniform(5, 5000), 3))  # fmt: skip
+            latest[(key, day)] = (version, str(mat["event_id"]))
+            batch.append(emit(mat, "assets", ap))
+        done = _envelope("RunCompleted", t, "coordinator", run_id)
+        done.update(run_id=run_id, status="success", materialized=len(nodes), failed=0,
+                    skipped=0, reason=None)  # fmt: skip
+        batch.append(emit(done, "runs", run_id))
+        beat = _envelope("ComponentHeartbeat", t, "coordinator", None)
+        beat.update(component="coordinator", instance_id="c1", location=None, ready=True,
+                    work_item_id=None, interval_s=2.0)  # fmt: skip
+        batch.append(emit(beat, "heartbeats", "c1"))
+        yield from batch[: n - made]
+        made += len(batch)
+
+
+def records(n: int) -> list[RawRecord]:
+    offsets: dict[tuple[str, int], int] = {}
+    out = []
+    for value, topic, partition, key in generate(n):
+        offset = offsets.get((topic, partition), 0)
+        offsets[(topic, partition)] = offset + 1
+        out.append(RawRecord(value, topic, partition, offset, key))
+    for record in random.Random(1).sample(out, 1000):  # exactly what producers write
+        assert encode_event(decode_event(record.value)) == record.value, record.value
+    return out
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 3)
+
+
+def main() -> None:
+    t0 = time.perf_counter()
+    recs = records(N)
+    gen_s = time.perf_counter() - t0
+    payload = sum(len(r.value) for r in recs)
+    with tempfile.TemporaryDirectory() as tmp, ChdbStore(tmp) as store:
+        store.create_schema()
+        sink = ArchiveSink(store, batch_size=BATCH, flush_interval_s=3600)
+        t0 = time.perf_counter()
+        for i in range(0, len(recs), 5000):  # as a consumer hands them over
+            sink.add(recs[i : i + 5000])
+        sink.flush()
+        ingest_s = time.perf_counter() - t0
+        store.execute("OPTIMIZE TABLE events FINAL")  # disk figures after merges
+        sizes = store.table_sizes()
+        stored = sum(b for _, b in sizes.values())
+        print(json.dumps({
+            "benchmark": "archive_ingest", "backend": "chdb", "events": len(recs),
+            "batch_size": BATCH, "seconds": round(ingest_s, 3),
+            "events_per_s": round(len(recs) / ingest_s), "target_events_per_s": 100_000,
+            "generate_s": round(gen_s, 1), "rejected": sink.rejected_count,
+        }))  # fmt: skip
+        print(json.dumps({
+            "benchmark": "archive_bytes_per_event", "backend": "chdb", "events": len(recs),
+            "payload_bytes_per_event": round(payload / len(recs), 1),
+            "stored_bytes_per_event": round(stored / len(recs), 1),
+            "tables": {name: {"rows": r, "bytes": b} for name, (r, b) in sorted(sizes.items())},
+        }))  # fmt: skip
+        layer_sql = (
+            "SELECT DISTINCT asset_key FROM materializations"
+            " WHERE startsWith(asset_key, {p:String})"
+        )
+        top = [str(r[0]) for r in store.query(layer_sql, {"p": f"warehouse/l{len(LAYERS) - 1}_"})]
+        bottom = [str(r[0]) for r in store.query(layer_sql, {"p": "warehouse/l0_"})]
+        rng = random.Random(7)
+        for direction, assets in (("upstream", top), ("downstream", bottom)):
+            samples, sizes_seen = [], []
+            for i in range(LINEAGE_QUERIES + 10):
+                day = (datetime(2023, 1, 1) + timedelta(days=rng.randrange(365))).strftime(
+                    "%Y-%m-%d"
+                )
+                q0 = time.perf_counter()
+                latest = store.materializations(rng.choice(assets), day, limit=1)
+                edges = (
+                    store.lineage(latest[0].event_id, direction=direction, depth=5)  # type: ignore[arg-type]
+                    if latest
+                    else []
+                )
+                if i >= 10:  # warm-up
+                    samples.append(time.perf_counter() - q0)
+                    sizes_seen.append(len(edges))
+            print(json.dumps({
+                "benchmark": "lineage_depth5", "backend": "chdb", "direction": direction,
+                "archive_events": len(recs), "queries": len(samples),
+                "includes": "latest-materialization lookup + 5 hops",
+                "edges_mean": round(statistics.fmean(sizes_seen), 1),
+                "p50_ms": pct(samples, 0.5), "p95_ms": pct(samples, 0.95),
+                "max_ms": round(max(samples) * 1000, 3), "target_p95_ms": 30,
+            }))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

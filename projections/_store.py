@@ -1,0 +1,415 @@
+"""The archive store: one small interface over ClickHouse, embedded (chdb) or a server.
+
+The archive is derived state (rule 1): every table can be dropped and rebuilt from the log.
+Every table is a `ReplacingMergeTree` whose sorting key identifies one fact, and every query
+here is right *before* merges happen too (`FINAL`, `DISTINCT` or duplicate-insensitive
+aggregates), so archiving the same records twice changes no answer (rule 5). Values always
+travel as query parameters (`{name:Type}`), never spliced into SQL (rule 8).
+
+Backends implement six methods (`execute`, `query`, `query_arrow`, `insert`, `close`,
+`location`); everything else derives from them, so one contract suite checks them all.
+Absent strings are stored as `''` (ids, keys, partitions): key columns cannot be Nullable.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal, Self
+
+from conflux.events._errors import InfrastructureError
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+Param = str | int | float | bool | datetime | Sequence[str] | Sequence[int] | None
+"""A query parameter's value; it is bound to a `{name:Type}` placeholder by the driver."""
+
+Row = tuple[object, ...]
+"""One result row: str, int, float, bool, aware `datetime` (UTC) or lists of those."""
+
+ARCHIVE_PROJECTION = "archive"
+"""The name the archive sink stores its positions under (see `Tracking`)."""
+
+SCHEMA: tuple[str, ...] = (
+    # The raw archive: one row per (event, topic). The same event on two topics (a work
+    # item's decision and its delivery copy) is two records; the same event on one topic
+    # at two offsets (a re-emitted derived event) is one fact, and the earliest copy wins,
+    # as it does in the folds (`keep` is the version ReplacingMergeTree keeps the max of).
+    # Sorted for the common lookup (the history of one asset partition); runs and ids are
+    # found through bloom filters.
+    """CREATE TABLE IF NOT EXISTS events (
+        event_id String, type LowCardinality(String), time DateTime64(6, 'UTC'),
+        key String, topic LowCardinality(String), partition UInt32, offset UInt64,
+        schema_version UInt16, payload String CODEC(ZSTD(3)),
+        run_id String, asset_key String, partition_key String,
+        keep UInt64 MATERIALIZED 18446744073709551615 - offset,
+        INDEX run_idx run_id TYPE bloom_filter GRANULARITY 1,
+        INDEX id_idx event_id TYPE bloom_filter GRANULARITY 1
+    ) ENGINE = ReplacingMergeTree(keep)
+    ORDER BY (asset_key, partition_key, event_id, topic)""",
+    """CREATE TABLE IF NOT EXISTS materializations (
+        asset_key String, partition_key String, data_version String,
+        source LowCardinality(String), run_id String, event_id String,
+        time DateTime64(6, 'UTC'), code_version String, metadata String CODEC(ZSTD(3)),
+        work_item_id String, worker_id String, attempt UInt16,
+        INDEX id_idx event_id TYPE bloom_filter GRANULARITY 1
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (asset_key, partition_key, event_id)""",
+    # One row per run event (requested, started, completed); `run_summaries` folds them
+    # with duplicate-insensitive aggregates.
+    """CREATE TABLE IF NOT EXISTS runs (
+        run_id String, event_id String, type LowCardinality(String),
+        status LowCardinality(String), time DateTime64(6, 'UTC'),
+        asset_keys Array(String), partition_count UInt32, trigger String,
+        requested_by String, selection String,
+        materialized UInt32, failed UInt32, skipped UInt32, reason String
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (run_id, event_id)""",
+    # Shape only: asset checks arrive with a later issue.
+    """CREATE TABLE IF NOT EXISTS check_results (
+        asset_key String, partition_key String, check_name String, passed Bool,
+        severity LowCardinality(String), run_id String, event_id String,
+        time DateTime64(6, 'UTC'), metadata String
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (asset_key, partition_key, check_name, event_id)""",
+    # downstream materialization <- upstream materialization it read. Sorted for the
+    # upstream walk; the downstream walk goes through the bloom filter on upstream ids.
+    # Small granules: lineage reads are point lookups.
+    """CREATE TABLE IF NOT EXISTS lineage_edges (
+        downstream_asset String, downstream_partition String,
+        downstream_data_version String, downstream_event_id String,
+        upstream_asset String, upstream_partition String,
+        upstream_data_version String, upstream_event_id String,
+        time DateTime64(6, 'UTC'),
+        INDEX up_idx upstream_event_id TYPE bloom_filter GRANULARITY 1
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (downstream_event_id, upstream_asset, upstream_partition)
+    SETTINGS index_granularity = 1024""",
+    # Rule 5: what each projection has applied, written with its rows. `max(offset)` is
+    # the answer before and after merges.
+    """CREATE TABLE IF NOT EXISTS positions (
+        `projection` LowCardinality(String), topic String, partition UInt32, offset UInt64
+    ) ENGINE = ReplacingMergeTree(offset)
+    ORDER BY (`projection`, topic, partition)""",
+)
+"""DDL of every archive table; each statement is idempotent (`IF NOT EXISTS`)."""
+
+TABLES: tuple[str, ...] = (
+    "events",
+    "materializations",
+    "runs",
+    "check_results",
+    "lineage_edges",
+    "positions",
+)
+"""The archive's tables, in the order `ArchiveStore.write` inserts them (positions last)."""
+
+
+class ArchiveError(InfrastructureError):
+    """The archive store refused or failed a statement.
+
+    Attributes:
+        backend: `chdb` or `server`.
+        location: the chdb folder or the server's address (never its credentials).
+    """
+
+    def __init__(self, message: str, *, backend: str, location: str) -> None:
+        super().__init__(message)
+        self.backend = backend
+        self.location = location
+
+
+class ArchiveUnavailableError(ArchiveError, ConnectionError):
+    """The archive could not be reached or opened (server down, chdb folder in use)."""
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """The last offset of (topic, partition) that a projection has applied (rule 5).
+
+    Written in the same `ArchiveStore.write` as the rows it covers, after them: a crash in
+    between leaves the position behind the rows, and re-applying is idempotent.
+    """
+
+    projection: str
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class ArchiveBatch:
+    """Rows for several archive tables (Arrow tables by name) and the positions they reach."""
+
+    tables: Mapping[str, pa.Table]
+    positions: Sequence[Tracking] = ()
+    events: int = 0
+    """How many records the rows came from (rejected ones included)."""
+
+
+@dataclass(frozen=True)
+class MaterializationRecord:
+    """One archived `AssetMaterialized`, as lineage and audit answers name it."""
+
+    asset_key: str
+    partition_key: str | None
+    data_version: str
+    event_id: str
+    time: datetime
+    run_id: str | None = None
+    source: str = "executed"
+
+
+@dataclass(frozen=True)
+class LineageEdge:
+    """`downstream_*` read `upstream_*` when it materialized at `time`.
+
+    `depth` counts hops from where the walk started (1: a direct input or output). An
+    upstream that was never materialized when read has no data version and no event id.
+    """
+
+    depth: int
+    downstream_asset: str
+    downstream_partition: str | None
+    downstream_data_version: str
+    downstream_event_id: str
+    upstream_asset: str
+    upstream_partition: str | None
+    upstream_data_version: str | None
+    upstream_event_id: str | None
+    time: datetime
+
+
+Direction = Literal["upstream", "downstream"]
+
+
+class ArchiveStore(ABC):
+    """ClickHouse holding the event archive, lineage and positions.
+
+    Callers rely on: `create_schema` is idempotent; `write` is idempotent per event (and
+    stores positions after rows); every query answers the same before and after merges; a
+    failure leaves as `ArchiveError` (or `ArchiveUnavailableError`). One store per process
+    for chdb (its engine is process-wide); a server store may be shared across threads.
+    """
+
+    backend: str = ""
+    """`chdb` or `server` (for messages and benchmarks)."""
+
+    # -- the six methods a backend implements ------------------------------------------
+
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Where the data lives: the chdb folder or the server's address, no credentials."""
+
+    @abstractmethod
+    def execute(self, sql: str, params: Mapping[str, Param] | None = None) -> None:
+        """Run a statement that returns nothing (DDL, OPTIMIZE, ...)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Mapping[str, Param] | None = None) -> list[Row]:
+        """Rows of a query whose values come only from `{name:Type}` parameters."""
+
+    @abstractmethod
+    def query_arrow(self, sql: str, params: Mapping[str, Param] | None = None) -> pa.Table:
+        """The same, as one Arrow table (large reads: replays, exports, seeding a broker)."""
+
+    @abstractmethod
+    def insert(self, table: str, data: pa.Table) -> None:
+        """Insert Arrow columns into `table` (named like its columns) in one columnar insert."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the engine or connection; idempotent."""
+
+    # -- derived --------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def create_schema(self) -> None:
+        """Create every archive table that does not exist; safe to call on every start."""
+        for statement in SCHEMA:
+            self.execute(statement)
+
+    def write(self, batch: ArchiveBatch) -> None:
+        """Insert a batch's rows, then its positions (rule 5: rows first, then where to resume).
+
+        Raises:
+            ArchiveError: an insert failed; the positions were not advanced.
+        """
+        for table in TABLES[:-1]:
+            data = batch.tables.get(table)
+            if data is not None and data.num_rows:
+                self.insert(table, data)
+        if batch.positions:
+            import pyarrow as pa
+
+            p = batch.positions
+            self.insert(
+                "positions",
+                pa.table(
+                    {
+                        "projection": [t.projection for t in p],
+                        "topic": [t.topic for t in p],
+                        "partition": pa.array([t.partition for t in p], pa.uint32()),
+                        "offset": pa.array([t.offset for t in p], pa.uint64()),
+                    }
+                ),
+            )
+
+    def positions(self, projection: str = ARCHIVE_PROJECTION) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> the last offset `projection` has stored as applied."""
+        rows = self.query(
+            "SELECT topic, partition, max(offset) FROM positions"
+            " WHERE `projection` = {projection:String} GROUP BY topic, partition",
+            {"projection": projection},
+        )
+        return {(str(t), _int(p)): _int(o) for t, p, o in rows}
+
+    def resume_offsets(self, projection: str = ARCHIVE_PROJECTION) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> the next offset to read: what `EventConsumer` starts from."""
+        return {tp: offset + 1 for tp, offset in self.positions(projection).items()}
+
+    def count(self, table: str) -> int:
+        """Distinct facts in `table` (duplicates not yet merged away are not counted)."""
+        if table not in TABLES:
+            raise ValueError(f"unknown archive table {table!r}; tables: {', '.join(TABLES)}")
+        rows = self.query("SELECT count() FROM {table:Identifier} FINAL", {"table": table})
+        return _int(rows[0][0])
+
+    def table_sizes(self) -> dict[str, tuple[int, int]]:
+        """Table -> (rows, bytes on disk) of its active parts (before merges: duplicates too)."""
+        rows = self.query(
+            "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts"
+            " WHERE active AND database = currentDatabase() AND has({tables:Array(String)}, table)"
+            " GROUP BY table",
+            {"tables": list(TABLES)},
+        )
+        return {str(t): (_int(r), _int(b)) for t, r, b in rows}
+
+    def materializations(
+        self, asset_key: str, partition_key: str | None = None, *, limit: int = 100
+    ) -> list[MaterializationRecord]:
+        """The newest `limit` materializations of one asset partition, newest first."""
+        rows = self.query(
+            "SELECT asset_key, partition_key, data_version, event_id, time, run_id, source"
+            " FROM materializations FINAL"
+            " WHERE asset_key = {asset:String} AND partition_key = {partition:String}"
+            " ORDER BY time DESC, event_id DESC LIMIT {limit:UInt32}",
+            {"asset": asset_key, "partition": partition_key or "", "limit": limit},
+        )
+        return [_materialization(row) for row in rows]
+
+    def materialization(self, event_id: str) -> MaterializationRecord | None:
+        """The materialization with this event id, if it is archived."""
+        rows = self.query(
+            "SELECT asset_key, partition_key, data_version, event_id, time, run_id, source"
+            " FROM materializations FINAL WHERE event_id = {id:String} LIMIT 1",
+            {"id": event_id},
+        )
+        return _materialization(rows[0]) if rows else None
+
+    def lineage(
+        self, event_id: str, *, direction: Direction = "upstream", depth: int = 5
+    ) -> list[LineageEdge]:
+        """The lineage of one materialization, walked breadth-first up to `depth` hops.
+
+        Upstream: what it read, and what those read, ...; downstream: what was built from
+        it, transitively. One parameterised, index-served query per hop; each node is
+        expanded once (diamonds are shared, not repeated). Edges come in (depth, asset,
+        partition) order.
+        """
+        near, far = ("downstream", "upstream")
+        if direction == "downstream":
+            near, far = far, near
+        sql = (
+            "SELECT DISTINCT downstream_asset, downstream_partition, downstream_data_version,"
+            " downstream_event_id, upstream_asset, upstream_partition, upstream_data_version,"
+            " upstream_event_id, time FROM lineage_edges"
+            f" WHERE {near}_event_id IN {{ids:Array(String)}}"
+            f" ORDER BY {far}_asset, {far}_partition, {far}_event_id"
+        )
+        edges: list[LineageEdge] = []
+        seen = {event_id}
+        frontier = [event_id]
+        for level in range(1, depth + 1):
+            if not frontier:
+                break
+            next_frontier: list[str] = []
+            for row in self.query(sql, {"ids": frontier}):
+                edge = _edge(level, row)
+                edges.append(edge)
+                hop = str(row[7] if direction == "upstream" else row[3])
+                if hop and hop not in seen:
+                    seen.add(hop)
+                    next_frontier.append(hop)
+            frontier = next_frontier
+        return edges
+
+    def history(
+        self, asset_key: str, partition_key: str | None = None, *, limit: int = 1000
+    ) -> list[Row]:
+        """The archived events of one asset partition, oldest first.
+
+        Rows are (time, type, event_id, topic, offset, run_id, payload). An event on two
+        topics (a dispatch and its delivery copy) shows once.
+        """
+        return self.query(
+            "SELECT time, type, event_id, topic, offset, run_id, payload FROM events FINAL"
+            " WHERE asset_key = {asset:String} AND partition_key = {partition:String}"
+            " ORDER BY time, event_id LIMIT 1 BY event_id LIMIT {limit:UInt32}",
+            {"asset": asset_key, "partition": partition_key or "", "limit": limit},
+        )
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else int(str(value))
+
+
+def _opt(value: object) -> str | None:
+    return str(value) if value else None
+
+
+def _materialization(row: Row) -> MaterializationRecord:
+    asset, partition, version, event_id, time, run_id, source = row
+    assert isinstance(time, datetime)
+    return MaterializationRecord(
+        asset_key=str(asset),
+        partition_key=_opt(partition),
+        data_version=str(version),
+        event_id=str(event_id),
+        time=time,
+        run_id=_opt(run_id),
+        source=str(source),
+    )
+
+
+def _edge(depth: int, row: Row) -> LineageEdge:
+    d_asset, d_part, d_version, d_id, u_asset, u_part, u_version, u_id, time = row
+    assert isinstance(time, datetime)
+    return LineageEdge(
+        depth=depth,
+        downstream_asset=str(d_asset),
+        downstream_partition=_opt(d_part),
+        downstream_data_version=str(d_version),
+        downstream_event_id=str(d_id),
+        upstream_asset=str(u_asset),
+        upstream_partition=_opt(u_part),
+        upstream_data_version=_opt(u_version),
+        upstream_event_id=_opt(u_id),
+        time=time,
+    )
