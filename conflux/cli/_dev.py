@@ -180,8 +180,9 @@ def run_dev(
     local = start_local_broker(root, prefer=broker_kind_from(broker))
     parts: _Parts | None = None
     try:
-        label = "Apache Kafka" if local.kind == "kafka" else "Tansu (memory only; fallback)"
-        click.echo(f"conflux dev: broker {label} {local.version} at {local.bootstrap}", err=False)
+        click.echo(
+            f"conflux dev: broker {_label(local.kind, broker)} {local.version} at {local.bootstrap}"
+        )
         topics = Topics(os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux"))
         ensure_topics(
             local.bootstrap, [*topics.core(), *(topics.work_spec(spec.name) for spec in locations)]
@@ -232,6 +233,17 @@ def run_dev(
         local.stop()
         with contextlib.suppress(FileNotFoundError):
             (root / DEV_FILE).unlink()
+
+
+def _label(kind: str, forced: str | None) -> str:
+    """Name the broker; on an automatic fallback to Tansu, say why Kafka was not used."""
+    if kind == "kafka":
+        return "Apache Kafka"
+    if forced == "tansu":
+        return "Tansu (memory only)"
+    from conflux.events.brokers import kafka_available
+
+    return f"Tansu (memory only; fallback: {kafka_available()[1]})"
 
 
 def _announce_ready(api_url: str, stop: threading.Event, started: float) -> None:
