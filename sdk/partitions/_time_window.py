@@ -17,7 +17,12 @@ if TYPE_CHECKING:
 
 
 class TimeWindow(NamedTuple):
-    """A half-open window `[start, end)` of timezone-aware datetimes in the definition's zone."""
+    """A half-open window `[start, end)` of timezone-aware datetimes in the definition's zone.
+
+    Compare windows from different zones in UTC (`start.astimezone(UTC)`): Python never
+    finds the second occurrence of a repeated wall-clock time (fold=1) equal to a
+    datetime of another zone.
+    """
 
     start: datetime
     end: datetime
@@ -36,7 +41,7 @@ def _parse_bound(value: str | datetime, fmt: str, tz: ZoneInfo, what: str) -> da
     """A start or end as an aware datetime: naive values are wall-clock times in `tz`."""
     if isinstance(value, datetime):
         return value.astimezone(tz) if value.tzinfo else value.replace(tzinfo=tz)
-    for form in (fmt, fmt + "%z", "%Y-%m-%d"):
+    for form in (fmt, "%Y-%m-%d") if "%z" in fmt else (fmt, fmt + "%z", "%Y-%m-%d"):
         try:
             parsed = datetime.strptime(value, form)
         except ValueError:
@@ -183,6 +188,8 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         now = current_time or datetime.now(UTC)
         if now.tzinfo is None:
             now = now.replace(tzinfo=self._schedule.tz)
+        if self._end is not None and now > self._end:
+            now = self._end  # nothing past the end exists (and croniter need not go there)
         complete = self._schedule.ordinal(now) - 1  # the last window that has ended
         hi = max(complete, self._lo - 1) + max(self._end_offset, 0)
         if self._end_hi is not None:
