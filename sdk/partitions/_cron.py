@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 # time w is never more than this far from its instants: once croniter is past w, every
 # instant before w - _SLACK (as UTC) is final.
 _SLACK = timedelta(hours=16)
+# Guards the tick caches of every cron schedule (a module lock keeps schedules copyable).
+_LOCK = threading.RLock()
 # How far back to look for earlier ticks before giving up.
 _MAX_LOOKBACK = timedelta(days=366 * 30)
 
@@ -53,7 +55,6 @@ class CronSchedule(Schedule):
             )
         self.expression = expression
         self.repeats_every_hour = fields[1] == ["*"]
-        self._lock = threading.Lock()
         try:
             first = next(self._forward(anchor.astimezone(UTC) - timedelta(microseconds=1)))
         except CroniterError as exc:  # e.g. '0 0 30 2 *' (February 30th)
@@ -126,7 +127,7 @@ class CronSchedule(Schedule):
             span *= 2
 
     def tick(self, n: int) -> datetime:
-        with self._lock:
+        with _LOCK:
             while n < self._base:
                 self._extend_backward(self._ticks[0] - timedelta(days=1))
             while n - self._base >= len(self._ticks):
@@ -135,7 +136,7 @@ class CronSchedule(Schedule):
 
     def ordinal(self, moment: datetime) -> int:
         utc = moment.astimezone(UTC)
-        with self._lock:
+        with _LOCK:
             self._extend_backward(utc)
             self._extend_forward(utc)
             return self._base + bisect_right(self._ticks, utc) - 1

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
+# Guards the key caches of every definition (one module lock keeps definitions copyable).
+_KEYS_LOCK = threading.Lock()
+
+
 class TimeWindow(NamedTuple):
     """A half-open window `[start, end)` of timezone-aware datetimes in the definition's zone.
 
@@ -146,7 +150,6 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
             fmt=fmt,
             end_offset=end_offset,
         )
-        self._lock = threading.Lock()
         self._known: list[str] = []  # keys of windows self._lo, self._lo + 1, ...
 
     # -- what the definition says ----------------------------------------------------------
@@ -218,17 +221,25 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         )
 
     def _keys_between(self, a: int, b: int) -> list[str]:
-        """Keys of windows `a` to `b` (both included), from the cache when it has them."""
+        """Keys of windows `a` to `b` (both included), from the cache when it has them.
+
+        The cache holds the keys of windows `_lo`, `_lo + 1`, ... and only grows at its
+        end; keys are formatted outside the lock, so one long listing blocks no one.
+        """
         if b < a:
             return []
-        with self._lock:
-            known = self._known
-            if self._lo <= a and a - self._lo <= len(known):
-                missing = b - self._lo + 1 - len(known)
-                if missing > 0:
-                    known.extend(self._schedule.keys(self._lo + len(known), b, self._format))
-                return known[a - self._lo : b - self._lo + 1]
-        return self._schedule.keys(a, b, self._format)
+        lo, known = self._lo, self._known
+        with _KEYS_LOCK:
+            have = len(known)
+            if lo <= a and b - lo < have:
+                return known[a - lo : b - lo + 1]
+        if not lo <= a <= lo + have:  # far past the cached keys: leave the cache alone
+            return self._schedule.keys(a, b, self._format)
+        new = self._schedule.keys(lo + have, b, self._format)
+        with _KEYS_LOCK:
+            if len(known) < have + len(new):  # another thread may have added some meanwhile
+                known.extend(new[len(known) - have :])
+            return known[a - lo : b - lo + 1]
 
     # -- PartitionsDefinition ------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import doctest
 from datetime import UTC, datetime
 
@@ -298,6 +299,7 @@ def test_partitions_round_trip_through_json_snapshots(defn: PartitionsDefinition
     snap = adapter.validate_json(adapter.dump_json(defn.to_snapshot()))
     back = partitions_from_snapshot(snap)
     assert back == defn and hash(back) == hash(defn)
+    assert copy.deepcopy(defn) == defn  # no locks or caches that cannot be copied
     assert back.to_snapshot() == defn.to_snapshot()
     for now in (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 11, 1, tzinfo=UTC)):
         assert list(back.get_partition_keys(now)) == list(defn.get_partition_keys(now))
