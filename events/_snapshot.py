@@ -32,9 +32,11 @@ class TimeWindowPartitionsSnapshot(_Frozen):
     cron_schedule: str
     """Cron expression whose ticks start the windows."""
     start: str
-    """Start of the first window, ISO 8601 in `timezone` (naive wall-clock time)."""
+    """Start of the first window, ISO 8601 wall-clock time in `timezone` (naive), except the
+    second occurrence of a repeated (fall-back) hour, which keeps its offset so that the
+    round trip is exact."""
     end: str | None = None
-    """End of the last window (exclusive), ISO 8601 wall-clock time, or None for open-ended."""
+    """End bound (exclusive), in the same form as `start`, or None for open-ended."""
     timezone: str = "UTC"
     """IANA time zone the cron schedule and the keys are read in."""
     fmt: str
