@@ -44,6 +44,13 @@ class ExecutionRequest:
     causation_id: str | None = None
 
 
+def error_type_name(exc: BaseException) -> str:
+    """The qualified name of an exception's type, as events record it (`ValueError`,
+    `requests.exceptions.Timeout`): builtins stay short.
+    """
+    return f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+
+
 class OutputMismatchError(Exception):
     """An asset function returned something that does not fit its outputs."""
 
@@ -285,7 +292,7 @@ class NodeExecutor:
     ) -> list[AssetMaterialized | PartitionFailed]:
         if self.keep_errors:
             self.errors[req.work_item_id] = exc
-        error_type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+        error_type = error_type_name(exc)
         tb = "".join(traceback.format_exception(exc))
         return [
             PartitionFailed(

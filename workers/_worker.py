@@ -27,7 +27,7 @@ from conflux.events import (
     new_id,
 )
 from conflux.sdk import Definitions, FilesystemIOManager
-from conflux.sdk._execute import ExecutionRequest, NodeExecutor
+from conflux.sdk._execute import ExecutionRequest, NodeExecutor, error_type_name
 from conflux.sdk._snapshot import build_location_snapshot, snapshot_id
 
 if TYPE_CHECKING:
@@ -115,9 +115,7 @@ class Worker:
             defs = self._load()
             snapshot = build_location_snapshot(defs, self.location)
         except Exception as exc:
-            error_type = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix(
-                "builtins."
-            )
+            error_type = error_type_name(exc)
             log.error("location %s failed to load: %s: %s", self.location, error_type, exc)
             producer.emit(
                 LocationLoadFailed(
