@@ -45,8 +45,10 @@ class ExecutionRequest:
 
 
 def error_type_name(exc: BaseException) -> str:
-    """The qualified name of an exception's type, as events record it (`ValueError`,
-    `requests.exceptions.Timeout`): builtins stay short.
+    """The qualified name of an exception's type, as events record it.
+
+    Builtins stay short (`ValueError`); others carry their module
+    (`requests.exceptions.Timeout`).
     """
     return f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
 
