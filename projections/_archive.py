@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,7 +108,8 @@ _SCHEMAS = {
 }
 """Arrow schema of each table the builder fills (`time` columns are taken from events')."""
 
-_WORK_ITEM_TYPES = frozenset({"WorkItemDispatched", "WorkItemSkipped"})
+_WORK_TYPES = frozenset({"WorkItemDispatched", "WorkItemSkipped"})
+_RUN_TYPES = frozenset({"MaterializationRequested", "RunStarted", "RunCompleted"})
 _RUN_STATUS = {"MaterializationRequested": "requested", "RunStarted": "started"}
 _EMPTY_JSON = b"{}"
 
@@ -131,6 +133,10 @@ class Rejected:
     partition: int
     offset: int
     reason: str
+
+
+def _yield_gil() -> None:
+    time.sleep(0)
 
 
 class _Retry(Exception):
@@ -162,128 +168,172 @@ def _from_consumed(record: ConsumedEvent) -> RawRecord:
 def _build(
     raws: list[RawRecord], projection: str, *, validate: bool
 ) -> tuple[ArchiveBatch, list[Rejected]]:
-    ev: dict[str, list[Any]] = {name: [] for name in _SCHEMAS["events"].names}
-    mat: dict[str, list[Any]] = {name: [] for name in _SCHEMAS["materializations"].names}
-    run: dict[str, list[Any]] = {name: [] for name in _SCHEMAS["runs"].names}
-    edge: dict[str, list[Any]] = {name: [] for name in _SCHEMAS["lineage_edges"].names}
-    mat_rows: list[int] = []
-    run_rows: list[int] = []
-    edge_rows: list[int] = []
+    # One pass that keeps no decoded document: each is read into plain column lists and
+    # dropped at once. Keeping 20,000 parsed dicts alive costs more than parsing them.
     rejected: list[Rejected] = []
-    reached: dict[tuple[str, int], int] = {}
-    (e_id, e_type, e_time, e_key, e_topic, e_part, e_off, e_ver, e_pay, e_run, e_asset,
-     e_pkey) = ev.values()  # fmt: skip
+    count = len(raws)
+    positions: tuple[Tracking, ...] = ()
+    if validate:  # positions cover rejected records too: they are skipped, not retried
+        positions = _positions(raws, projection)
+        kept = []
+        for raw in raws:
+            checked = _validated(raw.value)
+            if isinstance(checked, str):
+                rejected.append(Rejected(raw.topic, raw.partition, raw.offset, checked))
+            else:
+                kept.append(raw)
+        raws = kept
+    ev = _Columns("events")
+    mat = _Columns("materializations")
+    edge = _Columns("lineage_edges")
+    run = _Columns("runs")
+    (ids, types, times, _, _, _, _, versions, _, run_ids, assets, partitions) = ev.lists
     upcasting = bool(UPCASTERS)
+    known = EVENT_TYPES.keys()
+    for row, raw in enumerate(raws):
+        if not row & 255:
+            _yield_gil()
+        d = from_json(raw.value)  # caching repeated values too: fewer str objects
+        typ = d["type"]
+        versions.append(d.get("schema_version", 1))
+        if upcasting:
+            d = upcast(d)
+        ids.append(d["event_id"])
+        types.append(typ)
+        times.append(d["time"])
+        run_id = d.get("run_id") or d.get("correlation_id") or ""
+        run_ids.append(run_id)
+        asset = d.get("asset_key")
+        if asset is None and typ in _WORK_TYPES:
+            asset = d["asset_keys"][0] if d["asset_keys"] else None
+        assets.append(asset or "")
+        partition = d.get("partition_key") or ""
+        partitions.append(partition)
+        if typ == "AssetMaterialized":
+            _materialization(mat, edge, d, row, partition, run_id)
+        elif typ in _RUN_TYPES:
+            _run(run, d, typ, row)
+        elif typ not in known:
+            raise _Retry(f"unknown event type {typ!r}")
+    if validate:  # the time pydantic accepted, in a form Arrow parses
+        times[:] = [_validated(raw.value).time.isoformat() for raw in raws]  # type: ignore[union-attr]
+    time_column = pa.array(times, _STR).cast(_TS)
+    ev.set(2, time_column)
+    ev.set(3, [raw.key or "" for raw in raws])
+    ev.set(4, [raw.topic for raw in raws])
+    ev.set(5, [raw.partition for raw in raws])
+    ev.set(6, [raw.offset for raw in raws])
+    ev.set(8, [raw.value for raw in raws])
+    tables = {"events": ev.table()}
+    if not validate:
+        reached = (
+            tables["events"]
+            .group_by(["topic", "partition"], use_threads=False)
+            .aggregate([("offset", "max")])
+        )
+        positions = tuple(
+            Tracking(projection, t, p, o)
+            for t, p, o in zip(
+                *(reached.column(c).to_pylist() for c in ("topic", "partition", "offset_max")),
+                strict=True,
+            )
+        )
+    for name, columns, at in (
+        ("materializations", mat, 6),
+        ("lineage_edges", edge, 8),
+        ("runs", run, 4),
+    ):
+        if columns.rows:
+            columns.set(at, time_column.take(pa.array(columns.rows, pa.int64())))
+            tables[name] = columns.table()
+    return ArchiveBatch(tables, positions, events=count), rejected
+
+
+def _positions(raws: list[RawRecord], projection: str) -> tuple[Tracking, ...]:
+    reached: dict[tuple[str, int], int] = {}
     for raw in raws:
         where = (raw.topic, raw.partition)
         if reached.get(where, -1) < raw.offset:
             reached[where] = raw.offset
-        checked: Event | None = None
-        if validate:
-            result = _validated(raw.value)
-            if isinstance(result, str):
-                rejected.append(Rejected(raw.topic, raw.partition, raw.offset, result))
-                continue
-            checked = result
-        d = from_json(raw.value)
-        if type(d) is not dict:
-            raise _Retry("not a JSON object")
-        typ = d["type"]
-        if typ not in EVENT_TYPES:
-            raise _Retry(f"unknown event type {typ!r}")
-        version = d.get("schema_version", 1)
-        if upcasting:
-            d = upcast(d)
-        row = len(e_id)
-        event_id = d["event_id"]
-        e_id.append(event_id)
-        e_type.append(typ)
-        e_time.append(d["time"] if checked is None else checked.time.isoformat())
-        e_key.append(raw.key or "")
-        e_topic.append(raw.topic)
-        e_part.append(raw.partition)
-        e_off.append(raw.offset)
-        e_ver.append(version)
-        e_pay.append(raw.value)
-        run_id = d.get("run_id") or d.get("correlation_id") or ""
-        e_run.append(run_id)
-        asset = d.get("asset_key")
-        if asset is None and typ in _WORK_ITEM_TYPES:
-            asset = d["asset_keys"][0] if d["asset_keys"] else ""
-        e_asset.append(asset or "")
-        partition = d.get("partition_key") or ""
-        e_pkey.append(partition)
-        if typ == "AssetMaterialized":
-            _materialization(mat, edge, edge_rows, d, row, asset, partition, run_id)
-            mat_rows.append(row)
-        elif typ in _RUN_STATUS or typ == "RunCompleted":
-            _run(run, d, typ)
-            run_rows.append(row)
-    times = pa.array(e_time, _STR).cast(_TS)
-    ev["time"] = times
-    tables = {"events": pa.table(ev, schema=_SCHEMAS["events"])}
-    for name, columns, rows in (
-        ("materializations", mat, mat_rows),
-        ("runs", run, run_rows),
-        ("lineage_edges", edge, edge_rows),
-    ):
-        if rows:
-            columns["time"] = times.take(pa.array(rows, pa.int64()))
-            tables[name] = pa.table(columns, schema=_SCHEMAS[name])
-    positions = tuple(Tracking(projection, t, p, o) for (t, p), o in reached.items())
-    return ArchiveBatch(tables, positions, events=len(raws)), rejected
+    return tuple(Tracking(projection, t, p, o) for (t, p), o in reached.items())
+
+
+class _Columns:
+    """Column lists of one table, and which event row each of its rows came from."""
+
+    def __init__(self, name: str) -> None:
+        self.schema = _SCHEMAS[name]
+        self.lists: list[list[Any]] = [[] for _ in self.schema.names]
+        self.arrays: dict[int, Any] = {}
+        self.rows: list[int] = []
+
+    def set(self, index: int, column: Any) -> None:
+        self.arrays[index] = column
+
+    def table(self) -> pa.Table:
+        arrays = [self.arrays.get(i, values) for i, values in enumerate(self.lists)]
+        return pa.Table.from_arrays(
+            [pa.array(a, f.type) for a, f in zip(arrays, self.schema, strict=True)],
+            schema=self.schema,
+        )
 
 
 def _materialization(
-    mat: dict[str, list[Any]],
-    edge: dict[str, list[Any]],
-    edge_rows: list[int],
-    d: dict[str, Any],
-    row: int,
-    asset: str,
-    partition: str,
-    run_id: str,
+    mat: _Columns, edge: _Columns, d: dict[str, Any], row: int, partition: str, run_id: str
 ) -> None:
+    (m_asset, m_part, m_version, m_source, m_run, m_id, _, m_code, m_meta, m_item, m_worker,
+     m_attempt) = mat.lists  # fmt: skip
+    asset = d["asset_key"]
     event_id = d["event_id"]
     version = d["data_version"]
-    mat["asset_key"].append(asset)
-    mat["partition_key"].append(partition)
-    mat["data_version"].append(version)
-    mat["source"].append(d.get("source", "executed"))
-    mat["run_id"].append(run_id)
-    mat["event_id"].append(event_id)
-    mat["code_version"].append(d.get("code_version") or "")
+    mat.rows.append(row)
+    m_asset.append(asset)
+    m_part.append(partition)
+    m_version.append(version)
+    m_source.append(d.get("source", "executed"))
+    m_run.append(run_id)
+    m_id.append(event_id)
+    m_code.append(d.get("code_version") or "")
     metadata = d.get("metadata")
-    mat["metadata"].append(to_json(metadata) if metadata else _EMPTY_JSON)
-    mat["work_item_id"].append(d.get("work_item_id") or "")
-    mat["worker_id"].append(d.get("worker_id") or "")
-    mat["attempt"].append(d.get("attempt") or 0)
-    for ref in d.get("upstream") or ():
-        edge["downstream_asset"].append(asset)
-        edge["downstream_partition"].append(partition)
-        edge["downstream_data_version"].append(version)
-        edge["downstream_event_id"].append(event_id)
-        edge["upstream_asset"].append(ref["asset_key"])
-        edge["upstream_partition"].append(ref.get("partition_key") or "")
-        edge["upstream_data_version"].append(ref.get("data_version") or "")
-        edge["upstream_event_id"].append(ref.get("event_id") or "")
-        edge_rows.append(row)
+    m_meta.append(to_json(metadata) if metadata else _EMPTY_JSON)
+    m_item.append(d.get("work_item_id") or "")
+    m_worker.append(d.get("worker_id") or "")
+    m_attempt.append(d.get("attempt") or 0)
+    upstream = d.get("upstream")
+    if upstream:
+        (d_asset, d_part, d_version, d_id, u_asset, u_part, u_version, u_id, _) = edge.lists
+        for ref in upstream:
+            edge.rows.append(row)
+            d_asset.append(asset)
+            d_part.append(partition)
+            d_version.append(version)
+            d_id.append(event_id)
+            u_asset.append(ref["asset_key"])
+            u_part.append(ref.get("partition_key") or "")
+            u_version.append(ref.get("data_version") or "")
+            u_id.append(ref.get("event_id") or "")
 
 
-def _run(run: dict[str, list[Any]], d: dict[str, Any], typ: str) -> None:
-    run["run_id"].append(d["run_id"])
-    run["event_id"].append(d["event_id"])
-    run["type"].append(typ)
-    run["status"].append(_RUN_STATUS.get(typ) or d["status"])
-    run["asset_keys"].append(d.get("asset_keys") or [])
-    run["partition_count"].append(d.get("partition_count") or 0)
-    run["trigger"].append(d.get("trigger") or "")
-    run["requested_by"].append(d.get("requested_by") or "")
-    run["selection"].append(d.get("selection") or "")
-    run["materialized"].append(d.get("materialized") or 0)
-    run["failed"].append(d.get("failed") or 0)
-    run["skipped"].append(d.get("skipped") or 0)
-    run["reason"].append(d.get("reason") or "")
+def _run(run: _Columns, d: dict[str, Any], typ: str, row: int) -> None:
+    run.rows.append(row)
+    values = (
+        d["run_id"],
+        d["event_id"],
+        typ,
+        _RUN_STATUS.get(typ) or d["status"],
+        None,  # time: taken from the events' column
+        d.get("asset_keys") or [],
+        d.get("partition_count") or 0,
+        d.get("trigger") or "",
+        d.get("requested_by") or "",
+        d.get("selection") or "",
+        d.get("materialized") or 0,
+        d.get("failed") or 0,
+        d.get("skipped") or 0,
+        d.get("reason") or "",
+    )
+    for column, value in zip(run.lists, values, strict=True):
+        column.append(value)
 
 
 def _validated(value: bytes) -> Event | str:
@@ -295,13 +345,17 @@ def _validated(value: bytes) -> Event | str:
 
 
 class ArchiveSink:
-    """Batches records into the archive; each flush stores rows and positions together.
+    """Batches records into the archive; each write stores rows, then their positions.
 
-    Callers rely on: `add` never writes more than `batch_size` records at once and writes
-    when the oldest pending record has waited `flush_interval_s` (call `add([])` or
-    `flush()` when idle); records at or below the stored position are skipped, so a
-    restart resumes where the last flush ended (rule 5) and a replay of archived records
-    costs nothing; `close` flushes. Not thread-safe: one sink per consuming thread.
+    Rows are built on the caller's thread and written by one writer thread, so building
+    the next batch overlaps the engine's insert of the last (chdb releases the GIL).
+
+    Callers rely on: `add` hands over full batches of `batch_size` records, and the rest
+    once the oldest pending record has waited `flush_interval_s` (call `add([])` when idle);
+    `flush` returns once everything added is stored, with its positions; records at or
+    below a stored position are skipped, so a restart resumes where the last write ended
+    (rule 5); an error of the writer is raised by the next `add`, `flush` or `close`.
+    Not thread-safe: one sink per consuming thread; `close` flushes and stops the writer.
     """
 
     def __init__(
@@ -322,22 +376,25 @@ class ArchiveSink:
         self._pending: list[RawRecord | ConsumedEvent] = []
         self._since: float | None = None
         self._positions = store.positions(projection)
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conflux-archive")
+        self._inflight: Future[ArchiveBatch] | None = None
         self.archived = 0
-        """Records written by this sink (rejected ones included)."""
+        """Records stored by this sink (rejected ones included)."""
         self.rejected: list[Rejected] = []
         """The last 100 records rejected (not valid events); `rejected_count` counts all."""
         self.rejected_count = 0
 
     @property
     def positions(self) -> dict[tuple[str, int], int]:
-        """(topic, partition) -> the last offset flushed to the store."""
+        """(topic, partition) -> the last offset stored (with its rows) in the archive."""
         return dict(self._positions)
 
-    def add(self, records: Iterable[RawRecord | ConsumedEvent]) -> int:
-        """Queue `records`; write full batches, and the rest once it is due.
+    def add(self, records: Iterable[RawRecord | ConsumedEvent]) -> None:
+        """Queue `records`; hand full batches to the writer, and the rest once it is due.
 
-        Returns:
-            How many records were written to the store by this call.
+        Raises:
+            ArchiveError: the writer failed on an earlier batch (nothing after it is
+                stored, and positions stay where the last good write left them).
         """
         done = self._positions
         for record in records:
@@ -346,39 +403,49 @@ class ArchiveSink:
             self._pending.append(record)
             if self._since is None:
                 self._since = self._clock()
-        written = 0
         while len(self._pending) >= self.batch_size:
-            written += self._write(self._pending[: self.batch_size])
-            self._pending = self._pending[self.batch_size :]
-        if not self._pending:
-            self._since = None
-        elif self._since is not None and self._clock() - self._since >= self.flush_interval_s:
-            written += self.flush()
-        return written
+            self._hand_over()
+        if self._since is not None and self._clock() - self._since >= self.flush_interval_s:
+            self._hand_over()
+        if self._inflight is not None and self._inflight.done():
+            self._settle()
 
-    def flush(self) -> int:
-        """Write everything pending now; returns how many records were written."""
-        written = 0
+    def flush(self) -> None:
+        """Store everything added so far, with its positions; returns when it is stored."""
         while self._pending:
-            written += self._write(self._pending[: self.batch_size])
-            self._pending = self._pending[self.batch_size :]
-        self._since = None
-        return written
+            self._hand_over()
+        self._settle()
 
     def close(self) -> None:
-        """Flush; the store stays open (its owner closes it)."""
-        self.flush()
+        """Flush and stop the writer thread; the store stays open (its owner closes it)."""
+        try:
+            self.flush()
+        finally:
+            self._writer.shutdown(wait=True)
 
-    def _write(self, records: list[RawRecord | ConsumedEvent]) -> int:
+    def _hand_over(self) -> None:
+        records = self._pending[: self.batch_size]
+        self._pending = self._pending[self.batch_size :]
+        self._since = self._clock() if self._pending else None
         batch, rejected = build_batch(records, projection=self.projection)
-        self.store.write(batch)
-        for tracking in batch.positions:
-            where = (tracking.topic, tracking.partition)
-            if self._positions.get(where, -1) < tracking.offset:
-                self._positions[where] = tracking.offset
         if rejected:
             self.rejected_count += len(rejected)
             self.rejected = [*self.rejected, *rejected][-100:]
             _log.warning("archive skipped %d invalid records: %s", len(rejected), rejected[0])
-        self.archived += len(records)
-        return len(records)
+        self._settle()  # one batch in flight: the next is built while it is inserted
+        self._inflight = self._writer.submit(self._store, batch)
+
+    def _store(self, batch: ArchiveBatch) -> ArchiveBatch:
+        self.store.write(batch)
+        return batch
+
+    def _settle(self) -> None:
+        inflight, self._inflight = self._inflight, None
+        if inflight is None:
+            return
+        batch = inflight.result()
+        for tracking in batch.positions:
+            where = (tracking.topic, tracking.partition)
+            if self._positions.get(where, -1) < tracking.offset:
+                self._positions[where] = tracking.offset
+        self.archived += batch.events
