@@ -92,11 +92,20 @@ class AssetsDefinition:
         return self.fn(*args, **kwargs)
 
 
+def _is_context(annotation: object) -> bool:
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    return isinstance(name, str) and name.rsplit(".", 1)[-1] == "AssetExecutionContext"
+
+
 def _inspect_params(
     fn: Callable[..., object],
     ins: Mapping[str, AssetIn],
-    partitions: PartitionsDefinition | None,
 ) -> tuple[str | None, tuple[InputSpec, ...], tuple[str, ...]]:
+    """Sort a function's parameters into the context, upstream inputs and resources.
+
+    A parameter typed as a `ConfigurableResource` is a resource here; one named after a
+    resource key becomes one when `Definitions` binds its resources.
+    """
     from conflux.sdk._resources import ConfigurableResource
 
     context_param: str | None = None
@@ -113,19 +122,13 @@ def _inspect_params(
                 asset_key=fn.__name__,
             )
         annotation = param.annotation
-        annotated_context = getattr(annotation, "__name__", annotation) in (
-            "AssetExecutionContext",
-            "conflux.AssetExecutionContext",
-        ) or (isinstance(annotation, str) and annotation.endswith("AssetExecutionContext"))
-        if name in CONTEXT_NAMES or annotated_context:
+        if name in CONTEXT_NAMES or _is_context(annotation):
             context_param = name
         elif name in ins:
             spec = ins[name]
             key = _input_key(name, spec)
             inputs.append(InputSpec(name, key, spec.partition_mapping))
-        elif (isinstance(annotation, type) and issubclass(annotation, ConfigurableResource)) or (
-            isinstance(annotation, str) and annotation.endswith("Resource")
-        ):
+        elif isinstance(annotation, type) and issubclass(annotation, ConfigurableResource):
             resources.append(name)
         else:
             inputs.append(InputSpec(name, AssetKey([name]), None))
@@ -214,7 +217,7 @@ def asset(
     def decorate(f: Fn) -> AssetsDefinition:
         node = name or f.__name__
         asset_key = to_asset_key(key) if key is not None else _prefix(AssetKey([node]), key_prefix)
-        context_param, inputs, resources = _inspect_params(f, ins or {}, partitions_def)
+        context_param, inputs, resources = _inspect_params(f, ins or {})
         out = OutputSpec(
             name="result",
             key=asset_key,
@@ -300,7 +303,7 @@ def multi_asset(
                     deps=spec.deps,
                 )
             )
-        context_param, inputs, resources = _inspect_params(f, ins or {}, partitions_def)
+        context_param, inputs, resources = _inspect_params(f, ins or {})
         return AssetsDefinition(
             node=node,
             fn=f,
