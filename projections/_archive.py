@@ -1,11 +1,11 @@
 """Records to archive rows, and the sink that writes them in batches with their positions.
 
 The archive path decodes each record once (`pydantic_core.from_json`, no event model) and
-fills Arrow columns for every table straight from the decoded JSON: models cost ~50 us an
-event, the whole row building here ~5 us. Records reach the archive already validated by
-the consumer (rule 2); a batch that holds something else (not JSON, a missing field, a
-wrong type) is rebuilt once with full validation, and the records that fail it are
-rejected, counted and skipped instead of stopping the archive.
+fills Arrow columns for every table straight from the decoded JSON: a model costs ~50 us
+an event, this whole path ~10 us. Records reach the archive already validated by the
+consumer (rule 2); a batch that holds something else (not JSON, a missing field, a wrong
+type) is rebuilt once with full validation, and the records that fail it are rejected,
+counted and skipped (with their positions) instead of stopping the archive.
 
 The raw payload is stored as it was written, with its own schema version (rule 6);
 typed tables (materializations, runs, lineage) are filled from the upcast form.
@@ -41,72 +41,46 @@ _log = logging.getLogger("conflux.archive")
 
 _TS = pa.timestamp("us", tz="UTC")
 _STR = pa.string()
-_SCHEMAS = {
-    "events": pa.schema(
-        [
-            ("event_id", _STR),
-            ("type", _STR),
-            ("time", _TS),
-            ("key", _STR),
-            ("topic", _STR),
-            ("partition", pa.uint32()),
-            ("offset", pa.uint64()),
-            ("schema_version", pa.uint16()),
-            ("payload", pa.binary()),
-            ("run_id", _STR),
-            ("asset_key", _STR),
-            ("partition_key", _STR),
-        ]
-    ),
-    "materializations": pa.schema(
-        [
-            ("asset_key", _STR),
-            ("partition_key", _STR),
-            ("data_version", _STR),
-            ("source", _STR),
-            ("run_id", _STR),
-            ("event_id", _STR),
-            ("time", _TS),
-            ("code_version", _STR),
-            ("metadata", pa.binary()),
-            ("work_item_id", _STR),
-            ("worker_id", _STR),
-            ("attempt", pa.uint16()),
-        ]
-    ),
-    "runs": pa.schema(
-        [
-            ("run_id", _STR),
-            ("event_id", _STR),
-            ("type", _STR),
-            ("status", _STR),
-            ("time", _TS),
-            ("asset_keys", pa.list_(_STR)),
-            ("partition_count", pa.uint32()),
-            ("trigger", _STR),
-            ("requested_by", _STR),
-            ("selection", _STR),
-            ("materialized", pa.uint32()),
-            ("failed", pa.uint32()),
-            ("skipped", pa.uint32()),
-            ("reason", _STR),
-        ]
-    ),
-    "lineage_edges": pa.schema(
-        [
-            ("downstream_asset", _STR),
-            ("downstream_partition", _STR),
-            ("downstream_data_version", _STR),
-            ("downstream_event_id", _STR),
-            ("upstream_asset", _STR),
-            ("upstream_partition", _STR),
-            ("upstream_data_version", _STR),
-            ("upstream_event_id", _STR),
-            ("time", _TS),
-        ]
+_TYPES = {
+    "": _STR,
+    "ts": _TS,
+    "bin": pa.binary(),
+    "u16": pa.uint16(),
+    "u32": pa.uint32(),
+    "u64": pa.uint64(),
+    "list": pa.list_(_STR),
+    "node": pa.struct([("asset", _STR), ("partition", _STR), ("version", _STR), ("time", _TS)]),
+    "ups": pa.list_(
+        pa.struct([("asset", _STR), ("partition", _STR), ("version", _STR), ("id", _STR)])
     ),
 }
-"""Arrow schema of each table the builder fills (`time` columns are taken from events')."""
+
+
+def _schema(spec: str) -> pa.Schema:
+    """`name[:type] ...` as an Arrow schema; a name without a type is a string."""
+    return pa.schema([(n, _TYPES[t]) for n, _, t in (f.partition(":") for f in spec.split())])
+
+
+_SCHEMAS = {
+    "events": _schema(
+        "event_id type time:ts key topic partition:u32 offset:u64 schema_version:u16"
+        " payload:bin run_id asset_key partition_key"
+    ),
+    "materializations": _schema(
+        "asset_key partition_key data_version source run_id event_id time:ts code_version"
+        " metadata:bin work_item_id worker_id attempt:u16"
+    ),
+    "runs": _schema(
+        "run_id event_id type status time:ts asset_keys:list partition_count:u32 trigger"
+        " requested_by selection materialized:u32 failed:u32 skipped:u32 reason"
+    ),
+    "lineage_up": _schema("id node:node ups:ups"),
+    "lineage_edges": _schema(
+        "downstream_asset downstream_partition downstream_data_version downstream_event_id"
+        " upstream_asset upstream_partition upstream_data_version upstream_event_id time:ts"
+    ),
+}
+"""Arrow schema of each table the builder fills, named and ordered like its columns."""
 
 _WORK_TYPES = frozenset({"WorkItemDispatched", "WorkItemSkipped"})
 _RUN_TYPES = frozenset({"MaterializationRequested", "RunStarted", "RunCompleted"})
@@ -136,6 +110,8 @@ class Rejected:
 
 
 def _yield_gil() -> None:
+    # Let the writer thread back in: returning from the engine it needs the GIL, and would
+    # otherwise wait out a whole switch interval (5 ms) behind this loop, per call.
     time.sleep(0)
 
 
@@ -218,34 +194,33 @@ def _build(
     if validate:  # the time pydantic accepted, in a form Arrow parses
         times[:] = [_validated(raw.value).time.isoformat() for raw in raws]  # type: ignore[union-attr]
     time_column = pa.array(times, _STR).cast(_TS)
-    ev.set(2, time_column)
-    ev.set(3, [raw.key or "" for raw in raws])
-    ev.set(4, [raw.topic for raw in raws])
-    ev.set(5, [raw.partition for raw in raws])
-    ev.set(6, [raw.offset for raw in raws])
-    ev.set(8, [raw.value for raw in raws])
+    ev.arrays.update(
+        {
+            2: time_column,
+            3: [raw.key or "" for raw in raws],
+            4: [raw.topic for raw in raws],
+            5: [raw.partition for raw in raws],
+            6: [raw.offset for raw in raws],
+            8: [raw.value for raw in raws],
+        }
+    )
     tables = {"events": ev.table()}
-    if not validate:
-        reached = (
-            tables["events"]
-            .group_by(["topic", "partition"], use_threads=False)
-            .aggregate([("offset", "max")])
-        )
+    if not validate:  # the highest offset of each (topic, partition), computed by Arrow
+        top = tables["events"].group_by(["topic", "partition"], use_threads=False)
+        top = top.aggregate([("offset", "max")]).to_pydict()
         positions = tuple(
             Tracking(projection, t, p, o)
-            for t, p, o in zip(
-                *(reached.column(c).to_pylist() for c in ("topic", "partition", "offset_max")),
-                strict=True,
-            )
+            for t, p, o in zip(top["topic"], top["partition"], top["offset_max"], strict=True)
         )
-    for name, columns, at in (
-        ("materializations", mat, 6),
-        ("lineage_edges", edge, 8),
-        ("runs", run, 4),
-    ):
+    for name, columns, at in (("materializations", mat, 6), ("lineage_edges", edge, 8)):
         if columns.rows:
-            columns.set(at, time_column.take(pa.array(columns.rows, pa.int64())))
+            columns.arrays[at] = time_column.take(pa.array(columns.rows, pa.int64()))
             tables[name] = columns.table()
+    if edge.rows:
+        tables["lineage_up"] = _lineage_up(tables["lineage_edges"])
+    if run.rows:
+        run.arrays[4] = time_column.take(pa.array(run.rows, pa.int64()))
+        tables["runs"] = run.table()
     return ArchiveBatch(tables, positions, events=count), rejected
 
 
@@ -267,8 +242,10 @@ class _Columns:
         self.arrays: dict[int, Any] = {}
         self.rows: list[int] = []
 
-    def set(self, index: int, column: Any) -> None:
-        self.arrays[index] = column
+    def append(self, row: int, values: tuple[Any, ...]) -> None:
+        self.rows.append(row)
+        for column, value in zip(self.lists, values, strict=True):
+            column.append(value)
 
     def table(self) -> pa.Table:
         arrays = [self.arrays.get(i, values) for i, values in enumerate(self.lists)]
@@ -281,59 +258,94 @@ class _Columns:
 def _materialization(
     mat: _Columns, edge: _Columns, d: dict[str, Any], row: int, partition: str, run_id: str
 ) -> None:
-    (m_asset, m_part, m_version, m_source, m_run, m_id, _, m_code, m_meta, m_item, m_worker,
-     m_attempt) = mat.lists  # fmt: skip
-    asset = d["asset_key"]
-    event_id = d["event_id"]
-    version = d["data_version"]
-    mat.rows.append(row)
-    m_asset.append(asset)
-    m_part.append(partition)
-    m_version.append(version)
-    m_source.append(d.get("source", "executed"))
-    m_run.append(run_id)
-    m_id.append(event_id)
-    m_code.append(d.get("code_version") or "")
+    asset, event_id, version = d["asset_key"], d["event_id"], d["data_version"]
     metadata = d.get("metadata")
-    m_meta.append(to_json(metadata) if metadata else _EMPTY_JSON)
-    m_item.append(d.get("work_item_id") or "")
-    m_worker.append(d.get("worker_id") or "")
-    m_attempt.append(d.get("attempt") or 0)
-    upstream = d.get("upstream")
-    if upstream:
-        (d_asset, d_part, d_version, d_id, u_asset, u_part, u_version, u_id, _) = edge.lists
-        for ref in upstream:
-            edge.rows.append(row)
-            d_asset.append(asset)
-            d_part.append(partition)
-            d_version.append(version)
-            d_id.append(event_id)
-            u_asset.append(ref["asset_key"])
-            u_part.append(ref.get("partition_key") or "")
-            u_version.append(ref.get("data_version") or "")
-            u_id.append(ref.get("event_id") or "")
+    mat.append(
+        row,
+        (
+            asset,
+            partition,
+            version,
+            d.get("source", "executed"),
+            run_id,
+            event_id,
+            None,  # time: taken from the events' column
+            d.get("code_version") or "",
+            to_json(metadata) if metadata else _EMPTY_JSON,
+            d.get("work_item_id") or "",
+            d.get("worker_id") or "",
+            d.get("attempt") or 0,
+        ),
+    )
+    for ref in d.get("upstream") or ():
+        edge.append(
+            row,
+            (
+                asset,
+                partition,
+                version,
+                event_id,
+                ref["asset_key"],
+                ref.get("partition_key") or "",
+                ref.get("data_version") or "",
+                ref.get("event_id") or "",
+                None,
+            ),
+        )
+
+
+def _lineage_up(edges: pa.Table) -> pa.Table:
+    """One row per downstream materialization: itself, and the list of what it read."""
+    e = edges.to_pydict()
+    rows: dict[str, tuple[dict[str, object], list[dict[str, str]]]] = {}
+    for i, event_id in enumerate(e["downstream_event_id"]):
+        if event_id not in rows:
+            node = {
+                "asset": e["downstream_asset"][i],
+                "partition": e["downstream_partition"][i],
+                "version": e["downstream_data_version"][i],
+                "time": e["time"][i],
+            }
+            rows[event_id] = (node, [])
+        rows[event_id][1].append(
+            {
+                "asset": e["upstream_asset"][i],
+                "partition": e["upstream_partition"][i],
+                "version": e["upstream_data_version"][i],
+                "id": e["upstream_event_id"][i],
+            }
+        )
+    schema = _SCHEMAS["lineage_up"]
+    return pa.table(
+        {
+            "id": list(rows),
+            "node": [node for node, _ in rows.values()],
+            "ups": [ups for _, ups in rows.values()],
+        },
+        schema=schema,
+    )
 
 
 def _run(run: _Columns, d: dict[str, Any], typ: str, row: int) -> None:
-    run.rows.append(row)
-    values = (
-        d["run_id"],
-        d["event_id"],
-        typ,
-        _RUN_STATUS.get(typ) or d["status"],
-        None,  # time: taken from the events' column
-        d.get("asset_keys") or [],
-        d.get("partition_count") or 0,
-        d.get("trigger") or "",
-        d.get("requested_by") or "",
-        d.get("selection") or "",
-        d.get("materialized") or 0,
-        d.get("failed") or 0,
-        d.get("skipped") or 0,
-        d.get("reason") or "",
+    run.append(
+        row,
+        (
+            d["run_id"],
+            d["event_id"],
+            typ,
+            _RUN_STATUS.get(typ) or d["status"],
+            None,
+            d.get("asset_keys") or [],
+            d.get("partition_count") or 0,
+            d.get("trigger") or "",
+            d.get("requested_by") or "",
+            d.get("selection") or "",
+            d.get("materialized") or 0,
+            d.get("failed") or 0,
+            d.get("skipped") or 0,
+            d.get("reason") or "",
+        ),
     )
-    for column, value in zip(run.lists, values, strict=True):
-        column.append(value)
 
 
 def _validated(value: bytes) -> Event | str:

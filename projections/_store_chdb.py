@@ -10,10 +10,11 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 from chdb.session import Session
+from pydantic_core import from_json
 
 from conflux.projections._store import (
     ArchiveError,
@@ -24,7 +25,7 @@ from conflux.projections._store import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
     from os import PathLike
 
 __all__ = ["ChdbStore"]
@@ -119,10 +120,19 @@ class ChdbStore(ArchiveStore):
         self._run(sql, "Null", params)
 
     def query(self, sql: str, params: Mapping[str, Param] | None = None) -> list[Row]:
-        """Rows of a parameterised query (strings as str, DateTime64 as aware UTC datetimes)."""
-        table = self.query_arrow(sql, params)
-        columns = [column.to_pylist() for column in table.columns]
-        return list(zip(*columns, strict=True)) if columns else []
+        """Rows of a parameterised query (strings as str, DateTime64 as aware UTC datetimes).
+
+        Small results travel as JSON: for a point lookup that is a millisecond less than
+        Arrow, which matters to a lineage walk of five lookups.
+        """
+        doc = from_json(self._run(sql, "JSONCompact", params).bytes())
+        convert = [_converter(column["type"]) for column in doc["meta"]]
+        if not any(convert):
+            return [tuple(row) for row in doc["data"]]
+        return [
+            tuple(v if c is None else c(v) for c, v in zip(convert, row, strict=True))
+            for row in doc["data"]
+        ]
 
     def query_arrow(self, sql: str, params: Mapping[str, Param] | None = None) -> pa.Table:
         """One Arrow table with the query's result."""
@@ -161,7 +171,7 @@ class ChdbStore(ArchiveStore):
             )
         return self._session
 
-    def _run(self, sql: str, fmt: str, params: Mapping[str, Param] | None) -> pa.Table:
+    def _run(self, sql: str, fmt: str, params: Mapping[str, Param] | None) -> Any:
         bound = {name: _text(value) for name, value in (params or {}).items()}
         try:
             return self._open().query(sql, fmt, params=bound)  # type: ignore[no-untyped-call]
@@ -174,6 +184,28 @@ class ChdbStore(ArchiveStore):
             backend=self.backend,
             location=self._path,
         )
+
+
+def _datetime(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def _converter(type_name: str) -> Callable[[Any], object] | None:
+    """How to turn a JSONCompact value of `type_name` into its Python value (None: as is)."""
+    for wrapper in ("LowCardinality(", "Nullable("):
+        if type_name.startswith(wrapper):
+            inner = _converter(type_name[len(wrapper) : -1])
+            if inner is None or wrapper == "LowCardinality(":
+                return inner
+            return lambda v: None if v is None else inner(v)
+    if type_name.startswith("DateTime"):
+        return _datetime
+    if type_name in ("Int64", "UInt64", "Int128", "UInt128", "Int256", "UInt256"):
+        return int  # quoted in JSON output, so that JavaScript readers keep every digit
+    if type_name.startswith("Array("):
+        item = _converter(type_name[6:-1])
+        return None if item is None else lambda v: [item(x) for x in v]
+    return None
 
 
 def _first_line(exc: BaseException) -> str:
