@@ -457,8 +457,10 @@ def _materialization(row: Row) -> MaterializationRecord:
 def _edge(depth: int, row: Row) -> LineageEdge:
     d_asset, d_part, d_version, d_id, u_asset, u_part, u_version, u_id, time = row
     if isinstance(time, str):  # inside a tuple, chdb's JSON leaves DateTime64 as text
-        time = datetime.fromisoformat(time).replace(tzinfo=UTC)
+        time = datetime.fromisoformat(time)
     assert isinstance(time, datetime)
+    if time.tzinfo is None:  # inside a tuple, drivers drop the column's zone (UTC)
+        time = time.replace(tzinfo=UTC)
     return LineageEdge(
         depth=depth,
         downstream_asset=str(d_asset),
