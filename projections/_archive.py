@@ -41,19 +41,10 @@ _log = logging.getLogger("conflux.archive")
 
 _TS = pa.timestamp("us", tz="UTC")
 _STR = pa.string()
-_TYPES = {
-    "": _STR,
-    "ts": _TS,
-    "bin": pa.binary(),
-    "u16": pa.uint16(),
-    "u32": pa.uint32(),
-    "u64": pa.uint64(),
-    "list": pa.list_(_STR),
-    "node": pa.struct([("asset", _STR), ("partition", _STR), ("version", _STR), ("time", _TS)]),
-    "ups": pa.list_(
-        pa.struct([("asset", _STR), ("partition", _STR), ("version", _STR), ("id", _STR)])
-    ),
-}
+_NAMED = [("asset", _STR), ("partition", _STR), ("version", _STR)]
+_TYPES = {"": _STR, "ts": _TS, "bin": pa.binary(), "u16": pa.uint16(), "u32": pa.uint32(),
+          "u64": pa.uint64(), "list": pa.list_(_STR), "node": pa.struct([*_NAMED, ("time", _TS)]),
+          "ups": pa.list_(pa.struct([*_NAMED, ("id", _STR)]))}  # fmt: skip
 
 
 def _schema(spec: str) -> pa.Schema:
@@ -82,6 +73,9 @@ _SCHEMAS = {
 }
 """Arrow schema of each table the builder fills, named and ordered like its columns."""
 
+_RUN_REST: list[tuple[str, object]] = [("asset_keys", [])]
+_RUN_REST += [(f.name, 0 if pa.types.is_integer(f.type) else "") for f in _SCHEMAS["runs"]][6:]
+"""The runs columns after `time`, with the value an absent field stands for."""
 _WORK_TYPES = frozenset({"WorkItemDispatched", "WorkItemSkipped"})
 _RUN_TYPES = frozenset({"MaterializationRequested", "RunStarted", "RunCompleted"})
 _RUN_STATUS = {"MaterializationRequested": "requested", "RunStarted": "started"}
@@ -217,6 +211,7 @@ def _build(
             columns.arrays[at] = time_column.take(pa.array(columns.rows, pa.int64()))
             tables[name] = columns.table()
     if edge.rows:
+        tables["lineage_down"] = tables["lineage_edges"]  # the same rows, hashed by upstream
         tables["lineage_up"] = _lineage_up(tables["lineage_edges"])
     if run.rows:
         run.arrays[4] = time_column.take(pa.array(run.rows, pa.int64()))
@@ -259,93 +254,36 @@ def _materialization(
     mat: _Columns, edge: _Columns, d: dict[str, Any], row: int, partition: str, run_id: str
 ) -> None:
     asset, event_id, version = d["asset_key"], d["event_id"], d["data_version"]
-    metadata = d.get("metadata")
-    mat.append(
-        row,
-        (
-            asset,
-            partition,
-            version,
-            d.get("source", "executed"),
-            run_id,
-            event_id,
-            None,  # time: taken from the events' column
-            d.get("code_version") or "",
-            to_json(metadata) if metadata else _EMPTY_JSON,
-            d.get("work_item_id") or "",
-            d.get("worker_id") or "",
-            d.get("attempt") or 0,
-        ),
-    )
+    meta = d.get("metadata")
+    mat.append(row, (asset, partition, version, d.get("source", "executed"), run_id, event_id,
+                     None, d.get("code_version") or "", to_json(meta) if meta else _EMPTY_JSON,
+                     d.get("work_item_id") or "", d.get("worker_id") or "",
+                     d.get("attempt") or 0))  # fmt: skip
     for ref in d.get("upstream") or ():
-        edge.append(
-            row,
-            (
-                asset,
-                partition,
-                version,
-                event_id,
-                ref["asset_key"],
-                ref.get("partition_key") or "",
-                ref.get("data_version") or "",
-                ref.get("event_id") or "",
-                None,
-            ),
-        )
+        edge.append(row, (asset, partition, version, event_id, ref["asset_key"],
+                          ref.get("partition_key") or "", ref.get("data_version") or "",
+                          ref.get("event_id") or "", None))  # fmt: skip
 
 
 def _lineage_up(edges: pa.Table) -> pa.Table:
     """One row per downstream materialization: itself, and the list of what it read."""
-    e = edges.to_pydict()
-    rows: dict[str, tuple[dict[str, object], list[dict[str, str]]]] = {}
-    for i, event_id in enumerate(e["downstream_event_id"]):
-        if event_id not in rows:
-            node = {
-                "asset": e["downstream_asset"][i],
-                "partition": e["downstream_partition"][i],
-                "version": e["downstream_data_version"][i],
-                "time": e["time"][i],
-            }
-            rows[event_id] = (node, [])
-        rows[event_id][1].append(
-            {
-                "asset": e["upstream_asset"][i],
-                "partition": e["upstream_partition"][i],
-                "version": e["upstream_data_version"][i],
-                "id": e["upstream_event_id"][i],
-            }
-        )
-    schema = _SCHEMAS["lineage_up"]
-    return pa.table(
-        {
-            "id": list(rows),
-            "node": [node for node, _ in rows.values()],
-            "ups": [ups for _, ups in rows.values()],
-        },
-        schema=schema,
-    )
+    names = ["asset", "partition", "version"]
+    up = [f"upstream_{n}" for n in ("asset", "partition", "data_version", "event_id")]
+    keys = ["downstream_event_id", "downstream_asset", "downstream_partition"]
+    keys += ["downstream_data_version", "time"]
+    rows = edges.group_by(keys, use_threads=False).aggregate([(c, "list") for c in up])
+    lists = [rows.column(f"{c}_list").combine_chunks() for c in up]
+    values = pa.StructArray.from_arrays([a.flatten() for a in lists], [*names, "id"])
+    node = pa.StructArray.from_arrays([rows.column(c).combine_chunks() for c in keys[1:]],
+                                      [*names, "time"])  # fmt: skip
+    ups = pa.ListArray.from_arrays(lists[0].offsets, values)
+    return pa.Table.from_arrays([rows.column(keys[0]), node, ups], schema=_SCHEMAS["lineage_up"])
 
 
 def _run(run: _Columns, d: dict[str, Any], typ: str, row: int) -> None:
-    run.append(
-        row,
-        (
-            d["run_id"],
-            d["event_id"],
-            typ,
-            _RUN_STATUS.get(typ) or d["status"],
-            None,
-            d.get("asset_keys") or [],
-            d.get("partition_count") or 0,
-            d.get("trigger") or "",
-            d.get("requested_by") or "",
-            d.get("selection") or "",
-            d.get("materialized") or 0,
-            d.get("failed") or 0,
-            d.get("skipped") or 0,
-            d.get("reason") or "",
-        ),
-    )
+    status = _RUN_STATUS.get(typ) or d["status"]
+    rest = (d.get(name) or default for name, default in _RUN_REST)
+    run.append(row, (d["run_id"], d["event_id"], typ, status, None, *rest))
 
 
 def _validated(value: bytes) -> Event | str:

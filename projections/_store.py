@@ -13,17 +13,16 @@ Absent strings are stored as `''` (ids, keys, partitions): key columns cannot be
 
 from __future__ import annotations
 
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal, Self
 
 from conflux.events._errors import InfrastructureError
 
 if TYPE_CHECKING:
-    from types import TracebackType
-
     import pyarrow as pa  # type: ignore[import-untyped]
 
 Param = str | int | float | bool | datetime | Sequence[str] | Sequence[int] | None
@@ -36,14 +35,11 @@ ARCHIVE_PROJECTION = "archive"
 """The name the archive sink stores its positions under (see `Tracking`)."""
 
 SCHEMA: tuple[str, ...] = (
-    # The raw archive: one row per (event, topic). The same event on two topics (a work
-    # item's decision and its delivery copy) is two records; the same event on one topic
-    # at two offsets (a re-emitted derived event) is one fact, and the earliest copy wins,
-    # as it does in the folds (`keep` is the version ReplacingMergeTree keeps the max of).
-    # Sorted for the common lookup (the history of one asset partition); runs and ids are
-    # found through bloom filters. Parts stay compact (one file, not two per column) until
-    # merges make them large: each new file costs milliseconds on a journaled disk, and a
-    # flush writes one part per table. ZSTD(1) packs JSON nearly as well as ZSTD(3), faster.
+    # The raw archive, one row per (event, topic): a dispatch and its delivery copy are two
+    # records; one event at two offsets of a topic is one fact, and the earliest copy wins
+    # as in the folds (`keep` is what ReplacingMergeTree keeps the max of). Sorted for the
+    # history of one asset partition; runs and ids go through bloom filters. Parts stay
+    # compact (one file, not two per column: each file costs ms on a journaled disk).
     """CREATE TABLE IF NOT EXISTS events (
         event_id String, type LowCardinality(String), time DateTime64(6, 'UTC'),
         key String, topic LowCardinality(String), partition UInt32, offset UInt64,
@@ -96,15 +92,23 @@ SCHEMA: tuple[str, ...] = (
     ORDER BY (downstream_event_id, upstream_asset, upstream_partition)
     SETTINGS index_granularity = 256, min_bytes_for_wide_part = 268435456""",
     # The upstream walk's index: per materialization that read something, itself and what
-    # it read, held in memory as a hash (Join engine, persisted with the table), so that a
-    # whole walk is one query of `joinGet` calls instead of one MergeTree read per hop
-    # (each costs ~5 ms in chdb). Derived from lineage_edges; ANY keeps the first row of
-    # a key, and a duplicate is the same row.
+    # it read, as an in-memory hash (Join engine, persisted), so a whole walk is one query
+    # of `joinGet` calls, not one MergeTree read (~5 ms in chdb) per hop. ANY keeps the
+    # first row of a key; a duplicate is the same row.
     """CREATE TABLE IF NOT EXISTS lineage_up (
         id String,
         node Tuple(asset String, partition String, version String, time DateTime64(6, 'UTC')),
         ups Array(Tuple(asset String, partition String, version String, id String))
     ) ENGINE = Join(ANY, LEFT, id)""",
+    # The downstream walk's index: every edge again, hashed in memory by what was read;
+    # ALL keeps every row of a key (duplicates too: the walk reads DISTINCT).
+    """CREATE TABLE IF NOT EXISTS lineage_down (
+        downstream_asset String, downstream_partition String,
+        downstream_data_version String, downstream_event_id String,
+        upstream_asset String, upstream_partition String,
+        upstream_data_version String, upstream_event_id String,
+        time DateTime64(6, 'UTC')
+    ) ENGINE = Join(ALL, INNER, upstream_event_id)""",
     # Rule 5: what each projection has applied, written with its rows. `max(offset)` is
     # the answer before and after merges.
     """CREATE TABLE IF NOT EXISTS positions (
@@ -114,15 +118,7 @@ SCHEMA: tuple[str, ...] = (
 )
 """DDL of every archive table; each statement is idempotent (`IF NOT EXISTS`)."""
 
-TABLES: tuple[str, ...] = (
-    "events",
-    "materializations",
-    "runs",
-    "check_results",
-    "lineage_edges",
-    "lineage_up",
-    "positions",
-)
+TABLES: tuple[str, ...] = tuple(re.findall(r"EXISTS (\w+)", "".join(SCHEMA)))
 """The archive's tables, in the order `ArchiveStore.write` inserts them (positions last)."""
 
 
@@ -183,10 +179,9 @@ class MaterializationRecord:
 
 @dataclass(frozen=True)
 class LineageEdge:
-    """`downstream_*` read `upstream_*` when it materialized at `time`.
+    """`downstream_*` read `upstream_*` when it materialized at `time`, `depth` hops out.
 
-    `depth` counts hops from where the walk started (1: a direct input or output). An
-    upstream that was never materialized when read has no data version and no event id.
+    An upstream never materialized when read has no data version and no event id.
     """
 
     depth: int
@@ -248,12 +243,7 @@ class ArchiveStore(ABC):
     def __enter__(self) -> Self:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def create_schema(self) -> None:
@@ -274,18 +264,11 @@ class ArchiveStore(ABC):
         if batch.positions:
             import pyarrow as pa
 
-            p = batch.positions
-            self.insert(
-                "positions",
-                pa.table(
-                    {
-                        "projection": [t.projection for t in p],
-                        "topic": [t.topic for t in p],
-                        "partition": pa.array([t.partition for t in p], pa.uint32()),
-                        "offset": pa.array([t.offset for t in p], pa.uint64()),
-                    }
-                ),
-            )
+            columns = list(zip(*(astuple(t) for t in batch.positions), strict=True))
+            types = (pa.string(), pa.string(), pa.uint32(), pa.uint64())
+            names = ("projection", "topic", "partition", "offset")
+            arrays = [pa.array(c, t) for c, t in zip(columns, types, strict=True)]
+            self.insert("positions", pa.Table.from_arrays(arrays, names=names))
 
     def positions(self, projection: str = ARCHIVE_PROJECTION) -> dict[tuple[str, int], int]:
         """(topic, partition) -> the last offset `projection` has stored as applied."""
@@ -307,16 +290,6 @@ class ArchiveStore(ABC):
         rows = self.query("SELECT count() FROM {table:Identifier} FINAL", {"table": table})
         return _int(rows[0][0])
 
-    def table_sizes(self) -> dict[str, tuple[int, int]]:
-        """Table -> (rows, bytes on disk) of its active parts (before merges: duplicates too)."""
-        rows = self.query(
-            "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts"
-            " WHERE active AND database = currentDatabase() AND has({tables:Array(String)}, table)"
-            " GROUP BY table",
-            {"tables": list(TABLES)},
-        )
-        return {str(t): (_int(r), _int(b)) for t, r, b in rows}
-
     def materializations(
         self, asset_key: str, partition_key: str | None = None, *, limit: int = 100
     ) -> list[MaterializationRecord]:
@@ -324,8 +297,7 @@ class ArchiveStore(ABC):
         # No FINAL (it merges on read: 20 ms here); a duplicate row is the same row, and
         # LIMIT 1 BY drops it.
         rows = self.query(
-            "SELECT asset_key, partition_key, data_version, event_id, time, run_id, source"
-            " FROM materializations"
+            f"{_MATERIALIZATIONS}"
             " WHERE asset_key = {asset:String} AND partition_key = {partition:String}"
             " ORDER BY time DESC, event_id DESC LIMIT 1 BY event_id LIMIT {limit:UInt32}",
             {"asset": asset_key, "partition": partition_key or "", "limit": limit},
@@ -335,9 +307,7 @@ class ArchiveStore(ABC):
     def materialization(self, event_id: str) -> MaterializationRecord | None:
         """The materialization with this event id, if it is archived."""
         rows = self.query(
-            "SELECT asset_key, partition_key, data_version, event_id, time, run_id, source"
-            " FROM materializations WHERE event_id = {id:String} LIMIT 1",
-            {"id": event_id},
+            f"{_MATERIALIZATIONS} WHERE event_id = {{id:String}} LIMIT 1", {"id": event_id}
         )
         return _materialization(rows[0]) if rows else None
 
@@ -346,20 +316,19 @@ class ArchiveStore(ABC):
     ) -> list[LineageEdge]:
         """The lineage of one materialization, walked breadth-first up to `depth` hops.
 
-        Upstream: what it read, and what those read, ...; downstream: what was built from
-        it, transitively. One parameterised, index-served query per hop; each node is
-        expanded once (diamonds are shared, not repeated). Edges come in (depth, asset,
-        partition) order.
+        Upstream: what it read, and what those read, ...: one query (`lineage_up`).
+        Downstream: what was built from it, transitively: one query per hop
+        (`lineage_down`). Each node is expanded once (diamonds are shared, not repeated).
         """
         if not 1 <= depth <= _MAX_DEPTH:
             raise ValueError(f"depth must be between 1 and {_MAX_DEPTH}, not {depth}")
         if direction == "upstream":
             return self._walk_up(event_id, depth)
-        sql = (
+        sql = (  # one hash probe per id into lineage_down, not a MergeTree read
             "SELECT DISTINCT downstream_asset, downstream_partition, downstream_data_version,"
             " downstream_event_id, upstream_asset, upstream_partition, upstream_data_version,"
-            " upstream_event_id, time FROM lineage_edges"
-            " WHERE upstream_event_id IN {ids:Array(String)}"
+            " upstream_event_id, time FROM (SELECT arrayJoin({ids:Array(String)})"
+            " AS upstream_event_id) AS wanted ALL INNER JOIN lineage_down USING (upstream_event_id)"
             " ORDER BY downstream_asset, downstream_partition, downstream_event_id"
         )
         edges: list[LineageEdge] = []
@@ -416,6 +385,10 @@ class ArchiveStore(ABC):
         )
 
 
+_MATERIALIZATIONS = (
+    "SELECT asset_key, partition_key, data_version, event_id, time, run_id, source"
+    " FROM materializations"
+)
 _MAX_DEPTH = 32
 _NEXT = (
     "arrayDistinct(arrayFilter(i -> i != '',"
@@ -444,13 +417,7 @@ def _materialization(row: Row) -> MaterializationRecord:
     asset, partition, version, event_id, time, run_id, source = row
     assert isinstance(time, datetime)
     return MaterializationRecord(
-        asset_key=str(asset),
-        partition_key=_opt(partition),
-        data_version=str(version),
-        event_id=str(event_id),
-        time=time,
-        run_id=_opt(run_id),
-        source=str(source),
+        str(asset), _opt(partition), str(version), str(event_id), time, _opt(run_id), str(source)
     )
 
 
@@ -461,15 +428,5 @@ def _edge(depth: int, row: Row) -> LineageEdge:
     assert isinstance(time, datetime)
     if time.tzinfo is None:  # inside a tuple, drivers drop the column's zone (UTC)
         time = time.replace(tzinfo=UTC)
-    return LineageEdge(
-        depth=depth,
-        downstream_asset=str(d_asset),
-        downstream_partition=_opt(d_part),
-        downstream_data_version=str(d_version),
-        downstream_event_id=str(d_id),
-        upstream_asset=str(u_asset),
-        upstream_partition=_opt(u_part),
-        upstream_data_version=_opt(u_version),
-        upstream_event_id=_opt(u_id),
-        time=time,
-    )
+    down = (str(d_asset), _opt(d_part), str(d_version), str(d_id))
+    return LineageEdge(depth, *down, str(u_asset), _opt(u_part), _opt(u_version), _opt(u_id), time)
