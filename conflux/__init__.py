@@ -10,8 +10,9 @@ projector, the CLI) does not pay for the SDK, and the SDK never pays for Kafka.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conflux._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from conflux.events import (
@@ -38,21 +39,6 @@ _ERRORS = (
     "UnknownDependencyError",
     "UserCodeError",
 )
-
-
-def __getattr__(name: str) -> Any:
-    if name in _ERRORS:
-        return getattr(importlib.import_module("conflux.events"), name)
-    sdk = importlib.import_module("conflux.sdk")
-    if name in sdk.__all__:
-        value = getattr(sdk, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'conflux' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
 
 
 __all__ = [
@@ -112,3 +98,6 @@ __all__ = [
     "UnknownDependencyError",
     "UserCodeError",
 ]
+
+_WHERE = {name: "conflux.events" if name in _ERRORS else "conflux.sdk" for name in __all__}
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

@@ -9,8 +9,9 @@ what it names.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from conflux._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from conflux.sdk._asset import (
@@ -123,18 +124,7 @@ _WHERE: dict[str, str] = {
 """Public name -> the private module that defines it (loaded on first use)."""
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
-
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 __all__ = [
     # partition mappings
