@@ -65,7 +65,11 @@ _REDELIVERED_ON_COMMIT_ERROR = {
 
 @dataclass(frozen=True)
 class ConsumedEvent:
-    """A validated event with where it was read from."""
+    """A validated event with where it was read from, and the bytes it was read from.
+
+    `value` is the record as written (its own schema version, before upcasting): what the
+    archive stores, so that history is never rewritten (rule 6).
+    """
 
     event: AnyEvent
     topic: str
@@ -73,6 +77,7 @@ class ConsumedEvent:
     offset: int
     key: str | None
     timestamp_ms: int
+    value: bytes = b""
 
 
 class EventConsumer:
@@ -216,7 +221,9 @@ class EventConsumer:
             except EventValidationError as exc:
                 dead.append(self._dead_letter(msg, key, exc.reason))
                 continue
-            events.append(ConsumedEvent(event, topic, partition, offset, key, msg.timestamp()[1]))
+            events.append(
+                ConsumedEvent(event, topic, partition, offset, key, msg.timestamp()[1], value)
+            )
         if dead:
             self._send_dead_letters(dead)
         return events

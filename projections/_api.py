@@ -2,7 +2,8 @@
 
 Endpoints (all GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
 `/assets/<quoted key>/validate-partition?partition=K`, `/runs?status=&limit=`,
-`/runs/<id>`, `/events?asset=&partition=&type=&since=&after=&limit=`, `/selection?q=`.
+`/runs/<id>`, `/events?asset=&partition=&type=&since=&after=&limit=`, `/selection?q=`,
+`/lineage?asset=&partition=&direction=&depth=&event_id=` (when an archive is attached).
 Errors are `{"error": one line, "kind": error class name}` with 400, 404 or 500, so that
 `ApiClient` raises the same typed error the server hit.
 """
@@ -25,6 +26,7 @@ from conflux.projections._api_models import NotFoundError
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from conflux.projections._lineage import LineageService
     from conflux.projections._read_model import ReadModel
 
 _log = logging.getLogger("conflux.projections.api")
@@ -150,6 +152,8 @@ class QueryApi:
         self._server = _Server((host, port), _Handler)
         self._server.api = self
         self._thread: threading.Thread | None = None
+        self.lineage: LineageService | None = None
+        """Answers `/lineage` once the projector has opened its archive."""
         self.error: BaseException | None = None
         """What stopped the serving thread, if it stopped by an error."""
 
@@ -237,4 +241,30 @@ class QueryApi:
                 )
             case ["selection"]:
                 return {"asset_keys": model.resolve_selection(query.get("q", ""))}
+            case ["lineage"]:
+                return _dump(self._lineage(query))
         raise NotFoundError(f"no endpoint {'/' + '/'.join(segments)!r} in the query API")
+
+    def _lineage(self, query: dict[str, str]) -> BaseModel:
+        if self.lineage is None:
+            raise NotFoundError(
+                "this projector keeps no archive, so it has no lineage: run it with one"
+                " (`conflux dev` always does; set CONFLUX_CLICKHOUSE_URL for a server)"
+            )
+        asset = query.get("asset") or ""
+        if not asset:
+            raise _BadRequest("lineage needs asset=KEY")
+        direction = query.get("direction") or "upstream"
+        if direction not in ("upstream", "downstream"):
+            raise _BadRequest(f"direction={direction!r}: use upstream or downstream")
+        depth = _int(query, "depth")
+        try:
+            return self.lineage.answer(
+                asset,
+                query.get("partition") or None,
+                direction="upstream" if direction == "upstream" else "downstream",
+                depth=5 if depth is None else depth,
+                event_id=query.get("event_id") or None,
+            )
+        except ValueError as exc:
+            raise _BadRequest(str(exc)) from None

@@ -157,3 +157,43 @@ class StatusReport(_Model):
     recent_dead_letters: list[DeadLetterSummary]
     events: int
     """Events the projector has applied."""
+
+
+class LineageRoot(_Model):
+    """The materialization a lineage answer starts from."""
+
+    asset_key: str
+    partition_key: str | None
+    data_version: str
+    event_id: str
+    time: datetime
+    run_id: str | None
+    source: str
+
+
+class LineageLink(_Model):
+    """`downstream_*` read `upstream_*` when it materialized at `time`, `depth` hops out.
+
+    An upstream that was never materialized when it was read has no data version and no
+    event id.
+    """
+
+    depth: int
+    downstream_asset: str
+    downstream_partition: str | None
+    downstream_data_version: str
+    downstream_event_id: str
+    upstream_asset: str
+    upstream_partition: str | None
+    upstream_data_version: str | None
+    upstream_event_id: str | None
+    time: datetime
+
+
+class LineageAnswer(_Model):
+    """What one materialization read, transitively (upstream), or what was built from it."""
+
+    root: LineageRoot
+    direction: Literal["upstream", "downstream"]
+    depth: int
+    links: list[LineageLink]

@@ -129,10 +129,10 @@ def build_batch(
 
 
 def _from_consumed(record: ConsumedEvent) -> RawRecord:
-    # The consumer kept the model, not the bytes: re-encoding stores the upcast form.
-    return RawRecord(
-        encode_event(record.event), record.topic, record.partition, record.offset, record.key
-    )
+    # The bytes as written when the consumer kept them; a hand-made record without them
+    # is stored re-encoded (in its upcast form).
+    value = record.value or encode_event(record.event)
+    return RawRecord(value, record.topic, record.partition, record.offset, record.key)
 
 
 def _build(
@@ -328,6 +328,8 @@ class ArchiveSink:
         self._positions = store.positions(projection)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conflux-archive")
         self._inflight: Future[ArchiveBatch] | None = None
+        self.accepted = 0
+        """Records taken by `add` (not skipped as already stored)."""
         self.archived = 0
         """Records stored by this sink (rejected ones included)."""
         self.rejected: list[Rejected] = []
@@ -351,6 +353,7 @@ class ArchiveSink:
             if record.offset <= done.get((record.topic, record.partition), -1):
                 continue
             self._pending.append(record)
+            self.accepted += 1
             if self._since is None:
                 self._since = self._clock()
         while len(self._pending) >= self.batch_size:

@@ -25,6 +25,7 @@ from conflux.events import (
 from conflux.projections._api_models import (
     AssetSummary,
     EventRecord,
+    LineageAnswer,
     NotFoundError,
     RunSummary,
     StatusReport,
@@ -144,6 +145,31 @@ class ApiClient:
         """The asset keys a selection names. Raises `SelectionError` with the reason."""
         data = json.loads(self._get("/selection", {"q": q}))
         return [str(k) for k in data["asset_keys"]]
+
+    def lineage(
+        self,
+        asset: str,
+        partition: str | None = None,
+        *,
+        direction: str = "upstream",
+        depth: int = 5,
+        event_id: str | None = None,
+    ) -> LineageAnswer:
+        """What the latest (or the given) materialization read, or what was built from it.
+
+        Raises:
+            SelectionError: the asset is not defined.
+            DefinitionError: the partition does not fit the asset.
+            NotFoundError: nothing of it is archived, or the projector keeps no archive.
+        """
+        params: dict[str, object | None] = {
+            "asset": asset,
+            "partition": partition,
+            "direction": direction,
+            "depth": depth,
+            "event_id": event_id,
+        }
+        return self._one(LineageAnswer, "/lineage", params)
 
     def validate_partition(self, asset_key: str, partition: str | None) -> None:
         """Check an asset and partition before reporting a materialization of them.

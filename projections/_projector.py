@@ -1,8 +1,9 @@
-"""The projector: replays the log into the read model and serves the query API.
+"""The projector: replays the log into the read model and the archive, and serves both.
 
-It reads every topic a reader needs in assign mode from the beginning, so a restart
-rebuilds the read model by replay (rule 4), and it beats like every other part so that
-`conflux status` can tell it is alive.
+It reads every topic in assign mode from the beginning, so a restart rebuilds the
+in-memory read model by replay (rule 4); the archive (when given) skips what it has
+stored already (its positions are stored with its rows, rule 5). It beats like every
+other part so that `conflux status` can tell it is alive.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ if TYPE_CHECKING:
 
     from conflux.events import EventConsumer, EventProducer, Topics
     from conflux.events.brokers import BrokerKind
+    from conflux.projections._archive import ArchiveSink
+    from conflux.projections._store import ArchiveStore
 
 _log = logging.getLogger("conflux.projector")
 
 HEARTBEAT_INTERVAL_S = 2.0
 """How often the projector beats (readers call it gone after 3 missed beats)."""
+ARCHIVE_FLUSH_S = 0.25
+"""The archive's flush interval: the most a kill -9 can lose on a broker that keeps
+nothing (Tansu); on Apache Kafka the archive re-reads it from the log on restart."""
 
 
 class Projector:
@@ -46,6 +52,7 @@ class Projector:
         broker_kind: BrokerKind | None = None,
         expected_locations: Sequence[str] = (),
         instance_id: str | None = None,
+        archive: ArchiveStore | None = None,
     ) -> None:
         """Bind the query API; nothing is read until `run`.
 
@@ -57,12 +64,16 @@ class Projector:
             expected_locations: code locations that must load (or report a failure)
                 before `/status` is ready.
             instance_id: this projector's id in heartbeats (default: random).
+            archive: where every event is archived and lineage is answered from; the
+                projector creates its schema and closes it when `run` ends.
         """
         self.bootstrap = bootstrap
         self.topics = topics
         self.broker_kind = broker_kind
         self.instance_id = instance_id or f"projector-{uuid.uuid4().hex[:8]}"
         self.model = ReadModel()
+        self.archive = archive
+        self._sink: ArchiveSink | None = None
         self._caught_up = False
         self.api = QueryApi(
             self.model,
@@ -107,6 +118,7 @@ class Projector:
         self.api.start()
         _log.info("query API at %s", self.api_url)
         try:
+            self._open_archive()
             t = self.topics
             consumer = EventConsumer(
                 self.bootstrap,
@@ -126,7 +138,8 @@ class Projector:
             while not stop.is_set():
                 if self.api.error is not None:
                     raise RuntimeError("the query API stopped") from self.api.error
-                for record in consumer.poll(timeout=0.05, max_records=1000):
+                records = consumer.poll(timeout=0.05, max_records=1000)
+                for record in records:
                     event = record.event
                     if (
                         isinstance(event, ComponentHeartbeat)
@@ -139,6 +152,8 @@ class Projector:
                         partition=record.partition,
                         offset=record.offset,
                     )
+                if self._sink is not None:
+                    self._sink.add(records)
                 if not self._caught_up and consumer.caught_up():
                     self._caught_up = True
                     next_beat = 0.0  # say so at once: `status` waits on it
@@ -149,6 +164,7 @@ class Projector:
                     self._beat(producer)
         finally:
             self.api.close()
+            self._close_archive()
             if consumer is not None:
                 consumer.close()
             if producer is not None:
@@ -158,6 +174,40 @@ class Projector:
                     # Heartbeats are disposable: a projector stopped during an outage
                     # loses its last beats, nothing else.
                     _log.warning("stopping with undelivered heartbeats: %s", exc)
+
+    def _open_archive(self) -> None:
+        if self.archive is None:
+            return
+        from conflux.projections._archive import ArchiveSink
+        from conflux.projections._lineage import LineageService
+
+        self.archive.create_schema()
+        self._sink = ArchiveSink(self.archive, flush_interval_s=ARCHIVE_FLUSH_S)
+        self.api.lineage = LineageService(self.archive, self.model, settle=self._settle)
+        _log.info("archive at %s (%s)", self.archive.location, self.archive.backend)
+
+    def _close_archive(self) -> None:
+        sink, self._sink = self._sink, None
+        try:
+            if sink is not None:
+                sink.close()
+                _log.info("archive flushed: %d records stored this run", sink.archived)
+        finally:
+            if self.archive is not None:
+                self.archive.close()
+
+    def _settle(self, timeout: float) -> bool:
+        """Wait until every record handed to the archive so far is stored (API threads)."""
+        sink = self._sink
+        if sink is None:
+            return True
+        target = sink.accepted
+        deadline = time.monotonic() + timeout
+        while sink.archived < target:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
+        return True
 
     def _beat(self, producer: EventProducer) -> None:
         producer.emit(

@@ -34,6 +34,9 @@ _OPEN: dict[str, tuple[Session, int]] = {}
 """Folder -> its session and how many `ChdbStore`s of this process hold it (the engine is
 process-wide, so stores on one folder share one session)."""
 _OPEN_LOCK = threading.Lock()
+_ENGINE_LOCK = threading.RLock()
+"""One statement at a time on the process's engine: the projector's writer thread inserts
+while the query API's threads read, and a chdb session is not made for concurrent calls."""
 
 _ESCAPES = str.maketrans(
     {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0", "'": "\\'"}
@@ -145,7 +148,8 @@ class ChdbStore(ArchiveStore):
             writer.write_table(data)
         columns = ", ".join(f"`{name}`" for name in data.column_names)
         try:
-            with self._open().send_insert(f"INSERT INTO `{table}` ({columns})", "ArrowStream") as w:
+            statement = f"INSERT INTO `{table}` ({columns})"
+            with _ENGINE_LOCK, self._open().send_insert(statement, "ArrowStream") as w:
                 w.append(memoryview(sink.getvalue()))
                 w.finish()
         except RuntimeError as exc:
@@ -174,7 +178,8 @@ class ChdbStore(ArchiveStore):
     def _run(self, sql: str, fmt: str, params: Mapping[str, Param] | None) -> Any:
         bound = {name: _text(value) for name, value in (params or {}).items()}
         try:
-            return self._open().query(sql, fmt, params=bound)  # type: ignore[no-untyped-call]
+            with _ENGINE_LOCK:
+                return self._open().query(sql, fmt, params=bound)  # type: ignore[no-untyped-call]
         except RuntimeError as exc:
             raise self._error("query failed", exc) from exc
 

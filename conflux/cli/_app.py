@@ -238,6 +238,35 @@ def events(
 
 
 @cli.command()
+@click.argument("asset_key", metavar="ASSET")
+@click.option("--partition", help="The partition (required for a partitioned asset).")
+@click.option(
+    "--upstream/--downstream",
+    default=True,
+    help="What it read (default), or what was built from it.",
+)
+@click.option("--depth", type=click.IntRange(1, 32), default=5, show_default=True)
+@JSON
+@STATE_DIR
+def lineage(
+    asset_key: str, partition: str | None, upstream: bool, depth: int, as_json: bool, state_dir: str
+) -> None:
+    """Lineage of the latest materialization of ASSET, from the archive."""
+    from conflux.cli._lineage import lineage as run
+
+    sys.exit(
+        run(
+            asset_key=asset_key,
+            partition=partition,
+            direction="upstream" if upstream else "downstream",
+            depth=depth,
+            as_json=as_json,
+            state_dir=state_dir,
+        )
+    )
+
+
+@cli.command()
 @JSON
 @STATE_DIR
 def status(as_json: bool, state_dir: str) -> None:

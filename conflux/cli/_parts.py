@@ -19,6 +19,7 @@ from conflux.cli._system import broker_kind_from
 from conflux.events import StateDirError, Topics
 
 if TYPE_CHECKING:
+    from conflux.projections._store import ArchiveStore
     from conflux.sdk import Definitions
 
 
@@ -88,9 +89,27 @@ def run_projector(*, port: int, expected: tuple[str, ...], state_dir: str) -> in
         api_port=port,
         broker_kind=kind,
         expected_locations=expected,
+        archive=open_archive(state_dir),
     )
     projector.run(stop)
     return 0
+
+
+def open_archive(state_dir: str) -> ArchiveStore:
+    """The archive: the server at `CONFLUX_CLICKHOUSE_URL`, else chdb in the state folder.
+
+    Raises:
+        ArchiveUnavailableError: the server does not answer, or another process holds the
+            chdb folder.
+    """
+    url = os.environ.get("CONFLUX_CLICKHOUSE_URL")
+    if url:
+        from conflux.projections._store_server import ServerStore
+
+        return ServerStore(url)
+    from conflux.projections._store_chdb import ChdbStore
+
+    return ChdbStore(Path(state_dir) / "archive")
 
 
 def run_worker(

@@ -168,6 +168,30 @@ def test_materialize_a_partitioned_chain_and_read_it_back(
     assert runs[0]["run_id"] == run["run_id"]
 
 
+def test_lineage_comes_from_the_archive(
+    running_dev: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    state, _ = running_dev
+    done = conflux(state, "materialize", "numbers*", "--partition", "2024-01-07", "--wait")
+    assert done.returncode == 0, done.stderr
+    up = conflux(state, "lineage", "total", "--partition", "2024-01-07", "--json")
+    assert up.returncode == 0, up.stderr
+    answer = json.loads(up.stdout)
+    assert (answer["root"]["asset_key"], answer["direction"]) == ("total", "upstream")
+    [link] = answer["links"]
+    assert (link["upstream_asset"], link["upstream_partition"]) == ("numbers", "2024-01-07")
+    down = conflux(state, "lineage", "numbers", "--partition", "2024-01-07", "--downstream")
+    assert down.returncode == 0, down.stderr
+    lines = down.stdout.splitlines()
+    assert lines[0].startswith("numbers[2024-01-07]  version ")
+    assert lines[1].strip().startswith("-> total[2024-01-07]  version ")
+    assert link["downstream_event_id"][:12] in lines[1]
+    bad = conflux(state, "lineage", "total")  # partitioned: needs --partition
+    assert bad.returncode == 1 and "--partition" in bad.stderr, bad.stderr
+    never = conflux(state, "lineage", "total", "--partition", "2024-01-30")
+    assert never.returncode == 1 and "no archived materialization" in never.stderr
+
+
 def test_failure_skips_nothing_upstream_and_fails_the_run(
     running_dev: tuple[Path, subprocess.Popen[str]],
 ) -> None:

@@ -1,0 +1,76 @@
+"""`conflux lineage`: what a materialization read, transitively, or what was built from it."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from conflux.cli._output import print_json, short_time
+from conflux.cli._system import find_system
+
+if TYPE_CHECKING:
+    from conflux.projections._api_models import LineageAnswer, LineageLink
+
+
+def lineage(
+    *,
+    asset_key: str,
+    partition: str | None,
+    direction: str,
+    depth: int,
+    as_json: bool,
+    state_dir: str,
+) -> int:
+    """Print the lineage of the latest materialization of an asset partition."""
+    from conflux.projections import ApiClient
+
+    client = ApiClient(find_system(state_dir).api_url, timeout=10.0)
+    answer = client.lineage(asset_key, partition, direction=direction, depth=depth)
+    if as_json:
+        print_json(answer)
+    else:
+        sys.stdout.write("".join(line + "\n" for line in render(answer)))
+    return 0
+
+
+def _name(asset: str, partition: str | None) -> str:
+    return asset + (f"[{partition}]" if partition is not None else "")
+
+
+def render(answer: LineageAnswer) -> list[str]:
+    """The answer as an indented tree; a node reached twice is expanded once."""
+    root = answer.root
+    lines = [
+        f"{_name(root.asset_key, root.partition_key)}  version {root.data_version}"
+        f"  {short_time(root.time)}  {root.source}  event {root.event_id[:12]}"
+    ]
+    upstream = answer.direction == "upstream"
+    children: dict[str, list[LineageLink]] = {}
+    for link in answer.links:
+        parent = link.downstream_event_id if upstream else (link.upstream_event_id or "")
+        children.setdefault(parent, []).append(link)
+    arrow = "<-" if upstream else "->"
+    expanded: set[str] = set()
+
+    def walk(event_id: str, indent: int) -> None:
+        if event_id in expanded:
+            return
+        expanded.add(event_id)
+        for link in children.get(event_id, []):
+            if upstream:
+                name = _name(link.upstream_asset, link.upstream_partition)
+                version, child = link.upstream_data_version, link.upstream_event_id
+                detail = f"version {version}" if version else "never materialized when read"
+            else:
+                name = _name(link.downstream_asset, link.downstream_partition)
+                version, child = link.downstream_data_version, link.downstream_event_id
+                detail = f"version {version}  {short_time(link.time)}"
+            ident = f"  event {child[:12]}" if child else ""
+            lines.append(f"{'   ' * indent}{arrow} {name}  {detail}{ident}")
+            if child:
+                walk(child, indent + 1)
+
+    walk(root.event_id, 1)
+    if len(lines) == 1:
+        lines.append(f"   ({'reads nothing' if upstream else 'nothing was built from it'})")
+    return lines
