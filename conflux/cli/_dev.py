@@ -187,6 +187,8 @@ def run_dev(
         ensure_topics(
             local.bootstrap, [*topics.core(), *(topics.work_spec(spec.name) for spec in locations)]
         )
+        if local.kind == "tansu":
+            _restore_from_archive(root, local.bootstrap, topics)
         api_port = _free_port(port)
         env = {
             **os.environ,
@@ -233,6 +235,33 @@ def run_dev(
         local.stop()
         with contextlib.suppress(FileNotFoundError):
             (root / DEV_FILE).unlink()
+
+
+def _restore_from_archive(root: Path, bootstrap: str, topics: Topics) -> None:
+    """Give a fresh Tansu (which keeps nothing) the log back from the archive, if any."""
+    if os.environ.get("CONFLUX_CLICKHOUSE_URL") or not (root / "archive").is_dir():
+        return
+    from conflux.projections._seed import seed_broker
+    from conflux.projections._store_chdb import ChdbStore
+
+    shown = [0.0]
+
+    def progress(done: int, total: int) -> None:
+        if time.monotonic() - shown[0] >= 2.0:
+            shown[0] = time.monotonic()
+            click.echo(f"conflux dev: restoring the log from the archive: {done:,}/{total:,}")
+
+    with ChdbStore(root / "archive") as store:
+        store.create_schema()
+        report = seed_broker(store, bootstrap, topics, broker_kind="tansu", progress=progress)
+    # The coordinator's checkpoint names offsets of the old broker: replay instead.
+    with contextlib.suppress(FileNotFoundError):
+        (root / "coordinator" / "checkpoint").unlink()
+    if report.records:
+        click.echo(
+            f"conflux dev: restored {report.records:,} events from the archive"
+            f" in {report.seconds:.1f} s (Tansu keeps nothing across restarts)"
+        )
 
 
 def _label(kind: str, forced: str | None) -> str:
