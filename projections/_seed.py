@@ -123,7 +123,8 @@ def seed_broker(
     if producer.flush(30.0) or failures:
         raise BrokerUnavailableError(
             f"seeding {bootstrap} from the archive failed after {done} records: "
-            f"{failures[0] if failures else 'not every record was acknowledged in 30 s'}"
+            f"{failures[0] if failures else 'not every record was acknowledged in 30 s'}",
+            bootstrap=bootstrap,
         )
     _move_positions(store, last)
     report = SeedReport(done, counts, time.monotonic() - started)
