@@ -2,9 +2,11 @@
 
 One thread does everything (poll, fold, decide, produce, heartbeat), so there is no lock
 and no error can be lost in a background thread: whatever goes wrong propagates out of
-`run`. The state is rebuilt by replaying every topic from the beginning on start; decisions
-wait until the consumer has caught up, so a restarted coordinator first learns what it
-already decided (derived ids make any repeat a no-op anyway).
+`run`. On start the state is loaded from the checkpoint (when there is a usable one) and
+the log is read from the checkpoint's offsets, else from the beginning; decisions wait
+until the consumer has caught up, so a restarted coordinator first learns what it already
+decided (derived ids make any repeat a no-op anyway). The checkpoint is written every
+`CHECKPOINT_INTERVAL_S` while events arrive, and on a clean stop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import socket
 import time
 from typing import TYPE_CHECKING
 
+from conflux.coordinator._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from conflux.coordinator._decide import PRODUCER, decide
 from conflux.coordinator._state import CoordinatorState
 from conflux.events import (
@@ -29,6 +32,7 @@ from conflux.events import (
 
 if TYPE_CHECKING:
     import threading
+    from pathlib import Path
 
     from conflux.events import AnyEvent, EventConsumer, EventProducer
     from conflux.events._kafka import BrokerKind
@@ -41,6 +45,9 @@ MAX_BATCH = 1000
 """Events folded per poll at most, between decision steps."""
 MAX_ROUNDS = 100
 """Decision rounds per step; decisions settle in two, more would be a bug."""
+CHECKPOINT_INTERVAL_S = 60.0
+"""How often the state is checkpointed while events arrive (it pauses the loop while it
+is written: about a second per million folded partitions)."""
 
 
 def default_instance_id() -> str:
@@ -58,6 +65,8 @@ class Coordinator:
         instance_id: this process's id in heartbeats (default: host, pid and a nonce).
         poll_timeout_s: longest wait for new events before heartbeating again; events
             are handled as soon as they arrive whatever its value.
+        checkpoint: where the state is checkpointed with its offsets (None: never; a
+            restart replays the whole log).
 
     Attributes:
         state: the folded state (read it from the `run` thread, or after it returned).
@@ -72,6 +81,7 @@ class Coordinator:
         broker_kind: BrokerKind | None = None,
         instance_id: str | None = None,
         poll_timeout_s: float = POLL_TIMEOUT_S,
+        checkpoint: Path | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -85,6 +95,11 @@ class Coordinator:
         self.emitted = 0
         """Events emitted so far (a dispatch counts once, though written to two topics)."""
         self._work_topics: set[str] = set()
+        self.checkpoint_path = checkpoint
+        self.resumed_from: dict[tuple[str, int], int] | None = None
+        """The checkpoint's offsets when the state was loaded from one."""
+        self._saved_at = 0
+        """`applied` when the last checkpoint was written."""
 
     def run(self, stop: threading.Event) -> None:
         """Replay, then decide and emit until `stop` is set.
@@ -114,18 +129,49 @@ class Coordinator:
                 ],
                 client_id=self.instance_id,
                 broker_kind=self.broker_kind,
+                start_offsets=self._resume(),
             )
             try:
                 self._loop(consumer, producer, stop)
+                if self.ready:
+                    self._checkpoint(consumer)
             finally:
                 consumer.close()
         finally:
             producer.close()
 
+    def _resume(self) -> dict[tuple[str, int], int] | None:
+        """Load the checkpoint, if there is a usable one; return where to read from."""
+        if self.checkpoint_path is None:
+            return None
+        loaded = load_checkpoint(self.checkpoint_path, prefix=self.topics.prefix)
+        if loaded is None:
+            return None
+        self.state, self.applied, self._saved_at = loaded.state, loaded.applied, loaded.applied
+        self.resumed_from = dict(loaded.offsets)
+        for location in self.state.definitions.locations:
+            self._ensure_work_topic(location)
+        log.info("resumed from checkpoint: %d events folded", loaded.applied)
+        return dict(loaded.offsets)
+
+    def _checkpoint(self, consumer: EventConsumer) -> None:
+        """Store the state with the offsets it has applied (call between polls only)."""
+        if self.checkpoint_path is None or self.applied == self._saved_at:
+            return
+        offsets = {**(self.resumed_from or {}), **consumer.positions()}
+        seconds = save_checkpoint(
+            self.checkpoint_path,
+            Checkpoint(self.state, offsets, self.applied),
+            prefix=self.topics.prefix,
+        )
+        self._saved_at = self.applied
+        log.info("checkpoint: %d events folded, written in %.2f s", self.applied, seconds)
+
     def _loop(
         self, consumer: EventConsumer, producer: EventProducer, stop: threading.Event
     ) -> None:
         next_beat = 0.0
+        next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_S
         while not stop.is_set():
             # librdkafka's batch consume waits out its whole timeout unless the batch fills:
             # wait for the first event alone (returns as soon as it arrives), then take
@@ -142,6 +188,9 @@ class Coordinator:
                 )
             if self.ready:
                 self._step(producer)
+                if time.monotonic() >= next_checkpoint:
+                    next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_S
+                    self._checkpoint(consumer)
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + HEARTBEAT_INTERVAL_S
                 producer.emit(

@@ -228,6 +228,14 @@ class EventConsumer:
             self._send_dead_letters(dead)
         return events
 
+    def positions(self) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> the next offset to read, for partitions read from so far.
+
+        Everything before it was returned by `poll` (or dead-lettered): what a fold stores
+        with its state (rule 5) to resume from with `start_offsets`.
+        """
+        return dict(self._positions)
+
     def caught_up(self) -> bool:
         """Whether every assigned partition has been read to its end at least once.
 

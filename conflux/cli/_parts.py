@@ -70,7 +70,8 @@ def run_coordinator(*, state_dir: str) -> int:
     bootstrap, kind, topics = _broker(state_dir)
     stop = _stop_on_signals()
     wait_for_broker(bootstrap)
-    Coordinator(bootstrap, topics, broker_kind=kind).run(stop)
+    checkpoint = Path(state_dir) / "coordinator" / "checkpoint"
+    Coordinator(bootstrap, topics, broker_kind=kind, checkpoint=checkpoint).run(stop)
     return 0
 
 

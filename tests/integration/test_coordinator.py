@@ -32,6 +32,7 @@ from conflux.events import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
+    from pathlib import Path
 
     from brokers import BrokerHandle
 
@@ -100,8 +101,10 @@ class System:
         self.producer.flush()
 
     @contextmanager
-    def coordinator(self) -> Iterator[Coordinator]:
-        coord = Coordinator(self.broker.bootstrap, self.topics, broker_kind=self.broker.kind)
+    def coordinator(self, checkpoint: Path | None = None) -> Iterator[Coordinator]:
+        coord = Coordinator(
+            self.broker.bootstrap, self.topics, broker_kind=self.broker.kind, checkpoint=checkpoint
+        )
         with _in_thread(coord.run) as alive:
             deadline = time.monotonic() + 30
             while not coord.ready:
@@ -334,6 +337,37 @@ class CoordinatorContract:
             "WorkItemDispatched",
         ]
         assert len(set(ids)) == 4  # a repeat, if any, carries the same id
+
+    def test_checkpoint_resumes_where_the_fold_stopped(
+        self, system: System, tmp_path: Path
+    ) -> None:
+        checkpoint = tmp_path / "coordinator" / "checkpoint"
+        system.publish()
+        runs = system.runs()
+        with system.coordinator(checkpoint) as first, system.worker():
+            system.request("raw", "clean", "colors", run_id="c1", partitions=("red",))
+            runs.completed("c1")
+        assert checkpoint.is_file(), "a clean stop writes the checkpoint"
+        with system.coordinator() as replayed:  # no checkpoint: from offset zero
+            expected = (replayed.state.progress(), replayed.state.assets.partitions)
+        with system.coordinator(checkpoint) as resumed, system.worker():
+            assert resumed.resumed_from and sum(resumed.resumed_from.values()) > 0
+            assert resumed.applied >= first.applied  # counted from the checkpoint on
+            assert (resumed.state.progress(), resumed.state.assets.partitions) == expected
+            system.request("raw", "clean", run_id="c2")
+            assert runs.completed("c2").status == "success"
+        runs.close()
+
+    def test_unusable_checkpoint_means_a_replay(self, system: System, tmp_path: Path) -> None:
+        checkpoint = tmp_path / "checkpoint"
+        checkpoint.write_bytes(b"not a checkpoint")
+        system.publish()
+        with system.coordinator(checkpoint) as coord:
+            assert coord.resumed_from is None
+            deadline = time.monotonic() + 10
+            while LOCATION not in coord.state.definitions.locations:
+                assert time.monotonic() < deadline, "the snapshot was not folded"
+                time.sleep(0.05)
 
     def test_heartbeats_say_ready_once_caught_up(self, system: System) -> None:
         with system.coordinator() as coord:
