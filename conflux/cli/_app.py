@@ -267,6 +267,43 @@ def lineage(
 
 
 @cli.command()
+@click.argument(
+    "projections",
+    nargs=-1,
+    type=click.Choice(["coordinator", "read-model", "archive", "all"]),
+)
+@click.option("--from-offset", type=click.IntRange(min=0), help="Start at this offset.")
+@click.option("--from-time", help="Start at the first record at or after this ISO time.")
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False),
+    help="A new chdb folder to rebuild the archive into (needed for `archive`).",
+)
+@JSON
+@STATE_DIR
+def replay(
+    projections: tuple[str, ...],
+    from_offset: int | None,
+    from_time: str | None,
+    into: str | None,
+    as_json: bool,
+    state_dir: str,
+) -> None:
+    """Rebuild projections from the log (default: coordinator and read-model) and check them.
+
+    A replay from the start is compared with the running system: exit 1 if they differ.
+    """
+    from conflux.cli._replay import parse_start, replay_command
+
+    start = parse_start(from_offset, from_time)
+    sys.exit(
+        replay_command(
+            projections=projections, start=start, into=into, as_json=as_json, state_dir=state_dir
+        )
+    )
+
+
+@cli.command()
 @JSON
 @STATE_DIR
 def status(as_json: bool, state_dir: str) -> None:

@@ -238,6 +238,26 @@ def test_report_an_external_materialization(
     assert last is not None and (last["data_version"], last["source"]) == ("v42", "reported")
 
 
+def test_replay_rebuilds_every_projection_equal_to_the_live_one(
+    running_dev: tuple[Path, subprocess.Popen[str]], tmp_path: Path
+) -> None:
+    state, _ = running_dev
+    done = conflux(state, "replay", "all", "--into", str(tmp_path / "archive"), "--json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    reports = {r["projection"]: r for r in json.loads(done.stdout)}
+    assert set(reports) == {"coordinator", "read-model", "archive"}
+    assert reports["coordinator"]["matches_live"] is True, reports["coordinator"]
+    assert reports["read-model"]["matches_live"] is True, reports["read-model"]
+    assert all(r["events"] > 0 for r in reports.values())
+    human = conflux(state, "replay", "read-model")
+    assert human.returncode == 0 and "same as the live system" in human.stdout, human
+    assert "100%" in human.stderr  # the progress bar's last state
+    partial = conflux(state, "replay", "coordinator", "--from-time", "2999-01-01", "--json")
+    assert json.loads(partial.stdout)[0]["events"] == 0
+    needs_into = conflux(state, "replay", "archive")
+    assert needs_into.returncode == 1 and "--into" in needs_into.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "code", "needle"),
     [
