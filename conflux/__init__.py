@@ -63,6 +63,8 @@ __all__ = [
     "DailyPartitionsDefinition",
     "HourlyPartitionsDefinition",
     "MonthlyPartitionsDefinition",
+    "MultiPartitionKey",
+    "MultiPartitionsDefinition",
     "PartitionsDefinition",
     "StaticPartitionsDefinition",
     "TimeWindow",
@@ -70,8 +72,11 @@ __all__ = [
     "WeeklyPartitionsDefinition",
     # partition mappings
     "AllPartitionMapping",
+    "DimensionPartitionMapping",
     "IdentityPartitionMapping",
     "LastPartitionMapping",
+    "MultiPartitionMapping",
+    "MultiToSingleDimensionPartitionMapping",
     "PartitionMapping",
     "TimeWindowPartitionMapping",
     # resources and IO

@@ -96,10 +96,44 @@ class LastMappingSnapshot(_Frozen):
     kind: Literal["last"] = "last"
 
 
+class DimensionMappingSnapshot(_Frozen):
+    """How one upstream dimension of a multi-partitioned asset maps to a downstream one."""
+
+    upstream_dimension: str
+    """The upstream `MultiPartitionsDefinition`'s dimension name."""
+    downstream_dimension: str
+    """The downstream `MultiPartitionsDefinition`'s dimension name it corresponds to."""
+    partition_mapping: PartitionMappingSnapshot
+    """The mapping between the two dimensions' partitions definitions."""
+
+
+class MultiMappingSnapshot(_Frozen):
+    """Between two multi-partitioned assets, dimension by dimension; unmapped ones read all."""
+
+    kind: Literal["multi"] = "multi"
+    dimensions: tuple[DimensionMappingSnapshot, ...]
+    """The mapped dimensions, sorted by upstream dimension name."""
+
+
+class MultiToSingleDimensionMappingSnapshot(_Frozen):
+    """Between a multi-partitioned and a single-dimension asset, through one dimension."""
+
+    kind: Literal["multi_to_single_dimension"] = "multi_to_single_dimension"
+    partition_dimension_name: str | None = None
+    """The multi side's dimension that carries the single side's keys; None: the one
+    dimension whose partitions definition equals the single side's (inferred when used)."""
+
+
 PartitionMappingSnapshot = Annotated[
-    IdentityMappingSnapshot | TimeWindowMappingSnapshot | AllMappingSnapshot | LastMappingSnapshot,
+    IdentityMappingSnapshot
+    | TimeWindowMappingSnapshot
+    | AllMappingSnapshot
+    | LastMappingSnapshot
+    | MultiMappingSnapshot
+    | MultiToSingleDimensionMappingSnapshot,
     Field(discriminator="kind"),
 ]
+DimensionMappingSnapshot.model_rebuild()
 
 
 class AssetDepSnapshot(_Frozen):

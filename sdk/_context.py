@@ -52,14 +52,22 @@ class AssetExecutionContext:
     def partition_key(self) -> str:
         """The partition being materialized.
 
+        For a multi-partitioned asset it is a `MultiPartitionKey` (a `str` equal to the
+        joined key), so `context.partition_key.keys_by_dimension["region"]` works, as in
+        Dagster.
+
         Raises:
             ContextError: the asset is not partitioned.
         """
+        from conflux.sdk.partitions import MultiPartitionsDefinition
+
         if self.partition_key_or_none is None:
             raise ContextError(
                 f"{self.asset_key} is not partitioned, so it has no partition_key: "
                 "give it a partitions_def, or check context.has_partition_key"
             )
+        if isinstance(self.partitions_def, MultiPartitionsDefinition):
+            return self.partitions_def.get_partition_key_from_str(self.partition_key_or_none)
         return self.partition_key_or_none
 
     @property

@@ -17,6 +17,16 @@ from conflux.sdk.partitions._mappings import (
     TimeWindowPartitionMapping,
     default_partition_mapping,
 )
+from conflux.sdk.partitions._multi import (
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    PartitionDimensionDefinition,
+)
+from conflux.sdk.partitions._multi_mappings import (
+    DimensionPartitionMapping,
+    MultiPartitionMapping,
+    MultiToSingleDimensionPartitionMapping,
+)
 from conflux.sdk.partitions._snapshots import mapping_from_snapshot, partitions_from_snapshot
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindow, TimeWindowPartitionsDefinition
@@ -31,12 +41,18 @@ __all__ = [
     "DailyPartitionsDefinition",
     "WeeklyPartitionsDefinition",
     "MonthlyPartitionsDefinition",
+    "MultiPartitionsDefinition",
+    "MultiPartitionKey",
+    "PartitionDimensionDefinition",
     # mappings
     "PartitionMapping",
     "IdentityPartitionMapping",
     "TimeWindowPartitionMapping",
     "AllPartitionMapping",
     "LastPartitionMapping",
+    "MultiPartitionMapping",
+    "DimensionPartitionMapping",
+    "MultiToSingleDimensionPartitionMapping",
     "default_partition_mapping",
     # snapshots (for the coordinator and readers, which never import user code)
     "partitions_from_snapshot",

@@ -58,6 +58,30 @@ class PartitionsDefinition(ABC):
         keys = self.get_partition_keys(current_time)
         return keys[-1] if keys else None
 
+    def key_at(self, index: int, current_time: datetime | None = None) -> str:
+        """The key at position `index` of the keys existing at `current_time`.
+
+        Negative indexes count from the end, as for a list. Static and time-window
+        definitions answer by arithmetic, without listing keys; multi-dimensional ones
+        compose their dimensions' answers.
+
+        Raises:
+            IndexError: no key exists at that position.
+        """
+        keys = self.get_partition_keys(current_time)
+        return keys[index]
+
+    def index_of(self, key: str, current_time: datetime | None = None) -> int:
+        """The position of `key` among the keys existing at `current_time` (from 0).
+
+        `key_at(index_of(k)) == k` for every existing key.
+
+        Raises:
+            InvalidPartitionKeyError: `key` does not exist at `current_time`.
+        """
+        self.validate_partition_key(key, current_time)
+        return list(self.get_partition_keys(current_time)).index(key)
+
     def validate_partition_key(self, key: str, current_time: datetime | None = None) -> None:
         """Return if `key` exists at `current_time`, else say which keys would do.
 

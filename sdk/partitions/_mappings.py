@@ -147,6 +147,8 @@ class IdentityPartitionMapping(PartitionMapping):
             )
         if downstream_def == upstream_def:
             return
+        if _same_dimensions(downstream_def, upstream_def):
+            return
         if isinstance(downstream_def, StaticPartitionsDefinition) and isinstance(
             upstream_def, StaticPartitionsDefinition
         ):
@@ -177,6 +179,24 @@ class IdentityPartitionMapping(PartitionMapping):
     def to_snapshot(self) -> IdentityMappingSnapshot:
         """The mapping as data."""
         return IdentityMappingSnapshot()
+
+
+def _same_dimensions(down: PartitionsDefinition, up: PartitionsDefinition) -> bool:
+    """True for two multi-partitions definitions whose dimensions pair up for identity."""
+    from conflux.sdk.partitions._multi import MultiPartitionsDefinition
+
+    if not (
+        isinstance(down, MultiPartitionsDefinition) and isinstance(up, MultiPartitionsDefinition)
+    ):
+        return False
+    if down.partition_dimension_names != up.partition_dimension_names:
+        return False
+    try:
+        for d, u in zip(down.partitions_defs, up.partitions_defs, strict=True):
+            IdentityPartitionMapping().validate(d.partitions_def, u.partitions_def)
+    except IncompatiblePartitionMappingError:
+        return False
+    return True
 
 
 def _time_windows(defn: PartitionsDefinition | None, side: str) -> TimeWindowPartitionsDefinition:
@@ -371,7 +391,9 @@ def default_partition_mapping(
       the one partition `None`);
     * anything else, such as two different static definitions: identity over the keys
       they share. `validate` then refuses definitions that share no key (and a static
-      definition joined to a time-window one), naming the mapping to write instead.
+      definition joined to a time-window one), naming the mapping to write instead;
+    * a multi-partitioned side (see `default_multi_mapping`): through the one dimension
+      equal to a single-dimension side, or dimension by dimension between two multis.
     """
     if downstream_def is None or upstream_def is None:
         return (
@@ -385,4 +407,6 @@ def default_partition_mapping(
         upstream_def, TimeWindowPartitionsDefinition
     ):
         return TimeWindowPartitionMapping()
-    return IdentityPartitionMapping()
+    from conflux.sdk.partitions._multi_mappings import default_multi_mapping  # imports this
+
+    return default_multi_mapping(downstream_def, upstream_def) or IdentityPartitionMapping()

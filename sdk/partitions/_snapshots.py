@@ -20,12 +20,19 @@ from conflux.events import (
     TimeWindowMappingSnapshot,
     TimeWindowPartitionsSnapshot,
 )
+from conflux.events._snapshot import MultiMappingSnapshot, MultiToSingleDimensionMappingSnapshot
 from conflux.sdk.partitions._mappings import (
     AllPartitionMapping,
     IdentityPartitionMapping,
     LastPartitionMapping,
     PartitionMapping,
     TimeWindowPartitionMapping,
+)
+from conflux.sdk.partitions._multi import MultiPartitionsDefinition
+from conflux.sdk.partitions._multi_mappings import (
+    DimensionPartitionMapping,
+    MultiPartitionMapping,
+    MultiToSingleDimensionPartitionMapping,
 )
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
@@ -47,8 +54,7 @@ def partitions_from_snapshot(snapshot: PartitionsSnapshot) -> PartitionsDefiniti
         True
 
     Raises:
-        DefinitionError: the snapshot is multi-dimensional or dynamic, which this version
-            cannot rebuild yet.
+        DefinitionError: the snapshot is dynamic, which this version cannot rebuild yet.
     """
     if isinstance(snapshot, StaticPartitionsSnapshot):
         return StaticPartitionsDefinition(snapshot.keys)
@@ -62,7 +68,9 @@ def partitions_from_snapshot(snapshot: PartitionsSnapshot) -> PartitionsDefiniti
             cron_schedule=snapshot.cron_schedule,
         )
     if isinstance(snapshot, MultiPartitionsSnapshot):
-        raise DefinitionError("multi-dimensional partitions arrive with issue 5")
+        return MultiPartitionsDefinition(
+            {name: partitions_from_snapshot(dim) for name, dim in snapshot.dimensions}
+        )
     raise DefinitionError("dynamic partitions arrive with issue 5")
 
 
@@ -76,4 +84,15 @@ def mapping_from_snapshot(snapshot: PartitionMappingSnapshot) -> PartitionMappin
         return LastPartitionMapping()
     if isinstance(snapshot, IdentityMappingSnapshot):
         return IdentityPartitionMapping()
+    if isinstance(snapshot, MultiMappingSnapshot):
+        return MultiPartitionMapping(
+            {
+                dim.upstream_dimension: DimensionPartitionMapping(
+                    dim.downstream_dimension, mapping_from_snapshot(dim.partition_mapping)
+                )
+                for dim in snapshot.dimensions
+            }
+        )
+    if isinstance(snapshot, MultiToSingleDimensionMappingSnapshot):
+        return MultiToSingleDimensionPartitionMapping(snapshot.partition_dimension_name)
     raise DefinitionError(f"unknown partition mapping kind {snapshot!r}")  # pragma: no cover

@@ -68,6 +68,23 @@ class StaticPartitionsDefinition(PartitionsDefinition):
         """The number of keys."""
         return len(self._keys)
 
+    def key_at(self, index: int, current_time: datetime | None = None) -> str:
+        """The key at `index` in the order given (negative: from the end).
+
+        Raises:
+            IndexError: there are not that many keys.
+        """
+        return self._keys[index]
+
+    def index_of(self, key: str, current_time: datetime | None = None) -> int:
+        """The position of `key` in the order given.
+
+        Raises:
+            InvalidPartitionKeyError: `key` is not one of the keys.
+        """
+        self.validate_partition_key(key)
+        return self._positions[key]
+
     def validate_partition_key(self, key: str, current_time: datetime | None = None) -> None:
         """Return if `key` is one of the keys, else name the closest ones.
 

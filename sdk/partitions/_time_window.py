@@ -268,6 +268,29 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         lo, hi = self._bounds(current_time)
         return self._format.format(self._schedule.tick(hi)) if hi >= lo else None
 
+    def key_at(self, index: int, current_time: datetime | None = None) -> str:
+        """The key of the `index`-th existing window (negative: from the last), by arithmetic.
+
+        Raises:
+            IndexError: fewer windows exist at `current_time`.
+        """
+        lo, hi = self._bounds(current_time)
+        n = lo + index if index >= 0 else hi + 1 + index
+        if not lo <= n <= hi:
+            raise IndexError(f"partition index {index} out of range ({hi - lo + 1} windows exist)")
+        return self._format.format(self._schedule.tick(n))
+
+    def index_of(self, key: str, current_time: datetime | None = None) -> int:
+        """The position of `key` among the existing windows, by arithmetic.
+
+        Raises:
+            InvalidPartitionKeyError: `key` does not exist at `current_time`.
+        """
+        self.validate_partition_key(key, current_time)
+        n = self._ordinal_of_key(key)
+        assert n is not None  # validated above
+        return n - self._lo
+
     def get_partition_keys_in_range(
         self, start: str, end: str, current_time: datetime | None = None
     ) -> list[str]:

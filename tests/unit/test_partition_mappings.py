@@ -15,10 +15,8 @@ from conflux.events import (
     DynamicPartitionsSnapshot,
     IncompatiblePartitionMappingError,
     InvalidPartitionKeyError,
-    MultiPartitionsSnapshot,
     PartitionMappingSnapshot,
     PartitionsSnapshot,
-    StaticPartitionsSnapshot,
     TimeWindowMappingSnapshot,
 )
 from conflux.sdk.partitions import (
@@ -347,10 +345,8 @@ def test_offsets_survive_the_snapshot() -> None:
     assert TimeWindowPartitionMapping(-1, 2) != TimeWindowPartitionMapping(-1, 1)
 
 
-def test_multi_and_dynamic_snapshots_are_refused_until_issue_5() -> None:
-    multi = MultiPartitionsSnapshot(dimensions=(("color", StaticPartitionsSnapshot(keys=("r",))),))
-    with pytest.raises(DefinitionError, match="multi-dimensional partitions arrive with issue 5"):
-        partitions_from_snapshot(multi)
+def test_dynamic_snapshots_are_refused_until_issue_5() -> None:
+    # Multi-dimensional snapshots are rebuilt since issue 5.1 (test_partitions_multi.py).
     with pytest.raises(DefinitionError, match="issue 5"):
         partitions_from_snapshot(DynamicPartitionsSnapshot(name="customers"))
 
