@@ -330,8 +330,16 @@ class MultiToSingleDimensionPartitionMapping(PartitionMapping):
     def validate(
         self, downstream_def: PartitionsDefinition | None, upstream_def: PartitionsDefinition | None
     ) -> None:
-        """One side multi, one single, and the joining dimension found (see the class)."""
-        self._sides(downstream_def, upstream_def)
+        """One side multi, one single, the joining dimension found and keyed like the single."""
+        from conflux.sdk.partitions._mappings import IdentityPartitionMapping
+
+        multi, single, dim = self._sides(downstream_def, upstream_def)
+        try:
+            IdentityPartitionMapping().validate(multi.get_partitions_def_for_dimension(dim), single)
+        except IncompatiblePartitionMappingError as exc:
+            raise IncompatiblePartitionMappingError(
+                f"MultiToSingleDimensionPartitionMapping through dimension {dim!r}: {exc}"
+            ) from exc
 
     def to_snapshot(self) -> MultiToSingleDimensionMappingSnapshot:
         """The dimension name as given (None: inferred where used)."""

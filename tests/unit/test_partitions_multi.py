@@ -236,6 +236,10 @@ def test_multi_to_single_dimension_both_ways() -> None:
         "2024-01-03|eu",
         "2024-01-03|us",
     ]
+    mapping.validate(DAYS, DATE_REGION)
+    mapping.validate(DATE_REGION, DAYS)
+    with pytest.raises(IncompatiblePartitionMappingError, match=r"dimension 'region'.*share no"):
+        MultiToSingleDimensionPartitionMapping("region").validate(COLORS, DATE_REGION)
     inferred = MultiToSingleDimensionPartitionMapping()
     assert inferred.get_upstream_partition_keys("eu", REGIONS, DATE_REGION, NOW) == [
         "2024-01-01|eu",
