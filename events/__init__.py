@@ -72,11 +72,14 @@ if TYPE_CHECKING:
     )
     from conflux.events._snapshot import (
         AllMappingSnapshot,
+        DimensionMappingSnapshot,
         AssetDepSnapshot,
         AssetSnapshot,
         DynamicPartitionsSnapshot,
         IdentityMappingSnapshot,
         LastMappingSnapshot,
+        MultiMappingSnapshot,
+        MultiToSingleDimensionMappingSnapshot,
         LocationSnapshot,
         MultiPartitionsSnapshot,
         PartitionMappingSnapshot,
@@ -93,6 +96,7 @@ if TYPE_CHECKING:
 
 _WHERE: dict[str, str] = {
     "AllMappingSnapshot": "conflux.events._snapshot",
+    "DimensionMappingSnapshot": "conflux.events._snapshot",
     "AnyEvent": "conflux.events._models",
     "ApiUnavailableError": "conflux.events._errors",
     "AssetDepSnapshot": "conflux.events._snapshot",
@@ -118,6 +122,8 @@ _WHERE: dict[str, str] = {
     "InfrastructureError": "conflux.events._errors",
     "InvalidPartitionKeyError": "conflux.events._errors",
     "LastMappingSnapshot": "conflux.events._snapshot",
+    "MultiMappingSnapshot": "conflux.events._snapshot",
+    "MultiToSingleDimensionMappingSnapshot": "conflux.events._snapshot",
     "LocationLoadError": "conflux.events._errors",
     "LocationLoadFailed": "conflux.events._models",
     "LocationSnapshot": "conflux.events._snapshot",
@@ -184,11 +190,14 @@ __all__ = [
     "WorkItemSkipped",
     # snapshots
     "AllMappingSnapshot",
+    "DimensionMappingSnapshot",
     "AssetDepSnapshot",
     "AssetSnapshot",
     "DynamicPartitionsSnapshot",
     "IdentityMappingSnapshot",
     "LastMappingSnapshot",
+    "MultiMappingSnapshot",
+    "MultiToSingleDimensionMappingSnapshot",
     "LocationSnapshot",
     "MultiPartitionsSnapshot",
     "PartitionMappingSnapshot",

@@ -8,7 +8,7 @@ duplicate or a late re-delivery never moves a partition back in time.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from conflux.events import AnyEvent, AssetMaterialized, PartitionFailed, PartitionStarted
 
@@ -117,6 +117,33 @@ class AssetStateProjection:
                     event.error_type,
                     event.message,
                 )
+
+    def __getstate__(self) -> dict[str, object]:
+        # Checkpoints pickle this fold: plain tuples pickle ~10x faster than slotted
+        # dataclasses (whose state goes through Python-level `__getstate__` per object).
+        def row(state: PartitionState) -> tuple[object, object]:
+            m, a = state.materialized, state.attempt
+            return (
+                None if m is None else (m.event_id, m.data_version, m.time, m.run_id, m.source),
+                None if a is None else (a.status, a.event_id, a.time, a.run_id, a.work_item_id,
+                                        a.error_type, a.message),
+            )  # fmt: skip
+
+        rows = {
+            asset: {key: row(state) for key, state in by_partition.items()}
+            for asset, by_partition in self.partitions.items()
+        }
+        return {"rows": rows}
+
+    def __setstate__(self, saved: dict[str, Any]) -> None:
+        mat, att, part = MaterializationRef, LastAttempt, PartitionState
+        self.partitions = {
+            asset: {
+                key: part(None if m is None else mat(*m), None if a is None else att(*a))
+                for key, (m, a) in by_partition.items()
+            }
+            for asset, by_partition in saved["rows"].items()
+        }
 
     def _state(self, asset_key: str, partition_key: str | None) -> PartitionState:
         by_partition = self.partitions.setdefault(asset_key, {})

@@ -99,6 +99,7 @@ def test_deps_and_ins_forms() -> None:
         ("x", AssetKey("up")),
         ("y", AssetKey(["p", "y"])),
     ]
+
     def no_params() -> int:
         return 1
 

@@ -1,0 +1,174 @@
+"""Replay and restart at scale: fold rate from the log, checkpoint size, restart-to-ready.
+
+Fills the assets topic with N `AssetMaterialized` records (one asset, N partitions: the
+coordinator's asset-state projection ends with N partitions), then measures on each broker:
+
+- `consume_only`: records/s read and validated into events, nothing folded (the ceiling);
+- `read_model_replay`: `conflux replay read-model`'s path (`projections._replay.replay`);
+- `coordinator_cold_start`: a coordinator with no checkpoint, start to ready (a replay of
+  everything), then the checkpoint it writes on a clean stop (seconds, bytes);
+- `coordinator_restart`: a coordinator with that checkpoint, start to ready.
+
+N is 1,000,000 on Apache Kafka and 200,000 on Tansu (memory only); override with
+BENCH_REPLAY_EVENTS. Prints one JSON object per broker.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+from conflux.coordinator import Coordinator
+from conflux.events import AssetMaterialized, EventConsumer, Topics, encode_event, ensure_topics
+from conflux.projections._replay import read_model_fold, replay
+
+TEMPLATE = encode_event(
+    AssetMaterialized(
+        asset_key="events",
+        partition_key="PARTITIONKEY",
+        data_version="v1",
+        source="reported",
+        producer="bench",
+    )
+)
+
+
+def fill(bootstrap: str, topics: Topics, n: int) -> float:
+    """Produce n distinct materializations; return the seconds it took."""
+    from confluent_kafka import Producer
+
+    from conflux.events import kafka_config
+
+    conf = kafka_config(bootstrap, role="producer")
+    conf.update({"linger.ms": 50, "batch.size": 1_000_000, "compression.type": "lz4"})
+    producer = Producer(conf)
+    head, _, tail = TEMPLATE.partition(b'"event_id":"')
+    event_id, rest = tail[:32], tail[32:]
+    assert len(event_id) == 32
+    started = time.monotonic()
+    for i in range(n):
+        key = f"p{i:07d}"
+        value = (
+            head
+            + b'"event_id":"'
+            + f"{i:032x}".encode()
+            + rest.replace(b"PARTITIONKEY", key.encode())
+        )
+        while True:
+            try:
+                producer.produce(topics.assets, value, f"events#{key}")
+                break
+            except BufferError:
+                producer.poll(0.05)
+        if not i % 10_000:
+            producer.poll(0)
+    assert producer.flush(120) == 0
+    return time.monotonic() - started
+
+
+def consume_only(bootstrap: str, topics: Topics, kind: str) -> dict[str, float]:
+    names = [topics.definitions, topics.requests, topics.runs, topics.assets]
+    count = 0
+    started = time.monotonic()
+    with EventConsumer(bootstrap, topics, names, broker_kind=kind,  # type: ignore[arg-type]
+                       config={"fetch.wait.max.ms": 10}) as consumer:  # fmt: skip
+        while not consumer.caught_up():
+            count += len(consumer.poll(timeout=0.2, max_records=10_000))
+    seconds = time.monotonic() - started
+    return {"events": count, "seconds": round(seconds, 2), "events_per_s": round(count / seconds)}
+
+
+def coordinator_until_ready(
+    bootstrap: str, topics: Topics, kind: str, checkpoint: Path
+) -> tuple[Coordinator, float, float]:
+    """Start a coordinator, wait until ready, stop it; (it, seconds to ready, seconds to stop)."""
+    coordinator = Coordinator(bootstrap, topics, broker_kind=kind, checkpoint=checkpoint)  # type: ignore[arg-type]
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            coordinator.run(stop)
+        except BaseException as exc:
+            errors.append(exc)
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    while not coordinator.ready:
+        if errors:
+            raise errors[0]
+        time.sleep(0.01)
+    ready = time.monotonic() - started
+    stopping = time.monotonic()
+    stop.set()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return coordinator, ready, time.monotonic() - stopping
+
+
+def on_broker(kind: str, n: int) -> dict[str, object]:
+    from conflux.events.brokers import KafkaBroker, TansuBroker
+
+    with tempfile.TemporaryDirectory() as tmp:
+        broker = (KafkaBroker if kind == "kafka" else TansuBroker)(Path(tmp) / "broker")
+        broker.start()
+        try:
+            topics = Topics("bench")
+            ensure_topics(broker.bootstrap, topics.core())
+            produce_s = fill(broker.bootstrap, topics, n)
+            result: dict[str, object] = {
+                "benchmark": "replay",
+                "broker": kind,
+                "events": n,
+                "fill_s": round(produce_s, 2),
+                "consume_only": consume_only(broker.bootstrap, topics, kind),
+            }
+            model, fold = read_model_fold()
+            done = replay(broker.bootstrap, topics, "read-model", fold, broker_kind=kind)  # type: ignore[arg-type]
+            result["read_model_replay"] = {
+                "events": done.events,
+                "seconds": round(done.seconds, 2),
+                "events_per_s": round(done.rate),
+            }
+            del model, fold
+            rss_before = psutil.Process().memory_info().rss
+            checkpoint = Path(tmp) / "checkpoint"
+            cold, ready, stopped = coordinator_until_ready(
+                broker.bootstrap, topics, kind, checkpoint
+            )
+            result["coordinator_cold_start"] = {
+                "ready_s": round(ready, 2),
+                "events_per_s": round(cold.applied / ready),
+                "applied": cold.applied,
+                "rss_growth_mb": round((psutil.Process().memory_info().rss - rss_before) / 2**20),
+                "checkpoint_write_s": round(stopped, 2),
+                "checkpoint_bytes": checkpoint.stat().st_size,
+                "checkpoint_bytes_per_partition": round(checkpoint.stat().st_size / n, 1),
+            }
+            del cold
+            warm, ready, _ = coordinator_until_ready(broker.bootstrap, topics, kind, checkpoint)
+            assert warm.resumed_from is not None, "the checkpoint was not used"
+            result["coordinator_restart"] = {"ready_s": round(ready, 2), "target_s": 5.0}
+            return result
+        finally:
+            broker.stop()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    override = os.environ.get("BENCH_REPLAY_EVENTS")
+    for kind, n in (("kafka", 1_000_000), ("tansu", 200_000)):
+        print(json.dumps(on_broker(kind, int(override) if override else n)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
