@@ -1,7 +1,8 @@
 """The query API: a small JSON-over-HTTP server on the read model (stdlib only).
 
 Endpoints (all GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
-`/assets/<quoted key>/validate-partition?partition=K`, `/runs?status=&limit=`,
+`/assets/<quoted key>/validate-partition?partition=K`, `/assets/<quoted key>/partitions`,
+`/runs?status=&limit=`,
 `/runs/<id>`, `/events?asset=&partition=&type=&since=&after=&limit=`, `/selection?q=`,
 `/lineage?asset=&partition=&direction=&depth=&event_id=` (when an archive is attached).
 Errors are `{"error": one line, "kind": error class name}` with 400, 404 or 500, so that
@@ -212,6 +213,8 @@ class QueryApi:
                 return _dump(model.asset_summaries())
             case ["assets", key]:
                 return _dump(model.asset_summary(key))
+            case ["assets", key, "partitions"]:
+                return _dump(model.partition_ranges(key))
             case ["assets", key, "validate-partition"]:
                 model.validate_partition(key, query.get("partition"))
                 return {"ok": True}

@@ -197,3 +197,26 @@ class LineageAnswer(_Model):
     direction: Literal["upstream", "downstream"]
     depth: int
     links: list[LineageLink]
+
+
+RangeStatus = Literal["materialized", "failed", "in_progress", "missing"]
+"""A partition's state in a range summary (`missing`: never materialized)."""
+
+
+class PartitionRange(_Model):
+    """Consecutive partitions (in the definition's order) that share one status."""
+
+    first: str
+    last: str
+    status: RangeStatus
+    count: int
+
+
+class PartitionRanges(_Model):
+    """An asset's whole partition space as ranges: a million partitions in a few lines."""
+
+    asset_key: str
+    total: int
+    counts: dict[str, int]
+    """Partitions per status."""
+    ranges: list[PartitionRange]

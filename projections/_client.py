@@ -27,6 +27,7 @@ from conflux.projections._api_models import (
     EventRecord,
     LineageAnswer,
     NotFoundError,
+    PartitionRanges,
     RunSummary,
     StatusReport,
 )
@@ -112,6 +113,15 @@ class ApiClient:
     def asset(self, key: str) -> AssetSummary:
         """One asset. Raises `SelectionError` if nothing is known of it."""
         return self._one(AssetSummary, f"/assets/{quote(key, safe='')}")
+
+    def partition_ranges(self, key: str) -> PartitionRanges:
+        """The asset's partition status as ranges (a few lines at any number of partitions).
+
+        Raises:
+            SelectionError: the asset is not defined.
+            DefinitionError: the asset is not partitioned.
+        """
+        return self._one(PartitionRanges, f"/assets/{quote(key, safe='')}/partitions")
 
     def runs(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
         """Runs, newest first."""

@@ -24,6 +24,7 @@ from conflux.projections._api_models import (
     EventRecord,
     LastMaterialization,
     PartitionCounts,
+    PartitionRanges,
     RunSummary,
 )
 from conflux.projections._asset_state import AssetStateProjection
@@ -105,6 +106,24 @@ class ReadModel:
             if key not in self.definitions.assets and key not in self.asset_state.partitions:
                 raise SelectionError(unknown_asset_message(key, self.definitions.assets))
             return self._asset_summary(key)
+
+    def partition_ranges(self, key: str) -> PartitionRanges:
+        """The asset's partition status as ranges over its definition's key order.
+
+        Raises:
+            SelectionError: no location defines the asset.
+            DefinitionError: the asset is not partitioned.
+        """
+        from conflux.projections._ranges import summarize
+
+        with self.lock:
+            if key not in self.definitions.assets:
+                raise SelectionError(unknown_asset_message(key, self.definitions.assets))
+            pdef = self.definitions.partitions_def(key)
+            if pdef is None:
+                raise DefinitionError(f"{key} is not partitioned: drop --partitions", asset_key=key)
+            states = dict(self.asset_state.partitions.get(key, {}))
+        return summarize(key, pdef.get_partition_keys(), states)
 
     def _asset_summary(self, key: str) -> AssetSummary:
         snap = self.definitions.assets.get(key)

@@ -190,13 +190,17 @@ def runs(status: str | None, limit: int, as_json: bool, state_dir: str) -> None:
 
 
 @cli.command()
+@click.argument("key", metavar="[ASSET]", required=False)
+@click.option(
+    "--partitions", is_flag=True, help="ASSET's partition status as ranges (any number of keys)."
+)
 @JSON
 @STATE_DIR
-def assets(as_json: bool, state_dir: str) -> None:
+def assets(key: str | None, partitions: bool, as_json: bool, state_dir: str) -> None:
     """List assets with their partition counts and last materialization."""
     from conflux.cli._reads import assets as run
 
-    sys.exit(run(as_json=as_json, state_dir=state_dir))
+    sys.exit(run(key=key, partitions=partitions, as_json=as_json, state_dir=state_dir))
 
 
 @cli.command()

@@ -42,11 +42,28 @@ def runs(*, status: str | None, limit: int, as_json: bool, state_dir: str) -> in
     return 0
 
 
-def assets(*, as_json: bool, state_dir: str) -> int:
-    """List assets with partition counts and last materialization."""
+def assets(*, key: str | None, partitions: bool, as_json: bool, state_dir: str) -> int:
+    """List assets with partition counts and last materialization (or one asset's ranges)."""
     from conflux.projections import ApiClient
 
-    found = ApiClient(find_system(state_dir).api_url).assets()
+    client = ApiClient(find_system(state_dir).api_url)
+    if partitions:
+        if key is None:
+            raise ConfluxError(
+                "--partitions needs an ASSET: e.g. `conflux assets daily --partitions`"
+            )
+        ranges = client.partition_ranges(key)
+        if as_json:
+            print_json(ranges)
+            return 0
+        counts = ", ".join(f"{n:,} {status}" for status, n in ranges.counts.items())
+        sys.stdout.write(f"{key}: {ranges.total:,} partitions ({counts})\n")
+        print_table(
+            ["from", "to", "status", "partitions"],
+            [[r.first, r.last, r.status, f"{r.count:,}"] for r in ranges.ranges],
+        )
+        return 0
+    found = [client.asset(key)] if key is not None else client.assets()
     if as_json:
         print_json(found)
         return 0

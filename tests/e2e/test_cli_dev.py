@@ -167,6 +167,15 @@ def test_materialize_a_partitioned_chain_and_read_it_back(
     runs = json.loads(conflux(state, "runs", "--json").stdout)
     assert runs[0]["run_id"] == run["run_id"]
 
+    ranges = json.loads(conflux(state, "assets", "numbers", "--partitions", "--json").stdout)
+    assert [(r["first"], r["last"], r["status"]) for r in ranges["ranges"]] == [
+        ("2024-01-01", "2024-01-01", "missing"),
+        ("2024-01-02", "2024-01-04", "materialized"),
+        ("2024-01-05", "2024-01-31", "missing"),
+    ]
+    table = conflux(state, "assets", "numbers", "--partitions").stdout
+    assert "2024-01-02  2024-01-04  materialized" in table, table
+
 
 def test_lineage_comes_from_the_archive(
     running_dev: tuple[Path, subprocess.Popen[str]],

@@ -1,0 +1,49 @@
+"""Range summaries: a partition space in a few lines, whatever its size."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from conflux.projections import PartitionState
+from conflux.projections._asset_state import LastAttempt, MaterializationRef
+from conflux.projections._ranges import summarize
+
+T = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def _done() -> PartitionState:
+    return PartitionState(MaterializationRef("e", "v", T, None, "executed"))
+
+
+def _failed() -> PartitionState:
+    return PartitionState(None, LastAttempt("failed", "f", T, "r", "w"))
+
+
+def test_runs_of_one_status_become_one_range() -> None:
+    keys = [f"2024-01-{d:02d}" for d in range(1, 11)]
+    states = {k: _done() for k in keys[:5]} | {keys[6]: _failed(), keys[7]: _failed()}
+    summary = summarize("daily", keys, states)
+    assert [(r.first, r.last, r.status, r.count) for r in summary.ranges] == [
+        ("2024-01-01", "2024-01-05", "materialized", 5),
+        ("2024-01-06", "2024-01-06", "missing", 1),
+        ("2024-01-07", "2024-01-08", "failed", 2),
+        ("2024-01-09", "2024-01-10", "missing", 2),
+    ]
+    assert summary.counts == {"materialized": 5, "missing": 3, "failed": 2}
+    assert summary.total == 10
+
+
+def test_a_million_partitions_stay_a_few_ranges() -> None:
+    keys = [f"k{i:07d}" for i in range(1_000_000)]
+    states = {k: _done() for k in keys[:600_000]}
+    summary = summarize("big", keys, states)
+    assert [(r.first, r.last, r.count) for r in summary.ranges] == [
+        ("k0000000", "k0599999", 600_000),
+        ("k0600000", "k0999999", 400_000),
+    ]
+
+
+def test_no_partitions_and_keys_only_seen_in_events() -> None:
+    assert summarize("empty", [], {}).ranges == []
+    only_old = summarize("a", ["x"], {"gone": _done()})
+    assert [(r.first, r.status) for r in only_old.ranges] == [("x", "missing")]
