@@ -34,12 +34,13 @@ class ProgressBar:
         self.tty = sys.stderr.isatty()
         self.started = time.monotonic()
         self._shown = 0.0
+        self._finished = False
 
     def __call__(self, done: int, total: int) -> None:
-        if self.quiet:
+        if self.quiet or self._finished:
             return
         now = time.monotonic()
-        final = done >= total
+        final = self._finished = done >= total
         if not self.tty and not final and now - self._shown < 2.0:
             return
         self._shown = now
@@ -128,25 +129,27 @@ def _replay_one(
             finally:
                 sink.close()
             stored = store.count("events")
-        report = _report(result, None, f"archive rebuilt in {into}: {stored:,} records")
+        report = _report(result, None, f"archive rebuilt in {into}: {stored:,} records", start)
     elif name == "coordinator":
         state, fold = coordinator_fold()
         result = replay(info.bootstrap, topics, name, fold, start=start, broker_kind=kind,
                         progress=bar)  # fmt: skip
         diffs = None if start is not None else _coordinator_differences(info, state)
-        report = _report(result, diffs, f"{len(state.runs):,} runs")
+        report = _report(result, diffs, f"{len(state.runs):,} runs", start)
     else:
         model, fold = read_model_fold()
         result = replay(info.bootstrap, topics, name, fold, start=start, broker_kind=kind,
                         progress=bar)  # fmt: skip
         diffs = None if start is not None else _read_model_differences(info, model)
-        report = _report(result, diffs, f"{len(model.asset_summaries()):,} assets")
+        report = _report(result, diffs, f"{len(model.asset_summaries()):,} assets", start)
     return report
 
 
-def _report(result: ReplayResult, diffs: list[str] | None, what: str) -> dict[str, Any]:
+def _report(
+    result: ReplayResult, diffs: list[str] | None, what: str, start: Start
+) -> dict[str, Any]:
     if diffs is None:
-        verdict = f"{what} (not compared: a partial replay)" if result.start_offsets else what
+        verdict = f"{what} (not compared: a partial replay)" if start is not None else what
     elif diffs:
         verdict = f"{what}; DIFFERS from the live system: {'; '.join(diffs[:5])}"
     else:
