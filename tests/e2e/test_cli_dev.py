@@ -11,8 +11,10 @@ import textwrap
 import time
 from typing import TYPE_CHECKING
 
+import dev_process
 import psutil
 import pytest
+from dev_process import conflux
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -43,23 +45,6 @@ DEFS = textwrap.dedent(
 )
 
 
-def conflux(state: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "conflux", *args, "--state-dir", str(state)],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def descendants(pid: int) -> list[psutil.Process]:
-    try:
-        return psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-
-
 @pytest.fixture(scope="module")
 def running_dev(
     tmp_path_factory: pytest.TempPathFactory,
@@ -67,57 +52,10 @@ def running_dev(
     project = tmp_path_factory.mktemp("project")
     (project / "definitions.py").write_text(DEFS)
     state = project / ".conflux"
-    env = {**os.environ, "CONFLUX_TOPIC_PREFIX": "e2e"}
     broker = os.environ.get("CONFLUX_TEST_BROKER", "kafka")
-    dev = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "conflux",
-            "dev",
-            "-f",
-            str(project / "definitions.py"),
-            "--state-dir",
-            str(state),
-            "--port",
-            "0",
-            "--broker",
-            broker,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        start_new_session=True,
-        cwd=project,
-    )
-    children: list[psutil.Process] = []
-    try:
-        assert dev.stdout is not None
-        first = dev.stdout.readline()
-        assert first.startswith("conflux dev: broker "), first
-        deadline = time.monotonic() + 180
-        while True:
-            result = conflux(state, "status")
-            if result.returncode == 0:
-                break
-            assert dev.poll() is None, f"dev exited: {dev.stdout.read()}"
-            assert time.monotonic() < deadline, f"not ready: {result.stderr}{result.stdout}"
-            time.sleep(0.5)
-        children = descendants(dev.pid)
+    with dev_process.running_dev(project / "definitions.py", state, broker) as (dev, lines):
+        assert lines[0].startswith("conflux dev: broker "), lines
         yield state, dev
-    finally:
-        children = children or descendants(dev.pid)
-        if dev.poll() is None:
-            dev.send_signal(signal.SIGINT)
-            try:
-                dev.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(dev.pid, signal.SIGKILL)
-                dev.wait()
-        for child in children:
-            if child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
-                child.kill()
 
 
 def test_materialize_a_partitioned_chain_and_read_it_back(
@@ -342,7 +280,7 @@ def test_a_malformed_record_is_dead_lettered_and_nothing_stops(
 
 def test_ctrl_c_stops_every_process(running_dev: tuple[Path, subprocess.Popen[str]]) -> None:
     state, dev = running_dev
-    children = descendants(dev.pid)
+    children = psutil.Process(dev.pid).children(recursive=True)
     assert len(children) >= 4  # broker, projector, coordinator, worker
     dev.send_signal(signal.SIGINT)
     assert dev.wait(timeout=60) == 0
