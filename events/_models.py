@@ -124,12 +124,74 @@ class RunCompleted(Event):
 
     type: Literal["RunCompleted"] = "RunCompleted"
     run_id: str
-    status: Literal["success", "failed"]
+    status: Literal["success", "failed", "canceled"]
     materialized: int = 0
     failed: int = 0
     skipped: int = 0
     reason: str | None = None
     """Why the run failed, when it failed before any work (e.g. an unknown asset)."""
+
+
+class WorkItemAbandoned(Event):
+    """The coordinator gave up on one attempt of a work item: its worker went silent.
+
+    The attempt is fenced: an outcome it reports later does not count for the run. The
+    item is dispatched again (a new attempt) unless its attempts are used up.
+    """
+
+    type: Literal["WorkItemAbandoned"] = "WorkItemAbandoned"
+    work_item_id: str
+    run_id: str
+    asset_keys: tuple[str, ...]
+    partition_key: str | None = None
+    attempt: int
+    worker_id: str | None = None
+    reason: str
+
+
+# -- backfills --------------------------------------------------------------------------
+
+
+class BackfillRequested(Event):
+    """Somebody asked for a range (or a list) of partitions of a selection, filled lazily.
+
+    One event for the whole backfill: the coordinator walks the partition space with a
+    cursor and requests one chunk at a time (a `MaterializationRequested` per chunk, tagged
+    with the backfill id), so a million partitions never become a million requests.
+    """
+
+    type: Literal["BackfillRequested"] = "BackfillRequested"
+    backfill_id: str
+    selection: str
+    asset_keys: tuple[str, ...]
+    partition_keys: tuple[str, ...] | None = None
+    partition_range: PartitionRange | None = None
+    only: Literal["all", "missing", "failed"] = "all"
+    """`missing`: skip partitions already materialized; `failed`: only those whose latest
+    attempt failed. Read when each chunk is requested."""
+    requested_by: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class BackfillCanceled(Event):
+    """Stop requesting the backfill's partitions; what is running finishes."""
+
+    type: Literal["BackfillCanceled"] = "BackfillCanceled"
+    backfill_id: str
+    requested_by: str = ""
+
+
+class BackfillCompleted(Event):
+    """A backfill ended: every chunk completed, or it was canceled and drained."""
+
+    type: Literal["BackfillCompleted"] = "BackfillCompleted"
+    backfill_id: str
+    status: Literal["success", "failed", "canceled"]
+    chunks: int = 0
+    materialized: int = 0
+    failed: int = 0
+    skipped: int = 0
+    reason: str | None = None
 
 
 # -- asset partitions -----------------------------------------------------------------
@@ -220,6 +282,10 @@ AnyEvent = Annotated[
     | WorkItemDispatched
     | WorkItemSkipped
     | RunCompleted
+    | WorkItemAbandoned
+    | BackfillRequested
+    | BackfillCanceled
+    | BackfillCompleted
     | PartitionStarted
     | AssetMaterialized
     | PartitionFailed
@@ -239,6 +305,10 @@ EVENT_TYPES: dict[str, type[Event]] = {
         WorkItemDispatched,
         WorkItemSkipped,
         RunCompleted,
+        WorkItemAbandoned,
+        BackfillRequested,
+        BackfillCanceled,
+        BackfillCompleted,
         PartitionStarted,
         AssetMaterialized,
         PartitionFailed,

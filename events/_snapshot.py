@@ -148,6 +148,27 @@ class AssetDepSnapshot(_Frozen):
     """False for `deps=[...]` entries: ordering and lineage only, no value is loaded."""
 
 
+class RetryPolicySnapshot(_Frozen):
+    """How often, and after how long, a failed work item is dispatched again."""
+
+    max_retries: int = Field(default=1, ge=0)
+    """Attempts after the first; 0 never retries a failure."""
+    delay_s: float = Field(default=0.0, ge=0)
+    """Seconds between a failure and the next attempt (before backoff and jitter)."""
+    backoff: Literal["linear", "exponential"] | None = None
+    """`linear`: delay x n before retry n; `exponential`: delay x 2**(n-1)."""
+    jitter: Literal["full", "plus_minus"] | None = None
+    """`full`: a fraction in [0, 1) of the delay; `plus_minus`: delay +- up to its value."""
+
+
+class BackfillPolicySnapshot(_Frozen):
+    """How a backfill groups an asset's partitions into work items."""
+
+    kind: Literal["single_run", "multi_run"] = "multi_run"
+    max_partitions_per_run: int | None = Field(default=1, ge=1)
+    """Partitions per work item for `multi_run`; None for `single_run` (all in one)."""
+
+
 class AssetSnapshot(_Frozen):
     """One asset as the coordinator sees it."""
 
@@ -164,6 +185,12 @@ class AssetSnapshot(_Frozen):
     kinds: tuple[str, ...] = ()
     is_external: bool = False
     """True for assets this location only observes (`AssetSpec`); never dispatched."""
+    retry_policy: RetryPolicySnapshot | None = None
+    """None: a failure is final (a lost worker is still retried, see the coordinator)."""
+    pool: str | None = None
+    """The concurrency pool the asset's work counts against (limits are the run queue's)."""
+    backfill_policy: BackfillPolicySnapshot | None = None
+    """None: one partition per work item."""
 
 
 class LocationSnapshot(_Frozen):

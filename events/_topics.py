@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from conflux.events._base import Event  # noqa: TC001 - isinstance/pydantic at runtime
 from conflux.events._models import (
     AssetMaterialized,
+    BackfillCanceled,
+    BackfillCompleted,
+    BackfillRequested,
     ComponentHeartbeat,
     DefinitionsPublished,
     LocationLoadFailed,
@@ -21,6 +24,7 @@ from conflux.events._models import (
     RecordDeadLettered,
     RunCompleted,
     RunStarted,
+    WorkItemAbandoned,
     WorkItemDispatched,
     WorkItemSkipped,
 )
@@ -111,8 +115,18 @@ class Topics:
                 return self.definitions, event.location
             case MaterializationRequested():
                 return self.requests, event.run_id
-            case RunStarted() | WorkItemDispatched() | WorkItemSkipped() | RunCompleted():
+            case (
+                RunStarted()
+                | WorkItemDispatched()
+                | WorkItemSkipped()
+                | RunCompleted()
+                | WorkItemAbandoned()
+            ):
                 return self.runs, event.run_id
+            case BackfillRequested() | BackfillCanceled():
+                return self.requests, event.backfill_id
+            case BackfillCompleted():
+                return self.runs, event.backfill_id
             case PartitionStarted() | AssetMaterialized() | PartitionFailed():
                 return self.assets, asset_partition_key(event.asset_key, event.partition_key)
             case ComponentHeartbeat():

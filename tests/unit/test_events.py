@@ -10,6 +10,9 @@ from conflux.events import (
     EVENT_TYPES,
     AssetMaterialized,
     AssetSnapshot,
+    BackfillCanceled,
+    BackfillCompleted,
+    BackfillRequested,
     ComponentHeartbeat,
     DefinitionsPublished,
     EventValidationError,
@@ -25,6 +28,7 @@ from conflux.events import (
     StaticPartitionsSnapshot,
     Topics,
     UpstreamRef,
+    WorkItemAbandoned,
     WorkItemDispatched,
     WorkItemSkipped,
     decode_event,
@@ -64,6 +68,18 @@ SAMPLES = [
     ),
     WorkItemSkipped(work_item_id="w2", run_id="r1", asset_keys=("b",), reason="upstream a failed"),
     RunCompleted(run_id="r1", status="failed", materialized=1, failed=1),
+    WorkItemAbandoned(
+        work_item_id="w1", run_id="r1", asset_keys=("a",), attempt=1, reason="worker gone"
+    ),
+    BackfillRequested(
+        backfill_id="b1",
+        selection="a*",
+        asset_keys=("a", "b"),
+        partition_range=PartitionRange(start="2024-01-01", end="2024-12-31"),
+        only="missing",
+    ),
+    BackfillCanceled(backfill_id="b1", requested_by="me"),
+    BackfillCompleted(backfill_id="b1", status="canceled", chunks=3, materialized=10),
     PartitionStarted(
         asset_key="a", partition_key="x", run_id="r1", work_item_id="w1", worker_id="w"
     ),
