@@ -51,6 +51,11 @@ __all__ = [
     "AssetsDefinition",
     "asset",
     "multi_asset",
+    # policies
+    "BackfillPolicy",
+    "Backoff",
+    "Jitter",
+    "RetryPolicy",
     # execution
     "AssetExecutionContext",
     "ContextError",

@@ -46,6 +46,12 @@ if TYPE_CHECKING:
         MaterializeRunResult,
         materialize,
     )
+    from conflux.sdk._policies import (
+        BackfillPolicy,
+        Backoff,
+        Jitter,
+        RetryPolicy,
+    )
     from conflux.sdk._resources import (
         ConfigurableResource,
     )
@@ -93,6 +99,10 @@ _WHERE: dict[str, str] = {
     "AssetOut": "conflux.sdk._specs",
     "AssetSpec": "conflux.sdk._specs",
     "AssetsDefinition": "conflux.sdk._asset",
+    "BackfillPolicy": "conflux.sdk._policies",
+    "Backoff": "conflux.sdk._policies",
+    "Jitter": "conflux.sdk._policies",
+    "RetryPolicy": "conflux.sdk._policies",
     "ConfigurableIOManager": "conflux.sdk._io_manager",
     "ConfigurableResource": "conflux.sdk._resources",
     "ContextError": "conflux.sdk._context",
@@ -148,6 +158,10 @@ __all__ = [
     "AssetOut",
     "AssetSpec",
     "AssetsDefinition",
+    "BackfillPolicy",
+    "Backoff",
+    "Jitter",
+    "RetryPolicy",
     # resources and IO
     "ConfigurableIOManager",
     "ConfigurableResource",

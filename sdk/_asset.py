@@ -12,6 +12,7 @@ from conflux.sdk._keys import AssetKey, CoercibleToAssetKey, to_asset_key
 from conflux.sdk._specs import AssetDep, AssetIn, AssetOut, AssetSpec, coerce_dep
 
 if TYPE_CHECKING:
+    from conflux.sdk._policies import BackfillPolicy, RetryPolicy
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
 CONTEXT_NAMES = frozenset({"context"})
@@ -59,6 +60,10 @@ class AssetsDefinition:
     resource_params: tuple[str, ...] = ()
     is_external: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
+    retry_policy: RetryPolicy | None = None
+    pool: str | None = None
+    """The concurrency pool its work counts against (`conflux dev --pool-limit NAME=N`)."""
+    backfill_policy: BackfillPolicy | None = None
 
     @property
     def keys(self) -> list[AssetKey]:
@@ -177,6 +182,9 @@ def asset(
     partitions_def: PartitionsDefinition | None = ...,
     kinds: Sequence[str] | None = ...,
     tags: Mapping[str, str] | None = ...,
+    retry_policy: RetryPolicy | None = ...,
+    pool: str | None = ...,
+    backfill_policy: BackfillPolicy | None = ...,
 ) -> Callable[[Fn], AssetsDefinition]: ...
 
 
@@ -196,6 +204,9 @@ def asset(
     partitions_def: PartitionsDefinition | None = None,
     kinds: Sequence[str] | None = None,
     tags: Mapping[str, str] | None = None,
+    retry_policy: RetryPolicy | None = None,
+    pool: str | None = None,
+    backfill_policy: BackfillPolicy | None = None,
 ) -> AssetsDefinition | Callable[[Fn], AssetsDefinition]:
     """Declare an asset computed by the decorated function.
 
@@ -237,6 +248,9 @@ def asset(
             context_param=context_param,
             resource_params=resources,
             tags=dict(tags or {}),
+            retry_policy=retry_policy,
+            pool=pool,
+            backfill_policy=backfill_policy,
         )
 
     return decorate(fn) if fn is not None else decorate
@@ -252,6 +266,9 @@ def multi_asset(
     group_name: str | None = None,
     partitions_def: PartitionsDefinition | None = None,
     code_version: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    pool: str | None = None,
+    backfill_policy: BackfillPolicy | None = None,
 ) -> Callable[[Fn], AssetsDefinition]:
     """Declare one function that computes several assets at once.
 
@@ -313,6 +330,9 @@ def multi_asset(
             partitions_def=partitions_def,
             context_param=context_param,
             resource_params=resources,
+            retry_policy=retry_policy,
+            pool=pool,
+            backfill_policy=backfill_policy,
         )
 
     return decorate

@@ -40,6 +40,11 @@ def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapsho
                     deps=tuple(deps[k] for k in sorted(deps)),
                     kinds=out.kinds,
                     is_external=node.is_external,
+                    retry_policy=node.retry_policy.to_snapshot() if node.retry_policy else None,
+                    pool=node.pool,
+                    backfill_policy=(
+                        node.backfill_policy.to_snapshot() if node.backfill_policy else None
+                    ),
                 )
             )
     assets.sort(key=lambda a: a.key)
