@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from conflux.events import RetryPolicySnapshot
     from conflux.projections import DefinitionsProjection
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
@@ -47,6 +48,8 @@ class WorkItem:
             plan order; it may run once they all materialized.
         upstream: every (asset key, partition key) the node reads, in- or outside the
             run, in dependency order: what `WorkItemDispatched.upstream` reports.
+        retry_policy: the node's retry policy (None: a failure is final).
+        pool: the concurrency pool the item counts against, if any.
     """
 
     work_item_id: str
@@ -56,6 +59,13 @@ class WorkItem:
     partition_key: str | None
     depends_on: tuple[str, ...] = ()
     upstream: tuple[tuple[str, str | None], ...] = ()
+    retry_policy: RetryPolicySnapshot | None = None
+    pool: str | None = None
+
+    @property
+    def max_retries(self) -> int:
+        """How many times a failure is retried (0 without a policy)."""
+        return self.retry_policy.max_retries if self.retry_policy is not None else 0
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,7 @@ def plan_run(request: MaterializationRequested, graph: DefinitionsProjection) ->
     mappings: dict[tuple[str, str], PartitionMapping] = {}
     items: list[WorkItem] = []
     for n in order:
+        asset = graph.assets[n.keys[0]]
         for p in parts[n]:
             upstream: dict[tuple[str, str | None], None] = {}
             deps: dict[str, None] = {}
@@ -159,6 +170,8 @@ def plan_run(request: MaterializationRequested, graph: DefinitionsProjection) ->
                     partition_key=p,
                     depends_on=tuple(deps),
                     upstream=tuple(upstream),
+                    retry_policy=asset.retry_policy,
+                    pool=asset.pool,
                 )
             )
     return Plan(request.run_id, tuple(items), tuple(sorted(node_of)))

@@ -19,10 +19,15 @@ from typing import TYPE_CHECKING
 
 from conflux.coordinator._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from conflux.coordinator._decide import PRODUCER, decide
+from conflux.coordinator._liveness import DEFAULT_HEARTBEAT_TIMEOUT_S, WorkerClock, lost_attempts
+from conflux.coordinator._queue import QueueLimits
 from conflux.coordinator._state import CoordinatorState
 from conflux.events import (
+    AssetMaterialized,
     ComponentHeartbeat,
     DefinitionsPublished,
+    PartitionFailed,
+    PartitionStarted,
     Topics,
     WorkItemDispatched,
     asset_partition_key,
@@ -45,6 +50,8 @@ MAX_BATCH = 1000
 """Events folded per poll at most, between decision steps."""
 MAX_ROUNDS = 100
 """Decision rounds per step; decisions settle in two, more would be a bug."""
+LIVENESS_INTERVAL_S = 1.0
+"""How often in-flight attempts are checked for lost workers."""
 CHECKPOINT_INTERVAL_S = 60.0
 """How often the state is checkpointed while events arrive (it pauses the loop while it
 is written: about a second per million folded partitions)."""
@@ -67,6 +74,9 @@ class Coordinator:
             are handled as soon as they arrive whatever its value.
         checkpoint: where the state is checkpointed with its offsets (None: never; a
             restart replays the whole log).
+        limits: the run queue's concurrency limits.
+        heartbeat_timeout_s: silence after which a worker's attempts are abandoned and
+            dispatched again.
 
     Attributes:
         state: the folded state (read it from the `run` thread, or after it returned).
@@ -82,6 +92,8 @@ class Coordinator:
         instance_id: str | None = None,
         poll_timeout_s: float = POLL_TIMEOUT_S,
         checkpoint: Path | None = None,
+        limits: QueueLimits | None = None,
+        heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -100,6 +112,8 @@ class Coordinator:
         """The checkpoint's offsets when the state was loaded from one."""
         self._saved_at = 0
         """`applied` when the last checkpoint was written."""
+        self.limits = limits or QueueLimits()
+        self.clock = WorkerClock(heartbeat_timeout_s)
 
     def run(self, stop: threading.Event) -> None:
         """Replay, then decide and emit until `stop` is set.
@@ -131,14 +145,31 @@ class Coordinator:
                 broker_kind=self.broker_kind,
                 start_offsets=self._resume(),
             )
+            beats = self._heartbeat_consumer()
             try:
-                self._loop(consumer, producer, stop)
+                self._loop(consumer, beats, producer, stop)
                 if self.ready:
                     self._checkpoint(consumer)
             finally:
+                beats.close()
                 consumer.close()
         finally:
             producer.close()
+
+    def _heartbeat_consumer(self) -> EventConsumer:
+        """Read heartbeats from now on: liveness is about the present, never replayed."""
+        from conflux.events import EventConsumer
+
+        spec = next(t for t in self.topics.core() if t.name == self.topics.heartbeats)
+        end = -1  # librdkafka's OFFSET_END
+        return EventConsumer(
+            self.bootstrap,
+            self.topics,
+            [spec.name],
+            client_id=f"{self.instance_id}:liveness",
+            broker_kind=self.broker_kind,
+            start_offsets={(spec.name, p): end for p in range(spec.partitions)},
+        )
 
     def _resume(self) -> dict[tuple[str, int], int] | None:
         """Load the checkpoint, if there is a usable one; return where to read from."""
@@ -168,9 +199,14 @@ class Coordinator:
         log.info("checkpoint: %d events folded, written in %.2f s", self.applied, seconds)
 
     def _loop(
-        self, consumer: EventConsumer, producer: EventProducer, stop: threading.Event
+        self,
+        consumer: EventConsumer,
+        beats: EventConsumer,
+        producer: EventProducer,
+        stop: threading.Event,
     ) -> None:
         next_beat = 0.0
+        next_liveness = time.monotonic() + LIVENESS_INTERVAL_S
         next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_S
         while not stop.is_set():
             # librdkafka's batch consume waits out its whole timeout unless the batch fills:
@@ -187,6 +223,9 @@ class Coordinator:
                     "coordinator caught up: %d events, %d runs", self.applied, len(self.state.runs)
                 )
             if self.ready:
+                if time.monotonic() >= next_liveness:
+                    next_liveness = time.monotonic() + LIVENESS_INTERVAL_S
+                    self._check_liveness(beats, producer)
                 self._step(producer)
                 if time.monotonic() >= next_checkpoint:
                     next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_S
@@ -203,9 +242,29 @@ class Coordinator:
                     )
                 )
 
+    def _check_liveness(self, beats: EventConsumer, producer: EventProducer) -> None:
+        """Note the heartbeats that came in, then abandon the attempts of lost workers."""
+        for record in beats.poll(timeout=0, max_records=MAX_BATCH):
+            beat = record.event
+            if isinstance(beat, ComponentHeartbeat) and beat.component == "worker":
+                self.clock.heard(beat.instance_id)
+        lost = lost_attempts(self.state, self.clock, utcnow())
+        for event in lost:
+            log.warning("abandoning %s: %s", event.work_item_id, event.reason)
+            producer.emit(event)
+        if lost:
+            producer.flush()
+            for event in lost:
+                self.state.apply(event)
+                self.applied += 1
+            self.emitted += len(lost)
+
     def _apply(self, event: AnyEvent) -> None:
         self.state.apply(event)
         self.applied += 1
+        worker_events = PartitionStarted | AssetMaterialized | PartitionFailed
+        if isinstance(event, worker_events) and event.worker_id is not None:
+            self.clock.heard(event.worker_id)
         if isinstance(event, DefinitionsPublished):
             self._ensure_work_topic(event.location)
 
@@ -226,7 +285,7 @@ class Coordinator:
         """One decision step: emit every decision, flush, and fold them at once."""
         # Folding decisions can call for more (a skip completes a run): decide again.
         for _ in range(MAX_ROUNDS):
-            events = decide(self.state, utcnow())
+            events = decide(self.state, utcnow(), self.limits)
             if not events:
                 return
             for event in events:

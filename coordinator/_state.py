@@ -1,22 +1,38 @@
 """The coordinator's state: one fold over definitions, requests, runs and asset events.
 
 `apply` is idempotent (every decision has a derived id, every outcome is keyed by work
-item id) and tolerant of cross-topic order: an `AssetMaterialized` may be folded before
-the `WorkItemDispatched` it answers, or before the run's plan is known; outcomes are
-recorded by work item id and an item's status is derived from everything recorded, so
-any interleaving of the same events gives the same state.
+item id and attempt) and tolerant of cross-topic order: an `AssetMaterialized` may be
+folded before the `WorkItemDispatched` it answers, or before the run's plan is known;
+outcomes are recorded by work item id and an item's status is derived from everything
+recorded, so any interleaving of the same events gives the same state.
+
+Besides the fold, the state keeps what the run queue needs to stay cheap at scale: the
+items in flight (per location and pool), the runs that hold ready items back for lack
+of capacity, and the retry timers. All of it is derived from the folded facts.
 """
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
+from conflux.coordinator._backfill import BackfillState
+from conflux.coordinator._run_state import (
+    TERMINAL,
+    ItemStatus,
+    Outcome,
+    RunProgress,
+    RunState,
+    Stamp,
+)
 from conflux.events import (
     AnyEvent,
     AssetMaterialized,
+    BackfillCanceled,
+    BackfillCompleted,
+    BackfillRequested,
     DefinitionsPublished,
     LocationLoadFailed,
     MaterializationRequested,
@@ -24,104 +40,24 @@ from conflux.events import (
     PartitionStarted,
     RunCompleted,
     RunStarted,
+    WorkItemAbandoned,
     WorkItemDispatched,
     WorkItemSkipped,
 )
 from conflux.projections import AssetStateProjection, DefinitionsProjection
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from conflux.coordinator._planner import Plan, WorkItem
 
-ItemStatus = Literal["pending", "dispatched", "materialized", "failed", "skipped"]
-"""Where a work item stands; `materialized`, `failed` and `skipped` are terminal."""
-
-TERMINAL: frozenset[ItemStatus] = frozenset({"materialized", "failed", "skipped"})
-
-_Stamp = tuple[datetime, str]
-"""(time, event id): the order-independent way to pick one event among several."""
+__all__ = ["TERMINAL", "CoordinatorState", "ItemStatus", "Outcome", "RunProgress", "RunState"]
 
 
-@dataclass(slots=True)
-class Outcome:
-    """What workers reported for one work item, whatever order it arrived in.
-
-    Attributes:
-        materialized: asset key -> the earliest `AssetMaterialized` (by time, id) for it.
-        failed: the earliest `PartitionFailed` for the item, if any.
-    """
-
-    materialized: dict[str, _Stamp] = field(default_factory=dict)
-    failed: PartitionFailed | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class RunProgress:
-    """A comparable summary of one run: what tests and readers may rely on.
-
-    Counts are in asset partitions (a multi-asset node counts once per key), like
-    `RunStarted.partition_count`; they are None until the run is planned here.
-    """
-
-    run_id: str
-    requested: bool
-    started: bool
-    completed: Literal["success", "failed"] | None
-    items: tuple[tuple[str, ItemStatus], ...] | None
-
-
-@dataclass
-class RunState:
-    """One run: its request, lifecycle events, recorded outcomes and (once planned) plan.
-
-    Detail (plan, outcomes, dispatches, skips) is dropped when `RunCompleted` is folded:
-    a completed run keeps only its request and lifecycle events.
-    """
-
-    run_id: str
-    request: MaterializationRequested | None = None
-    started: RunStarted | None = None
-    completed: RunCompleted | None = None
-    plan: Plan | None = None
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    dispatched: dict[str, WorkItemDispatched] = field(default_factory=dict)
-    skipped: dict[str, WorkItemSkipped] = field(default_factory=dict)
-    status: dict[str, ItemStatus] = field(default_factory=dict)
-    """Cached status of every planned item (derived from the records above)."""
-    counts: Counter[ItemStatus] = field(default_factory=Counter)
-    """Planned items per status."""
-    check: set[str] = field(default_factory=set)
-    """Items whose upstream changed since the last decision."""
-    full_check: bool = False
-    """Examine every item at the next decision (new plan, a location came back)."""
-    last_outcome: _Stamp | None = None
-    """The latest outcome event (by time, id): the cause of the run's completion."""
-
-    def derive_status(self, item: WorkItem) -> ItemStatus:
-        """Derive the item's status from the recorded facts alone (order-independent)."""
-        outcome = self.outcomes.get(item.work_item_id)
-        if outcome is not None:
-            if all(k in outcome.materialized for k in item.asset_keys):
-                return "materialized"
-            if outcome.failed is not None:
-                return "failed"
-        if item.work_item_id in self.skipped:
-            return "skipped"
-        if item.work_item_id in self.dispatched:
-            return "dispatched"
-        return "pending"
-
-    def progress(self) -> RunProgress:
-        """Summarize the run (comparable across live and replayed states)."""
-        items = None
-        if self.plan is not None:
-            items = tuple((it.work_item_id, self.status[it.work_item_id]) for it in self.plan.items)
-        return RunProgress(
-            run_id=self.run_id,
-            requested=self.request is not None,
-            started=self.started is not None,
-            completed=self.completed.status if self.completed is not None else None,
-            items=items,
-        )
+def queue_keys(item: WorkItem) -> tuple[str, ...]:
+    """The run-queue counters one in-flight item counts against."""
+    keys = ("*", f"location:{item.location}")
+    return (*keys, f"pool:{item.pool}") if item.pool is not None else keys
 
 
 @dataclass
@@ -132,13 +68,25 @@ class CoordinatorState:
         definitions: the asset graph (shared fold).
         assets: the latest state of every asset partition (shared fold).
         runs: run id -> run.
+        backfills: backfill id -> backfill.
         dirty: runs touched since the last decision; `decide` consumes it.
+        dirty_backfills: backfills touched since the last decision.
+        inflight: dispatched items without an outcome, counted per `queue_keys`.
+        inflight_items: work item id -> run id of every item in flight (for liveness).
+        waiting: runs holding ready items back until the run queue has room.
+        timers: heap of (due time, run id, work item id) for retries.
     """
 
     definitions: DefinitionsProjection = field(default_factory=DefinitionsProjection)
     assets: AssetStateProjection = field(default_factory=AssetStateProjection)
     runs: dict[str, RunState] = field(default_factory=dict)
+    backfills: dict[str, BackfillState] = field(default_factory=dict)
     dirty: set[str] = field(default_factory=set)
+    dirty_backfills: set[str] = field(default_factory=set)
+    inflight: Counter[str] = field(default_factory=Counter)
+    inflight_items: dict[str, str] = field(default_factory=dict)
+    waiting: set[str] = field(default_factory=set)
+    timers: list[tuple[datetime, str, str]] = field(default_factory=list)
     _item_run: dict[str, str] = field(default_factory=dict, repr=False)
 
     def apply(self, event: AnyEvent) -> None:
@@ -150,12 +98,11 @@ class CoordinatorState:
                     if run.plan is not None and run.completed is None:
                         run.full_check = True
                         self.dirty.add(run.run_id)
+                self.dirty_backfills.update(
+                    b for b, bf in self.backfills.items() if bf.completed is None
+                )
             case MaterializationRequested():
-                run = self._run(event.run_id)
-                if run.request is None:  # a second request with the same run id is a duplicate
-                    run.request = event
-                    if run.completed is None:
-                        self.dirty.add(run.run_id)
+                self._request(event)
             case RunStarted():
                 run = self._run(event.run_id)
                 if run.started is None:
@@ -166,7 +113,8 @@ class CoordinatorState:
                 self._complete(event)
             case WorkItemDispatched():
                 active = self._active(event.run_id)
-                if active is not None and event.work_item_id not in active.dispatched:
+                previous = active.dispatched.get(event.work_item_id) if active else None
+                if active is not None and (previous is None or event.attempt > previous.attempt):
                     active.dispatched[event.work_item_id] = event
                     self._touch(active, event.work_item_id)
             case WorkItemSkipped():
@@ -175,6 +123,13 @@ class CoordinatorState:
                     active.skipped[event.work_item_id] = event
                     self._note_outcome(active, (event.time, event.event_id))
                     self._touch(active, event.work_item_id)
+            case WorkItemAbandoned():
+                active = self._active(event.run_id)
+                if active is not None:
+                    outcome = active.outcomes.setdefault(event.work_item_id, Outcome())
+                    if event.attempt not in outcome.abandoned:
+                        outcome.abandoned[event.attempt] = event
+                        self._touch(active, event.work_item_id)
             case AssetMaterialized():
                 self.assets.apply(event)
                 self._record_materialized(event)
@@ -183,6 +138,19 @@ class CoordinatorState:
                 self._record_failed(event)
             case PartitionStarted():
                 self.assets.apply(event)
+                self._record_started(event)
+            case BackfillRequested():
+                backfill = self._backfill(event.backfill_id)
+                if backfill.request is None:
+                    backfill.request = event
+                    self.dirty_backfills.add(event.backfill_id)
+            case BackfillCanceled():
+                self._cancel(event)
+            case BackfillCompleted():
+                backfill = self._backfill(event.backfill_id)
+                if backfill.completed is None:
+                    backfill.completed = event
+                    self.dirty_backfills.discard(event.backfill_id)
             case _:
                 pass
 
@@ -197,6 +165,10 @@ class CoordinatorState:
         loc = self.definitions.locations.get(location)
         return loc is not None and loc.status == "loaded"
 
+    def next_due(self) -> datetime | None:
+        """When the earliest pending retry falls due (None: no retry is waiting)."""
+        return self.timers[0][0] if self.timers else None
+
     # -- used by decide --------------------------------------------------------------------
 
     def attach_plan(self, run_id: str, plan: Plan) -> None:
@@ -206,10 +178,12 @@ class CoordinatorState:
         run.status = {}
         run.counts = Counter()
         for item in plan.items:
-            status = run.derive_status(item)
-            run.status[item.work_item_id] = status
-            run.counts[status] += 1
             self._item_run[item.work_item_id] = run_id
+            run.status[item.work_item_id] = "pending"
+            run.counts["pending"] += 1
+            status = run.derive_status(item)
+            if status != "pending":
+                self._set_status(run, item, "pending", status)
         run.full_check = True
 
     def take_dirty(self) -> list[str]:
@@ -217,6 +191,15 @@ class CoordinatorState:
         dirty = sorted(self.dirty)
         self.dirty.clear()
         return dirty
+
+    def take_due(self, now: datetime) -> None:
+        """Move the retries due by `now` into their runs' checks."""
+        while self.timers and self.timers[0][0] <= now:
+            _, run_id, work_item_id = heapq.heappop(self.timers)
+            run = self.runs.get(run_id)
+            if run is not None and run.completed is None and run.plan is not None:
+                run.check.add(work_item_id)
+                self.dirty.add(run_id)
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -226,11 +209,41 @@ class CoordinatorState:
             run = self.runs[run_id] = RunState(run_id)
         return run
 
+    def _backfill(self, backfill_id: str) -> BackfillState:
+        backfill = self.backfills.get(backfill_id)
+        if backfill is None:
+            backfill = self.backfills[backfill_id] = BackfillState(backfill_id)
+        return backfill
+
     def _active(self, run_id: str | None) -> RunState | None:
         if run_id is None:
             return None
         run = self._run(run_id)
         return run if run.completed is None else None
+
+    def _request(self, event: MaterializationRequested) -> None:
+        run = self._run(event.run_id)
+        if run.request is not None:
+            return  # a second request with the same run id is a duplicate
+        run.request = event
+        if run.completed is None:
+            self.dirty.add(run.run_id)
+        backfill_id = event.tags.get("backfill_id")
+        if backfill_id is not None:
+            self._backfill(backfill_id).note_chunk(event, run.completed)
+            self.dirty_backfills.add(backfill_id)
+
+    def _cancel(self, event: BackfillCanceled) -> None:
+        backfill = self._backfill(event.backfill_id)
+        if backfill.canceled is not None:
+            return
+        backfill.canceled = event
+        self.dirty_backfills.add(event.backfill_id)
+        for run_id in backfill.chunks.values():
+            run = self.runs.get(run_id)
+            if run is not None and run.completed is None and run.plan is not None:
+                run.full_check = True
+                self.dirty.add(run_id)
 
     def _record_materialized(self, event: AssetMaterialized) -> None:
         if event.work_item_id is None:
@@ -240,9 +253,10 @@ class CoordinatorState:
             return
         outcome = run.outcomes.setdefault(event.work_item_id, Outcome())
         stamp = (event.time, event.event_id)
-        previous = outcome.materialized.get(event.asset_key)
+        slot = (event.asset_key, event.attempt or 0)
+        previous = outcome.materialized.get(slot)
         if previous is None or stamp < previous:
-            outcome.materialized[event.asset_key] = stamp
+            outcome.materialized[slot] = stamp
             self._note_outcome(run, stamp)
             self._touch(run, event.work_item_id)
 
@@ -251,31 +265,57 @@ class CoordinatorState:
         if run is None:
             return
         outcome = run.outcomes.setdefault(event.work_item_id, Outcome())
+        previous = outcome.failed.get(event.attempt)
         stamp = (event.time, event.event_id)
-        if outcome.failed is None or stamp < (outcome.failed.time, outcome.failed.event_id):
-            outcome.failed = event
+        if previous is None or stamp < (previous.time, previous.event_id):
+            outcome.failed[event.attempt] = event
             self._note_outcome(run, stamp)
             self._touch(run, event.work_item_id)
 
-    def _note_outcome(self, run: RunState, stamp: _Stamp) -> None:
+    def _record_started(self, event: PartitionStarted) -> None:
+        run = self._active(event.run_id)
+        if run is None:
+            return
+        outcome = run.outcomes.setdefault(event.work_item_id, Outcome())
+        if event.attempt not in outcome.started_by:
+            outcome.started_by[event.attempt] = event.worker_id
+            self._touch(run, event.work_item_id)
+
+    def _note_outcome(self, run: RunState, stamp: Stamp) -> None:
         if run.last_outcome is None or stamp > run.last_outcome:
             run.last_outcome = stamp
 
     def _touch(self, run: RunState, work_item_id: str) -> None:
-        """Re-derive one item's status; a new terminal status wakes its dependents."""
+        """Re-derive one item's status and react to the change."""
         plan = run.plan
         if plan is None or work_item_id not in run.status:
             return
+        item = plan.item(work_item_id)
         old = run.status[work_item_id]
-        new = run.derive_status(plan.item(work_item_id))
-        if new == old:
-            return
-        run.status[work_item_id] = new
+        new = run.derive_status(item)
+        if new != old:
+            self._set_status(run, item, old, new)
+
+    def _set_status(self, run: RunState, item: WorkItem, old: ItemStatus, new: ItemStatus) -> None:
+        """Record a status change: counters, in-flight bookkeeping, wake-ups and timers."""
+        run.status[item.work_item_id] = new
         run.counts[old] -= 1
         run.counts[new] += 1
+        if old == "dispatched":
+            self.inflight.subtract(queue_keys(item))
+            self.inflight_items.pop(item.work_item_id, None)
+            if self.waiting:  # capacity freed: runs that held items back may go on
+                self.dirty.update(self.waiting)
+                self.waiting.clear()
+        if new == "dispatched":
+            self.inflight.update(queue_keys(item))
+            self.inflight_items[item.work_item_id] = run.run_id
         if new in TERMINAL:
-            run.check.update(plan.dependents(work_item_id))
+            run.check.update(plan_dependents(run, item.work_item_id))
             self.dirty.add(run.run_id)
+        elif new == "retrying":
+            due, _ = run.retry_due(item)
+            heapq.heappush(self.timers, (due, run.run_id, item.work_item_id))
 
     def _complete(self, event: RunCompleted) -> None:
         run = self._run(event.run_id)
@@ -285,6 +325,9 @@ class CoordinatorState:
         if run.plan is not None:
             for item in run.plan.items:
                 self._item_run.pop(item.work_item_id, None)
+                if run.status.get(item.work_item_id) == "dispatched":
+                    self.inflight.subtract(queue_keys(item))
+                    self.inflight_items.pop(item.work_item_id, None)
         run.plan = None
         run.outcomes = {}
         run.dispatched = {}
@@ -292,5 +335,16 @@ class CoordinatorState:
         run.status = {}
         run.counts = Counter()
         run.check = set()
+        run.ready = []
         run.full_check = False
         self.dirty.discard(run.run_id)
+        self.waiting.discard(run.run_id)
+        backfill_id = run.backfill_id
+        if backfill_id is not None and run.request is not None:
+            self._backfill(backfill_id).note_chunk(run.request, event)
+            self.dirty_backfills.add(backfill_id)
+
+
+def plan_dependents(run: RunState, work_item_id: str) -> tuple[str, ...]:
+    """Ids of the items of the run's plan that wait for `work_item_id`."""
+    return run.plan.dependents(work_item_id) if run.plan is not None else ()

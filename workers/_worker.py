@@ -164,12 +164,23 @@ class Worker:
                     item = record.event
                     if not isinstance(item, WorkItemDispatched) or item.location != self.location:
                         continue
-                    self._execute(producer, executor, item)
-                    consumer.commit()
+                    self._execute(producer, executor, item, consumer.commit)
 
     def _execute(
-        self, producer: EventProducer, executor: NodeExecutor, item: WorkItemDispatched
+        self,
+        producer: EventProducer,
+        executor: NodeExecutor,
+        item: WorkItemDispatched,
+        taken: Callable[[], None],
     ) -> None:
+        """Execute one work item.
+
+        The item's offset is committed (`taken`) once its start is on the log, before
+        the asset runs: the work topic delivers each item at most once, and an attempt
+        lost with its worker (kill -9) is the coordinator's to dispatch again (it sees
+        the start and then no heartbeat), rather than the consumer group's to redeliver
+        as the same attempt while the coordinator retries it too.
+        """
         request = ExecutionRequest(
             node=item.node,
             partition_key=item.partition_key,
@@ -183,6 +194,8 @@ class Worker:
         try:
             for event in executor.started(request):
                 producer.emit(event)
+            producer.flush()
+            taken()
             for outcome in executor.run(request):
                 producer.emit(outcome)
             producer.flush()

@@ -1,0 +1,183 @@
+"""One run as the coordinator folds it: its request, plan, and what each attempt reported.
+
+An item's status is derived from the recorded facts alone, never from the order they
+arrived in, so a replay that interleaves topics differently derives the same statuses.
+Attempts are fenced: an outcome counts only if its attempt was not abandoned, and a
+failure counts only for the item's current (latest) attempt.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from conflux.coordinator._planner import Plan, WorkItem
+    from conflux.events import (
+        MaterializationRequested,
+        PartitionFailed,
+        RunCompleted,
+        RunStarted,
+        WorkItemAbandoned,
+        WorkItemDispatched,
+        WorkItemSkipped,
+    )
+
+ItemStatus = Literal["pending", "dispatched", "retrying", "materialized", "failed", "skipped"]
+"""Where a work item stands; `materialized`, `failed` and `skipped` are terminal.
+
+`retrying`: the current attempt failed (or its worker was lost) and another attempt is
+due at `RunState.retry_due`."""
+
+TERMINAL: frozenset[ItemStatus] = frozenset({"materialized", "failed", "skipped"})
+
+LOST_WORKER_RETRIES = 2
+"""Attempts lost with their worker are dispatched again at least this many times, even
+for assets without a retry policy (a kill -9 is not the asset's fault)."""
+
+Stamp = tuple[datetime, str]
+"""(time, event id): the order-independent way to pick one event among several."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What was reported for one work item, per attempt, whatever order it arrived in.
+
+    Attributes:
+        materialized: (asset key, attempt) -> the earliest materialization's stamp; attempt
+            0 stands for a materialization reported without one.
+        failed: attempt -> its earliest `PartitionFailed`.
+        abandoned: attempt -> the coordinator's `WorkItemAbandoned` (a fenced attempt).
+        started_by: attempt -> the worker that reported starting it.
+    """
+
+    materialized: dict[tuple[str, int], Stamp] = field(default_factory=dict)
+    failed: dict[int, PartitionFailed] = field(default_factory=dict)
+    abandoned: dict[int, WorkItemAbandoned] = field(default_factory=dict)
+    started_by: dict[int, str] = field(default_factory=dict)
+
+    def latest_attempt(self) -> int:
+        """The highest attempt anything was reported for (0: none)."""
+        attempts = [a for _, a in self.materialized]
+        attempts += [*self.failed, *self.abandoned, *self.started_by]
+        return max(attempts, default=0)
+
+    def accepted(self, asset_key: str) -> Stamp | None:
+        """The earliest materialization of `asset_key` from an attempt that was not fenced."""
+        stamps = [
+            stamp
+            for (key, attempt), stamp in self.materialized.items()
+            if key == asset_key and attempt not in self.abandoned
+        ]
+        return min(stamps) if stamps else None
+
+
+@dataclass(frozen=True, slots=True)
+class RunProgress:
+    """A comparable summary of one run: what tests and readers may rely on.
+
+    Counts are in asset partitions (a multi-asset node counts once per key), like
+    `RunStarted.partition_count`; they are None until the run is planned here.
+    """
+
+    run_id: str
+    requested: bool
+    started: bool
+    completed: Literal["success", "failed", "canceled"] | None
+    items: tuple[tuple[str, ItemStatus], ...] | None
+
+
+@dataclass
+class RunState:
+    """One run: its request, lifecycle events, recorded outcomes and (once planned) plan.
+
+    Detail (plan, outcomes, dispatches, skips) is dropped when `RunCompleted` is folded:
+    a completed run keeps only its request and lifecycle events.
+    """
+
+    run_id: str
+    request: MaterializationRequested | None = None
+    started: RunStarted | None = None
+    completed: RunCompleted | None = None
+    plan: Plan | None = None
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    dispatched: dict[str, WorkItemDispatched] = field(default_factory=dict)
+    """Work item id -> the dispatch of its latest attempt."""
+    skipped: dict[str, WorkItemSkipped] = field(default_factory=dict)
+    status: dict[str, ItemStatus] = field(default_factory=dict)
+    """Cached status of every planned item (derived from the records above)."""
+    counts: Counter[ItemStatus] = field(default_factory=Counter)
+    """Planned items per status."""
+    check: set[str] = field(default_factory=set)
+    """Items to examine at the next decision (an upstream changed, a retry fell due)."""
+    full_check: bool = False
+    """Examine every item at the next decision (new plan, a location came back)."""
+    ready: list[int] = field(default_factory=list)
+    """Heap of plan indexes of items ready to dispatch that the run queue held back."""
+    last_outcome: Stamp | None = None
+    """The latest outcome event (by time, id): the cause of the run's completion."""
+    new_skips: dict[str, WorkItemSkipped] = field(default_factory=dict)
+    """Skips decided in the current decision step, not folded yet (scratch for decide)."""
+
+    @property
+    def backfill_id(self) -> str | None:
+        """The backfill this run is a chunk of, if any."""
+        return self.request.tags.get("backfill_id") if self.request is not None else None
+
+    def current_attempt(self, work_item_id: str) -> int:
+        """The item's latest attempt: dispatched, or reported by a worker (0: none)."""
+        dispatched = self.dispatched.get(work_item_id)
+        outcome = self.outcomes.get(work_item_id)
+        return max(
+            dispatched.attempt if dispatched is not None else 0,
+            outcome.latest_attempt() if outcome is not None else 0,
+        )
+
+    def derive_status(self, item: WorkItem) -> ItemStatus:
+        """Derive the item's status from the recorded facts alone (order-independent)."""
+        outcome = self.outcomes.get(item.work_item_id)
+        if outcome is not None:
+            if all(outcome.accepted(key) is not None for key in item.asset_keys):
+                return "materialized"
+            attempt = self.current_attempt(item.work_item_id)
+            if attempt in outcome.abandoned:
+                retries = max(item.max_retries, LOST_WORKER_RETRIES)
+                return "retrying" if attempt <= retries else "failed"
+            if attempt in outcome.failed:
+                return "retrying" if attempt <= item.max_retries else "failed"
+        if item.work_item_id in self.skipped:
+            return "skipped"
+        if item.work_item_id in self.dispatched:
+            return "dispatched"
+        return "pending"
+
+    def retry_due(self, item: WorkItem) -> tuple[datetime, str]:
+        """When a `retrying` item's next attempt is due, and the event that caused it."""
+        from conflux.coordinator._retries import retry_delay_s
+
+        outcome = self.outcomes[item.work_item_id]
+        attempt = self.current_attempt(item.work_item_id)
+        lost = outcome.abandoned.get(attempt)
+        if lost is not None:
+            return lost.time, lost.event_id
+        failure = outcome.failed[attempt]
+        delay = 0.0
+        if item.retry_policy is not None:
+            seed = f"{item.work_item_id}:{attempt}"
+            delay = retry_delay_s(item.retry_policy, attempt, seed)
+        return failure.time + timedelta(seconds=delay), failure.event_id
+
+    def progress(self) -> RunProgress:
+        """Summarize the run (comparable across live and replayed states)."""
+        items = None
+        if self.plan is not None:
+            items = tuple((it.work_item_id, self.status[it.work_item_id]) for it in self.plan.items)
+        return RunProgress(
+            run_id=self.run_id,
+            requested=self.request is not None,
+            started=self.started is not None,
+            completed=self.completed.status if self.completed is not None else None,
+            items=items,
+        )
