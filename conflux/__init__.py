@@ -66,6 +66,7 @@ __all__ = [
     "materialize",
     # partitions
     "DailyPartitionsDefinition",
+    "DynamicPartitionsDefinition",
     "HourlyPartitionsDefinition",
     "MonthlyPartitionsDefinition",
     "MultiPartitionKey",
@@ -75,6 +76,8 @@ __all__ = [
     "TimeWindow",
     "TimeWindowPartitionsDefinition",
     "WeeklyPartitionsDefinition",
+    "AddDynamicPartitionsRequest",
+    "DeleteDynamicPartitionsRequest",
     # partition mappings
     "AllPartitionMapping",
     "DimensionPartitionMapping",

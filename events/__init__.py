@@ -56,6 +56,8 @@ if TYPE_CHECKING:
         BackfillRequested,
         ComponentHeartbeat,
         DefinitionsPublished,
+        DynamicPartitionsAdded,
+        DynamicPartitionsDeleted,
         LocationLoadFailed,
         MaterializationRequested,
         PartitionFailed,
@@ -68,6 +70,11 @@ if TYPE_CHECKING:
         WorkItemAbandoned,
         WorkItemDispatched,
         WorkItemSkipped,
+    )
+    from conflux.events._partition_keys import (
+        check_dynamic_partition_key,
+        check_dynamic_partitions_name,
+        dynamic_partition_key_problem,
     )
     from conflux.events._serde import (
         decode_event,
@@ -123,7 +130,12 @@ _WHERE: dict[str, str] = {
     "DefinitionsPublished": "conflux.events._models",
     "DependencyCycleError": "conflux.events._errors",
     "DuplicateAssetKeyError": "conflux.events._errors",
+    "DynamicPartitionsAdded": "conflux.events._models",
+    "DynamicPartitionsDeleted": "conflux.events._models",
     "DynamicPartitionsSnapshot": "conflux.events._snapshot",
+    "check_dynamic_partition_key": "conflux.events._partition_keys",
+    "check_dynamic_partitions_name": "conflux.events._partition_keys",
+    "dynamic_partition_key_problem": "conflux.events._partition_keys",
     "EVENT_TYPES": "conflux.events._models",
     "Event": "conflux.events._base",
     "EventConsumer": "conflux.events._kafka",
@@ -192,6 +204,8 @@ __all__ = [
     "BackfillRequested",
     "ComponentHeartbeat",
     "DefinitionsPublished",
+    "DynamicPartitionsAdded",
+    "DynamicPartitionsDeleted",
     "LocationLoadFailed",
     "MaterializationRequested",
     "PartitionFailed",
@@ -226,6 +240,9 @@ __all__ = [
     # serialization and topics
     "TopicSpec",
     "Topics",
+    "check_dynamic_partition_key",
+    "check_dynamic_partitions_name",
+    "dynamic_partition_key_problem",
     "asset_partition_key",
     "decode_event",
     "encode_event",

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from conflux.events._base import Event
+from conflux.events._partition_keys import (
+    check_dynamic_partition_key,
+    check_dynamic_partitions_name,
+)
 from conflux.events._snapshot import LocationSnapshot
 
 
@@ -274,6 +278,50 @@ class RecordDeadLettered(Event):
     reason: str
 
 
+# -- dynamic partitions ---------------------------------------------------------------
+
+
+def _dynamic_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
+    for key in keys:
+        check_dynamic_partition_key(key)
+    return keys
+
+
+def _dynamic_name(name: str) -> str:
+    check_dynamic_partitions_name(name)
+    return name
+
+
+class DynamicPartitionsAdded(Event):
+    """Keys were added to a `DynamicPartitionsDefinition` (by name).
+
+    Folded by the definitions projection: a key takes its place at the end of the key
+    order the first time it is added (again after a removal); adding a key that is there
+    changes nothing. Routed to the definitions topic, keyed by the name.
+    """
+
+    type: Literal["DynamicPartitionsAdded"] = "DynamicPartitionsAdded"
+    partitions_def_name: Annotated[str, AfterValidator(_dynamic_name)]
+    partition_keys: Annotated[tuple[str, ...], Field(min_length=1), AfterValidator(_dynamic_keys)]
+    """The keys, in the order to add them (non-empty, no `|` or `,`, no surrounding spaces)."""
+    requested_by: str = ""
+    """The user or system that asked (e.g. `$USER` for the CLI)."""
+
+
+class DynamicPartitionsDeleted(Event):
+    """Keys were removed from a `DynamicPartitionsDefinition` (by name).
+
+    Removing a key that is not there changes nothing. The history of a removed key
+    (its materializations, runs and lineage) stays in the log and the archive; views of
+    the current partition space no longer list it.
+    """
+
+    type: Literal["DynamicPartitionsDeleted"] = "DynamicPartitionsDeleted"
+    partitions_def_name: Annotated[str, AfterValidator(_dynamic_name)]
+    partition_keys: Annotated[tuple[str, ...], Field(min_length=1), AfterValidator(_dynamic_keys)]
+    requested_by: str = ""
+
+
 AnyEvent = Annotated[
     DefinitionsPublished
     | LocationLoadFailed
@@ -290,7 +338,9 @@ AnyEvent = Annotated[
     | AssetMaterialized
     | PartitionFailed
     | ComponentHeartbeat
-    | RecordDeadLettered,
+    | RecordDeadLettered
+    | DynamicPartitionsAdded
+    | DynamicPartitionsDeleted,
     Field(discriminator="type"),
 ]
 """Any Conflux event; parse with `decode_event`."""
@@ -314,6 +364,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         PartitionFailed,
         ComponentHeartbeat,
         RecordDeadLettered,
+        DynamicPartitionsAdded,
+        DynamicPartitionsDeleted,
     )
 }
 """Event type name -> model class."""

@@ -17,6 +17,8 @@ from conflux.events._models import (
     BackfillRequested,
     ComponentHeartbeat,
     DefinitionsPublished,
+    DynamicPartitionsAdded,
+    DynamicPartitionsDeleted,
     LocationLoadFailed,
     MaterializationRequested,
     PartitionFailed,
@@ -51,7 +53,7 @@ class Topics:
 
     @property
     def definitions(self) -> str:
-        """Location snapshots and load failures, keyed by location."""
+        """Location snapshots and failures (by location); dynamic partition keys (by name)."""
         return f"{self.prefix}.definitions"
 
     @property
@@ -133,4 +135,6 @@ class Topics:
                 return self.heartbeats, event.instance_id
             case RecordDeadLettered():
                 return self.dlq, event.source_topic
+            case DynamicPartitionsAdded() | DynamicPartitionsDeleted():
+                return self.definitions, event.partitions_def_name
         raise TypeError(f"no topic for event type {type(event).__name__}")

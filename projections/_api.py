@@ -5,6 +5,8 @@ Endpoints (all GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
 `/runs?status=&limit=`,
 `/runs/<id>`, `/events?asset=&partition=&type=&since=&after=&limit=`, `/selection?q=`,
 `/lineage?asset=&partition=&direction=&depth=&event_id=` (when an archive is attached).
+`/partitions` (every dynamic partitions name with its key count), `/partitions/<quoted name>`
+(its current keys, in order of addition).
 Errors are `{"error": one line, "kind": error class name}` with 400, 404 or 500, so that
 `ApiClient` raises the same typed error the server hit.
 """
@@ -23,6 +25,10 @@ from pydantic import BaseModel
 
 from conflux.events import ConfluxError, DefinitionError, SelectionError
 from conflux.projections._api_models import NotFoundError
+from conflux.projections._dynamic import (
+    dynamic_partitions_keys,
+    dynamic_partitions_summaries,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -246,6 +252,10 @@ class QueryApi:
                 return {"asset_keys": model.resolve_selection(query.get("q", ""))}
             case ["lineage"]:
                 return _dump(self._lineage(query))
+            case ["partitions"]:
+                return _dump(dynamic_partitions_summaries(model))
+            case ["partitions", name]:
+                return _dump(dynamic_partitions_keys(model, name))
         raise NotFoundError(f"no endpoint {'/' + '/'.join(segments)!r} in the query API")
 
     def _lineage(self, query: dict[str, str]) -> BaseModel:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 
 from conflux.events import ConfluxError, PartitionsSnapshot
 
-RunStatus = Literal["queued", "started", "success", "failed"]
+RunStatus = Literal["queued", "started", "success", "failed", "canceled"]
 """A run's status: requested, accepted (planned and dispatching), or ended."""
 
 
@@ -220,3 +220,19 @@ class PartitionRanges(_Model):
     counts: dict[str, int]
     """Partitions per status."""
     ranges: list[PartitionRange]
+
+
+class DynamicPartitionsSummary(_Model):
+    """One dynamic partitions definition (by name): how many keys, and who uses it."""
+
+    name: str
+    count: int
+    """Current keys (added and not removed since)."""
+    assets: list[str]
+    """Keys of the defined assets partitioned by it (also as a dimension), sorted."""
+
+
+class DynamicPartitionsKeys(DynamicPartitionsSummary):
+    """One dynamic partitions definition with its current keys, in order of addition."""
+
+    partition_keys: list[str]

@@ -24,6 +24,8 @@ from conflux.events import (
 )
 from conflux.projections._api_models import (
     AssetSummary,
+    DynamicPartitionsKeys,
+    DynamicPartitionsSummary,
     EventRecord,
     LineageAnswer,
     NotFoundError,
@@ -192,3 +194,15 @@ class ApiClient:
         self._get(
             f"/assets/{quote(asset_key, safe='')}/validate-partition", {"partition": partition}
         )
+
+    def dynamic_partitions(self, name: str) -> DynamicPartitionsKeys:
+        """The current keys of dynamic partitions `name`, in order of addition.
+
+        Raises:
+            NotFoundError: no asset uses `name` and no key was ever added to it.
+        """
+        return self._one(DynamicPartitionsKeys, f"/partitions/{quote(name, safe='')}")
+
+    def dynamic_partitions_list(self) -> list[DynamicPartitionsSummary]:
+        """Every dynamic partitions name an asset uses or that has keys, with its key count."""
+        return self._many(DynamicPartitionsSummary, "/partitions")

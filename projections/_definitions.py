@@ -2,6 +2,8 @@
 
 The coordinator and every reader learn assets, partitions and dependencies here, from
 `DefinitionsPublished` and `LocationLoadFailed` events, never from user code (rule 7).
+The keys of dynamic partitions are folded here too (`DynamicPartitionsAdded`,
+`DynamicPartitionsDeleted`), so `partitions_def(asset_key)` answers with the live keys.
 """
 
 from __future__ import annotations
@@ -13,13 +15,18 @@ from conflux.events import (
     AnyEvent,
     AssetSnapshot,
     DefinitionsPublished,
+    DynamicPartitionsAdded,
+    DynamicPartitionsDeleted,
+    DynamicPartitionsSnapshot,
     LocationLoadFailed,
     LocationSnapshot,
+    MultiPartitionsSnapshot,
 )
 
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from conflux.events import PartitionsSnapshot
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
 
@@ -42,12 +49,20 @@ class DefinitionsProjection:
 
     A location's new snapshot replaces its previous one whole. A load failure marks the
     location failed but keeps its last good assets, so their history stays readable.
-    `apply` is idempotent: applying an event twice changes nothing.
+    Dynamic partition keys are kept per name, in order of first addition (a key removed
+    and added again goes to the end); adding a present key or removing an absent one
+    changes nothing. `apply` is idempotent: applying an event twice changes nothing (for
+    dynamic partitions, by event id, so a late duplicate cannot undo a removal).
     """
 
     locations: dict[str, LocationState] = field(default_factory=dict)
     assets: dict[str, AssetSnapshot] = field(default_factory=dict)
     asset_location: dict[str, str] = field(default_factory=dict)
+    dynamic_partitions: dict[str, dict[str, None]] = field(default_factory=dict)
+    """Dynamic partitions name -> its current keys, in order (a dict used as an ordered
+    set). A name appears once a key was added to it, whether or not an asset uses it."""
+    _dynamic_applied: set[str] = field(default_factory=set)
+    """Ids of the dynamic partitions events folded (their duplicates are dropped)."""
     _partitions_cache: dict[str, PartitionsDefinition | None] = field(default_factory=dict)
     _downstream: dict[str, list[str]] | None = None
     _nodes: dict[tuple[str, str], list[str]] | None = None
@@ -56,6 +71,8 @@ class DefinitionsProjection:
         """Fold one event; events of other types are ignored."""
         if isinstance(event, DefinitionsPublished):
             self._publish(event)
+        elif isinstance(event, DynamicPartitionsAdded | DynamicPartitionsDeleted):
+            self._dynamic(event)
         elif isinstance(event, LocationLoadFailed):
             previous = self.locations.get(event.location)
             if previous is not None and previous.updated > event.time:
@@ -92,19 +109,67 @@ class DefinitionsProjection:
         self._downstream = None
         self._nodes = None
 
+    def _dynamic(self, event: DynamicPartitionsAdded | DynamicPartitionsDeleted) -> None:
+        if event.event_id in self._dynamic_applied:
+            return
+        self._dynamic_applied.add(event.event_id)
+        name = event.partitions_def_name
+        keys = self.dynamic_partitions.setdefault(name, {})
+        before = len(keys)
+        if isinstance(event, DynamicPartitionsAdded):
+            for key in event.partition_keys:
+                keys.setdefault(key, None)
+        else:
+            for key in event.partition_keys:
+                keys.pop(key, None)
+        if len(keys) != before:  # definitions bound to the old keys are stale
+            for asset_key in [k for k in self._partitions_cache if self._uses(k, name)]:
+                del self._partitions_cache[asset_key]
+
+    def _uses(self, asset_key: str, name: str) -> bool:
+        asset = self.assets.get(asset_key)
+        return asset is not None and name in dynamic_names(asset.partitions)
+
     # -- queries -----------------------------------------------------------------------
 
     def partitions_def(self, asset_key: str) -> PartitionsDefinition | None:
-        """The live partitions definition of an asset (None: unpartitioned or unknown)."""
+        """The live partitions definition of an asset (None: unpartitioned or unknown).
+
+        Dynamic partitions (alone or as a dimension) come bound to their current keys:
+        the object answers from the keys at the time it was handed out, and a later
+        call after keys change returns a new object.
+        """
         if asset_key not in self._partitions_cache:
             from conflux.sdk.partitions import partitions_from_snapshot
 
             asset = self.assets.get(asset_key)
             snap = asset.partitions if asset is not None else None
             self._partitions_cache[asset_key] = (
-                partitions_from_snapshot(snap) if snap is not None else None
+                partitions_from_snapshot(snap, self.dynamic_partitions)
+                if snap is not None
+                else None
             )
         return self._partitions_cache[asset_key]
+
+    def get_dynamic_partitions(self, partitions_def_name: str) -> list[str]:
+        """The current keys of dynamic partitions `partitions_def_name`, in order.
+
+        Dagster's `DynamicPartitionsStore` method: pass this projection as
+        `dynamic_partitions_store=` to an unbound `DynamicPartitionsDefinition`.
+        """
+        return list(self.dynamic_partitions.get(partitions_def_name, ()))
+
+    def has_dynamic_partition(self, partitions_def_name: str, partition_key: str) -> bool:
+        """True when `partition_key` is a current key of `partitions_def_name`."""
+        return partition_key in self.dynamic_partitions.get(partitions_def_name, {})
+
+    def dynamic_partitions_users(self) -> dict[str, list[str]]:
+        """Dynamic partitions name -> the keys of the assets partitioned by it, sorted."""
+        users: dict[str, list[str]] = {}
+        for key in sorted(self.assets):
+            for name in dynamic_names(self.assets[key].partitions):
+                users.setdefault(name, []).append(key)
+        return users
 
     def mapping(self, downstream_key: str, upstream_key: str) -> PartitionMapping:
         """How `downstream_key`'s partitions map onto `upstream_key`'s (explicit or default)."""
@@ -145,3 +210,12 @@ class DefinitionsProjection:
                 nodes.setdefault((self.asset_location[key], self.assets[key].node), []).append(key)
             self._nodes = nodes
         return list(self._nodes[(self.asset_location[asset_key], self.assets[asset_key].node)])
+
+
+def dynamic_names(snapshot: PartitionsSnapshot | None) -> list[str]:
+    """The names of the dynamic partitions a partitions snapshot uses (also as dimensions)."""
+    if isinstance(snapshot, DynamicPartitionsSnapshot):
+        return [snapshot.name]
+    if isinstance(snapshot, MultiPartitionsSnapshot):
+        return [name for _, dim in snapshot.dimensions for name in dynamic_names(dim)]
+    return []

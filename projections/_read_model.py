@@ -30,6 +30,7 @@ from conflux.projections._api_models import (
 from conflux.projections._asset_state import AssetStateProjection
 from conflux.projections._components import ComponentsProjection
 from conflux.projections._definitions import DefinitionsProjection
+from conflux.projections._dynamic import current_states
 from conflux.projections._event_log import EventLog, LoggedEvent
 from conflux.projections._runs import RunsProjection, RunState
 from conflux.projections._selection import resolve_selection, unknown_asset_message
@@ -80,7 +81,12 @@ class ReadModel:
             self.asset_state.apply(event)
             self.runs.apply(event)
             self.components.apply(event)
-            if event.type in ("DefinitionsPublished", "LocationLoadFailed"):
+            if event.type in (
+                "DefinitionsPublished",
+                "LocationLoadFailed",
+                "DynamicPartitionsAdded",
+                "DynamicPartitionsDeleted",
+            ):
                 self._totals.clear()
             return True
 
@@ -127,7 +133,7 @@ class ReadModel:
 
     def _asset_summary(self, key: str) -> AssetSummary:
         snap = self.definitions.assets.get(key)
-        states = self.asset_state.partitions.get(key, {})
+        states = current_states(self.definitions, key, self.asset_state.partitions.get(key, {}))
         statuses = [s.status for s in states.values()]
         latest: tuple[str | None, MaterializationRef] | None = None
         for pk, state in states.items():

@@ -70,9 +70,12 @@ if TYPE_CHECKING:
         AssetSpec,
     )
     from conflux.sdk.partitions import (
+        AddDynamicPartitionsRequest,
         AllPartitionMapping,
         DailyPartitionsDefinition,
+        DeleteDynamicPartitionsRequest,
         DimensionPartitionMapping,
+        DynamicPartitionsDefinition,
         HourlyPartitionsDefinition,
         IdentityPartitionMapping,
         LastPartitionMapping,
@@ -91,6 +94,7 @@ if TYPE_CHECKING:
     )
 
 _WHERE: dict[str, str] = {
+    "AddDynamicPartitionsRequest": "conflux.sdk.partitions",
     "AllPartitionMapping": "conflux.sdk.partitions",
     "AssetDep": "conflux.sdk._specs",
     "AssetExecutionContext": "conflux.sdk._context",
@@ -109,7 +113,9 @@ _WHERE: dict[str, str] = {
     "DailyPartitionsDefinition": "conflux.sdk.partitions",
     "DataVersion": "conflux.sdk._results",
     "Definitions": "conflux.sdk._definitions",
+    "DeleteDynamicPartitionsRequest": "conflux.sdk.partitions",
     "DimensionPartitionMapping": "conflux.sdk.partitions",
+    "DynamicPartitionsDefinition": "conflux.sdk.partitions",
     "FilesystemIOManager": "conflux.sdk._io_manager",
     "HourlyPartitionsDefinition": "conflux.sdk.partitions",
     "IOManager": "conflux.sdk._io_manager",
@@ -147,6 +153,7 @@ _WHERE: dict[str, str] = {
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 __all__ = [
+    "AddDynamicPartitionsRequest",
     # partition mappings
     "AllPartitionMapping",
     # assets
@@ -171,7 +178,9 @@ __all__ = [
     "DataVersion",
     # definitions and locations
     "Definitions",
+    "DeleteDynamicPartitionsRequest",
     "DimensionPartitionMapping",
+    "DynamicPartitionsDefinition",
     "FilesystemIOManager",
     "HourlyPartitionsDefinition",
     "IOManager",

@@ -8,6 +8,7 @@ emit for the same request, in an order it could emit them.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -16,8 +17,12 @@ from conflux.events import (
     AnyEvent,
     AssetMaterialized,
     DefinitionsPublished,
+    DynamicPartitionsAdded,
+    DynamicPartitionsSnapshot,
     Event,
+    InvalidPartitionKeyError,
     MaterializationRequested,
+    MultiPartitionsSnapshot,
     PartitionFailed,
     RunCompleted,
     WorkItemDispatched,
@@ -34,6 +39,7 @@ from conflux.sdk._snapshot import build_location_snapshot, snapshot_id
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from conflux.events import LocationSnapshot
     from conflux.sdk._specs import AssetSpec
 
 LOCATION = "in_process"
@@ -114,6 +120,61 @@ def _selected_keys(
     return tuple(sorted({k.to_user_string() for k in keys}))
 
 
+def _dynamic_additions(
+    snapshot: LocationSnapshot,
+    asset_keys: Sequence[str],
+    partition_key: str | None,
+    dynamic_partitions: Mapping[str, Sequence[str]] | None,
+) -> list[DynamicPartitionsAdded]:
+    """The `DynamicPartitionsAdded` events an in-process run starts with (see `materialize`).
+
+    Raises:
+        InvalidPartitionKeyError: a key could never be a dynamic key.
+        DefinitionError: a name is not a valid dynamic partitions name.
+    """
+    from conflux.events import check_dynamic_partition_key, check_dynamic_partitions_name
+
+    wanted: dict[str, dict[str, None]] = {}
+    if dynamic_partitions is not None:
+        for name, keys in dynamic_partitions.items():
+            check_dynamic_partitions_name(name)
+            if isinstance(keys, str):
+                raise InvalidPartitionKeyError(
+                    f"dynamic_partitions[{name!r}] is the string {keys!r}, not a list of keys: "
+                    f"pass [{keys!r}]"
+                )
+            wanted[name] = dict.fromkeys(keys)
+    elif partition_key is not None:
+        selected = set(asset_keys)
+        for asset in snapshot.assets:
+            if asset.key not in selected:
+                continue
+            snap = asset.partitions
+            if isinstance(snap, DynamicPartitionsSnapshot):
+                wanted.setdefault(snap.name, {})[partition_key] = None
+            elif isinstance(snap, MultiPartitionsSnapshot):
+                parts = partition_key.split("|")
+                if len(parts) != len(snap.dimensions):
+                    continue  # the planner names the shape error
+                for (_, dim), part in zip(snap.dimensions, parts, strict=True):
+                    if isinstance(dim, DynamicPartitionsSnapshot):
+                        wanted.setdefault(dim.name, {})[part] = None
+    events: list[DynamicPartitionsAdded] = []
+    for name, ordered in wanted.items():
+        for key in ordered:
+            check_dynamic_partition_key(key)
+        if ordered:
+            events.append(
+                DynamicPartitionsAdded(
+                    partitions_def_name=name,
+                    partition_keys=tuple(ordered),
+                    requested_by="materialize",
+                    producer="materialize",
+                )
+            )
+    return events
+
+
 def materialize(
     assets: Sequence[AssetsDefinition | AssetSpec],
     *,
@@ -123,11 +184,20 @@ def materialize(
     raise_on_error: bool = True,
     run_id: str | None = None,
     tags: Mapping[str, str] | None = None,
+    dynamic_partitions: Mapping[str, Sequence[str]] | None = None,
 ) -> MaterializeRunResult:
     """Materialize `assets` (or the `selection` among them) in this process, without a broker.
 
     Values pass between assets through `resources["io_manager"]` when given, else an
     in-memory IO manager kept on the result (`result.asset_value(key)`).
+
+    Dynamic partitions: `dynamic_partitions` gives the keys of each
+    `DynamicPartitionsDefinition` by name (what Dagster's
+    `instance.add_dynamic_partitions(name, keys)` does before its `materialize`), and
+    `partition_key` must then be one of them. Left out, the run adds `partition_key` (its
+    part, for a dimension of a multi) to every dynamic definition of the selected
+    assets, so a test needs no setup. Either way the additions are
+    `DynamicPartitionsAdded` events at the start of `result.events`.
 
     Example:
         >>> result = materialize([raw_orders, daily_revenue], partition_key="2024-01-03")
@@ -153,10 +223,14 @@ def materialize(
     )
     state.apply(published)
     run = run_id or new_id()
+    asset_keys = _selected_keys(assets, selection, defs, state)
+    added = _dynamic_additions(snapshot, asset_keys, partition_key, dynamic_partitions)
+    for addition in added:  # the coordinator's fold of definitions learns the keys
+        state.definitions.apply(addition)
     request = MaterializationRequested(
         run_id=run,
         selection="materialize()",
-        asset_keys=_selected_keys(assets, selection, defs, state),
+        asset_keys=asset_keys,
         partition_keys=(partition_key,) if partition_key is not None else None,
         requested_by="materialize",
         tags=dict(tags or {}),
@@ -180,6 +254,8 @@ def materialize(
         state.apply(event)
 
     record(published)
+    for addition in added:
+        record(addition)
     record(request)
     try:
         pending: deque[AnyEvent] = deque(decide(state, utcnow()))
@@ -205,8 +281,12 @@ def materialize(
                 break
             if not pending:
                 pending.extend(decide(state, utcnow()))
+            due = state.next_due()
+            if not pending and due is not None:  # a retry policy's delay: wait it out
+                time.sleep(max(0.0, (due - utcnow()).total_seconds()))
+                pending.extend(decide(state, utcnow()))
     finally:
         executor.close()
-    if raise_on_error and executor.errors:
+    if raise_on_error and executor.errors and not result.success:
         raise next(iter(executor.errors.values()))
     return result

@@ -178,7 +178,7 @@ def report(
 
 
 @cli.command()
-@click.option("--status", type=click.Choice(["queued", "started", "success", "failed"]))
+@click.option("--status", type=click.Choice(["queued", "started", "success", "failed", "canceled"]))
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @JSON
 @STATE_DIR
@@ -374,6 +374,100 @@ def projector(port: int, expected: tuple[str, ...], state_dir: str) -> None:
     from conflux.cli._parts import run_projector
 
     sys.exit(run_projector(port=port, expected=expected, state_dir=state_dir))
+
+
+@cli.group()
+def partitions() -> None:
+    """Dynamic partitions: add, remove and list the keys of a DynamicPartitionsDefinition."""
+
+
+_KEYS_FROM_FILE = click.option(
+    "--from-file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also read keys from this file, one per line (- reads stdin; blank lines skipped).",
+)
+
+
+@partitions.command("add", short_help="Add keys to dynamic partitions NAME.")
+@click.argument("name")
+@click.argument("keys", metavar="[KEY]...", nargs=-1)
+@_KEYS_FROM_FILE
+@click.option("--force", is_flag=True, help="Add even though no asset uses NAME (yet).")
+@JSON
+@STATE_DIR
+def partitions_add(
+    name: str,
+    keys: tuple[str, ...],
+    from_file: str | None,
+    force: bool,
+    as_json: bool,
+    state_dir: str,
+) -> None:
+    """Add KEYs to the dynamic partitions NAME.
+
+    Keys keep the order of first addition; a key already there stays where it is. A key
+    may not be empty, have surrounding spaces, or contain '|' or ','. Waits until the
+    keys are visible, so `conflux materialize ... --partition KEY` may follow at once.
+    """
+    from conflux.cli._partitions import change
+
+    sys.exit(
+        change(
+            "add",
+            name,
+            keys=keys,
+            from_file=from_file,
+            force=force,
+            as_json=as_json,
+            state_dir=state_dir,
+        )
+    )
+
+
+@partitions.command("remove", short_help="Remove keys from dynamic partitions NAME.")
+@click.argument("name")
+@click.argument("keys", metavar="[KEY]...", nargs=-1)
+@_KEYS_FROM_FILE
+@JSON
+@STATE_DIR
+def partitions_remove(
+    name: str, keys: tuple[str, ...], from_file: str | None, as_json: bool, state_dir: str
+) -> None:
+    """Remove KEYs from the dynamic partitions NAME (a key not there is ignored).
+
+    What was materialized for a removed key stays in the log and the archive (`conflux
+    events`, `conflux lineage` still show it); status views (`conflux assets`) count and
+    list only current keys, and a request for a removed key is rejected. Adding the key
+    again puts it at the end of the key order, and its history counts again. A run that
+    is under way keeps its plan.
+    """
+    from conflux.cli._partitions import change
+
+    sys.exit(
+        change(
+            "remove",
+            name,
+            keys=keys,
+            from_file=from_file,
+            force=False,
+            as_json=as_json,
+            state_dir=state_dir,
+        )
+    )
+
+
+@partitions.command("list", short_help="Keys of dynamic partitions NAME, or every NAME.")
+@click.argument("name", required=False)
+@JSON
+@STATE_DIR
+def partitions_list(name: str | None, as_json: bool, state_dir: str) -> None:
+    """Print the keys of the dynamic partitions NAME, one per line, in order of addition.
+
+    Without NAME: every dynamic partitions name, its key count and the assets using it.
+    """
+    from conflux.cli._partitions import list_partitions
+
+    sys.exit(list_partitions(name=name, as_json=as_json, state_dir=state_dir))
 
 
 def run() -> None:

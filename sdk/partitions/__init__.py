@@ -9,6 +9,12 @@ from conflux.sdk.partitions._calendar import (
     MonthlyPartitionsDefinition,
     WeeklyPartitionsDefinition,
 )
+from conflux.sdk.partitions._dynamic import (
+    AddDynamicPartitionsRequest,
+    DeleteDynamicPartitionsRequest,
+    DynamicPartitionsDefinition,
+    DynamicPartitionsStore,
+)
 from conflux.sdk.partitions._mappings import (
     AllPartitionMapping,
     IdentityPartitionMapping,
@@ -44,6 +50,10 @@ __all__ = [
     "MultiPartitionsDefinition",
     "MultiPartitionKey",
     "PartitionDimensionDefinition",
+    "DynamicPartitionsDefinition",
+    "DynamicPartitionsStore",
+    "AddDynamicPartitionsRequest",
+    "DeleteDynamicPartitionsRequest",
     # mappings
     "PartitionMapping",
     "IdentityPartitionMapping",

@@ -1,4 +1,4 @@
-"""Multi-dimensional partitions: the product of named static or time-window dimensions.
+"""Multi-dimensional partitions: the product of named static, dynamic or time-window dimensions.
 
 Dagster's `MultiPartitionsDefinition` has exactly two dimensions; this one has any number
 from one up, with the same key format: one key per dimension, joined with `|` in
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from conflux.events import DefinitionError, InvalidPartitionKeyError, MultiPartitionsSnapshot
 from conflux.sdk.partitions._base import PartitionsDefinition
+from conflux.sdk.partitions._dynamic import DynamicPartitionsDefinition
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
 
@@ -92,16 +93,16 @@ def _check_dimension(name: str, defn: PartitionsDefinition) -> None:
                 f"dimension {name!r} formats its keys with {defn.fmt!r}, which contains "
                 f"{DELIMITER!r}, the multi-partition delimiter: use another fmt"
             )
-    elif not isinstance(defn, StaticPartitionsDefinition):
+    elif not isinstance(defn, StaticPartitionsDefinition | DynamicPartitionsDefinition):
         raise DefinitionError(
             f"dimension {name!r} is a {type(defn).__name__}: each dimension of a "
-            "MultiPartitionsDefinition is static or time-window partitioned; list every "
-            "dimension in one MultiPartitionsDefinition instead of nesting them"
+            "MultiPartitionsDefinition is static, dynamic or time-window partitioned; list "
+            "every dimension in one MultiPartitionsDefinition instead of nesting them"
         )
 
 
 class MultiPartitionsDefinition(PartitionsDefinition):
-    """The product of named dimensions, each static or time-window partitioned.
+    """The product of named dimensions, each static, dynamic or time-window partitioned.
 
     What callers may rely on (Dagster's semantics, with N >= 1 dimensions instead of 2):
 
@@ -127,7 +128,7 @@ class MultiPartitionsDefinition(PartitionsDefinition):
 
     Raises:
         DefinitionError: no dimension is given, a name is empty or contains `|`, or a
-            dimension is neither static nor time-window partitioned.
+            dimension is neither static, dynamic nor time-window partitioned.
     """
 
     def __init__(self, partitions_defs: Mapping[str, PartitionsDefinition]) -> None:

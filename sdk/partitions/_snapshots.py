@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from conflux.events import (
     AllMappingSnapshot,
     DefinitionError,
+    DynamicPartitionsSnapshot,
     IdentityMappingSnapshot,
     LastMappingSnapshot,
     MultiPartitionsSnapshot,
@@ -21,6 +22,7 @@ from conflux.events import (
     TimeWindowPartitionsSnapshot,
 )
 from conflux.events._snapshot import MultiMappingSnapshot, MultiToSingleDimensionMappingSnapshot
+from conflux.sdk.partitions._dynamic import DynamicPartitionsDefinition
 from conflux.sdk.partitions._mappings import (
     AllPartitionMapping,
     IdentityPartitionMapping,
@@ -38,24 +40,41 @@ from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from conflux.events import PartitionMappingSnapshot, PartitionsSnapshot
     from conflux.sdk.partitions._base import PartitionsDefinition
 
 
-def partitions_from_snapshot(snapshot: PartitionsSnapshot) -> PartitionsDefinition:
+def partitions_from_snapshot(
+    snapshot: PartitionsSnapshot,
+    dynamic_partitions: Mapping[str, Iterable[str]] | None = None,
+) -> PartitionsDefinition:
     """The partitions definition a snapshot describes, equal to the one it was made from.
 
     Time-window snapshots come back as `TimeWindowPartitionsDefinition` (a daily
     definition is that class with a daily cron), which compares equal to the original.
 
+    A dynamic snapshot (alone or as a dimension of a multi) holds only its name: with
+    `dynamic_partitions` (name -> the current keys, in order; a name not in it has no
+    key) it comes back bound to its keys, and answers about them; without, it comes back
+    unbound, as the user wrote it.
+
     Example:
         >>> days = DailyPartitionsDefinition(start_date="2024-01-01")
         >>> partitions_from_snapshot(days.to_snapshot()) == days
         True
-
-    Raises:
-        DefinitionError: the snapshot is dynamic, which this version cannot rebuild yet.
+        >>> customers = DynamicPartitionsDefinition(name="customers")
+        >>> partitions_from_snapshot(
+        ...     customers.to_snapshot(), {"customers": ["acme"]}
+        ... ).get_partition_keys()
+        ['acme']
     """
+    if isinstance(snapshot, DynamicPartitionsSnapshot):
+        unbound = DynamicPartitionsDefinition(snapshot.name)
+        if dynamic_partitions is None:
+            return unbound
+        return unbound.with_keys(dynamic_partitions.get(snapshot.name, ()))
     if isinstance(snapshot, StaticPartitionsSnapshot):
         return StaticPartitionsDefinition(snapshot.keys)
     if isinstance(snapshot, TimeWindowPartitionsSnapshot):
@@ -69,9 +88,12 @@ def partitions_from_snapshot(snapshot: PartitionsSnapshot) -> PartitionsDefiniti
         )
     if isinstance(snapshot, MultiPartitionsSnapshot):
         return MultiPartitionsDefinition(
-            {name: partitions_from_snapshot(dim) for name, dim in snapshot.dimensions}
+            {
+                name: partitions_from_snapshot(dim, dynamic_partitions)
+                for name, dim in snapshot.dimensions
+            }
         )
-    raise DefinitionError("dynamic partitions arrive with issue 5")
+    raise DefinitionError(f"unknown partitions kind {snapshot!r}")  # pragma: no cover
 
 
 def mapping_from_snapshot(snapshot: PartitionMappingSnapshot) -> PartitionMapping:

@@ -15,6 +15,8 @@ from conflux.events import (
     BackfillRequested,
     ComponentHeartbeat,
     DefinitionsPublished,
+    DynamicPartitionsAdded,
+    DynamicPartitionsDeleted,
     EventValidationError,
     LocationLoadFailed,
     LocationSnapshot,
@@ -98,6 +100,8 @@ SAMPLES = [
         message="m",
     ),
     ComponentHeartbeat(component="coordinator", instance_id="c1"),
+    DynamicPartitionsAdded(partitions_def_name="customers", partition_keys=("acme", "bolt")),
+    DynamicPartitionsDeleted(partitions_def_name="customers", partition_keys=("acme",)),
     RecordDeadLettered(
         source_topic="t", source_partition=0, source_offset=5, value="{", reason="not JSON"
     ),

@@ -11,7 +11,6 @@ from pydantic import TypeAdapter
 
 import conflux.sdk.partitions as partitions
 from conflux.events import (
-    DefinitionError,
     DynamicPartitionsSnapshot,
     IncompatiblePartitionMappingError,
     InvalidPartitionKeyError,
@@ -345,15 +344,17 @@ def test_offsets_survive_the_snapshot() -> None:
     assert TimeWindowPartitionMapping(-1, 2) != TimeWindowPartitionMapping(-1, 1)
 
 
-def test_dynamic_snapshots_are_refused_until_issue_5() -> None:
-    # Multi-dimensional snapshots are rebuilt since issue 5.1 (test_partitions_multi.py).
-    with pytest.raises(DefinitionError, match="issue 5"):
-        partitions_from_snapshot(DynamicPartitionsSnapshot(name="customers"))
+def test_dynamic_snapshots_are_rebuilt_unbound_or_bound() -> None:
+    # More in test_dynamic_partitions.py; multi-dimensional ones in test_partitions_multi.py.
+    snap = DynamicPartitionsSnapshot(name="customers")
+    assert partitions_from_snapshot(snap) == partitions.DynamicPartitionsDefinition("customers")
+    bound = partitions_from_snapshot(snap, {"customers": ["acme"]})
+    assert list(bound.get_partition_keys()) == ["acme"]
 
 
 def test_docstring_examples_run() -> None:
     names = {name: getattr(partitions, name) for name in partitions.__all__}
-    for module in ("_calendar", "_mappings", "_snapshots", "_static", "_time_window"):
+    for module in ("_calendar", "_dynamic", "_mappings", "_snapshots", "_static", "_time_window"):
         mod = __import__(f"conflux.sdk.partitions.{module}", fromlist=["_"])
         result = doctest.testmod(mod, extraglobs={**names, "datetime": datetime, "UTC": UTC})
         assert result.failed == 0, module

@@ -27,6 +27,7 @@ def test_root_exports_the_sdk_and_the_user_errors() -> None:
 def test_sdk_surface_snapshot() -> None:
     assert sorted(conflux.sdk.__all__) == sorted(
         [
+            "AddDynamicPartitionsRequest",
             "AllPartitionMapping",
             "AssetDep",
             "AssetExecutionContext",
@@ -43,7 +44,9 @@ def test_sdk_surface_snapshot() -> None:
             "DailyPartitionsDefinition",
             "DataVersion",
             "Definitions",
+            "DeleteDynamicPartitionsRequest",
             "DimensionPartitionMapping",
+            "DynamicPartitionsDefinition",
             "FilesystemIOManager",
             "HourlyPartitionsDefinition",
             "IOManager",

@@ -177,6 +177,8 @@ EXPECTED_EXPORTS = {
     "ComponentsProjection",
     "DeadLetterSummary",
     "DefinitionsProjection",
+    "DynamicPartitionsKeys",
+    "DynamicPartitionsSummary",
     "EventLog",
     "EventRecord",
     "LastAttempt",
