@@ -75,6 +75,7 @@ if TYPE_CHECKING:
         check_dynamic_partition_key,
         check_dynamic_partitions_name,
         dynamic_partition_key_problem,
+        dynamic_partitions_name_problem,
     )
     from conflux.events._serde import (
         decode_event,
@@ -136,6 +137,7 @@ _WHERE: dict[str, str] = {
     "check_dynamic_partition_key": "conflux.events._partition_keys",
     "check_dynamic_partitions_name": "conflux.events._partition_keys",
     "dynamic_partition_key_problem": "conflux.events._partition_keys",
+    "dynamic_partitions_name_problem": "conflux.events._partition_keys",
     "EVENT_TYPES": "conflux.events._models",
     "Event": "conflux.events._base",
     "EventConsumer": "conflux.events._kafka",
@@ -243,6 +245,7 @@ __all__ = [
     "check_dynamic_partition_key",
     "check_dynamic_partitions_name",
     "dynamic_partition_key_problem",
+    "dynamic_partitions_name_problem",
     "asset_partition_key",
     "decode_event",
     "encode_event",

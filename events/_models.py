@@ -8,8 +8,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from conflux.events._base import Event
 from conflux.events._partition_keys import (
-    check_dynamic_partition_key,
-    check_dynamic_partitions_name,
+    dynamic_partition_key_problem,
+    dynamic_partitions_name_problem,
 )
 from conflux.events._snapshot import LocationSnapshot
 
@@ -283,12 +283,16 @@ class RecordDeadLettered(Event):
 
 def _dynamic_keys(keys: tuple[str, ...]) -> tuple[str, ...]:
     for key in keys:
-        check_dynamic_partition_key(key)
+        problem = dynamic_partition_key_problem(key)
+        if problem is not None:
+            raise ValueError(problem)  # pydantic reports it: the record is dead-lettered
     return keys
 
 
 def _dynamic_name(name: str) -> str:
-    check_dynamic_partitions_name(name)
+    problem = dynamic_partitions_name_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
     return name
 
 

@@ -51,17 +51,26 @@ def check_dynamic_partition_key(key: str) -> None:
         raise InvalidPartitionKeyError(problem)
 
 
-def check_dynamic_partitions_name(name: str) -> None:
-    """Return if `name` may name a dynamic partitions definition.
+def dynamic_partitions_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a dynamic partitions definition, with the fix; None if it can.
 
     The name is the Kafka record key of its events and a CLI argument, so it is a
     non-empty word on one line.
+    """
+    if not name or name != name.strip() or any(ch < " " or ch == "\x7f" for ch in name):
+        return (
+            f"dynamic partitions name {name!r} is empty, has surrounding whitespace or a "
+            "control character: name it like 'customers'"
+        )
+    return None
+
+
+def check_dynamic_partitions_name(name: str) -> None:
+    """Return if `name` may name a dynamic partitions definition.
 
     Raises:
         DefinitionError: it is empty, has surrounding whitespace or a control character.
     """
-    if not name or name != name.strip() or any(ch < " " or ch == "\x7f" for ch in name):
-        raise DefinitionError(
-            f"dynamic partitions name {name!r} is empty, has surrounding whitespace or a "
-            "control character: name it like 'customers'"
-        )
+    problem = dynamic_partitions_name_problem(name)
+    if problem is not None:
+        raise DefinitionError(problem)
