@@ -203,6 +203,19 @@ def resolve_space(request: BackfillRequested, graph: DefinitionsProjection) -> B
     return BackfillSpace(primary_keys, primary, lo, hi, None, others, first, last, now)
 
 
+def space_total(space: BackfillSpace) -> int:
+    """How many asset partitions the backfill covers (before any `only` filter)."""
+    total = space.size * len(space.primary_keys) + len(space.first) + len(space.last)
+    if space.others and space.primary is not None and space.size:
+        first = space.explicit[0] if space.explicit else space.primary.key_at(space.lo, space.now)
+        last = space.explicit[-1] if space.explicit else space.primary.key_at(space.hi, space.now)
+        t0, t1 = _window(space.primary, first)[0], _window(space.primary, last)[1]
+        for group in space.others:
+            count = len(_keys_ending_in(group.pdef, t0, t1, space.now))
+            total += count * len(group.asset_keys)
+    return total
+
+
 def chunk_request(
     backfill: BackfillState,
     space: BackfillSpace,

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from conflux.projections._api_models import (
     AssetSummary,
+    BackfillSummary,
     ComponentStatus,
     DeadLetterSummary,
     DynamicPartitionsKeys,
@@ -83,6 +84,7 @@ __all__ = [
     # query API client and its models
     "ApiClient",
     "AssetSummary",
+    "BackfillSummary",
     "ComponentStatus",
     "DeadLetterSummary",
     "DynamicPartitionsKeys",

@@ -25,6 +25,7 @@ from pydantic import BaseModel
 
 from conflux.events import ConfluxError, DefinitionError, SelectionError
 from conflux.projections._api_models import NotFoundError
+from conflux.projections._backfills import backfill_summaries, backfill_summary
 from conflux.projections._dynamic import (
     dynamic_partitions_keys,
     dynamic_partitions_summaries,
@@ -248,6 +249,10 @@ class QueryApi:
                         limit=_int(query, "limit"),
                     )
                 )
+            case ["backfills"]:
+                return _dump(backfill_summaries(model))
+            case ["backfills", backfill_id]:
+                return _dump(backfill_summary(model, backfill_id))
             case ["selection"]:
                 return {"asset_keys": model.resolve_selection(query.get("q", ""))}
             case ["lineage"]:

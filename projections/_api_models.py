@@ -91,6 +91,40 @@ class RunSummary(_Model):
     """Why the run failed before any work (e.g. an unknown asset)."""
 
 
+BackfillStatus = Literal["requested", "running", "canceling", "success", "failed", "canceled"]
+
+
+class BackfillSummary(_Model):
+    """One backfill: what it covers and how far it got, with its rate and ETA."""
+
+    backfill_id: str
+    status: BackfillStatus
+    selection: str | None
+    asset_keys: list[str]
+    partition_range: str | None
+    """`START..END` when a range was requested."""
+    partition_keys: int
+    """How many explicit keys were requested (0: a range)."""
+    only: Literal["all", "missing", "failed"]
+    requested_by: str | None
+    requested_at: datetime | None
+    completed_at: datetime | None
+    total: int | None
+    """Asset partitions the backfill covers before its filter (None: not resolvable)."""
+    chunks: int | None
+    chunks_done: int
+    materialized: int
+    failed: int
+    skipped: int
+    in_progress: int
+    remaining: int
+    """Asset partitions not yet done (an upper bound with `only`); 0 once it ended."""
+    rate_per_s: float | None
+    """Partitions materialized per second since the first chunk started."""
+    eta_s: float | None
+    reason: str | None
+
+
 class EventRecord(_Model):
     """One event of the log, with its position and the fields readers filter on."""
 

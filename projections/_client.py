@@ -24,6 +24,7 @@ from conflux.events import (
 )
 from conflux.projections._api_models import (
     AssetSummary,
+    BackfillSummary,
     DynamicPartitionsKeys,
     DynamicPartitionsSummary,
     EventRecord,
@@ -132,6 +133,14 @@ class ApiClient:
     def run(self, run_id: str) -> RunSummary:
         """One run. Raises `NotFoundError` (a `ConfluxError`) if no event of it was seen."""
         return self._one(RunSummary, f"/runs/{quote(run_id, safe='')}")
+
+    def backfills(self) -> list[BackfillSummary]:
+        """Every backfill, newest first."""
+        return self._many(BackfillSummary, "/backfills")
+
+    def backfill(self, backfill_id: str) -> BackfillSummary:
+        """One backfill. Raises `NotFoundError` (a `ConfluxError`) if it is unknown."""
+        return self._one(BackfillSummary, f"/backfills/{quote(backfill_id, safe='')}")
 
     def events(
         self,

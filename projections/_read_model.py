@@ -28,6 +28,7 @@ from conflux.projections._api_models import (
     RunSummary,
 )
 from conflux.projections._asset_state import AssetStateProjection
+from conflux.projections._backfills import BackfillsProjection
 from conflux.projections._components import ComponentsProjection
 from conflux.projections._definitions import DefinitionsProjection
 from conflux.projections._dynamic import current_states
@@ -59,6 +60,7 @@ class ReadModel:
         self.definitions = DefinitionsProjection()
         self.asset_state = AssetStateProjection()
         self.runs = RunsProjection()
+        self.backfills = BackfillsProjection()
         self.log = EventLog()
         self.components = ComponentsProjection()
         self.positions: dict[tuple[str, int], int] = {}
@@ -80,6 +82,7 @@ class ReadModel:
             self.definitions.apply(event)
             self.asset_state.apply(event)
             self.runs.apply(event)
+            self.backfills.apply(event)
             self.components.apply(event)
             if event.type in (
                 "DefinitionsPublished",

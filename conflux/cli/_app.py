@@ -7,11 +7,14 @@ anything else Conflux reports (an unknown asset, no broker, a failed run).
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import click
 
 from conflux.events import ConfluxError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 STATE_DIR = click.option(
     "--state-dir",
@@ -53,6 +56,62 @@ class _Group(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
+def _queue_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """The run queue's limits and the liveness timeout (for `dev` and `coordinator`)."""
+    fn = click.option(
+        "--heartbeat-timeout",
+        type=click.FloatRange(min=0.5),
+        default=None,
+        help="Seconds of worker silence before its work is dispatched again (default 15).",
+    )(fn)
+    fn = click.option(
+        "--location-limit",
+        "location_limits",
+        multiple=True,
+        metavar="NAME=N",
+        help="At most N work items in flight in location NAME (repeatable).",
+    )(fn)
+    fn = click.option(
+        "--pool-limit",
+        "pool_limits",
+        multiple=True,
+        metavar="NAME=N",
+        help='At most N work items in flight on pool NAME, as in @asset(pool="NAME").',
+    )(fn)
+    return click.option(
+        "--max-concurrent",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Work items in flight at once across the system (default 256).",
+    )(fn)
+
+
+def _queue_args(
+    max_concurrent: int | None,
+    pool_limits: tuple[str, ...],
+    location_limits: tuple[str, ...],
+    heartbeat_timeout: float | None,
+) -> tuple[str, ...]:
+    """The queue options as `conflux coordinator` arguments (checked here, once)."""
+    from conflux.coordinator._queue import parse_limits
+
+    try:
+        parse_limits(pool_limits, "pool")
+        parse_limits(location_limits, "location")
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    args: list[str] = []
+    if max_concurrent is not None:
+        args += ["--max-concurrent", str(max_concurrent)]
+    for pair in pool_limits:
+        args += ["--pool-limit", pair]
+    for pair in location_limits:
+        args += ["--location-limit", pair]
+    if heartbeat_timeout is not None:
+        args += ["--heartbeat-timeout", str(heartbeat_timeout)]
+    return tuple(args)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="conflux")
 def cli() -> None:
@@ -91,6 +150,14 @@ def cli() -> None:
     default=None,
     help="Force a local broker (default: Apache Kafka when Java is present, else Tansu).",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes per code location (they share its work).",
+)
+@_queue_options
 def dev(
     files: tuple[str, ...],
     modules: tuple[str, ...],
@@ -98,6 +165,11 @@ def dev(
     state_dir: str,
     port: int | None,
     broker: str | None,
+    workers: int,
+    max_concurrent: int | None,
+    pool_limits: tuple[str, ...],
+    location_limits: tuple[str, ...],
+    heartbeat_timeout: float | None,
 ) -> None:
     """Run the whole system locally: broker, coordinator, projector, one worker per location."""
     from conflux.cli._dev import run_dev
@@ -110,6 +182,10 @@ def dev(
             state_dir=state_dir,
             port=port,
             broker=broker,
+            coordinator_args=_queue_args(
+                max_concurrent, pool_limits, location_limits, heartbeat_timeout
+            ),
+            workers=workers,
         )
     )
 
@@ -318,12 +394,30 @@ def status(as_json: bool, state_dir: str) -> None:
 
 
 @cli.command()
+@_queue_options
 @STATE_DIR
-def coordinator(state_dir: str) -> None:
+def coordinator(
+    max_concurrent: int | None,
+    pool_limits: tuple[str, ...],
+    location_limits: tuple[str, ...],
+    heartbeat_timeout: float | None,
+    state_dir: str,
+) -> None:
     """Run the coordinator (one part, for real deployments)."""
     from conflux.cli._parts import run_coordinator
+    from conflux.coordinator._queue import DEFAULT_MAX_CONCURRENT, QueueLimits, parse_limits
 
-    sys.exit(run_coordinator(state_dir=state_dir))
+    try:
+        limits = QueueLimits(
+            max_concurrent=max_concurrent or DEFAULT_MAX_CONCURRENT,
+            pools=parse_limits(pool_limits, "pool"),
+            locations=parse_limits(location_limits, "location"),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    sys.exit(
+        run_coordinator(state_dir=state_dir, limits=limits, heartbeat_timeout_s=heartbeat_timeout)
+    )
 
 
 @cli.command()
@@ -473,3 +567,8 @@ def partitions_list(name: str | None, as_json: bool, state_dir: str) -> None:
 def run() -> None:
     """Run the command line."""
     cli.main(prog_name="conflux")
+
+
+from conflux.cli._backfill_commands import backfill  # noqa: E402 - registered last
+
+cli.add_command(backfill)

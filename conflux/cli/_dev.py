@@ -164,8 +164,14 @@ def run_dev(
     state_dir: str,
     port: int | None,
     broker: str | None,
+    coordinator_args: tuple[str, ...] = (),
+    workers: int = 1,
 ) -> int:
-    """Run everything until Ctrl-C; return the exit code."""
+    """Run everything until Ctrl-C; return the exit code.
+
+    `coordinator_args` are passed to `conflux coordinator` (run-queue limits); `workers`
+    worker processes run per location, sharing its work in one consumer group.
+    """
     from conflux.events import ensure_topics
     from conflux.events.brokers import start_local_broker
 
@@ -201,14 +207,16 @@ def run_dev(
         parts = _Parts(root, env)
         expected = [a for spec in locations for a in ("--expect-location", spec.name)]
         parts.start("projector", ["projector", "--port", str(api_port), *expected])
-        parts.start("coordinator", ["coordinator"])
+        parts.start("coordinator", ["coordinator", *coordinator_args])
         for spec in locations:
             args = ["worker", "--location", spec.name]
             args += ["-f", spec.file] if spec.file else ["-m", str(spec.module)]
             if spec.working_directory:
                 args += ["--working-directory", spec.working_directory]
             args += ["--storage-dir", str(root / "storage")]
-            parts.start(f"worker-{spec.name}", args, executable=spec.executable)
+            for n in range(workers):
+                name = f"worker-{spec.name}" + (f"-{n + 1}" if workers > 1 else "")
+                parts.start(name, args, executable=spec.executable)
         api_url = f"http://127.0.0.1:{api_port}"
         write_dev_file(
             root,

@@ -19,6 +19,7 @@ from conflux.cli._system import broker_kind_from
 from conflux.events import StateDirError, Topics
 
 if TYPE_CHECKING:
+    from conflux.coordinator._queue import QueueLimits
     from conflux.projections._store import ArchiveStore
     from conflux.sdk import Definitions
 
@@ -61,9 +62,12 @@ def _broker(state_dir: str) -> tuple[str, Literal["kafka", "tansu"] | None, Topi
     return bootstrap, kind, Topics(prefix)
 
 
-def run_coordinator(*, state_dir: str) -> int:
+def run_coordinator(
+    *, state_dir: str, limits: QueueLimits | None = None, heartbeat_timeout_s: float | None = None
+) -> int:
     """Run the coordinator until stopped."""
     from conflux.coordinator import Coordinator
+    from conflux.coordinator._liveness import DEFAULT_HEARTBEAT_TIMEOUT_S
     from conflux.events import wait_for_broker
 
     _configure_logging()
@@ -71,7 +75,14 @@ def run_coordinator(*, state_dir: str) -> int:
     stop = _stop_on_signals()
     wait_for_broker(bootstrap)
     checkpoint = Path(state_dir) / "coordinator" / "checkpoint"
-    Coordinator(bootstrap, topics, broker_kind=kind, checkpoint=checkpoint).run(stop)
+    Coordinator(
+        bootstrap,
+        topics,
+        broker_kind=kind,
+        checkpoint=checkpoint,
+        limits=limits,
+        heartbeat_timeout_s=heartbeat_timeout_s or DEFAULT_HEARTBEAT_TIMEOUT_S,
+    ).run(stop)
     return 0
 
 
