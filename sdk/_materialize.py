@@ -237,7 +237,16 @@ def materialize(
         producer="materialize",
         correlation_id=run,
     )
-    plan_run(request, state.definitions)
+    try:
+        plan_run(request, state.definitions)
+    except InvalidPartitionKeyError as exc:
+        if dynamic_partitions is None:
+            raise
+        given = ", ".join(f"{name!r}: [...]" for name in dynamic_partitions)
+        raise InvalidPartitionKeyError(
+            f"{exc} (in process: list it in materialize(..., dynamic_partitions={{{given}}}))",
+            asset_key=exc.asset_key,
+        ) from exc
     io_manager = defs.resources.get(IO_MANAGER_KEY)
     io = io_manager if isinstance(io_manager, IOManager) else InMemoryIOManager()
     executor = NodeExecutor(

@@ -276,8 +276,7 @@ class DynamicPartitionsDefinition(PartitionsDefinition):
         hint = f" (did you mean {', '.join(repr(k) for k in close)}?)" if close else ""
         raise InvalidPartitionKeyError(
             f"partition key {key!r} has not been added to {self.describe_keys()}{hint}: "
-            f"add it first with `{add_command(self._name, key)}` (in process: "
-            f"materialize(..., dynamic_partitions={{{self._name!r}: [...]}}))"
+            f"add it first with `{add_command(self._name, key)}`"
         )
 
     def get_partition_keys_in_range(
