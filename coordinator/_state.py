@@ -34,6 +34,8 @@ from conflux.events import (
     BackfillCompleted,
     BackfillRequested,
     DefinitionsPublished,
+    DynamicPartitionsAdded,
+    DynamicPartitionsDeleted,
     LocationLoadFailed,
     MaterializationRequested,
     PartitionFailed,
@@ -144,6 +146,8 @@ class CoordinatorState:
                 if backfill.request is None:
                     backfill.request = event
                     self.dirty_backfills.add(event.backfill_id)
+            case DynamicPartitionsAdded() | DynamicPartitionsDeleted():
+                self.definitions.apply(event)  # the planner reads keys bound to the live set
             case BackfillCanceled():
                 self._cancel(event)
             case BackfillCompleted():

@@ -121,6 +121,33 @@ def _hourly_phase(tz: ZoneInfo, minute: int, years: range) -> timedelta | None:
     return timedelta(seconds=(minute * 60 - phases.pop()) % 3600)
 
 
+class _EveryMinutes(Schedule):
+    """`* * * * *` or `*/K * * * *` (K divides 60): a tick every K minutes on a UTC grid."""
+
+    repeats_every_hour = True
+
+    def __init__(self, tz: ZoneInfo, step_minutes: int, phase: timedelta) -> None:
+        super().__init__(tz)
+        self._step = timedelta(minutes=step_minutes)
+        self._origin = _EPOCH + phase
+
+    def tick(self, n: int) -> datetime:
+        return self._origin + n * self._step
+
+    def ordinal(self, moment: datetime) -> int:
+        return (moment - self._origin) // self._step
+
+
+def _minute_phase(tz: ZoneInfo, step: int, years: range) -> timedelta | None:
+    """Where the UTC grid of every `step` minutes sits, if one grid holds over `years`."""
+    phases: set[int] = set()
+    for year in years:
+        phases |= {p % (step * 60) for p in _offset_phases(tz, year)}
+    if len(phases) != 1:
+        return None
+    return timedelta(seconds=-phases.pop() % (step * 60))
+
+
 class _Hourly(Schedule):
     """`M * * * *`: a tick every hour on a fixed UTC grid."""
 
@@ -249,6 +276,11 @@ def schedule_for(cron: str, tz: ZoneInfo, anchor: datetime, years: range) -> Sch
         DefinitionError: `cron` is not a valid cron expression.
     """
     text = " ".join(cron.split())
+    if (m := re.fullmatch(r"\*(?:/(\d{1,2}))? \* \* \* \*", text)) and 60 % int(m[1] or 1) == 0:
+        step = int(m[1] or 1)
+        minute_phase = _minute_phase(tz, step, years)
+        if minute_phase is not None:
+            return _EveryMinutes(tz, step, minute_phase)
     if (m := re.fullmatch(rf"{_N} \* \* \* \*", text)) and int(m[1]) < 60:
         phase = _hourly_phase(tz, int(m[1]), years)
         if phase is not None:

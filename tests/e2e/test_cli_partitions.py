@@ -27,17 +27,6 @@ pytestmark = pytest.mark.e2e
 DEFS = Path(__file__).with_name("dynamic_partitions_defs.py")
 
 
-def coordinator_folds_dynamic_partitions() -> bool:
-    """Whether the coordinator's state folds `DynamicPartitionsAdded` (rule 7: it learns
-    keys from the log only). Until it does, it plans every dynamic key as not added."""
-    from conflux.coordinator import CoordinatorState
-    from conflux.events import DynamicPartitionsAdded
-
-    state = CoordinatorState()
-    state.apply(DynamicPartitionsAdded(partitions_def_name="probe", partition_keys=("k",)))
-    return state.definitions.has_dynamic_partition("probe", "k")
-
-
 @pytest.fixture(scope="module")
 def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     project = tmp_path_factory.mktemp("dynamic")
@@ -103,11 +92,6 @@ def test_bad_keys_and_names_fail_on_one_line(state: Path) -> None:
     assert unknown.returncode == 1 and "known: customers" in unknown.stderr, unknown.stderr
 
 
-@pytest.mark.xfail(
-    not coordinator_folds_dynamic_partitions(),
-    reason="coordinator/_state.py does not fold DynamicPartitionsAdded/Deleted yet",
-    strict=False,
-)
 def test_materialize_a_dynamic_partition(state: Path) -> None:
     added = conflux(state, "partitions", "add", "customers", "dawn")
     assert added.returncode == 0, added.stderr

@@ -1,0 +1,175 @@
+"""A large backfill of one no-op asset through `conflux dev` on Apache Kafka (issue 5).
+
+`conflux dev --workers 2` runs the whole system as processes (broker, coordinator,
+projector, two workers); the benchmark requests one backfill of BENCH_PARTITIONS minutely
+partitions (default 1,000,000) through the CLI and measures:
+
+- first dispatch: from the `BackfillRequested` event's time to the first
+  `WorkItemDispatched` of the backfill (both stamped on this machine);
+- throughput: partitions materialized per second, end to end, over the measured window;
+- the coordinator process's RSS, sampled every second, and its peak.
+
+It stops after BENCH_SECONDS (default: until the backfill ends) and prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import psutil
+
+PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "1000000"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "0")) or None
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+
+DEFINITIONS = """
+from conflux import Definitions, MaterializeResult, TimeWindowPartitionsDefinition, asset
+
+minutes = TimeWindowPartitionsDefinition(
+    cron_schedule="* * * * *", start="2020-01-01-00:00", fmt="%Y-%m-%d-%H:%M"
+)
+
+@asset(partitions_def=minutes)
+def noop() -> MaterializeResult:
+    return MaterializeResult()
+
+defs = Definitions(assets=[noop])
+"""
+
+
+def conflux(state: Path, *args: str) -> str:
+    out = subprocess.run(
+        [str(Path(sys.executable).with_name("conflux")), *args, "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if out.returncode:
+        raise RuntimeError(f"conflux {' '.join(args)}: {out.stderr.strip()}")
+    return out.stdout
+
+
+def coordinator_process(dev: psutil.Process) -> psutil.Process:
+    for child in dev.children(recursive=True):
+        if "coordinator" in child.cmdline():
+            return child
+    raise RuntimeError("no coordinator process under conflux dev")
+
+
+def first_dispatch_ms(state: Path, backfill_id: str) -> float | None:
+    """Milliseconds from the backfill's request to its first dispatch (from the log)."""
+    from conflux.projections import ApiClient
+
+    info = json.loads((state / "dev.json").read_text())
+    client = ApiClient(info["api_url"])
+    requested = client.events(type="BackfillRequested")[0]  # the only one here
+    for record in client.events(type="WorkItemDispatched", limit=5):
+        return (record.time - requested.time).total_seconds() * 1000
+    return None
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="conflux-bench-backfill-") as tmp:
+        root = Path(tmp)
+        (root / "defs.py").write_text(DEFINITIONS)
+        state = root / ".conflux"
+        log = (root / "dev.log").open("w")
+        dev = subprocess.Popen(
+            [
+                str(Path(sys.executable).with_name("conflux")),
+                "dev",
+                "-f",
+                str(root / "defs.py"),
+                "--state-dir",
+                str(state),
+                "--broker",
+                "kafka",
+                "--workers",
+                str(WORKERS),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=root,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while subprocess.run(
+                [
+                    str(Path(sys.executable).with_name("conflux")),
+                    "status",
+                    "--state-dir",
+                    str(state),
+                ],
+                capture_output=True,
+            ).returncode:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("conflux dev did not get ready")
+                time.sleep(0.5)
+            coord = coordinator_process(psutil.Process(dev.pid))
+            base_rss = coord.memory_info().rss
+            end = datetime(2020, 1, 1) + timedelta(minutes=PARTITIONS - 1)
+            last = end.strftime("%Y-%m-%d-%H:%M")
+            t0 = time.monotonic()
+            out = conflux(
+                state, "backfill", "noop", "--from", "2020-01-01-00:00", "--to", last, "--json"
+            )
+            backfill_id = json.loads(out)["backfill_id"]
+            accepted_s = time.monotonic() - t0
+            peak = base_rss
+            samples: list[tuple[float, int]] = []
+            status: dict[str, object] = {}
+            while True:
+                peak = max(peak, coord.memory_info().rss)
+                status = json.loads(conflux(state, "backfill", "status", backfill_id, "--json"))
+                samples.append((time.monotonic(), int(status["materialized"])))  # type: ignore[call-overload]
+                if status["status"] in ("success", "failed", "canceled"):
+                    break
+                if SECONDS is not None and time.monotonic() - t0 > SECONDS:
+                    break
+                time.sleep(1.0)
+            first_ms = first_dispatch_ms(state, backfill_id)
+            # steady-state rate: from the first sample with work done to the last
+            started = next(((t, n) for t, n in samples if n > 0), samples[-1])
+            done_t, done_n = samples[-1]
+            rate = (done_n - started[1]) / (done_t - started[0]) if done_t > started[0] else None
+            print(
+                json.dumps(
+                    {
+                        "benchmark": "backfill",
+                        "broker": "kafka",
+                        "workers": WORKERS,
+                        "partitions_requested": PARTITIONS,
+                        "backfill_status": status["status"],
+                        "materialized": done_n,
+                        "seconds": round(done_t - t0, 1),
+                        "cli_accept_s": round(accepted_s, 2),
+                        "first_dispatch_ms": round(first_ms, 1) if first_ms is not None else None,
+                        "partitions_per_s": round(rate, 1) if rate else None,
+                        "coordinator_rss_mb_start": round(base_rss / 2**20, 1),
+                        "coordinator_rss_mb_peak": round(peak / 2**20, 1),
+                        "loadavg_1m": os.getloadavg()[0],
+                    }
+                )
+            )
+        finally:
+            dev.send_signal(signal.SIGINT)
+            try:
+                dev.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                for child in psutil.Process(dev.pid).children(recursive=True):
+                    child.kill()
+                dev.kill()
+                dev.wait()
+            log.close()
+
+
+if __name__ == "__main__":
+    main()
