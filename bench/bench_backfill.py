@@ -64,16 +64,21 @@ def coordinator_process(dev: psutil.Process) -> psutil.Process:
     raise RuntimeError("no coordinator process under conflux dev")
 
 
-def first_dispatch_ms(state: Path, backfill_id: str) -> float | None:
-    """Milliseconds from the backfill's request to its first dispatch (from the log)."""
+def first_dispatch_ms(state: Path) -> float | None:
+    """Milliseconds from the backfill's request to its first dispatch.
+
+    The first chunk's `RunStarted` is emitted in the same decision step as its first
+    dispatches, so its time is the first dispatch's.
+    """
     from conflux.projections import ApiClient
 
     info = json.loads((state / "dev.json").read_text())
     client = ApiClient(info["api_url"])
     requested = client.events(type="BackfillRequested")[0]  # the only one here
-    for record in client.events(type="WorkItemDispatched", limit=5):
-        return (record.time - requested.time).total_seconds() * 1000
-    return None
+    started = [r.started_at for r in client.runs(limit=1000) if r.started_at is not None]
+    if not started:
+        return None
+    return (min(started) - requested.time).total_seconds() * 1000
 
 
 def main() -> None:
@@ -135,7 +140,7 @@ def main() -> None:
                 if SECONDS is not None and time.monotonic() - t0 > SECONDS:
                     break
                 time.sleep(1.0)
-            first_ms = first_dispatch_ms(state, backfill_id)
+            first_ms = first_dispatch_ms(state)
             # steady-state rate: from the first sample with work done to the last
             started = next(((t, n) for t, n in samples if n > 0), samples[-1])
             done_t, done_n = samples[-1]
