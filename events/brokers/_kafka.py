@@ -299,7 +299,9 @@ class KafkaBroker(LocalBroker):
             match = re.search(r"^cluster\.id=(\S+)", meta.read_text(), re.MULTILINE)
             if match:
                 return match.group(1)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = "-"
+        while cluster_id.startswith("-"):  # as Kafka's Uuid: a leading '-' reads as an option
+            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         (self._home / "cluster-id").write_text(f"{cluster_id}\n")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
