@@ -173,6 +173,7 @@ EXPECTED_EXPORTS = {
     "ApiClient",
     "AssetStateProjection",
     "AssetSummary",
+    "BackfillSummary",
     "ComponentStatus",
     "ComponentsProjection",
     "DeadLetterSummary",
