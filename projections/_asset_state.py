@@ -3,151 +3,129 @@
 Folded from `PartitionStarted`, `AssetMaterialized` and `PartitionFailed`. The fold is
 order-independent for one partition: the latest event by (time, event id) wins, so a
 duplicate or a late re-delivery never moves a partition back in time.
+
+The state is stored by column, one `AssetPartitions` per asset (see
+`_partition_table.py`): about 110 bytes per partition at a million partitions instead
+of ~550 for a `PartitionState` object each (issue 5). Callers still read
+`PartitionState` / `MaterializationRef` / `LastAttempt` values, built on demand.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from conflux.events import AnyEvent, AssetMaterialized, PartitionFailed, PartitionStarted
+from conflux.projections._partition_state import (
+    LastAttempt,
+    MaterializationRef,
+    PartitionState,
+    PartitionStatus,
+)
+from conflux.projections._partition_table import AssetPartitions
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from collections.abc import Mapping
 
-PartitionStatus = Literal["materialized", "failed", "in_progress"]
-
-
-@dataclass(frozen=True, slots=True)
-class MaterializationRef:
-    """The latest materialization of an asset partition."""
-
-    event_id: str
-    data_version: str
-    time: datetime
-    run_id: str | None
-    source: Literal["executed", "reported"]
+__all__ = [
+    "AssetPartitions",
+    "AssetStateProjection",
+    "LastAttempt",
+    "MaterializationRef",
+    "PartitionState",
+    "PartitionStatus",
+    "latest_materialization",
+    "status_counts",
+]
 
 
-@dataclass(frozen=True, slots=True)
-class LastAttempt:
-    """The latest event about an asset partition that was not a materialization."""
-
-    status: Literal["failed", "in_progress"]
-    event_id: str
-    time: datetime
-    run_id: str
-    work_item_id: str
-    error_type: str | None = None
-    message: str | None = None
-
-
-@dataclass(slots=True)
-class PartitionState:
-    """One asset partition: its latest materialization and any later attempt."""
-
-    materialized: MaterializationRef | None = None
-    attempt: LastAttempt | None = None
-    """A start or failure newer than `materialized`, if any."""
-
-    @property
-    def status(self) -> PartitionStatus | None:
-        """`in_progress` or `failed` if the latest word is an attempt, else `materialized`.
-
-        None: nothing is known of the partition.
-        """
-        if self.attempt is not None:
-            return self.attempt.status
-        return "materialized" if self.materialized is not None else None
-
-
-def _newer(time: datetime, event_id: str, than_time: datetime, than_id: str) -> bool:
-    return (time, event_id) > (than_time, than_id)
-
-
-@dataclass
 class AssetStateProjection:
     """Fold of the assets topic: `partitions[asset_key][partition_key] -> PartitionState`.
 
     Unpartitioned assets use the partition key None. `apply` is idempotent.
+
+    What callers may rely on: `get`, and `partitions`, a read-only
+    `Mapping[str, AssetPartitions]` whose values are read-only
+    `Mapping[str | None, PartitionState]` (plus fast helpers: `status`, `statuses`,
+    `status_counts`, `latest`). Values are snapshots built per lookup; the projection
+    changes only through `apply`. Two projections are equal when they hold the same
+    partition states, whatever order the events came in.
     """
 
-    partitions: dict[str, dict[str | None, PartitionState]] = field(default_factory=dict)
+    __slots__ = ("_assets",)
+
+    def __init__(self) -> None:
+        self._assets: dict[str, AssetPartitions] = {}
+
+    @property
+    def partitions(self) -> Mapping[str, AssetPartitions]:
+        """Asset key -> its partitions (only assets some event mentioned)."""
+        return self._assets
 
     def get(self, asset_key: str, partition_key: str | None) -> PartitionState | None:
         """The state of one asset partition, or None if nothing is known about it."""
-        return self.partitions.get(asset_key, {}).get(partition_key)
+        table = self._assets.get(asset_key)
+        return None if table is None else table.state(partition_key)
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event; events of other types are ignored."""
         if isinstance(event, AssetMaterialized):
-            state = self._state(event.asset_key, event.partition_key)
-            current = state.materialized
-            if current is None or _newer(
-                event.time, event.event_id, current.time, current.event_id
-            ):
-                state.materialized = MaterializationRef(
-                    event.event_id, event.data_version, event.time, event.run_id, event.source
-                )
-            attempt = state.attempt
-            if attempt is not None and (
-                attempt.work_item_id == event.work_item_id
-                or not _newer(attempt.time, attempt.event_id, event.time, event.event_id)
-            ):
-                state.attempt = None
+            table = self._assets.get(event.asset_key)
+            if table is None:
+                table = self._table(event.asset_key)
+            table.materialize(event)
         elif isinstance(event, PartitionStarted | PartitionFailed):
-            state = self._state(event.asset_key, event.partition_key)
-            m = state.materialized
-            if m is not None and _newer(m.time, m.event_id, event.time, event.event_id):
-                return
-            a = state.attempt
-            if a is not None and not _newer(event.time, event.event_id, a.time, a.event_id):
-                return
-            if isinstance(event, PartitionStarted):
-                state.attempt = LastAttempt(
-                    "in_progress", event.event_id, event.time, event.run_id, event.work_item_id
-                )
-            else:
-                state.attempt = LastAttempt(
-                    "failed",
-                    event.event_id,
-                    event.time,
-                    event.run_id,
-                    event.work_item_id,
-                    event.error_type,
-                    event.message,
-                )
+            self._table(event.asset_key).attempt(event)
 
-    def __getstate__(self) -> dict[str, object]:
-        # Checkpoints pickle this fold: plain tuples pickle ~10x faster than slotted
-        # dataclasses (whose state goes through Python-level `__getstate__` per object).
-        def row(state: PartitionState) -> tuple[object, object]:
-            m, a = state.materialized, state.attempt
-            return (
-                None if m is None else (m.event_id, m.data_version, m.time, m.run_id, m.source),
-                None if a is None else (a.status, a.event_id, a.time, a.run_id, a.work_item_id,
-                                        a.error_type, a.message),
-            )  # fmt: skip
+    def _table(self, asset_key: str) -> AssetPartitions:
+        table = self._assets.get(asset_key)
+        if table is None:
+            table = self._assets[asset_key] = AssetPartitions()
+        return table
 
-        rows = {
-            asset: {key: row(state) for key, state in by_partition.items()}
-            for asset, by_partition in self.partitions.items()
-        }
-        return {"rows": rows}
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, AssetStateProjection):
+            return NotImplemented
+        return self._assets == other._assets
+
+    def __repr__(self) -> str:
+        count = sum(len(t) for t in self._assets.values())
+        return f"AssetStateProjection({count} partitions of {len(self._assets)} assets)"
+
+    # Checkpoints pickle this fold: each asset is a few buffers (see AssetPartitions),
+    # so a million partitions dump and load as bytes, with no object per partition.
+    def __getstate__(self) -> dict[str, Any]:
+        return {"assets": self._assets}
 
     def __setstate__(self, saved: dict[str, Any]) -> None:
-        mat, att, part = MaterializationRef, LastAttempt, PartitionState
-        self.partitions = {
-            asset: {
-                key: part(None if m is None else mat(*m), None if a is None else att(*a))
-                for key, (m, a) in by_partition.items()
-            }
-            for asset, by_partition in saved["rows"].items()
-        }
+        self._assets = saved["assets"]
 
-    def _state(self, asset_key: str, partition_key: str | None) -> PartitionState:
-        by_partition = self.partitions.setdefault(asset_key, {})
-        state = by_partition.get(partition_key)
-        if state is None:
-            state = by_partition[partition_key] = PartitionState()
-        return state
+
+def status_counts(states: Mapping[str | None, PartitionState]) -> dict[PartitionStatus, int]:
+    """How many of `states` have each status.
+
+    For an `AssetPartitions` this reads its columns (no object per partition).
+    """
+    if isinstance(states, AssetPartitions):
+        return states.status_counts()
+    counts: dict[PartitionStatus, int] = {}
+    for state in states.values():
+        status = state.status
+        if status is not None:
+            counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def latest_materialization(
+    states: Mapping[str | None, PartitionState],
+) -> tuple[str | None, MaterializationRef] | None:
+    """The newest materialization among `states` by (time, event id), with its key."""
+    if isinstance(states, AssetPartitions):
+        return states.latest()
+    latest: tuple[str | None, MaterializationRef] | None = None
+    for key, state in states.items():
+        m = state.materialized
+        if m is not None and (
+            latest is None or (m.time, m.event_id) > (latest[1].time, latest[1].event_id)
+        ):
+            latest = (key, m)
+    return latest

@@ -14,13 +14,16 @@ from conflux.projections._api_models import PartitionRange, PartitionRanges, Ran
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from conflux.projections._asset_state import PartitionState
+    from conflux.projections._asset_state import PartitionState, PartitionStatus
+
+    States = Mapping[str | None, PartitionState] | Mapping[str | None, PartitionStatus]
 
 
-def summarize(
-    asset_key: str, keys: Sequence[str], states: Mapping[str | None, PartitionState]
-) -> PartitionRanges:
+def summarize(asset_key: str, keys: Sequence[str], states: States) -> PartitionRanges:
     """Ranges of `keys` (in order) by the status `states` gives them (missing if none).
+
+    `states` maps keys to their `PartitionState`, or straight to their status (as
+    `AssetPartitions.statuses()` gives it, without building a state per partition).
 
     Keys known only from events (not in `keys`, e.g. from an older definition) are left
     out: the summary describes the partition space as defined now.
@@ -46,8 +49,10 @@ def summarize(
     return PartitionRanges(asset_key=asset_key, total=len(keys), counts=counts, ranges=ranges)
 
 
-def _status(states: Mapping[str | None, PartitionState], key: str) -> RangeStatus:
+def _status(states: States, key: str) -> RangeStatus:
     state = states.get(key)
     if state is None:
         return "missing"
+    if isinstance(state, str):
+        return state
     return state.status or "missing"

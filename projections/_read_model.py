@@ -27,7 +27,11 @@ from conflux.projections._api_models import (
     PartitionRanges,
     RunSummary,
 )
-from conflux.projections._asset_state import AssetStateProjection
+from conflux.projections._asset_state import (
+    AssetStateProjection,
+    latest_materialization,
+    status_counts,
+)
 from conflux.projections._backfills import BackfillsProjection
 from conflux.projections._components import ComponentsProjection
 from conflux.projections._definitions import DefinitionsProjection
@@ -41,7 +45,6 @@ if TYPE_CHECKING:
 
     from conflux.events import PartitionRange
     from conflux.projections._api_models import StatusReport
-    from conflux.projections._asset_state import MaterializationRef
 
 _TOTAL_TTL_S = 30.0
 """How long a time-window asset's partition count is reused (it changes with the clock)."""
@@ -131,20 +134,15 @@ class ReadModel:
             pdef = self.definitions.partitions_def(key)
             if pdef is None:
                 raise DefinitionError(f"{key} is not partitioned: drop --partitions", asset_key=key)
-            states = dict(self.asset_state.partitions.get(key, {}))
+            table = self.asset_state.partitions.get(key)
+            states = table.statuses() if table is not None else {}  # a snapshot, by column
         return summarize(key, pdef.get_partition_keys(), states)
 
     def _asset_summary(self, key: str) -> AssetSummary:
         snap = self.definitions.assets.get(key)
         states = current_states(self.definitions, key, self.asset_state.partitions.get(key, {}))
-        statuses = [s.status for s in states.values()]
-        latest: tuple[str | None, MaterializationRef] | None = None
-        for pk, state in states.items():
-            m = state.materialized
-            if m is not None and (
-                latest is None or (m.time, m.event_id) > (latest[1].time, latest[1].event_id)
-            ):
-                latest = (pk, m)
+        counts = status_counts(states)  # by column: no PartitionState per partition
+        latest = latest_materialization(states)
         partitions_snapshot: PartitionsSnapshot | None = snap.partitions if snap else None
         total = self._total(key) if snap is not None else None
         if total is None:
@@ -160,9 +158,9 @@ class ReadModel:
             is_external=snap.is_external if snap else False,
             partitions=PartitionCounts(
                 total=total,
-                materialized=statuses.count("materialized"),
-                failed=statuses.count("failed"),
-                in_progress=statuses.count("in_progress"),
+                materialized=counts.get("materialized", 0),
+                failed=counts.get("failed", 0),
+                in_progress=counts.get("in_progress", 0),
             ),
             last_materialization=LastMaterialization(
                 partition_key=latest[0],
