@@ -9,10 +9,10 @@ The consumer lives here; settings, broker checks, topic creation and the produce
 from __future__ import annotations
 
 import base64
+import gc
 import logging
 import uuid
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -63,12 +63,13 @@ _REDELIVERED_ON_COMMIT_ERROR = {
 """Commit errors that mean "the group moved on": the records are redelivered elsewhere."""
 
 
-@dataclass(frozen=True)
-class ConsumedEvent:
+class ConsumedEvent(NamedTuple):
     """A validated event with where it was read from, and the bytes it was read from.
 
     `value` is the record as written (its own schema version, before upcasting): what the
-    archive stores, so that history is never rewritten (rule 6).
+    archive stores, so that history is never rewritten (rule 6). Immutable; a named tuple
+    rather than a frozen dataclass because one is built per record read, and a frozen
+    dataclass costs ~1 us more to build (a replay reads a million).
     """
 
     event: AnyEvent
@@ -202,19 +203,41 @@ class EventConsumer:
                         messages += consumer.consume(num_messages=max_records - 1, timeout=0)
         except KafkaException as exc:
             raise InfrastructureError(f"consumer failed: {describe_error(exc)}") from exc
+        # Every event built here outlives the loop (it is returned), and events hold no
+        # reference cycles: the cyclic GC would run ~70 young collections per 10,000
+        # records and promote them all, then rescan them in older generations, for nothing
+        # (a third of the decoding time). Paused for the loop; the next allocation after
+        # it runs one young collection.
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            events, dead = self._decode(messages)
+        finally:
+            if collecting:
+                gc.enable()
+        if dead:
+            self._send_dead_letters(dead)
+        return events
+
+    def _decode(
+        self, messages: list[Message]
+    ) -> tuple[list[ConsumedEvent], list[RecordDeadLettered]]:
+        """The valid events of `messages`, and dead letters for the invalid ones."""
         events: list[ConsumedEvent] = []
         dead: list[RecordDeadLettered] = []
-        for msg in messages:
-            topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
+        positions = self._positions
+        for msg in messages:  # the hot loop of every fold: ~1 us here, the rest is decoding
             err = msg.error()
             if err is not None:
-                self._on_message_error(err, topic, partition)
+                self._on_message_error(err, msg.topic() or "", msg.partition() or 0)
                 continue
-            self._positions[(topic, partition)] = offset + 1
+            topic, partition, offset = msg.topic() or "", msg.partition() or 0, msg.offset() or 0
+            positions[(topic, partition)] = offset + 1
             raw_key = msg.key()
             key = raw_key.decode("utf-8", "replace") if raw_key is not None else None
+            value = msg.value()
             try:
-                value = msg.value()
                 if value is None:
                     raise EventValidationError("no value (a tombstone is not an event)")
                 event = decode_event(value)
@@ -224,9 +247,7 @@ class EventConsumer:
             events.append(
                 ConsumedEvent(event, topic, partition, offset, key, msg.timestamp()[1], value)
             )
-        if dead:
-            self._send_dead_letters(dead)
-        return events
+        return events, dead
 
     def positions(self) -> dict[tuple[str, int], int]:
         """(topic, partition) -> the next offset to read, for partitions read from so far.

@@ -17,6 +17,9 @@ from conflux.events._errors import EventValidationError
 from conflux.events._models import AnyEvent
 
 _ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+_VALIDATE_JSON = _ADAPTER.validator.validate_json
+"""The union's core validator, called directly: the `TypeAdapter` method around it costs
+~0.4 us a call, a tenth of decoding a record."""
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 """Turns the JSON of version N of an event type into version N + 1."""
@@ -53,13 +56,55 @@ def _upcast(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def may_need_upcasting(raw: bytes | str) -> bool:
+    """Whether a record may be of a (type, version) that has an upcaster (cheap, no parse).
+
+    A record's type name is in its bytes (`"AssetMaterialized"`), so a byte search for the
+    types that have upcasters finds every record that may need one (and a few that do not,
+    when the name appears elsewhere); with no upcaster registered, none.
+    """
+    if not UPCASTERS:
+        return False
+    needles = _needles()
+    data = raw.encode() if isinstance(raw, str) else raw
+    return any(needle in data for needle in needles)
+
+
+_needles_cache: tuple[frozenset[tuple[str, int]], tuple[bytes, ...]] = (frozenset(), ())
+
+
+def _needles() -> tuple[bytes, ...]:
+    global _needles_cache
+    keys, needles = _needles_cache
+    if keys != UPCASTERS.keys():  # registered (or removed, in tests) since last time
+        keys = frozenset(UPCASTERS)
+        needles = tuple({f'"{event_type}"'.encode() for event_type, _ in keys})
+        _needles_cache = (keys, needles)
+    return needles
+
+
 def decode_event(raw: bytes | str) -> AnyEvent:
     """Parse and validate one record value into its event model.
+
+    The fast way is one call into pydantic-core on the bytes (`validate_json`: parsing and
+    validation in Rust, ~2x faster than `json.loads` + `validate_python`). A record that
+    may need upcasting, or that the fast way refuses, takes the slow way, which upcasts,
+    and accepts and names reasons exactly as before (`json.loads` is the reference).
 
     Raises:
         EventValidationError: the value is not JSON, not an object, of an unknown type,
             or does not fit its type's schema; the reason names which.
     """
+    if not UPCASTERS or not may_need_upcasting(raw):
+        try:
+            event: AnyEvent = _VALIDATE_JSON(raw)
+            return event
+        except ValidationError:
+            pass  # the slow way says why (or accepts what only json.loads reads)
+    return _decode_slowly(raw)
+
+
+def _decode_slowly(raw: bytes | str) -> AnyEvent:
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
