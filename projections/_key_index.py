@@ -102,25 +102,28 @@ class KeyIndex:
         except UnicodeEncodeError:
             data = encode_key(key)
         h = crc32(data)
-        slots, hashes, starts, blob = self._slots, self._hashes, self._starts, self._blob
+        slots = self._slots
         mask = len(slots) - 1
         i = h & mask
-        size = len(data)
-        while True:
-            r = slots[i] - 1
-            if r < 0:
-                break
-            if hashes[r] == h:
-                start = starts[r]
-                if starts[r + 1] - start == size and blob.startswith(data, start):
-                    return r
-            i = (i + 1) & mask
-        blob += data
-        starts.append(len(blob))
+        r = slots[i]
+        if r:  # taken: probe on (a new key mostly finds its first slot free)
+            hashes, starts, blob, size = self._hashes, self._starts, self._blob, len(data)
+            while r:
+                r -= 1
+                if hashes[r] == h:
+                    start = starts[r]
+                    if starts[r + 1] - start == size and blob.startswith(data, start):
+                        return r
+                i = (i + 1) & mask
+                r = slots[i]
+        hashes = self._hashes
+        row = len(hashes)
         hashes.append(h)
-        row = len(hashes) - 1
+        blob = self._blob
+        blob += data
+        self._starts.append(len(blob))
         slots[i] = row + 1
-        if 3 * (row + 1) >= 2 * (mask + 1):
+        if 3 * row >= 2 * mask:
             self._grow()
         return row
 
@@ -155,14 +158,13 @@ class KeyIndex:
         # often halves its share of the fold (~0.4 us a key at 2x); load stays 1/6..2/3.
         slots = array("I", bytes(16 * len(self._slots)))
         mask = len(slots) - 1
-        none = self._none
-        for row, h in enumerate(self._hashes):
-            if row == none:
-                continue
-            i = h & mask
-            while slots[i]:
-                i = (i + 1) & mask
-            slots[i] = row + 1
+        none = self._none + 1
+        for row, h in enumerate(self._hashes, 1):  # slots hold row + 1
+            if row != none:
+                i = h & mask
+                while slots[i]:
+                    i = (i + 1) & mask
+                slots[i] = row
         self._slots = slots
 
     def __getstate__(self) -> tuple[bytearray, array[int], array[int], array[int], int]:

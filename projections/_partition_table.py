@@ -122,25 +122,13 @@ def pack_version(value: str) -> tuple[int, bytes]:
 
 
 # The frozen dataclass's generated __init__ sets each field through object.__setattr__
-# (~2 us for five fields); `get` builds one per call, so it sets the slots directly.
+# (~2 us for five fields); `get` builds one per call, so `_materialization` sets the
+# slots directly (the same fields, no __post_init__ to skip).
 _new = object.__new__
 _SET_REF = tuple(
     getattr(MaterializationRef, name).__set__
     for name in ("event_id", "data_version", "time", "run_id", "source")
 )
-
-
-def _ref(
-    event_id: str, version: str, time: datetime, run_id: str | None, source: str
-) -> MaterializationRef:
-    ref: MaterializationRef = _new(MaterializationRef)
-    set_id, set_version, set_time, set_run, set_source = _SET_REF
-    set_id(ref, event_id)
-    set_version(ref, version)
-    set_time(ref, time)
-    set_run(ref, run_id)
-    set_source(ref, source)
-    return ref
 
 
 class AssetPartitions(Mapping[str | None, PartitionState]):
@@ -268,20 +256,25 @@ class AssetPartitions(Mapping[str | None, PartitionState]):
             version = odd[3 * row + _VERSION]
         else:
             version = decode_key(slot[: code - _TEXT])
-        return _ref(
-            odd[3 * row + _ID] if flag & _ID_ODD else event_id.hex(),
-            version,
-            _EPOCH + _US * self._times[row],
+        ref: MaterializationRef = _new(MaterializationRef)
+        set_id, set_version, set_time, set_run, set_source = _SET_REF
+        set_id(ref, odd[3 * row + _ID] if flag & _ID_ODD else event_id.hex())
+        set_version(ref, version)
+        set_time(ref, _EPOCH + _US * self._times[row])
+        set_run(
+            ref,
             run.hex() if flag & _RUN_PACKED else odd[3 * row + _RUN] if flag & _RUN_ODD else None,
-            "reported" if flag & _REPORTED else "executed",
         )
+        set_source(ref, "reported" if flag & _REPORTED else "executed")
+        return ref
 
     def state(self, key: str | None) -> PartitionState | None:
         """The partition's state, or None if nothing is known about it."""
         row = self._index.find(key)
         if row < 0:
             return None
-        return PartitionState(self._materialization(row), self._attempts.get(row))
+        attempts = self._attempts
+        return PartitionState(self._materialization(row), attempts.get(row) if attempts else None)
 
     # -- Mapping -----------------------------------------------------------------------
 
