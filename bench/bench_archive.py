@@ -10,7 +10,9 @@ stored through `ArchiveSink` into a fresh chdb folder, reads the bytes on disk f
 `system.parts`, and times lineage walks of depth 5, upstream and downstream, from the
 latest materialization of random top-layer (or bottom-layer) partitions.
 
-Prints one JSON object per figure. `ARCHIVE_EVENTS` shrinks the run (e.g. 100000).
+Prints one JSON object per figure. `ARCHIVE_EVENTS` shrinks the run (e.g. 100000);
+`ARCHIVE_BATCH` sets the records per insert (default: the sink's). The figures include the
+machine's load average at the start and end of the ingest (the machine is shared).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 N = int(os.environ.get("ARCHIVE_EVENTS", "1000000"))
-BATCH = int(os.environ.get("ARCHIVE_BATCH", "20000"))
+BATCH = int(os.environ.get("ARCHIVE_BATCH", "0"))
+"""Records per insert; 0: the sink's default."""
 LAYERS = (5, 8, 10, 10, 9, 8)
 LINEAGE_QUERIES = 200
 PREFIX = "conflux"
@@ -152,6 +155,18 @@ def records(n: int) -> list[RawRecord]:
     return out
 
 
+def _busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+
+def _load() -> float:
+    """The 1-minute load average (it counts this benchmark too)."""
+    return round(os.getloadavg()[0], 2)
+
+
 def pct(samples: list[float], p: float) -> float:
     ordered = sorted(samples)
     return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))] * 1000, 3)
@@ -168,12 +183,19 @@ def main() -> None:
     payload = sum(len(r.value) for r in recs)
     with tempfile.TemporaryDirectory() as tmp, ChdbStore(tmp) as store:
         store.create_schema()
-        sink = ArchiveSink(store, batch_size=BATCH, flush_interval_s=3600)
-        t0 = time.perf_counter()
+        sink = (
+            ArchiveSink(store, batch_size=BATCH, flush_interval_s=3600)
+            if BATCH
+            else ArchiveSink(store, flush_interval_s=3600)
+        )
+        load_before = _load()
+        t0, c0, b0 = time.perf_counter(), time.process_time(), _busy_s()
         for i in range(0, len(recs), 5000):  # as a consumer hands them over
             sink.add(recs[i : i + 5000])
         sink.close()
         ingest_s = time.perf_counter() - t0
+        cpu_s = time.process_time() - c0  # every thread of the process: Python and engine
+        others = (_busy_s() - b0 - cpu_s) / ingest_s  # cores that other processes kept busy
         store.execute("OPTIMIZE TABLE events FINAL")  # disk figures after merges
         sizes = {
             str(t): (int(r), int(b))  # type: ignore[call-overload]
@@ -189,9 +211,11 @@ def main() -> None:
         ))  # fmt: skip
         print(json.dumps({
             "benchmark": "archive_ingest", "backend": "chdb", "events": len(recs),
-            "batch_size": BATCH, "seconds": round(ingest_s, 3),
+            "batch_size": sink.batch_size, "seconds": round(ingest_s, 3),
             "events_per_s": round(len(recs) / ingest_s), "target_events_per_s": 100_000,
             "generate_s": round(gen_s, 1), "rejected": sink.rejected_count,
+            "cpu_s": round(cpu_s, 2), "load": [load_before, _load()],
+            "other_processes_cores": round(max(others, 0.0), 2),
         }))  # fmt: skip
         print(json.dumps({
             "benchmark": "archive_bytes_per_event", "backend": "chdb", "events": len(recs),

@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa  # type: ignore[import-untyped]
 from chdb.session import Session
 from pydantic_core import from_json
 
@@ -27,6 +26,8 @@ from conflux.projections._store import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from os import PathLike
+
+    import pyarrow as pa  # type: ignore[import-untyped]
 
 __all__ = ["ChdbStore"]
 
@@ -141,17 +142,24 @@ class ChdbStore(ArchiveStore):
         """One Arrow table with the query's result."""
         return self._run(sql, "ArrowTable", params)
 
-    def insert(self, table: str, data: pa.Table) -> None:
-        """Stream `data` into `table` as Arrow IPC (columnar; no SQL holds the values)."""
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, data.schema) as writer:
-            writer.write_table(data)
+    def insert(self, table: str, data: pa.Table, settings: Mapping[str, int] | None = None) -> None:
+        """Insert `data` into `table` from the Arrow table itself (no SQL holds the values).
+
+        Through chdb's `Python()` table function, which reads the local named in the SQL:
+        chdb's streaming insert (`send_insert`) drops a block silently when a materialized
+        view fails on it, and the ingest pipeline's views must be able to refuse a batch.
+        """
         columns = ", ".join(f"`{name}`" for name in data.column_names)
+        given = ", ".join(f"{name} = {int(value)}" for name, value in (settings or {}).items())
+        statement = (
+            f"INSERT INTO `{table}` ({columns}) SELECT {columns} FROM Python(conflux_insert_data)"
+        )
+        if given:
+            statement += f" SETTINGS {given}"
+        conflux_insert_data = data  # noqa: F841 - read by name by the Python() table function
         try:
-            statement = f"INSERT INTO `{table}` ({columns})"
-            with _ENGINE_LOCK, self._open().send_insert(statement, "ArrowStream") as w:
-                w.append(memoryview(sink.getvalue()))
-                w.finish()
+            with _ENGINE_LOCK:
+                self._open().query(statement, "Null")  # type: ignore[no-untyped-call]
         except RuntimeError as exc:
             raise self._error(f"insert into {table} failed", exc) from exc
 

@@ -111,10 +111,10 @@ class ServerStore(ArchiveStore):
         except (ClickHouseError, OSError) as exc:
             raise self._error("query failed", exc) from exc
 
-    def insert(self, table: str, data: pa.Table) -> None:
+    def insert(self, table: str, data: pa.Table, settings: Mapping[str, int] | None = None) -> None:
         """Send `data` to `table` in Arrow format (one request, columnar)."""
         try:
-            self._open().insert_arrow(table, data)
+            self._open().insert_arrow(table, data, settings=dict(settings or {}))
         except (ClickHouseError, OSError) as exc:
             raise self._error(f"insert into {table} failed", exc) from exc
 

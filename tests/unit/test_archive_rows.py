@@ -1,9 +1,17 @@
-"""Records become archive rows: one decode per record, every table's columns, positions."""
+"""Records become archive rows: bytes in, every table's columns out of the engine, positions.
+
+Python sends each record's bytes and where it was read; the engine's ingest pipeline parses
+it once and fills the tables, so these tests write to a fresh chdb folder and read back.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
+
+import pytest
+from archive_tables import archived
 
 from conflux.events import (
     AssetMaterialized,
@@ -16,8 +24,9 @@ from conflux.events import (
     encode_event,
 )
 from conflux.events._kafka import ConsumedEvent
-from conflux.projections._archive import RawRecord, build_batch
-from conflux.projections._store import Tracking
+from conflux.projections._archive import ArchiveSink, RawRecord, build_batch
+from conflux.projections._store import INGEST, RecordsRejectedError, Tracking
+from conflux.projections._store_chdb import ChdbStore
 
 
 def raw(event: object, offset: int, topic: str = "c.assets", partition: int = 0) -> RawRecord:
@@ -35,10 +44,11 @@ def test_every_event_is_one_events_row_with_its_payload_as_written() -> None:
         partition_key="p",
     )
     batch, rejected = build_batch([raw(beat, 0, "c.heartbeats"), raw(dispatch, 5, "c.runs")])
-    assert rejected == [] and batch.events == 2
-    rows = batch.tables["events"].to_pylist()
+    assert rejected == [] and batch.events == 2 and set(batch.tables) == {INGEST}
+    tables = archived([raw(beat, 0, "c.heartbeats"), raw(dispatch, 5, "c.runs")])
+    rows = tables["events"]
     assert [r["type"] for r in rows] == ["ComponentHeartbeat", "WorkItemDispatched"]
-    assert rows[0]["payload"] == encode_event(beat) and rows[0]["time"] == beat.time
+    assert rows[0]["payload"] == encode_event(beat).decode() and rows[0]["time"] == beat.time
     assert (rows[1]["asset_key"], rows[1]["partition_key"], rows[1]["run_id"]) == ("b", "p", "r")
     assert (rows[1]["topic"], rows[1]["partition"], rows[1]["offset"], rows[1]["key"]) == (
         "c.runs",
@@ -46,7 +56,8 @@ def test_every_event_is_one_events_row_with_its_payload_as_written() -> None:
         5,
         "k",
     )
-    assert set(batch.tables) == {"events"}
+    assert [r["schema_version"] for r in rows] == [1, 1]
+    assert all(not tables[t] for t in ("materializations", "runs", "lineage_edges"))
 
 
 def test_a_materialization_fills_materializations_and_lineage() -> None:
@@ -62,8 +73,8 @@ def test_a_materialization_fills_materializations_and_lineage() -> None:
         attempt=2,
         worker_id="w",
     )
-    batch, _ = build_batch([raw(mat, 0)])
-    [m] = batch.tables["materializations"].to_pylist()
+    tables = archived([raw(mat, 0)])
+    [m] = tables["materializations"]
     assert (m["asset_key"], m["partition_key"], m["data_version"], m["event_id"]) == (
         "down",
         "2024-01-31",
@@ -71,18 +82,33 @@ def test_a_materialization_fills_materializations_and_lineage() -> None:
         mat.event_id,
     )
     assert (m["metadata"], m["attempt"], m["code_version"], m["time"]) == (
-        b'{"rows":3}',
+        '{"rows":3}',
         2,
         "",
         mat.time,
     )
-    edges = batch.tables["lineage_edges"].to_pylist()
+    assert (m["source"], m["run_id"], m["worker_id"]) == ("executed", "r", "w")
+    edges = tables["lineage_edges"]
     assert [
         (e["upstream_asset"], e["upstream_partition"], e["upstream_event_id"]) for e in edges
-    ] == [("up", "", "e0"), ("fresh", "", "")]
+    ] == [("fresh", "", ""), ("up", "", "e0")]
     assert {e["downstream_event_id"] for e in edges} == {mat.event_id}
-    [index] = batch.tables["lineage_up"].to_pylist()
+    [index] = tables["lineage_up"]
     assert index["id"] == mat.event_id and [u["id"] for u in index["ups"]] == ["e0", ""]
+    assert index["node"]["asset"] == "down" and index["node"]["time"] == mat.time
+
+
+def test_metadata_is_stored_as_written() -> None:
+    mat = AssetMaterialized(asset_key="a", data_version="v")
+    written = encode_event(mat).replace(
+        b'"metadata":{}', b'"metadata":{"f":1.0,"big":123456789012345678901234,"u":"\\u00e9"}'
+    )
+    none = AssetMaterialized(asset_key="b", data_version="v")
+    tables = archived([RawRecord(written, "c.assets", 0, 0), raw(none, 1)])
+    assert [m["metadata"] for m in tables["materializations"]] == [
+        '{"f":1.0,"big":123456789012345678901234,"u":"\\u00e9"}',
+        "{}",
+    ]
 
 
 def test_run_events_become_run_rows() -> None:
@@ -91,11 +117,11 @@ def test_run_events_become_run_rows() -> None:
         RunStarted(run_id="r", asset_keys=("a",), partition_count=4),
         RunCompleted(run_id="r", status="failed", failed=1, reason="boom"),
     ]
-    batch, _ = build_batch([raw(e, i, "c.runs") for i, e in enumerate(events)])
-    rows = batch.tables["runs"].to_pylist()
+    rows = archived([raw(e, i, "c.runs") for i, e in enumerate(events)])["runs"]
     assert [r["status"] for r in rows] == ["requested", "started", "failed"]
     assert (rows[0]["requested_by"], rows[0]["selection"]) == ("me", "a*")
     assert (rows[1]["partition_count"], rows[2]["failed"], rows[2]["reason"]) == (4, 1, "boom")
+    assert rows[1]["asset_keys"] == ["a"] and rows[2]["reason"] == "boom"
 
 
 def test_positions_reach_the_highest_offset_of_each_partition() -> None:
@@ -106,51 +132,103 @@ def test_positions_reach_the_highest_offset_of_each_partition() -> None:
         raw(mats[2], 2),
         raw(mats[3], 9, "c.runs"),
     ]
-    batch, _ = build_batch(recs, projection="p")
-    assert sorted(batch.positions, key=lambda t: (t.topic, t.partition)) == [
-        Tracking("p", "c.assets", 0, 2),
-        Tracking("p", "c.assets", 1, 7),
-        Tracking("p", "c.runs", 0, 9),
-    ]
+    for validate in (False, True):
+        batch, _ = build_batch(recs, projection="p", validate=validate)
+        assert sorted(batch.positions, key=lambda t: (t.topic, t.partition)) == [
+            Tracking("p", "c.assets", 0, 2),
+            Tracking("p", "c.assets", 1, 7),
+            Tracking("p", "c.runs", 0, 9),
+        ]
+
+
+INVALID = [
+    RawRecord(b"{nope", "c.assets", 0, 1),
+    RawRecord(
+        b'{"type":"AssetMaterialized","event_id":"x","time":"2024-01-01T00:00:00Z"}',
+        "c.assets",
+        0,
+        2,
+    ),
+    RawRecord(
+        b'{"type":"RunStarted","event_id":"y","time":"yesterday","run_id":"r",'
+        b'"asset_keys":[],"partition_count":1}',
+        "c.assets",
+        0,
+        3,
+    ),
+]
 
 
 def test_invalid_records_are_rejected_with_a_reason_and_still_passed() -> None:
     good = AssetMaterialized(asset_key="a", data_version="v")
-    recs = [
-        raw(good, 0),
-        RawRecord(b"{nope", "c.assets", 0, 1),
-        RawRecord(
-            b'{"type":"AssetMaterialized","event_id":"x","time":"2024-01-01T00:00:00Z"}',
-            "c.assets",
-            0,
-            2,
-        ),
-        RawRecord(
-            b'{"type":"RunStarted","event_id":"y","time":"yesterday","run_id":"r",'
-            b'"asset_keys":[],"partition_count":1}',
-            "c.assets",
-            0,
-            3,
-        ),
-    ]
-    batch, rejected = build_batch(recs)
-    assert batch.tables["events"].column("event_id").to_pylist() == [good.event_id]
+    recs = [raw(good, 0), *INVALID]
+    batch, rejected = build_batch(recs, validate=True)
+    assert batch.tables[INGEST].column("payload").to_pylist() == [encode_event(good)]
     assert [r.offset for r in rejected] == [1, 2, 3]
     assert "not JSON" in rejected[0].reason and "asset_key" in rejected[1].reason
     assert batch.positions == (Tracking("archive", "c.assets", 0, 3),) and batch.events == 4
 
 
+@pytest.mark.parametrize("bad", INVALID, ids=["not-json", "missing-key", "bad-time"])
+def test_the_engine_refuses_a_batch_with_a_record_that_is_not_an_event(bad: RawRecord) -> None:
+    good = raw(AssetMaterialized(asset_key="a", data_version="v"), 0)
+    with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
+        store.create_schema()
+        batch, rejected = build_batch([good, bad])
+        assert rejected == []  # nothing is parsed here
+        with pytest.raises(RecordsRejectedError):
+            store.write(batch)
+        assert store.count("events") == 0 and store.positions() == {}  # nothing of it
+        sink = ArchiveSink(store, batch_size=10)
+        try:
+            sink.add([good, bad])
+            sink.flush()
+        finally:
+            sink.close()
+        assert sink.rejected_count == 1 and sink.rejected[0].offset == bad.offset
+        assert store.count("events") == 1 and store.positions() == {("c.assets", 0): bad.offset}
+
+
+def test_a_valid_record_the_engine_cannot_read_is_stored_as_validated() -> None:
+    good = AssetMaterialized(asset_key="a", data_version="v", metadata={"n": 1})
+    spaced = b"\xef\xbb\xbf  " + encode_event(good)  # JSON to json.loads, not to the engine
+    with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
+        store.create_schema()
+        sink = ArchiveSink(store, batch_size=10)
+        try:
+            sink.add([RawRecord(spaced, "c.assets", 0, 0)])
+            sink.flush()
+        finally:
+            sink.close()
+        assert sink.rejected_count == 0
+        [(payload, version)] = store.query("SELECT payload, schema_version FROM events")
+        assert (payload.encode(), version) == (spaced, 1)  # type: ignore[attr-defined]
+        assert store.query("SELECT asset_key, metadata FROM materializations") == [("a", '{"n":1}')]
+
+
 def test_consumed_events_are_archived_like_raw_records() -> None:
     mat = AssetMaterialized(asset_key="a", data_version="v")
     consumed = ConsumedEvent(mat, "c.assets", 2, 40, "a#", 0)
-    batch, _ = build_batch([consumed])
-    [row] = batch.tables["events"].to_pylist()
+    [row] = archived([consumed])["events"]
     assert (row["partition"], row["offset"], row["key"], row["payload"]) == (
         2,
         40,
         "a#",
-        encode_event(mat),
+        encode_event(mat).decode(),
     )
+
+
+def test_a_changed_pipeline_replaces_the_old_one() -> None:
+    with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
+        store.execute("CREATE TABLE ingest_old (payload String) ENGINE = Null")
+        store.execute("CREATE TABLE kept (payload String) ENGINE = Memory")
+        store.execute(
+            "CREATE MATERIALIZED VIEW ingest_old_to_kept TO kept AS SELECT payload FROM ingest_old"
+        )
+        store.create_schema()
+        names = {str(n) for (n,) in store.query("SELECT name FROM system.tables")}
+        assert "ingest_old" not in names and "ingest_old_to_kept" not in names
+        assert INGEST in names and "kept" in names
 
 
 def test_importing_projections_loads_no_clickhouse_driver() -> None:

@@ -10,13 +10,17 @@ upcast form.
 
 from __future__ import annotations
 
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from archive_tables import archived
 
 from conflux.events import AssetMaterialized, UpstreamRef, decode_event, register_upcaster
 from conflux.events._serde import UPCASTERS
 from conflux.projections._archive import RawRecord, build_batch
+from conflux.projections._store import INGEST, RecordsRejectedError
+from conflux.projections._store_chdb import ChdbStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -87,16 +91,19 @@ def test_the_archive_keeps_history_as_written_and_types_it_as_today() -> None:
     records = [RawRecord(RECORDED_V0, "c.assets", 0, 0), RawRecord(RECORDED_V1, "c.assets", 0, 1)]
     batch, rejected = build_batch(records)
     assert rejected == []
-    events = batch.tables["events"].to_pylist()
-    assert [e["payload"] for e in events] == [RECORDED_V0, RECORDED_V1]  # never rewritten
+    ingest = batch.tables[INGEST].to_pylist()  # only the old record is read (and upcast) here
+    assert [(r["body"] != b"", r["schema_version"]) for r in ingest] == [(True, 0), (False, None)]
+    tables = archived(records)
+    events = tables["events"]
+    assert [e["payload"].encode() for e in events] == [RECORDED_V0, RECORDED_V1]  # as written
     assert [e["schema_version"] for e in events] == [0, 1]
     assert [e["asset_key"] for e in events] == ["sales/daily", "sales/daily"]
-    mats = batch.tables["materializations"].to_pylist()
+    mats = tables["materializations"]
     assert [(m["partition_key"], m["data_version"]) for m in mats] == [
         ("2023-05-31", "old7"),
         ("2024-01-31", "v9"),
     ]
-    edges = batch.tables["lineage_edges"].to_pylist()
+    edges = tables["lineage_edges"]
     assert [(e["upstream_asset"], e["upstream_partition"]) for e in edges] == [
         ("sales/orders", "2023-05-31"),
         ("sales/orders", "2024-01-31"),
@@ -104,5 +111,10 @@ def test_the_archive_keeps_history_as_written_and_types_it_as_today() -> None:
 
 
 def test_without_its_upcaster_a_version_0_event_is_not_valid() -> None:
+    batch, rejected = build_batch([RawRecord(RECORDED_V0, "c.assets", 0, 0)], validate=True)
+    assert [r.offset for r in rejected] == [0] and INGEST not in batch.tables
     batch, rejected = build_batch([RawRecord(RECORDED_V0, "c.assets", 0, 0)])
-    assert [r.offset for r in rejected] == [0] and batch.tables["events"].num_rows == 0
+    with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
+        store.create_schema()
+        with pytest.raises(RecordsRejectedError):  # the engine's check refuses it too
+            store.write(batch)
