@@ -7,7 +7,12 @@ coordinator's asset-state projection ends with N partitions), then measures on e
 - `read_model_replay`: `conflux replay read-model`'s path (`projections._replay.replay`);
 - `coordinator_cold_start`: a coordinator with no checkpoint, start to ready (a replay of
   everything), then the checkpoint it writes on a clean stop (seconds, bytes);
-- `coordinator_restart`: a coordinator with that checkpoint, start to ready.
+- `coordinator_restart`: a coordinator with that checkpoint, start to ready;
+- `decode_and_fold_us` (no broker): per record, `decode_event` alone and the coordinator's
+  fold alone (`CoordinatorState.apply`), thread CPU time, over the same records.
+
+Timed phases also report `other_processes_cores`: how many cores other processes kept busy
+meanwhile (the machine has 2, shared), so that a contended figure reads as one.
 
 N is 1,000,000 on Apache Kafka and 200,000 on Tansu (memory only); override with
 BENCH_REPLAY_EVENTS. Prints one JSON object per broker.
@@ -15,6 +20,7 @@ BENCH_REPLAY_EVENTS. Prints one JSON object per broker.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -73,16 +79,74 @@ def fill(bootstrap: str, topics: Topics, n: int) -> float:
     return time.monotonic() - started
 
 
+def _busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (all processes, all cores)."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+
+class Contention:
+    """Cores kept busy by other processes while a phase ran (this process's CPU excluded)."""
+
+    def __enter__(self) -> Contention:
+        self.busy, self.cpu, self.wall = _busy_s(), time.process_time(), time.monotonic()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        own = time.process_time() - self.cpu
+        wall = max(time.monotonic() - self.wall, 1e-9)
+        self.cores = round(max(_busy_s() - self.busy - own, 0.0) / wall, 2)
+
+
 def consume_only(bootstrap: str, topics: Topics, kind: str) -> dict[str, float]:
     names = [topics.definitions, topics.requests, topics.runs, topics.assets]
     count = 0
     started = time.monotonic()
-    with EventConsumer(bootstrap, topics, names, broker_kind=kind,  # type: ignore[arg-type]
-                       config={"fetch.wait.max.ms": 10}) as consumer:  # fmt: skip
+    with Contention() as others, EventConsumer(
+        bootstrap, topics, names, broker_kind=kind,  # type: ignore[arg-type]
+        config={"fetch.wait.max.ms": 10},
+    ) as consumer:  # fmt: skip
         while not consumer.caught_up():
             count += len(consumer.poll(timeout=0.2, max_records=10_000))
     seconds = time.monotonic() - started
-    return {"events": count, "seconds": round(seconds, 2), "events_per_s": round(count / seconds)}
+    return {"events": count, "seconds": round(seconds, 2), "events_per_s": round(count / seconds),
+            "other_processes_cores": others.cores}  # fmt: skip
+
+
+def decode_and_fold(n: int = 200_000, chunk: int = 1000) -> dict[str, float]:
+    """Thread CPU per record of decoding alone and of the coordinator's fold alone.
+
+    Decoding runs with the cyclic GC paused, as in `EventConsumer.poll`; the fold as the
+    coordinator runs it.
+    """
+    from conflux.coordinator import CoordinatorState
+    from conflux.events import decode_event
+
+    head, _, tail = TEMPLATE.partition(b'"event_id":"')
+    rest = tail[32:]
+    state = CoordinatorState()
+    decoding = folding = 0.0
+    for first in range(0, n, chunk):
+        values = [
+            head + b'"event_id":"' + f"{i:032x}".encode()
+            + rest.replace(b"PARTITIONKEY", f"p{i:07d}".encode())
+            for i in range(first, min(n, first + chunk))
+        ]  # fmt: skip
+        started = time.thread_time()
+        gc.disable()  # as EventConsumer.poll decodes
+        events = [decode_event(v) for v in values]
+        gc.enable()
+        decoded = time.thread_time()
+        for event in events:
+            state.apply(event)
+        decoding += decoded - started
+        folding += time.thread_time() - decoded
+    return {
+        "records": n,
+        "decode": round(decoding / n * 1e6, 2),
+        "fold": round(folding / n * 1e6, 2),
+    }
 
 
 def coordinator_until_ready(
@@ -101,12 +165,14 @@ def coordinator_until_ready(
 
     started = time.monotonic()
     thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    while not coordinator.ready:
-        if errors:
-            raise errors[0]
-        time.sleep(0.01)
+    with Contention() as others:
+        thread.start()
+        while not coordinator.ready:
+            if errors:
+                raise errors[0]
+            time.sleep(0.01)
     ready = time.monotonic() - started
+    coordinator.other_processes_cores = others.cores  # type: ignore[attr-defined]
     stopping = time.monotonic()
     stop.set()
     thread.join()
@@ -149,6 +215,7 @@ def on_broker(kind: str, n: int) -> dict[str, object]:
                 "ready_s": round(ready, 2),
                 "events_per_s": round(cold.applied / ready),
                 "applied": cold.applied,
+                "other_processes_cores": cold.other_processes_cores,  # type: ignore[attr-defined]
                 "rss_growth_mb": round((psutil.Process().memory_info().rss - rss_before) / 2**20),
                 "checkpoint_write_s": round(stopped, 2),
                 "checkpoint_bytes": checkpoint.stat().st_size,
@@ -158,6 +225,7 @@ def on_broker(kind: str, n: int) -> dict[str, object]:
             warm, ready, _ = coordinator_until_ready(broker.bootstrap, topics, kind, checkpoint)
             assert warm.resumed_from is not None, "the checkpoint was not used"
             result["coordinator_restart"] = {"ready_s": round(ready, 2), "target_s": 5.0}
+            result["decode_and_fold_us"] = decode_and_fold()
             return result
         finally:
             broker.stop()

@@ -302,11 +302,10 @@ class ArchiveSink:
                 stored, and positions stay where the last good write left them).
         """
         done = self._positions
-        for record in records:
-            if record.offset <= done.get((record.topic, record.partition), -1):
-                continue
-            self._pending.append(record)
-            self.accepted += 1
+        fresh = [r for r in records if r.offset > done.get((r.topic, r.partition), -1)]
+        if fresh:
+            self._pending += fresh
+            self.accepted += len(fresh)
             if self._since is None:
                 self._since = self._clock()
         while len(self._pending) >= self.batch_size:
