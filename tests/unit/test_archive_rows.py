@@ -231,6 +231,30 @@ def test_a_changed_pipeline_replaces_the_old_one() -> None:
         assert INGEST in names and "kept" in names
 
 
+def test_an_older_archive_loses_the_events_bloom_filters_and_keeps_its_rows() -> None:
+    with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
+        store.execute(  # as created before the bloom filters went
+            "CREATE TABLE events (event_id String, type LowCardinality(String),"
+            " time DateTime64(6, 'UTC'), key String, topic LowCardinality(String),"
+            " partition UInt32, offset UInt64, schema_version UInt16, payload String,"
+            " run_id String, asset_key String, partition_key String,"
+            " keep UInt64 MATERIALIZED 18446744073709551615 - offset,"
+            " INDEX run_idx run_id TYPE bloom_filter GRANULARITY 1,"
+            " INDEX id_idx event_id TYPE bloom_filter GRANULARITY 1)"
+            " ENGINE = ReplacingMergeTree(keep)"
+            " ORDER BY (asset_key, partition_key, event_id, topic)"
+        )
+        store.execute("INSERT INTO events (event_id, run_id) VALUES ('e', 'r')")
+        store.create_schema()
+        store.create_schema()  # nothing left to drop: no statement
+        assert (
+            store.query("SELECT name FROM system.data_skipping_indices WHERE table = 'events'")
+            == []
+        )
+        assert store.query("SELECT event_id, run_id FROM events") == [("e", "r")]
+        assert store.query("SELECT count() FROM system.mutations") == [(2,)]
+
+
 def test_importing_projections_loads_no_clickhouse_driver() -> None:
     code = (
         "import sys, conflux.projections; "
