@@ -49,10 +49,7 @@ def drain(d: Driver, out: list[AnyEvent], *, fail: set[str] = frozenset()) -> li
     todo = dispatches(out)
     while todo:
         item = todo.pop(0)
-        if item.partition_key in fail:
-            answer = d.feed(*failed(item))
-        else:
-            answer = d.feed(materialized(item))
+        answer = d.feed(*failed(item)) if item.partition_key in fail else d.feed(materialized(item))
         done += answer
         todo += dispatches(answer)
     return done
