@@ -131,9 +131,16 @@ def main() -> None:
             peak = base_rss
             samples: list[tuple[float, int]] = []
             status: dict[str, object] = {}
+            api_timeouts = 0
             while True:
                 peak = max(peak, coord.memory_info().rss)
-                status = json.loads(conflux(state, "backfill", "status", backfill_id, "--json"))
+                try:
+                    status = json.loads(conflux(state, "backfill", "status", backfill_id, "--json"))
+                except RuntimeError as exc:  # a busy projector: count it, ask again
+                    api_timeouts += 1
+                    if api_timeouts > 30:
+                        raise RuntimeError("the query API stopped answering") from exc
+                    continue
                 samples.append((time.monotonic(), int(status["materialized"])))  # type: ignore[call-overload]
                 if status["status"] in ("success", "failed", "canceled"):
                     break
@@ -160,6 +167,7 @@ def main() -> None:
                         "partitions_per_s": round(rate, 1) if rate else None,
                         "coordinator_rss_mb_start": round(base_rss / 2**20, 1),
                         "coordinator_rss_mb_peak": round(peak / 2**20, 1),
+                        "status_api_timeouts": api_timeouts,
                         "loadavg_1m": os.getloadavg()[0],
                     }
                 )

@@ -8,6 +8,7 @@ is created by whichever of its events comes first.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -52,6 +53,8 @@ class RunState:
     """(asset, partition) -> (attempt, rank, status) of its latest attempt in this run."""
     skipped_items: set[_AssetPartition] = field(default_factory=set)
     dispatched: bool = False
+    tally: Counter[str] = field(default_factory=Counter)
+    """Status -> how many entries of `outcomes` have it (kept with `outcomes`)."""
 
     @property
     def status(self) -> RunStatus:
@@ -63,8 +66,11 @@ class RunState:
         return "queued"
 
     def count(self, status: str) -> int:
-        """Live count of distinct asset partitions whose latest attempt has `status`."""
-        return sum(1 for _, _, s in self.outcomes.values() if s == status)
+        """Live count of distinct asset partitions whose latest attempt has `status`.
+
+        O(1): a backfill chunk's run has thousands of outcomes and status is polled.
+        """
+        return self.tally[status]
 
     @property
     def materialized(self) -> int:
@@ -179,4 +185,7 @@ def _outcome(run: RunState, key: _AssetPartition, attempt: int, rank: int, statu
     """Keep the latest attempt's word: a later attempt wins, and an outcome beats a start."""
     current = run.outcomes.get(key)
     if current is None or (attempt, rank) > current[:2]:
+        if current is not None:
+            run.tally[current[2]] -= 1
+        run.tally[status] += 1
         run.outcomes[key] = (attempt, rank, status)
