@@ -11,20 +11,11 @@ from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from conflux.cli._options import JSON, STATE_DIR
 from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-STATE_DIR = click.option(
-    "--state-dir",
-    default=".conflux",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder written by `conflux dev` "
-    "(ignored when CONFLUX_BOOTSTRAP and CONFLUX_API are set).",
-)
-JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

@@ -11,13 +11,12 @@ import time
 from typing import TYPE_CHECKING, Literal
 
 from conflux.cli._output import print_json
-from conflux.cli._requests import _emit, _user
+from conflux.cli._requests import _emit, _user, partition_arguments
 from conflux.cli._system import find_system
 from conflux.events import (
     BackfillCanceled,
     BackfillRequested,
     ConfluxError,
-    PartitionRange,
     new_id,
 )
 
@@ -46,10 +45,7 @@ def launch(
     """Emit a backfill, wait until the coordinator takes it, and (with `wait`) until it ends."""
     from conflux.projections import ApiClient
 
-    if (from_key is None) != (to_key is None):
-        raise ConfluxError("--from and --to go together: pass both, or neither")
-    if partitions and from_key is not None:
-        raise ConfluxError("pass either --partition or --from/--to, not both")
+    partition_range = partition_arguments(partitions, from_key, to_key)
     info = find_system(state_dir)
     client = ApiClient(info.api_url)
     keys = client.resolve_selection(selection)
@@ -60,7 +56,7 @@ def launch(
         selection=selection,
         asset_keys=tuple(keys),
         partition_keys=tuple(partitions) or None,
-        partition_range=PartitionRange(start=from_key, end=to_key) if from_key and to_key else None,
+        partition_range=partition_range,
         only=only,
         requested_by=_user(),
         producer="cli",

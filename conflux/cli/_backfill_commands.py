@@ -7,15 +7,7 @@ from typing import Literal
 
 import click
 
-JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
-STATE_DIR = click.option(
-    "--state-dir",
-    default=".conflux",
-    show_default=True,
-    type=click.Path(file_okay=False),
-    help="Folder written by `conflux dev` "
-    "(ignored when CONFLUX_BOOTSTRAP and CONFLUX_API are set).",
-)
+from conflux.cli._options import JSON, STATE_DIR
 
 
 class _BackfillGroup(click.Group):

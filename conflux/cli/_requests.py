@@ -51,6 +51,23 @@ def _emit(info: SystemInfo, event: Event) -> None:
         producer.flush(timeout=10.0)
 
 
+def partition_arguments(
+    partitions: tuple[str, ...], from_key: str | None, to_key: str | None
+) -> PartitionRange | None:
+    """Check `--partition` against `--from`/`--to` and return the range, if one was given.
+
+    Raises:
+        ConfluxError: only one end of a range, or keys and a range together.
+    """
+    if (from_key is None) != (to_key is None):
+        raise ConfluxError("--from and --to go together: pass both, or neither")
+    if partitions and from_key is not None:
+        raise ConfluxError("pass either --partition or --from/--to, not both")
+    if from_key is None or to_key is None:
+        return None
+    return PartitionRange(start=from_key, end=to_key)
+
+
 def materialize(
     selection: str,
     *,
@@ -68,10 +85,7 @@ def materialize(
     """
     from conflux.projections import ApiClient
 
-    if (from_key is None) != (to_key is None):
-        raise ConfluxError("--from and --to go together: pass both, or neither")
-    if partitions and from_key is not None:
-        raise ConfluxError("pass either --partition or --from/--to, not both")
+    partition_range = partition_arguments(partitions, from_key, to_key)
     info = find_system(state_dir)
     client = ApiClient(info.api_url)
     keys = client.resolve_selection(selection)
@@ -81,7 +95,7 @@ def materialize(
         selection=selection,
         asset_keys=tuple(keys),
         partition_keys=tuple(partitions) or None,
-        partition_range=PartitionRange(start=from_key, end=to_key) if from_key and to_key else None,
+        partition_range=partition_range,
         requested_by=_user(),
         producer="cli",
         correlation_id=run_id,
