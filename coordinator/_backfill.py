@@ -227,15 +227,16 @@ def chunk_request(
     request = backfill.request
     assert request is not None
     last_chunk = index == space.chunk_count - 1
-    keys = space.chunk_keys(index)
+    chunk = space.chunk_keys(index)
+    keys = chunk
     if request.only != "all":
-        keys = [k for k in keys if _wanted(request.only, space.primary_keys, k, assets)]
+        keys = [k for k in chunk if _wanted(request.only, space.primary_keys, k, assets)]
     asset_keys = list(space.primary_keys) if keys else []
     extra: list[str] = []
     if keys and space.others:
         assert space.primary is not None
-        t0 = _window(space.primary, space.chunk_keys(index)[0])[0]
-        t1 = _window(space.primary, space.chunk_keys(index)[-1])[1]
+        t0 = _window(space.primary, chunk[0])[0]
+        t1 = _window(space.primary, chunk[-1])[1]
         for group in space.others:
             group_keys = _keys_ending_in(group.pdef, t0, t1, space.now)
             if group_keys:

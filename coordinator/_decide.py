@@ -101,7 +101,7 @@ def decide(
         touched.append(run)
     events.extend(_dispatch(state, touched, now, limits))
     for run in touched:
-        done = _maybe_completed(state, run, now, events)
+        done = _maybe_completed(state, run, now)
         if done is not None:
             events.append(done)
     return events
@@ -236,16 +236,13 @@ def _cancel_reason(state: CoordinatorState, run: RunState) -> str | None:
     return f"backfill {backfill_id} was canceled"
 
 
-def _maybe_completed(
-    state: CoordinatorState, run: RunState, now: datetime, emitted: list[Decision]
-) -> RunCompleted | None:
-    """The run's completion, once every item is terminal (counting this step's skips)."""
+def _maybe_completed(state: CoordinatorState, run: RunState, now: datetime) -> RunCompleted | None:
+    """The run's completion, once every item is terminal (counting this step's skips).
+
+    A run that could not be planned was completed by `_decide_run` and has no plan.
+    """
     plan = run.plan
-    if (
-        run.completed is not None
-        or plan is None
-        or any(isinstance(e, RunCompleted) and e.run_id == run.run_id for e in emitted)
-    ):
+    if run.completed is not None or plan is None:
         return None
     new_skips = run.new_skips
     terminal = sum(run.counts[s] for s in TERMINAL) + len(new_skips)
