@@ -52,10 +52,8 @@ def launch(
 ) -> None:
     """Backfill SELECTION over a range (--from/--to) or explicit keys (--partition)."""
     from conflux.cli._backfill import launch as run
-    from conflux.events import ConfluxError
-
     if missing and failed:
-        raise ConfluxError("pass --missing-only or --failed-only, not both")
+        raise click.UsageError("pass --missing-only or --failed-only, not both")
     if not partitions and from_key is None and to_key is None:
         raise click.UsageError("pass --from KEY --to KEY, or --partition KEY", ctx=None)
     only: Literal["all", "missing", "failed"] = (
