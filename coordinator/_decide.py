@@ -14,16 +14,21 @@ import heapq
 from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
+from conflux.coordinator._automation import decide_automation
 from conflux.coordinator._backfill import chunk_request, resolve_space
+from conflux.coordinator._instigators import decide_instigators
 from conflux.coordinator._planner import plan_run
 from conflux.coordinator._queue import QueueLimits
 from conflux.coordinator._state import TERMINAL, queue_keys
 from conflux.events import (
+    AutomationEvaluated,
     BackfillCompleted,
     ConfluxError,
     MaterializationRequested,
     RunCompleted,
     RunStarted,
+    TickCompleted,
+    TickRequested,
     UpstreamRef,
     WorkItemAbandoned,
     WorkItemDispatched,
@@ -48,6 +53,9 @@ Decision = (
     | WorkItemAbandoned
     | MaterializationRequested
     | BackfillCompleted
+    | TickRequested
+    | TickCompleted
+    | AutomationEvaluated
 )
 """What the coordinator emits."""
 
@@ -93,6 +101,8 @@ def decide(
     limits = limits or QueueLimits()
     state.take_due(now)
     events: list[Decision] = []
+    events.extend(decide_instigators(state, now))
+    events.extend(decide_automation(state, now))
     events.extend(_decide_backfills(state, now))
     touched: list[RunState] = []
     for run_id in state.take_dirty():
@@ -135,7 +145,9 @@ def _decide_run(state: CoordinatorState, run: RunState, now: datetime) -> list[D
             run_id=run.run_id,
             asset_keys=plan.asset_keys,
             partition_count=plan.partition_count,
-            trigger="backfill" if run.backfill_id is not None else "manual",
+            trigger=request.tags.get(
+                "trigger", "backfill" if run.backfill_id is not None else "manual"
+            ),
         )
         events.append(run.started)
     canceled = _cancel_reason(state, run)

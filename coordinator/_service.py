@@ -29,6 +29,7 @@ from conflux.events import (
     DefinitionsPublished,
     PartitionFailed,
     PartitionStarted,
+    TickRequested,
     Topics,
     WorkItemDispatched,
     asset_partition_key,
@@ -143,6 +144,7 @@ class Coordinator:
                     self.topics.requests,
                     self.topics.runs,
                     self.topics.assets,
+                    self.topics.ticks,
                 ],
                 client_id=self.instance_id,
                 broker_kind=self.broker_kind,
@@ -294,7 +296,7 @@ class Coordinator:
             self._ensure_work_topic(event.location)
 
     def _ensure_work_topic(self, location: str) -> None:
-        """Create a location's work topic when its snapshot is first folded.
+        """Create a location's work and tick-request topics when its snapshot is first folded.
 
         Folding precedes deciding, so no dispatch to the location can come before it.
         """
@@ -303,7 +305,10 @@ class Coordinator:
             return
         from conflux.events import ensure_topics
 
-        ensure_topics(self.bootstrap, [self.topics.work_spec(location)])
+        ensure_topics(
+            self.bootstrap,
+            [self.topics.work_spec(location), self.topics.tick_requests_spec(location)],
+        )
         self._work_topics.add(topic)
 
     def _step(self, producer: EventProducer) -> None:
@@ -321,6 +326,8 @@ class Coordinator:
                         asset_partition_key(event.asset_keys[0], event.partition_key),
                         event,
                     )
+                elif isinstance(event, TickRequested):
+                    producer.emit_to(self.topics.tick_requests(event.location), event.name, event)
             producer.flush()
             for event in events:
                 self.state.apply(event)

@@ -18,7 +18,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from conflux.coordinator._automation import AutomationState
 from conflux.coordinator._backfill import BackfillState
+from conflux.coordinator._instigators import InstigatorState
 from conflux.coordinator._run_state import (
     TERMINAL,
     ItemStatus,
@@ -29,19 +31,25 @@ from conflux.coordinator._run_state import (
 )
 from conflux.events import (
     AnyEvent,
+    AssetCheckEvaluated,
     AssetMaterialized,
+    AutomationEvaluated,
     BackfillCanceled,
     BackfillCompleted,
     BackfillRequested,
     DefinitionsPublished,
     DynamicPartitionsAdded,
     DynamicPartitionsDeleted,
+    InstigatorStatusChanged,
     LocationLoadFailed,
     MaterializationRequested,
     PartitionFailed,
     PartitionStarted,
     RunCompleted,
     RunStarted,
+    SensorCursorSet,
+    TickCompleted,
+    TickRequested,
     WorkItemAbandoned,
     WorkItemDispatched,
     WorkItemSkipped,
@@ -77,6 +85,8 @@ class CoordinatorState:
         inflight_items: work item id -> run id of every item in flight (for liveness).
         waiting: runs holding ready items back until the run queue has room.
         timers: heap of (due time, run id, work item id) for retries.
+        instigators: schedules and sensors (status, ticks, cursors).
+        automation: what declarative automation evaluates next.
     """
 
     definitions: DefinitionsProjection = field(default_factory=DefinitionsProjection)
@@ -89,6 +99,8 @@ class CoordinatorState:
     inflight_items: dict[str, str] = field(default_factory=dict)
     waiting: set[str] = field(default_factory=set)
     timers: list[tuple[datetime, str, str]] = field(default_factory=list)
+    instigators: InstigatorState = field(default_factory=InstigatorState)
+    automation: AutomationState = field(default_factory=AutomationState)
     _item_run: dict[str, str] = field(default_factory=dict, repr=False)
 
     def apply(self, event: AnyEvent) -> None:
@@ -135,6 +147,7 @@ class CoordinatorState:
             case AssetMaterialized():
                 self.assets.apply(event)
                 self._record_materialized(event)
+                self.instigators.note_materialized(event)
             case PartitionFailed():
                 self.assets.apply(event)
                 self._record_failed(event)
@@ -150,6 +163,12 @@ class CoordinatorState:
                 self.definitions.apply(event)  # the planner reads keys bound to the live set
             case BackfillCanceled():
                 self._cancel(event)
+            case InstigatorStatusChanged() | SensorCursorSet() | TickRequested() | TickCompleted():
+                self.instigators.apply(event)
+            case AssetCheckEvaluated():
+                self._record_check(event)
+            case AutomationEvaluated():
+                pass  # folded by `automation` below
             case BackfillCompleted():
                 backfill = self._backfill(event.backfill_id)
                 if backfill.completed is None:
@@ -157,6 +176,7 @@ class CoordinatorState:
                     self.dirty_backfills.discard(event.backfill_id)
             case _:
                 pass
+        self.automation.apply(event)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -275,6 +295,9 @@ class CoordinatorState:
             outcome.failed[event.attempt] = event
             self._note_outcome(run, stamp)
             self._touch(run, event.work_item_id)
+
+    def _record_check(self, event: AssetCheckEvaluated) -> None:
+        """Note a check result (blocking checks gate the asset's dependents in the run)."""
 
     def _record_started(self, event: PartitionStarted) -> None:
         run = self._active(event.run_id)

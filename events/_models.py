@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
 from conflux.events._base import Event
 from conflux.events._partition_keys import (
@@ -326,6 +326,151 @@ class DynamicPartitionsDeleted(Event):
     requested_by: str = ""
 
 
+# -- schedules and sensors (instigators) ------------------------------------------------
+
+
+class RunRequestSpec(BaseModel):
+    """One run that a schedule or sensor tick asks for (Dagster's `RunRequest`).
+
+    The coordinator turns it into a `MaterializationRequested` whose run id is derived from
+    the instigator and `run_key` (or the tick and its index when there is no run key), so a
+    run key that was requested once is never requested again, across restarts.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run_key: str | None = None
+    asset_keys: tuple[str, ...] | None = None
+    """The assets to materialize; None means the instigator's target."""
+    partition_key: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class InstigatorStatusChanged(Event):
+    """A schedule or sensor was started or stopped (by a person, through the CLI)."""
+
+    type: Literal["InstigatorStatusChanged"] = "InstigatorStatusChanged"
+    instigator_type: Literal["schedule", "sensor"]
+    name: str
+    status: Literal["running", "stopped"]
+    requested_by: str = ""
+
+
+class SensorCursorSet(Event):
+    """A sensor's cursor was set (or cleared, with None) by a person."""
+
+    type: Literal["SensorCursorSet"] = "SensorCursorSet"
+    name: str
+    cursor: str | None = None
+    requested_by: str = ""
+
+
+class TickRequested(Event):
+    """The coordinator asks a location's workers to evaluate one tick of user code.
+
+    Sensors (and schedules with a function body) run inside their location's worker,
+    never in the coordinator (rule 7). The same event is written to the ticks topic (the
+    decision) and to the location's tick-request topic (the delivery).
+    """
+
+    type: Literal["TickRequested"] = "TickRequested"
+    instigator_type: Literal["schedule", "sensor"]
+    name: str
+    location: str
+    tick_id: str
+    """Derived from the instigator and `tick_time`: one tick, one id."""
+    tick_time: AwareDatetime
+    """The scheduled time of a schedule tick; the request time of a sensor tick."""
+    cursor: str | None = None
+    """The sensor's cursor as of the request (what the user function receives)."""
+    timeout_s: float = 60.0
+    """An evaluation that runs longer is recorded as a failed tick."""
+
+
+class TickCompleted(Event):
+    """One tick of a schedule or sensor ended: what it asked for, skipped, or the error."""
+
+    type: Literal["TickCompleted"] = "TickCompleted"
+    instigator_type: Literal["schedule", "sensor"]
+    name: str
+    location: str
+    tick_id: str
+    tick_time: AwareDatetime
+    status: Literal["success", "skipped", "failure"]
+    run_requests: tuple[RunRequestSpec, ...] = ()
+    cursor: str | None = None
+    """The cursor after the tick (sensors; equal to the request's when unchanged)."""
+    skip_reason: str | None = None
+    error_type: str | None = None
+    message: str | None = None
+    traceback: str = ""
+    worker_id: str | None = None
+    """The worker that evaluated it (None: decided by the coordinator alone)."""
+    duration_ms: float | None = None
+
+
+# -- automation ------------------------------------------------------------------------
+
+
+class ConditionResult(BaseModel):
+    """One node of an automation condition's tree, evaluated for one asset partition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    condition: str
+    """The node's label, e.g. `missing`, `any_deps_updated`, `AND`, `NOT`, `eager`."""
+    value: bool
+    detail: str | None = None
+    """What made it true or false, for people (e.g. which upstream was updated)."""
+    children: tuple[ConditionResult, ...] = ()
+
+
+class AutomationEvaluated(Event):
+    """An asset partition's automation condition came out true and work was requested.
+
+    It is why the run exists: `conflux why ASSET --partition K` shows it.
+    """
+
+    type: Literal["AutomationEvaluated"] = "AutomationEvaluated"
+    asset_key: str
+    partition_key: str | None = None
+    run_id: str
+    """The run requested for it (one run per asset per evaluation step)."""
+    result: ConditionResult
+    trigger_event_ids: tuple[str, ...] = ()
+    """The events that caused the evaluation (e.g. the upstream materializations)."""
+
+
+# -- asset checks ------------------------------------------------------------------------
+
+
+class AssetCheckEvaluated(Event):
+    """An asset check ran against an asset partition: passed or not, with metadata.
+
+    Emitted by the worker right after the materialization it checks, in the same work
+    item; a failed blocking check skips the asset's dependents in the run.
+    """
+
+    type: Literal["AssetCheckEvaluated"] = "AssetCheckEvaluated"
+    asset_key: str
+    partition_key: str | None = None
+    check_name: str
+    passed: bool
+    severity: Literal["ERROR", "WARN"] = "ERROR"
+    blocking: bool = False
+    description: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    error_type: str | None = None
+    """Set when the check function itself raised (the check then counts as failed)."""
+    message: str | None = None
+    run_id: str | None = None
+    work_item_id: str | None = None
+    worker_id: str | None = None
+    attempt: int | None = None
+    materialization_event_id: str | None = None
+    """The `AssetMaterialized` event the check looked at."""
+
+
 AnyEvent = Annotated[
     DefinitionsPublished
     | LocationLoadFailed
@@ -344,7 +489,13 @@ AnyEvent = Annotated[
     | ComponentHeartbeat
     | RecordDeadLettered
     | DynamicPartitionsAdded
-    | DynamicPartitionsDeleted,
+    | DynamicPartitionsDeleted
+    | InstigatorStatusChanged
+    | SensorCursorSet
+    | TickRequested
+    | TickCompleted
+    | AutomationEvaluated
+    | AssetCheckEvaluated,
     Field(discriminator="type"),
 ]
 """Any Conflux event; parse with `decode_event`."""
@@ -370,6 +521,12 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RecordDeadLettered,
         DynamicPartitionsAdded,
         DynamicPartitionsDeleted,
+        InstigatorStatusChanged,
+        SensorCursorSet,
+        TickRequested,
+        TickCompleted,
+        AutomationEvaluated,
+        AssetCheckEvaluated,
     )
 }
 """Event type name -> model class."""

@@ -169,6 +169,37 @@ class BackfillPolicySnapshot(_Frozen):
     """Partitions per work item for `multi_run`; None for `single_run` (all in one)."""
 
 
+class AutomationConditionSnapshot(_Frozen):
+    """A declarative automation condition as data: a tree of basic conditions.
+
+    Leaves are the basic conditions (`missing`, `in_progress`, `any_deps_missing`,
+    `any_deps_in_progress`, `any_deps_updated`, `cron_tick_passed`, `code_version_changed`,
+    `in_latest_time_window`, `all_deps_updated_since_cron`); `and`, `or` and `not` combine
+    them. The coordinator evaluates the tree; no user code is involved.
+    """
+
+    kind: Literal[
+        "and",
+        "or",
+        "not",
+        "missing",
+        "in_progress",
+        "any_deps_missing",
+        "any_deps_in_progress",
+        "any_deps_updated",
+        "cron_tick_passed",
+        "code_version_changed",
+        "in_latest_time_window",
+        "all_deps_updated_since_cron",
+    ]
+    children: tuple[AutomationConditionSnapshot, ...] = ()
+    cron_schedule: str | None = None
+    """For the cron conditions: the cron expression."""
+    cron_timezone: str = "UTC"
+    label: str | None = None
+    """A name for the whole subtree (e.g. `eager`), shown by `conflux why`."""
+
+
 class AssetSnapshot(_Frozen):
     """One asset as the coordinator sees it."""
 
@@ -191,6 +222,54 @@ class AssetSnapshot(_Frozen):
     """The concurrency pool the asset's work counts against (limits are the run queue's)."""
     backfill_policy: BackfillPolicySnapshot | None = None
     """None: one partition per work item."""
+    automation_condition: AutomationConditionSnapshot | None = None
+    """None: the asset is materialized only when something asks for it."""
+
+
+class ScheduleSnapshot(_Frozen):
+    """A schedule: cron ticks that request its target.
+
+    The coordinator decides a plain schedule's ticks; a schedule with a function body is
+    evaluated by the location's workers, like a sensor.
+    """
+
+    name: str
+    cron_schedule: str
+    execution_timezone: str = "UTC"
+    asset_keys: tuple[str, ...] = ()
+    """The target, resolved to asset keys (for partitioned schedules: the job's assets)."""
+    has_function: bool = False
+    """True when a user function decides each tick (evaluated in a worker)."""
+    partitioned: bool = False
+    """True when each tick targets the partition that closed at the tick
+    (`build_schedule_from_partitioned_job`)."""
+    default_status: Literal["running", "stopped"] = "stopped"
+    description: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class SensorSnapshot(_Frozen):
+    """A sensor: user code evaluated in a worker on request, at most every interval."""
+
+    name: str
+    kind: Literal["sensor", "asset_sensor", "multi_asset_sensor", "stream"] = "sensor"
+    minimum_interval_seconds: float = 30.0
+    asset_keys: tuple[str, ...] = ()
+    """The target, resolved to asset keys (empty: each run request names its assets)."""
+    monitored_asset_keys: tuple[str, ...] = ()
+    """Asset sensors: the assets whose materializations wake the sensor at once."""
+    default_status: Literal["running", "stopped"] = "stopped"
+    description: str | None = None
+    timeout_s: float = 60.0
+
+
+class AssetCheckSnapshot(_Frozen):
+    """An asset check: a function run by the worker after the asset materializes."""
+
+    name: str
+    asset_key: str
+    blocking: bool = False
+    description: str | None = None
 
 
 class LocationSnapshot(_Frozen):
@@ -202,3 +281,6 @@ class LocationSnapshot(_Frozen):
     """The interpreter the location's workers run (e.g. `3.11.7`)."""
     executable: str = ""
     """The interpreter's path."""
+    schedules: tuple[ScheduleSnapshot, ...] = ()
+    sensors: tuple[SensorSnapshot, ...] = ()
+    asset_checks: tuple[AssetCheckSnapshot, ...] = ()

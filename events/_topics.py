@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from conflux.events._base import Event  # noqa: TC001 - isinstance/pydantic at runtime
 from conflux.events._models import (
+    AssetCheckEvaluated,
     AssetMaterialized,
+    AutomationEvaluated,
     BackfillCanceled,
     BackfillCompleted,
     BackfillRequested,
@@ -19,6 +21,7 @@ from conflux.events._models import (
     DefinitionsPublished,
     DynamicPartitionsAdded,
     DynamicPartitionsDeleted,
+    InstigatorStatusChanged,
     LocationLoadFailed,
     MaterializationRequested,
     PartitionFailed,
@@ -26,6 +29,9 @@ from conflux.events._models import (
     RecordDeadLettered,
     RunCompleted,
     RunStarted,
+    SensorCursorSet,
+    TickCompleted,
+    TickRequested,
     WorkItemAbandoned,
     WorkItemDispatched,
     WorkItemSkipped,
@@ -73,7 +79,11 @@ class Topics:
 
     @property
     def ticks(self) -> str:
-        """Schedule and sensor ticks."""
+        """Schedule and sensor ticks, status and cursors; automation evaluations.
+
+        Instigator events are keyed by the instigator's name, automation evaluations by
+        asset partition.
+        """
         return f"{self.prefix}.ticks"
 
     @property
@@ -89,6 +99,17 @@ class Topics:
     def work(self, location: str) -> str:
         """A location's work topic: the work items its workers consume."""
         return f"{self.prefix}.work.{location}"
+
+    def tick_requests(self, location: str) -> str:
+        """A location's tick-request topic: the ticks its workers evaluate.
+
+        Apart from the work topic, so that no tick waits behind asset work.
+        """
+        return f"{self.prefix}.ticks.{location}"
+
+    def tick_requests_spec(self, location: str) -> TopicSpec:
+        """The spec of a location's tick-request topic."""
+        return TopicSpec(self.tick_requests(location), 1)
 
     def core(self) -> list[TopicSpec]:
         """The topics every system has (work topics are created per location)."""
@@ -110,7 +131,8 @@ class Topics:
         """The (topic, key) an event is produced to.
 
         `WorkItemDispatched` routes to the runs topic (the decision); the dispatcher also
-        writes it to `work(location)` for delivery.
+        writes it to `work(location)` for delivery. Likewise `TickRequested` routes to the
+        ticks topic and is delivered on `tick_requests(location)`.
         """
         match event:
             case DefinitionsPublished() | LocationLoadFailed():
@@ -129,8 +151,16 @@ class Topics:
                 return self.requests, event.backfill_id
             case BackfillCompleted():
                 return self.runs, event.backfill_id
-            case PartitionStarted() | AssetMaterialized() | PartitionFailed():
+            case (
+                PartitionStarted() | AssetMaterialized() | PartitionFailed() | AssetCheckEvaluated()
+            ):
                 return self.assets, asset_partition_key(event.asset_key, event.partition_key)
+            case InstigatorStatusChanged() | TickRequested() | TickCompleted():
+                return self.ticks, event.name
+            case SensorCursorSet():
+                return self.ticks, event.name
+            case AutomationEvaluated():
+                return self.ticks, asset_partition_key(event.asset_key, event.partition_key)
             case ComponentHeartbeat():
                 return self.heartbeats, event.instance_id
             case RecordDeadLettered():
