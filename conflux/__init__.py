@@ -51,6 +51,8 @@ __all__ = [
     "AssetsDefinition",
     "asset",
     "multi_asset",
+    # automation
+    "AutomationCondition",
     # policies
     "BackfillPolicy",
     "Backoff",

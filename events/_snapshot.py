@@ -172,10 +172,10 @@ class BackfillPolicySnapshot(_Frozen):
 class AutomationConditionSnapshot(_Frozen):
     """A declarative automation condition as data: a tree of basic conditions.
 
-    Leaves are the basic conditions (`missing`, `in_progress`, `any_deps_missing`,
-    `any_deps_in_progress`, `any_deps_updated`, `cron_tick_passed`, `code_version_changed`,
-    `in_latest_time_window`, `all_deps_updated_since_cron`); `and`, `or` and `not` combine
-    them. The coordinator evaluates the tree; no user code is involved.
+    Leaves are the basic conditions (`missing`, `newly_missing`, `in_progress`,
+    `any_deps_missing`, `any_deps_in_progress`, `any_deps_updated`, `cron_tick_passed`,
+    `code_version_changed`, `in_latest_time_window`, `all_deps_updated_since_cron`); `and`,
+    `or` and `not` combine them. The coordinator evaluates the tree; no user code is involved.
     """
 
     kind: Literal[
@@ -183,6 +183,7 @@ class AutomationConditionSnapshot(_Frozen):
         "or",
         "not",
         "missing",
+        "newly_missing",
         "in_progress",
         "any_deps_missing",
         "any_deps_in_progress",

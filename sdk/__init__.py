@@ -19,6 +19,9 @@ if TYPE_CHECKING:
         asset,
         multi_asset,
     )
+    from conflux.sdk._automation import (
+        AutomationCondition,
+    )
     from conflux.sdk._context import (
         AssetExecutionContext,
         ContextError,
@@ -103,6 +106,7 @@ _WHERE: dict[str, str] = {
     "AssetOut": "conflux.sdk._specs",
     "AssetSpec": "conflux.sdk._specs",
     "AssetsDefinition": "conflux.sdk._asset",
+    "AutomationCondition": "conflux.sdk._automation",
     "BackfillPolicy": "conflux.sdk._policies",
     "Backoff": "conflux.sdk._policies",
     "Jitter": "conflux.sdk._policies",
@@ -165,6 +169,7 @@ __all__ = [
     "AssetOut",
     "AssetSpec",
     "AssetsDefinition",
+    "AutomationCondition",
     "BackfillPolicy",
     "Backoff",
     "Jitter",

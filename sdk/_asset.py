@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
 from conflux.events import DefinitionError
+from conflux.sdk._automation import AutomationCondition, coerce_condition
 from conflux.sdk._keys import AssetKey, CoercibleToAssetKey, to_asset_key
 from conflux.sdk._specs import AssetDep, AssetIn, AssetOut, AssetSpec, coerce_dep
 
@@ -40,6 +41,8 @@ class OutputSpec:
     kinds: tuple[str, ...]
     deps: tuple[AssetDep, ...] = ()
     """Deps of this output only (`@multi_asset(specs=...)`); node-wide deps live on the node."""
+    automation_condition: AutomationCondition | None = None
+    """When the coordinator materializes this asset on its own (None: only on request)."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,7 @@ def asset(
     retry_policy: RetryPolicy | None = ...,
     pool: str | None = ...,
     backfill_policy: BackfillPolicy | None = ...,
+    automation_condition: AutomationCondition | None = ...,
 ) -> Callable[[Fn], AssetsDefinition]: ...
 
 
@@ -207,6 +211,7 @@ def asset(
     retry_policy: RetryPolicy | None = None,
     pool: str | None = None,
     backfill_policy: BackfillPolicy | None = None,
+    automation_condition: AutomationCondition | None = None,
 ) -> AssetsDefinition | Callable[[Fn], AssetsDefinition]:
     """Declare an asset computed by the decorated function.
 
@@ -237,6 +242,7 @@ def asset(
             group_name=group_name or "default",
             code_version=code_version,
             kinds=tuple(kinds or ()),
+            automation_condition=coerce_condition(automation_condition, f"asset {asset_key}"),
         )
         return AssetsDefinition(
             node=node,
@@ -269,6 +275,7 @@ def multi_asset(
     retry_policy: RetryPolicy | None = None,
     pool: str | None = None,
     backfill_policy: BackfillPolicy | None = None,
+    automation_condition: AutomationCondition | None = None,
 ) -> Callable[[Fn], AssetsDefinition]:
     """Declare one function that computes several assets at once.
 
@@ -299,6 +306,9 @@ def multi_asset(
                     group_name=out.group_name or group_name or "default",
                     code_version=out.code_version or code_version,
                     kinds=tuple(out.kinds),
+                    automation_condition=coerce_condition(
+                        out.automation_condition or automation_condition, f"{node}: {key}"
+                    ),
                 )
             )
         for spec in specs or ():
@@ -318,6 +328,9 @@ def multi_asset(
                     code_version=spec.code_version or code_version,
                     kinds=spec.kinds,
                     deps=spec.deps,
+                    automation_condition=coerce_condition(
+                        spec.automation_condition or automation_condition, f"{node}: {spec.key}"
+                    ),
                 )
             )
         context_param, inputs, resources = _inspect_params(f, ins or {})
@@ -349,6 +362,7 @@ def external_asset(spec: AssetSpec) -> AssetsDefinition:
         code_version=spec.code_version,
         kinds=spec.kinds,
         deps=spec.deps,
+        automation_condition=spec.automation_condition,
     )
     return AssetsDefinition(
         node=spec.key.to_user_string(),

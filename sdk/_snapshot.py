@@ -45,6 +45,11 @@ def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapsho
                     backfill_policy=(
                         node.backfill_policy.to_snapshot() if node.backfill_policy else None
                     ),
+                    automation_condition=(
+                        out.automation_condition.to_snapshot()
+                        if out.automation_condition is not None
+                        else None
+                    ),
                 )
             )
     assets.sort(key=lambda a: a.key)

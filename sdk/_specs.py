@@ -10,6 +10,7 @@ from conflux.sdk._keys import AssetKey, CoercibleToAssetKey, to_asset_key
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+    from conflux.sdk._automation import AutomationCondition
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
 
@@ -57,6 +58,7 @@ class AssetSpec:
     code_version: str | None = None
     partitions_def: PartitionsDefinition | None = None
     kinds: tuple[str, ...] = ()
+    automation_condition: AutomationCondition | None = None
 
     def __init__(
         self,
@@ -69,6 +71,7 @@ class AssetSpec:
         code_version: str | None = None,
         partitions_def: PartitionsDefinition | None = None,
         kinds: Sequence[str] = (),
+        automation_condition: AutomationCondition | None = None,
     ) -> None:
         object.__setattr__(self, "key", to_asset_key(key))
         object.__setattr__(self, "deps", tuple(coerce_dep(d) for d in deps))
@@ -78,6 +81,7 @@ class AssetSpec:
         object.__setattr__(self, "code_version", code_version)
         object.__setattr__(self, "partitions_def", partitions_def)
         object.__setattr__(self, "kinds", tuple(kinds))
+        object.__setattr__(self, "automation_condition", automation_condition)
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,7 @@ class AssetOut:
     group_name: str | None = None
     code_version: str | None = None
     kinds: Sequence[str] = ()
+    automation_condition: AutomationCondition | None = None
 
 
 def coerce_dep(dep: object) -> AssetDep:

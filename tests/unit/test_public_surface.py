@@ -36,6 +36,7 @@ def test_sdk_surface_snapshot() -> None:
             "AssetOut",
             "AssetSpec",
             "AssetsDefinition",
+            "AutomationCondition",
             "BackfillPolicy",
             "Backoff",
             "ConfigurableIOManager",
