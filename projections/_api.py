@@ -257,6 +257,13 @@ class QueryApi:
                 return {"asset_keys": model.resolve_selection(query.get("q", ""))}
             case ["lineage"]:
                 return _dump(self._lineage(query))
+            case ["why"]:
+                from conflux.projections._why import explain
+
+                asset = query.get("asset") or ""
+                if not asset:
+                    raise _BadRequest("why needs asset=KEY")
+                return _dump(explain(model, asset, query.get("partition") or None))
             case ["partitions"]:
                 return _dump(dynamic_partitions_summaries(model))
             case ["partitions", name]:

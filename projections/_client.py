@@ -38,6 +38,8 @@ from conflux.projections._api_models import (
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from conflux.projections._why import WhyReport
+
 _M = TypeVar("_M", bound=BaseModel)
 
 _KINDS: dict[str, type[ConfluxError]] = {
@@ -161,6 +163,12 @@ class ApiClient:
             "limit": limit,
         }
         return self._many(EventRecord, "/events", params)
+
+    def why(self, asset_key: str, partition: str | None = None) -> WhyReport:
+        """Why an asset partition is as it is (`conflux why`)."""
+        from conflux.projections._why import WhyReport
+
+        return self._one(WhyReport, "/why", {"asset": asset_key, "partition": partition})
 
     def resolve_selection(self, q: str) -> list[str]:
         """The asset keys a selection names. Raises `SelectionError` with the reason."""

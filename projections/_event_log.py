@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, overload
 
 from conflux.events import (
     AssetMaterialized,
+    AutomationEvaluated,
     ComponentHeartbeat,
     MaterializationRequested,
     PartitionFailed,
@@ -47,7 +48,7 @@ class LoggedEvent:
 def _about(event: AnyEvent) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
     """The asset keys and partition keys an event is indexed under."""
     match event:
-        case PartitionStarted() | AssetMaterialized() | PartitionFailed():
+        case PartitionStarted() | AssetMaterialized() | PartitionFailed() | AutomationEvaluated():
             return (event.asset_key,), (event.partition_key,)
         case WorkItemDispatched() | WorkItemSkipped():
             return event.asset_keys, (event.partition_key,)

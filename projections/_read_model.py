@@ -32,6 +32,7 @@ from conflux.projections._asset_state import (
     latest_materialization,
     status_counts,
 )
+from conflux.projections._automation import AutomationFacts
 from conflux.projections._backfills import BackfillsProjection
 from conflux.projections._components import ComponentsProjection
 from conflux.projections._definitions import DefinitionsProjection
@@ -66,6 +67,8 @@ class ReadModel:
         self.backfills = BackfillsProjection()
         self.log = EventLog()
         self.components = ComponentsProjection()
+        self.automation = AutomationFacts()
+        """What `conflux why` evaluates conditions over (the coordinator folds the same)."""
         self.positions: dict[tuple[str, int], int] = {}
         """(topic, partition) -> the next offset to read: where a restart would resume."""
         self._totals: dict[str, tuple[float, int | None]] = {}
@@ -87,6 +90,7 @@ class ReadModel:
             self.runs.apply(event)
             self.backfills.apply(event)
             self.components.apply(event)
+            self.automation.apply(event)
             if event.type in (
                 "DefinitionsPublished",
                 "LocationLoadFailed",
@@ -94,6 +98,7 @@ class ReadModel:
                 "DynamicPartitionsDeleted",
             ):
                 self._totals.clear()
+                self.automation.refresh(self.definitions)
             return True
 
     def apply_all(self, events: Iterable[AnyEvent]) -> int:
@@ -258,6 +263,10 @@ class ReadModel:
                 covers=self._covers,
             )
             return [_event_record(r) for r in found]
+
+    def covers(self, asset: str, span: PartitionRange, key: str) -> bool:
+        """Tell whether the range `span` of `asset`'s partitions holds `key`."""
+        return self._covers(asset, span, key)
 
     def _covers(self, asset: str, span: PartitionRange, key: str) -> bool:
         try:

@@ -311,6 +311,18 @@ def events(
 @cli.command()
 @click.argument("asset_key", metavar="ASSET")
 @click.option("--partition", help="The partition (required for a partitioned asset).")
+@JSON
+@STATE_DIR
+def why(asset_key: str, partition: str | None, as_json: bool, state_dir: str) -> None:
+    """Why ASSET (a partition) was last run, and whether automation would run it now."""
+    from conflux.cli._why import why as run
+
+    sys.exit(run(asset_key=asset_key, partition=partition, as_json=as_json, state_dir=state_dir))
+
+
+@cli.command()
+@click.argument("asset_key", metavar="ASSET")
+@click.option("--partition", help="The partition (required for a partitioned asset).")
 @click.option(
     "--upstream/--downstream",
     default=True,
