@@ -51,6 +51,13 @@ __all__ = [
     "AssetsDefinition",
     "asset",
     "multi_asset",
+    # asset checks
+    "AssetCheckExecutionContext",
+    "AssetCheckResult",
+    "AssetCheckSeverity",
+    "AssetCheckSpec",
+    "AssetChecksDefinition",
+    "asset_check",
     # automation
     "AutomationCondition",
     # policies
@@ -112,6 +119,8 @@ __all__ = [
     "InvalidPartitionKeyError",
     "UnknownDependencyError",
     "UserCodeError",
+    "DuplicateCheckNameError",
+    "UnknownCheckTargetError",
 ]
 
 _WHERE = {name: "conflux.events" if name in _ERRORS else "conflux.sdk" for name in __all__}

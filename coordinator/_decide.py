@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from conflux.coordinator._backfill import BackfillState
     from conflux.coordinator._planner import Plan, WorkItem
     from conflux.coordinator._state import CoordinatorState, ItemStatus, RunState
+    from conflux.events import AssetCheckEvaluated
 
 PRODUCER = "coordinator"
 
@@ -203,8 +204,9 @@ def _decide_item(
 ) -> WorkItemSkipped | str | None:
     """Decide one pending item.
 
-    Skip it if an upstream failed or was skipped; call it ready if every upstream
-    materialized and its location is loaded; else leave it pending (None).
+    Skip it if an upstream failed, was skipped, or a blocking check of an upstream failed;
+    call it ready if every upstream materialized (and its blocking checks have results)
+    and its location is loaded; else leave it pending (None).
     """
     assert run.plan is not None
     ready = True
@@ -227,6 +229,16 @@ def _decide_item(
             return _skipped(run, item, now, skip.reason, cause=skip.event_id)
         if status != "materialized":
             ready = False
+            continue
+        gate = _check_gate(state, run, dep_id)
+        if gate is False:
+            ready = False  # a blocking check of the upstream has not reported yet
+        elif gate is not True:
+            reason = (
+                f"blocking check {gate.check_name} on {gate.asset_key}"
+                f"{_at(gate.partition_key)} failed"
+            )
+            return _skipped(run, item, now, reason, cause=gate.event_id)
     if not ready or not state.location_loaded(item.location):
         return None  # wait for upstream, or hold until the location is back
     graph = state.definitions
@@ -236,6 +248,24 @@ def _decide_item(
             reason = f"asset {key} is no longer defined by location {item.location}"
             return _skipped(run, item, now, reason, cause=started_event_id)
     return _READY
+
+
+def _check_gate(
+    state: CoordinatorState, run: RunState, dep_id: str
+) -> AssetCheckEvaluated | bool:
+    """Whether a materialized upstream item is done for its dependents (see `check_gate`).
+
+    Assets without checks cost a dict lookup each: no scan of items or results.
+    """
+    assert run.plan is not None
+    outcome = run.outcomes.get(dep_id)
+    for key in run.plan.item(dep_id).asset_keys:
+        checks = state.definitions.asset_checks_of(key)
+        if checks and outcome is not None:
+            gate = outcome.check_gate(key, checks)
+            if gate is not True:
+                return gate
+    return True
 
 
 def _cancel_reason(state: CoordinatorState, run: RunState) -> str | None:

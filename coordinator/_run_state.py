@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Literal
 if TYPE_CHECKING:
     from conflux.coordinator._planner import Plan, WorkItem
     from conflux.events import (
+        AssetCheckEvaluated,
+        AssetCheckSnapshot,
         MaterializationRequested,
         PartitionFailed,
         RunCompleted,
@@ -51,12 +53,15 @@ class Outcome:
         failed: attempt -> its earliest `PartitionFailed`.
         abandoned: attempt -> the coordinator's `WorkItemAbandoned` (a fenced attempt).
         started_by: attempt -> the worker that reported starting it.
+        checks: (asset key, check name, attempt) -> the earliest result of that check
+            (empty for items whose assets have no checks).
     """
 
     materialized: dict[tuple[str, int], Stamp] = field(default_factory=dict)
     failed: dict[int, PartitionFailed] = field(default_factory=dict)
     abandoned: dict[int, WorkItemAbandoned] = field(default_factory=dict)
     started_by: dict[int, str] = field(default_factory=dict)
+    checks: dict[tuple[str, str, int], AssetCheckEvaluated] = field(default_factory=dict)
 
     def latest_attempt(self) -> int:
         """The highest attempt anything was reported for (0: none)."""
@@ -72,6 +77,37 @@ class Outcome:
             if key == asset_key and attempt not in self.abandoned
         ]
         return min(stamps) if stamps else None
+
+    def accepted_attempt(self, asset_key: str) -> int | None:
+        """The attempt whose materialization of `asset_key` counts (see `accepted`)."""
+        found = [
+            (stamp, attempt)
+            for (key, attempt), stamp in self.materialized.items()
+            if key == asset_key and attempt not in self.abandoned
+        ]
+        return min(found)[1] if found else None
+
+    def check_gate(
+        self, asset_key: str, checks: tuple[AssetCheckSnapshot, ...]
+    ) -> AssetCheckEvaluated | bool:
+        """Whether the blocking `checks` of `asset_key` let its dependents go.
+
+        False while a blocking check has no result for the accepted attempt yet; then the
+        result of the first blocking check (by name) that failed with severity ERROR, or
+        True when each passed (or failed as a warning). Waiting for every result keeps the
+        answer independent of the order they arrive in.
+        """
+        attempt = self.accepted_attempt(asset_key) or 0
+        failed: AssetCheckEvaluated | None = None
+        for check in checks:
+            if not check.blocking:
+                continue
+            result = self.checks.get((asset_key, check.name, attempt))
+            if result is None:
+                return False
+            if failed is None and not result.passed and result.severity == "ERROR":
+                failed = result
+        return failed if failed is not None else True
 
 
 @dataclass(frozen=True, slots=True)

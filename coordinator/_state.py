@@ -297,7 +297,29 @@ class CoordinatorState:
             self._touch(run, event.work_item_id)
 
     def _record_check(self, event: AssetCheckEvaluated) -> None:
-        """Note a check result (blocking checks gate the asset's dependents in the run)."""
+        """Note a check result (blocking checks gate the asset's dependents in the run).
+
+        Kept per (asset, check, attempt), the earliest by (time, id), so duplicates and
+        any order of arrival give the same state. The item's own status does not change
+        (it materialized); its dependents are examined again, at a cost of its dependents.
+        """
+        if event.work_item_id is None:
+            return  # not part of a run: the read side shows it, the coordinator needs none
+        run = self._active(event.run_id or self._item_run.get(event.work_item_id))
+        if run is None:
+            return
+        outcome = run.outcomes.setdefault(event.work_item_id, Outcome())
+        slot = (event.asset_key, event.check_name, event.attempt or 0)
+        previous = outcome.checks.get(slot)
+        if previous is not None and (previous.time, previous.event_id) <= (
+            event.time,
+            event.event_id,
+        ):
+            return
+        outcome.checks[slot] = event
+        if run.status.get(event.work_item_id) == "materialized":
+            run.check.update(plan_dependents(run, event.work_item_id))
+            self.dirty.add(run.run_id)
 
     def _record_started(self, event: PartitionStarted) -> None:
         run = self._active(event.run_id)

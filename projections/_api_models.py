@@ -49,6 +49,39 @@ class LastMaterialization(_Model):
     event_id: str
 
 
+class CheckResultSummary(_Model):
+    """One evaluation of an asset check (the newest, in a `CheckSummary`)."""
+
+    partition_key: str | None
+    passed: bool
+    severity: Literal["ERROR", "WARN"]
+    time: datetime
+    run_id: str | None
+    event_id: str
+    materialization_event_id: str | None
+    metadata: dict[str, JsonValue]
+    error_type: str | None
+    """Set when the check function itself raised."""
+    message: str | None
+
+
+class CheckSummary(_Model):
+    """One check of an asset: its latest result, and per partition how many pass or fail."""
+
+    name: str
+    blocking: bool
+    description: str | None
+    defined: bool
+    """False for a check known only from its results (no longer defined)."""
+    status: Literal["passed", "failed", "warning", "not_evaluated"]
+    """The newest result: passed, failed (severity ERROR), failed as a warning, or none."""
+    passed: int
+    """Partitions (1 for an unpartitioned asset) whose newest result passed."""
+    failed: int
+    """Partitions whose newest result failed (either severity)."""
+    last_result: CheckResultSummary | None
+
+
 class AssetSummary(_Model):
     """One asset: where it is defined, and its partitions' state."""
 
@@ -66,6 +99,8 @@ class AssetSummary(_Model):
     last_materialization: LastMaterialization | None
     partitions_snapshot: PartitionsSnapshot | None
     """The asset's partitions definition as its location published it."""
+    checks: list[CheckSummary] = []
+    """The asset's checks (defined, or seen in results), by name."""
 
 
 class RunSummary(_Model):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 
 from conflux.events import (
     AnyEvent,
+    AssetCheckSnapshot,
     AssetSnapshot,
     DefinitionsPublished,
     DynamicPartitionsAdded,
@@ -66,6 +67,7 @@ class DefinitionsProjection:
     _partitions_cache: dict[str, PartitionsDefinition | None] = field(default_factory=dict)
     _downstream: dict[str, list[str]] | None = None
     _nodes: dict[tuple[str, str], list[str]] | None = None
+    _checks: dict[str, tuple[AssetCheckSnapshot, ...]] | None = None
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event; events of other types are ignored."""
@@ -108,6 +110,7 @@ class DefinitionsProjection:
         self._partitions_cache.clear()
         self._downstream = None
         self._nodes = None
+        self._checks = None
 
     def _dynamic(self, event: DynamicPartitionsAdded | DynamicPartitionsDeleted) -> None:
         if event.event_id in self._dynamic_applied:
@@ -197,6 +200,21 @@ class DefinitionsProjection:
                     downstream.setdefault(dep.asset_key, []).append(key)
             self._downstream = downstream
         return self._downstream.get(asset_key, [])
+
+    def asset_checks_of(self, asset_key: str) -> tuple[AssetCheckSnapshot, ...]:
+        """The checks its location defines on `asset_key`, by name (cached per snapshot).
+
+        Only the location that defines the asset counts: the worker that materializes it
+        is the one that runs them.
+        """
+        if self._checks is None:
+            found: dict[str, list[AssetCheckSnapshot]] = {}
+            for name, loc in sorted(self.locations.items()):
+                for check in loc.snapshot.asset_checks if loc.snapshot is not None else ():
+                    if self.asset_location.get(check.asset_key) == name:
+                        found.setdefault(check.asset_key, []).append(check)
+            self._checks = {k: tuple(sorted(v, key=lambda c: c.name)) for k, v in found.items()}
+        return self._checks.get(asset_key, ())
 
     def location_of(self, asset_key: str) -> str | None:
         """The location that defines `asset_key`, if any."""

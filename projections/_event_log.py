@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, overload
 
 from conflux.events import (
+    AssetCheckEvaluated,
     AssetMaterialized,
     AutomationEvaluated,
     ComponentHeartbeat,
@@ -49,6 +50,8 @@ def _about(event: AnyEvent) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
     """The asset keys and partition keys an event is indexed under."""
     match event:
         case PartitionStarted() | AssetMaterialized() | PartitionFailed() | AutomationEvaluated():
+            return (event.asset_key,), (event.partition_key,)
+        case AssetCheckEvaluated():
             return (event.asset_key,), (event.partition_key,)
         case WorkItemDispatched() | WorkItemSkipped():
             return event.asset_keys, (event.partition_key,)

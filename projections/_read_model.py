@@ -34,6 +34,7 @@ from conflux.projections._asset_state import (
 )
 from conflux.projections._automation import AutomationFacts
 from conflux.projections._backfills import BackfillsProjection
+from conflux.projections._checks import ChecksProjection
 from conflux.projections._components import ComponentsProjection
 from conflux.projections._definitions import DefinitionsProjection
 from conflux.projections._dynamic import current_states
@@ -65,6 +66,7 @@ class ReadModel:
         self.asset_state = AssetStateProjection()
         self.runs = RunsProjection()
         self.backfills = BackfillsProjection()
+        self.checks = ChecksProjection()
         self.log = EventLog()
         self.components = ComponentsProjection()
         self.automation = AutomationFacts()
@@ -89,6 +91,7 @@ class ReadModel:
             self.asset_state.apply(event)
             self.runs.apply(event)
             self.backfills.apply(event)
+            self.checks.apply(event)
             self.components.apply(event)
             self.automation.apply(event)
             if event.type in (
@@ -178,6 +181,7 @@ class ReadModel:
             if latest
             else None,
             partitions_snapshot=partitions_snapshot,
+            checks=self.checks.summaries(key, self.definitions.asset_checks_of(key)),
         )
 
     def _total(self, key: str) -> int | None:

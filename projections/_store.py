@@ -77,11 +77,14 @@ SCHEMA: tuple[str, ...] = (
         materialized UInt32, failed UInt32, skipped UInt32, reason String
     ) ENGINE = ReplacingMergeTree
     ORDER BY (run_id, event_id)""",
-    # Shape only: asset checks arrive with a later issue.
+    # One row per `AssetCheckEvaluated` (the columns after `metadata` came with the checks
+    # themselves: `create_schema` adds them to an archive made with the first shape).
     """CREATE TABLE IF NOT EXISTS check_results (
         asset_key String, partition_key String, check_name String, passed Bool,
         severity LowCardinality(String), run_id String, event_id String,
-        time DateTime64(6, 'UTC'), metadata String
+        time DateTime64(6, 'UTC'), metadata String CODEC(ZSTD(1)),
+        blocking Bool, description String, error_type String, message String,
+        materialization_event_id String, work_item_id String, worker_id String, attempt UInt16
     ) ENGINE = ReplacingMergeTree
     ORDER BY (asset_key, partition_key, check_name, event_id)""",
     # downstream materialization <- upstream materialization it read. Sorted for the
@@ -128,6 +131,18 @@ SCHEMA: tuple[str, ...] = (
 _DROPPED_INDEXES = ("run_idx", "id_idx")
 """Skip indexes `events` had in older archives (see its DDL)."""
 
+_CHECK_COLUMNS_ADDED = (
+    ("blocking", "Bool"),
+    ("description", "String"),
+    ("error_type", "String"),
+    ("message", "String"),
+    ("materialization_event_id", "String"),
+    ("work_item_id", "String"),
+    ("worker_id", "String"),
+    ("attempt", "UInt16"),
+)
+"""Columns of `check_results` that archives made before asset checks lack (our names)."""
+
 TABLES: tuple[str, ...] = tuple(re.findall(r"EXISTS (\w+)", "".join(SCHEMA)))
 """The archive's tables, in the order `ArchiveStore.write` inserts them (positions last)."""
 
@@ -149,7 +164,10 @@ _DOC = (
     " upstream Array(Tuple(asset_key String, partition_key String,"
     " data_version String, event_id String)),"
     " status Nullable(String), partition_count UInt32, trigger String, requested_by String,"
-    " selection String, materialized UInt32, failed UInt32, skipped UInt32, reason String)"
+    " selection String, materialized UInt32, failed UInt32, skipped UInt32, reason String,"
+    " check_name Nullable(String), passed Nullable(Bool), severity String, blocking Bool,"
+    " description String, error_type String, message String,"
+    " materialization_event_id String)"
 )
 """What the archive reads of an event, by JSON key; `Nullable` where a missing key rejects
 the record (absent strings become `''`, absent numbers 0, absent arrays `[]`)."""
@@ -192,7 +210,9 @@ _PIPELINE_SQL: tuple[str, ...] = (
         AND (d.type != 'AssetMaterialized' OR (d.asset_key IS NOT NULL
             AND d.data_version IS NOT NULL))
         AND (d.type NOT IN ({runs}) OR d.run_id IS NOT NULL)
-        AND (d.type != 'RunCompleted' OR d.status IS NOT NULL)), '{rejected}') = 0""",
+        AND (d.type != 'RunCompleted' OR d.status IS NOT NULL)
+        AND (d.type != 'AssetCheckEvaluated' OR (d.asset_key IS NOT NULL
+            AND d.check_name IS NOT NULL AND d.passed IS NOT NULL))), '{rejected}') = 0""",
     """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_events TO events AS
     SELECT assumeNotNull(d.event_id) AS event_id, d.type AS type, assumeNotNull(at) AS time,
         key, topic, partition, offset, version AS schema_version, payload, {run} AS run_id,
@@ -212,6 +232,18 @@ _PIPELINE_SQL: tuple[str, ...] = (
         d.code_version AS code_version, if(raw_meta IN ('', 'null'), '{{}}', raw_meta) AS metadata,
         d.work_item_id AS work_item_id, d.worker_id AS worker_id, d.attempt AS attempt
     FROM {parsed} WHERE d.type = 'AssetMaterialized'""",
+    # Like materializations: an evaluation's only object-valued key is `metadata`.
+    """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_check_results TO check_results AS
+    WITH trimBoth(simpleJSONExtractRaw(if(empty(body), payload, body), 'metadata')) AS raw_meta
+    SELECT assumeNotNull(d.asset_key) AS asset_key, d.partition_key AS partition_key,
+        assumeNotNull(d.check_name) AS check_name, assumeNotNull(d.passed) AS passed,
+        if(d.severity = '', 'ERROR', d.severity) AS severity, {run} AS run_id,
+        assumeNotNull(d.event_id) AS event_id, assumeNotNull(at) AS time,
+        if(raw_meta IN ('', 'null'), '{{}}', raw_meta) AS metadata, d.blocking AS blocking,
+        d.description AS description, d.error_type AS error_type, d.message AS message,
+        d.materialization_event_id AS materialization_event_id,
+        d.work_item_id AS work_item_id, d.worker_id AS worker_id, d.attempt AS attempt
+    FROM {parsed} WHERE d.type = 'AssetCheckEvaluated'""",
     "CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_lineage_edges TO lineage_edges AS " + _EDGE,
     "CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_lineage_down TO lineage_down AS " + _EDGE,
     """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_lineage_up TO lineage_up AS
@@ -319,6 +351,25 @@ class MaterializationRecord:
 
 
 @dataclass(frozen=True)
+class CheckResultRecord:
+    """One archived `AssetCheckEvaluated`: which check, on what, and how it came out."""
+
+    asset_key: str
+    partition_key: str | None
+    check_name: str
+    passed: bool
+    severity: str
+    blocking: bool
+    event_id: str
+    time: datetime
+    run_id: str | None
+    materialization_event_id: str | None
+    metadata: str
+    """The metadata object's JSON text, as written."""
+    error_type: str | None
+
+
+@dataclass(frozen=True)
 class LineageEdge:
     """`downstream_*` read `upstream_*` when it materialized at `time`, `depth` hops out.
 
@@ -407,6 +458,16 @@ class ArchiveStore(ABC):
         for index in _DROPPED_INDEXES:  # from archives created by older code (our names)
             if index in present:
                 self.execute(f"ALTER TABLE events DROP INDEX IF EXISTS {index}")
+        columns = {
+            str(name)
+            for (name,) in self.query(
+                "SELECT name FROM system.columns"
+                " WHERE database = currentDatabase() AND table = 'check_results'"
+            )
+        }
+        for column, kind in _CHECK_COLUMNS_ADDED:  # our names and types, no input
+            if column not in columns:
+                self.execute(f"ALTER TABLE check_results ADD COLUMN IF NOT EXISTS {column} {kind}")
         current = {re.findall(r"EXISTS (\w+)", sql)[0] for sql in PIPELINE}
         stale = self.query(
             "SELECT name FROM system.tables WHERE database = currentDatabase()"
@@ -493,6 +554,30 @@ class ArchiveStore(ABC):
             f"{_MATERIALIZATIONS} WHERE event_id = {{id:String}} LIMIT 1", {"id": event_id}
         )
         return _materialization(rows[0]) if rows else None
+
+    def check_results(
+        self,
+        asset_key: str,
+        partition_key: str | None = None,
+        *,
+        check_name: str | None = None,
+        limit: int = 100,
+    ) -> list[CheckResultRecord]:
+        """The newest `limit` check results of one asset partition (one check's, or all)."""
+        rows = self.query(
+            "SELECT asset_key, partition_key, check_name, passed, severity, blocking, event_id,"
+            " time, run_id, materialization_event_id, metadata, error_type FROM check_results"
+            " WHERE asset_key = {asset:String} AND partition_key = {partition:String}"
+            " AND ({check:String} = '' OR check_name = {check:String})"
+            " ORDER BY time DESC, event_id DESC LIMIT 1 BY event_id LIMIT {limit:UInt32}",
+            {
+                "asset": asset_key,
+                "partition": partition_key or "",
+                "check": check_name or "",
+                "limit": limit,
+            },
+        )
+        return [_check_result(row) for row in rows]
 
     def lineage(
         self, event_id: str, *, direction: Direction = "upstream", depth: int = 5
@@ -601,6 +686,26 @@ def _materialization(row: Row) -> MaterializationRecord:
     assert isinstance(time, datetime)
     return MaterializationRecord(
         str(asset), _opt(partition), str(version), str(event_id), time, _opt(run_id), str(source)
+    )
+
+
+def _check_result(row: Row) -> CheckResultRecord:
+    asset, partition, name, passed, severity, blocking, event_id, time, run_id = row[:9]
+    mat_id, metadata, error_type = row[9:]
+    assert isinstance(time, datetime)
+    return CheckResultRecord(
+        str(asset),
+        _opt(partition),
+        str(name),
+        bool(passed),
+        str(severity),
+        bool(blocking),
+        str(event_id),
+        time,
+        _opt(run_id),
+        _opt(mat_id),
+        str(metadata),
+        _opt(error_type),
     )
 
 

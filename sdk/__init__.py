@@ -22,6 +22,18 @@ if TYPE_CHECKING:
     from conflux.sdk._automation import (
         AutomationCondition,
     )
+    from conflux.sdk._check_context import (
+        AssetCheckExecutionContext,
+    )
+    from conflux.sdk._checks import (
+        AssetCheckResult,
+        AssetChecksDefinition,
+        AssetCheckSeverity,
+        AssetCheckSpec,
+        DuplicateCheckNameError,
+        UnknownCheckTargetError,
+        asset_check,
+    )
     from conflux.sdk._context import (
         AssetExecutionContext,
         ContextError,
@@ -99,6 +111,11 @@ if TYPE_CHECKING:
 _WHERE: dict[str, str] = {
     "AddDynamicPartitionsRequest": "conflux.sdk.partitions",
     "AllPartitionMapping": "conflux.sdk.partitions",
+    "AssetCheckExecutionContext": "conflux.sdk._check_context",
+    "AssetCheckResult": "conflux.sdk._checks",
+    "AssetCheckSeverity": "conflux.sdk._checks",
+    "AssetCheckSpec": "conflux.sdk._checks",
+    "AssetChecksDefinition": "conflux.sdk._checks",
     "AssetDep": "conflux.sdk._specs",
     "AssetExecutionContext": "conflux.sdk._context",
     "AssetIn": "conflux.sdk._specs",
@@ -118,6 +135,7 @@ _WHERE: dict[str, str] = {
     "DataVersion": "conflux.sdk._results",
     "Definitions": "conflux.sdk._definitions",
     "DeleteDynamicPartitionsRequest": "conflux.sdk.partitions",
+    "DuplicateCheckNameError": "conflux.sdk._checks",
     "DimensionPartitionMapping": "conflux.sdk.partitions",
     "DynamicPartitionsDefinition": "conflux.sdk.partitions",
     "FilesystemIOManager": "conflux.sdk._io_manager",
@@ -143,8 +161,10 @@ _WHERE: dict[str, str] = {
     "TimeWindow": "conflux.sdk.partitions",
     "TimeWindowPartitionMapping": "conflux.sdk.partitions",
     "TimeWindowPartitionsDefinition": "conflux.sdk.partitions",
+    "UnknownCheckTargetError": "conflux.sdk._checks",
     "WeeklyPartitionsDefinition": "conflux.sdk.partitions",
     "asset": "conflux.sdk._asset",
+    "asset_check": "conflux.sdk._checks",
     "build_location_snapshot": "conflux.sdk._snapshot",
     "load_definitions_from_file": "conflux.sdk._loading",
     "load_definitions_from_module": "conflux.sdk._loading",
@@ -160,6 +180,15 @@ __all__ = [
     "AddDynamicPartitionsRequest",
     # partition mappings
     "AllPartitionMapping",
+    # asset checks
+    "AssetCheckExecutionContext",
+    "AssetCheckResult",
+    "AssetCheckSeverity",
+    "AssetCheckSpec",
+    "AssetChecksDefinition",
+    "DuplicateCheckNameError",
+    "UnknownCheckTargetError",
+    "asset_check",
     # assets
     "AssetDep",
     # execution

@@ -13,6 +13,7 @@ from conflux.sdk._keys import AssetKey, CoercibleToAssetKey, to_asset_key
 from conflux.sdk._specs import AssetDep, AssetIn, AssetOut, AssetSpec, coerce_dep
 
 if TYPE_CHECKING:
+    from conflux.sdk._checks import AssetCheckSpec
     from conflux.sdk._policies import BackfillPolicy, RetryPolicy
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
@@ -67,6 +68,8 @@ class AssetsDefinition:
     pool: str | None = None
     """The concurrency pool its work counts against (`conflux dev --pool-limit NAME=N`)."""
     backfill_policy: BackfillPolicy | None = None
+    check_specs: tuple[AssetCheckSpec, ...] = ()
+    """Checks whose `AssetCheckResult`s the function yields with its outputs."""
 
     @property
     def keys(self) -> list[AssetKey]:
@@ -189,6 +192,7 @@ def asset(
     pool: str | None = ...,
     backfill_policy: BackfillPolicy | None = ...,
     automation_condition: AutomationCondition | None = ...,
+    check_specs: Sequence[AssetCheckSpec] | None = ...,
 ) -> Callable[[Fn], AssetsDefinition]: ...
 
 
@@ -212,6 +216,7 @@ def asset(
     pool: str | None = None,
     backfill_policy: BackfillPolicy | None = None,
     automation_condition: AutomationCondition | None = None,
+    check_specs: Sequence[AssetCheckSpec] | None = None,
 ) -> AssetsDefinition | Callable[[Fn], AssetsDefinition]:
     """Declare an asset computed by the decorated function.
 
@@ -257,6 +262,7 @@ def asset(
             retry_policy=retry_policy,
             pool=pool,
             backfill_policy=backfill_policy,
+            check_specs=_check_specs(check_specs, node),
         )
 
     return decorate(fn) if fn is not None else decorate
@@ -276,6 +282,7 @@ def multi_asset(
     pool: str | None = None,
     backfill_policy: BackfillPolicy | None = None,
     automation_condition: AutomationCondition | None = None,
+    check_specs: Sequence[AssetCheckSpec] | None = None,
 ) -> Callable[[Fn], AssetsDefinition]:
     """Declare one function that computes several assets at once.
 
@@ -346,9 +353,18 @@ def multi_asset(
             retry_policy=retry_policy,
             pool=pool,
             backfill_policy=backfill_policy,
+            check_specs=_check_specs(check_specs, node),
         )
 
     return decorate
+
+
+def _check_specs(specs: Sequence[AssetCheckSpec] | None, node: str) -> tuple[AssetCheckSpec, ...]:
+    if not specs:
+        return ()
+    from conflux.sdk._checks import coerce_check_specs
+
+    return coerce_check_specs(specs, node)
 
 
 def external_asset(spec: AssetSpec) -> AssetsDefinition:

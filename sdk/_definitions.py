@@ -20,9 +20,16 @@ from conflux.sdk._specs import AssetSpec
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
+    from conflux.sdk._checks import AssetChecksDefinition
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
 IO_MANAGER_KEY = "io_manager"
+
+
+def _is_check(item: object) -> bool:
+    from conflux.sdk._checks import AssetChecksDefinition
+
+    return isinstance(item, AssetChecksDefinition)
 
 
 class Definitions:
@@ -42,7 +49,7 @@ class Definitions:
 
     def __init__(
         self,
-        assets: Iterable[AssetsDefinition | AssetSpec] | None = None,
+        assets: Iterable[AssetsDefinition | AssetSpec | AssetChecksDefinition] | None = None,
         *,
         resources: Mapping[str, object] | None = None,
         schedules: Sequence[object] | None = None,
@@ -57,7 +64,9 @@ class Definitions:
         self.asset_checks = list(asset_checks or ())
         nodes: list[AssetsDefinition] = []
         for item in assets or ():
-            if isinstance(item, AssetSpec):
+            if _is_check(item):  # as Dagster's materialize([asset, check]) allows
+                self.asset_checks.append(item)
+            elif isinstance(item, AssetSpec):
                 nodes.append(external_asset(item))
             elif isinstance(item, AssetsDefinition):
                 nodes.append(item)
@@ -69,6 +78,10 @@ class Definitions:
         self.nodes: tuple[AssetsDefinition, ...] = tuple(self._bind_resources(n) for n in nodes)
         self._by_key: dict[AssetKey, tuple[AssetsDefinition, OutputSpec]] = {}
         self._validate()
+        from conflux.sdk._checks import validate_checks
+
+        self.checks = validate_checks(self, self.asset_checks)
+        """The asset checks, validated and bound to their resources (see `sdk/_checks.py`)."""
 
     # -- construction ---------------------------------------------------------------------
 

@@ -15,7 +15,13 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conflux.events import AssetMaterialized, PartitionFailed, PartitionStarted, UpstreamRef
+from conflux.events import (
+    AssetCheckEvaluated,
+    AssetMaterialized,
+    PartitionFailed,
+    PartitionStarted,
+    UpstreamRef,
+)
 from conflux.sdk._context import AssetExecutionContext
 from conflux.sdk._definitions import IO_MANAGER_KEY, Definitions
 from conflux.sdk._io_manager import InputContext, IOManager, OutputContext
@@ -89,6 +95,18 @@ class NodeExecutor:
         self.errors: dict[str, BaseException] = {}
         """With `keep_errors`: work item id -> what user code raised (`materialize`
         re-raises the first); a worker keeps none."""
+        self.check_errors: dict[str, BaseException] = {}
+        """With `keep_errors`: `work item id/check name` -> what a check function raised."""
+        from conflux.sdk._check_context import CheckRunner
+
+        self.checks = CheckRunner(
+            defs,
+            io_manager=self.io_manager,
+            resource=self._resource,
+            worker_id=worker_id,
+            producer=producer,
+            errors=self.check_errors if keep_errors else None,
+        )
 
     def close(self) -> None:
         """Tear down every resource that was set up."""
@@ -114,8 +132,16 @@ class NodeExecutor:
             for out in node.outputs
         ]
 
-    def run(self, req: ExecutionRequest) -> list[AssetMaterialized | PartitionFailed]:
-        """Execute `req`: one `AssetMaterialized` per asset, or a `PartitionFailed` per asset."""
+    def run(
+        self, req: ExecutionRequest
+    ) -> list[AssetMaterialized | PartitionFailed | AssetCheckEvaluated]:
+        """Execute `req`: one `AssetMaterialized` per asset, or a `PartitionFailed` per asset.
+
+        After the materializations come the assets' checks (`AssetCheckEvaluated`, one per
+        check), run here, in the same work item, for the same partition.
+        """
+        from conflux.sdk._check_context import split_check_results
+
         node = self.defs.node_named(req.node)
         started = time.perf_counter()
         context = AssetExecutionContext(
@@ -129,7 +155,7 @@ class NodeExecutor:
         try:
             kwargs = self._arguments(node, req, context)
             assert node.fn is not None, "external assets are never dispatched"
-            result = node.fn(**kwargs)
+            result, yielded = split_check_results(node, node.fn(**kwargs))
             produced = dict(self._outputs(node, result))
             events = [
                 self._materialized(node, out, produced[out.key], req, context, started)
@@ -137,7 +163,7 @@ class NodeExecutor:
             ]
         except Exception as exc:
             return self._failed(node, req, exc)
-        return list(events)
+        return [*events, *self.checks.evaluate(node, req, events, yielded)]
 
     # -- inputs ---------------------------------------------------------------------------
 
@@ -291,7 +317,7 @@ class NodeExecutor:
 
     def _failed(
         self, node: AssetsDefinition, req: ExecutionRequest, exc: BaseException
-    ) -> list[AssetMaterialized | PartitionFailed]:
+    ) -> list[AssetMaterialized | PartitionFailed | AssetCheckEvaluated]:
         if self.keep_errors:
             self.errors[req.work_item_id] = exc
         error_type = error_type_name(exc)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from conflux.events import (
     AnyEvent,
+    AssetCheckEvaluated,
     AssetMaterialized,
     DefinitionsPublished,
     DynamicPartitionsAdded,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from conflux.events import LocationSnapshot
+    from conflux.sdk._checks import AssetChecksDefinition
     from conflux.sdk._specs import AssetSpec
 
 LOCATION = "in_process"
@@ -70,6 +72,15 @@ class MaterializeRunResult:
         return self.materializations
 
     @property
+    def check_evaluations(self) -> list[AssetCheckEvaluated]:
+        """The `AssetCheckEvaluated` events (one per check per materialization), in order."""
+        return [e for e in self.events if isinstance(e, AssetCheckEvaluated)]
+
+    def get_asset_check_evaluations(self) -> list[AssetCheckEvaluated]:
+        """Dagster's name for `check_evaluations`."""
+        return self.check_evaluations
+
+    @property
     def failures(self) -> list[PartitionFailed]:
         """The `PartitionFailed` events, in order."""
         return [e for e in self.events if isinstance(e, PartitionFailed)]
@@ -93,7 +104,7 @@ class MaterializeRunResult:
 
 
 def _selected_keys(
-    assets: Sequence[AssetsDefinition | AssetSpec],
+    assets: Sequence[AssetsDefinition | AssetSpec | AssetChecksDefinition],
     selection: str | Sequence[CoercibleToAssetKey | AssetsDefinition] | None,
     defs: Definitions,
     state: object,
@@ -176,7 +187,7 @@ def _dynamic_additions(
 
 
 def materialize(
-    assets: Sequence[AssetsDefinition | AssetSpec],
+    assets: Sequence[AssetsDefinition | AssetSpec | AssetChecksDefinition],
     *,
     partition_key: str | None = None,
     resources: Mapping[str, object] | None = None,
@@ -208,7 +219,8 @@ def materialize(
         DefinitionError: the assets do not validate, or a partition key is missing or
             not valid for a selected asset; nothing runs.
         SelectionError: `selection` names an asset that is not among `assets`.
-        Exception: with `raise_on_error`, the first exception an asset raised.
+        Exception: with `raise_on_error`, the first exception an asset raised, else the
+            first a check function raised (`@asset_check`s are passed in `assets` too).
     """
     from conflux.coordinator import CoordinatorState, decide, plan_run
 
@@ -298,4 +310,6 @@ def materialize(
         executor.close()
     if raise_on_error and executor.errors and not result.success:
         raise next(iter(executor.errors.values()))
+    if raise_on_error and executor.check_errors:  # a check that raised (Dagster raises too)
+        raise next(iter(executor.check_errors.values()))
     return result

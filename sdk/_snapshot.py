@@ -58,10 +58,11 @@ def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapsho
         assets=tuple(assets),
         python_version=platform.python_version(),
         executable=sys.executable,
+        asset_checks=defs.checks.snapshots(),
     )
 
 
 def snapshot_id(snapshot: LocationSnapshot) -> str:
     """A content hash of the snapshot's definitions (not of where it runs)."""
-    body = snapshot.model_dump_json(include={"location", "assets"})
+    body = snapshot.model_dump_json(include={"location", "assets", "asset_checks"})
     return hashlib.sha256(body.encode()).hexdigest()[:16]

@@ -12,7 +12,7 @@ from conflux.cli._system import find_system
 from conflux.events import ApiUnavailableError, BrokerUnavailableError, ConfluxError, StateDirError
 
 if TYPE_CHECKING:
-    from conflux.projections import EventRecord
+    from conflux.projections import AssetSummary, EventRecord
 
 
 def runs(*, status: str | None, limit: int, as_json: bool, state_dir: str) -> int:
@@ -80,12 +80,56 @@ def assets(*, key: str | None, partitions: bool, as_json: bool, state_dir: str) 
                 a.partitions.in_progress,
                 short_time(last.time) if last else "never",
                 last.data_version if last else None,
+                _checks_cell(a),
             ]
         )
-    print_table(
-        ["asset", "location", "group", "materialized", "failed", "running", "last", "version"], rows
-    )
+    headers = ["asset", "location", "group", "materialized", "failed", "running", "last"]
+    print_table([*headers, "version", "checks"], rows)
+    if key is not None:
+        _print_checks(found[0])
     return 0
+
+
+def _checks_cell(asset: AssetSummary) -> str | None:
+    """`2 passed, 1 failed` over the asset's checks' newest results (None: no checks)."""
+    if not asset.checks:
+        return None
+    passed = sum(c.status == "passed" for c in asset.checks)
+    failed = sum(c.status in ("failed", "warning") for c in asset.checks)
+    cell = f"{passed} passed"
+    if failed:
+        cell += f", {failed} failed"
+    waiting = len(asset.checks) - passed - failed
+    return cell + (f", {waiting} not run" if waiting else "")
+
+
+def _print_checks(asset: AssetSummary) -> None:
+    """One line per check of one asset: its newest result, and partition counts."""
+    if not asset.checks:
+        return
+    rows = []
+    for c in asset.checks:
+        last = c.last_result
+        detail = None
+        if last is not None:
+            detail = (
+                f"{last.error_type}: {last.message}"
+                if last.error_type
+                else ", ".join(f"{k}={v}" for k, v in last.metadata.items()) or None
+            )
+        rows.append(
+            [
+                c.name,
+                "yes" if c.blocking else "no",
+                c.status,
+                f"{c.passed} passed, {c.failed} failed" if asset.partitioned else None,
+                (last.partition_key or "-") if last is not None and asset.partitioned else None,
+                short_time(last.time) if last is not None else "never",
+                (detail or "")[:60] or None,
+            ]
+        )
+    sys.stdout.write("\n")
+    print_table(["check", "blocking", "status", "partitions", "partition", "last", "detail"], rows)
 
 
 def _parse_since(since: str | None) -> datetime | None:
