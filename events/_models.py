@@ -59,6 +59,20 @@ class LocationLoadFailed(Event):
     traceback: str = ""
 
 
+class LocationReloadRequested(Event):
+    """Somebody asked for a location's workers to load its code again.
+
+    `conflux dev` restarts the location's worker processes when it sees this; in a real
+    deployment the event is the audit record, and the location's process manager does the
+    restart. The restarted workers publish a new `DefinitionsPublished` (or
+    `LocationLoadFailed`), which is what changes the system's definitions.
+    """
+
+    type: Literal["LocationReloadRequested"] = "LocationReloadRequested"
+    location: str
+    requested_by: str = ""
+
+
 # -- requests and runs ----------------------------------------------------------------
 
 
@@ -474,6 +488,7 @@ class AssetCheckEvaluated(Event):
 AnyEvent = Annotated[
     DefinitionsPublished
     | LocationLoadFailed
+    | LocationReloadRequested
     | MaterializationRequested
     | RunStarted
     | WorkItemDispatched
@@ -505,6 +520,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
     for cls in (
         DefinitionsPublished,
         LocationLoadFailed,
+        LocationReloadRequested,
         MaterializationRequested,
         RunStarted,
         WorkItemDispatched,

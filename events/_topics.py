@@ -23,6 +23,7 @@ from conflux.events._models import (
     DynamicPartitionsDeleted,
     InstigatorStatusChanged,
     LocationLoadFailed,
+    LocationReloadRequested,
     MaterializationRequested,
     PartitionFailed,
     PartitionStarted,
@@ -59,7 +60,7 @@ class Topics:
 
     @property
     def definitions(self) -> str:
-        """Location snapshots and failures (by location); dynamic partition keys (by name)."""
+        """Location snapshots, failures, reload requests (by location); dynamic keys (by name)."""
         return f"{self.prefix}.definitions"
 
     @property
@@ -135,7 +136,7 @@ class Topics:
         ticks topic and is delivered on `tick_requests(location)`.
         """
         match event:
-            case DefinitionsPublished() | LocationLoadFailed():
+            case DefinitionsPublished() | LocationLoadFailed() | LocationReloadRequested():
                 return self.definitions, event.location
             case MaterializationRequested():
                 return self.requests, event.run_id

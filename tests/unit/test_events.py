@@ -23,6 +23,7 @@ from conflux.events import (
     EventValidationError,
     InstigatorStatusChanged,
     LocationLoadFailed,
+    LocationReloadRequested,
     LocationSnapshot,
     MaterializationRequested,
     PartitionFailed,
@@ -148,6 +149,7 @@ SAMPLES = [
         blocking=True,
         metadata={"nulls": 3},
     ),
+    LocationReloadRequested(location="shop", requested_by="me"),
     RecordDeadLettered(
         source_topic="t", source_partition=0, source_offset=5, value="{", reason="not JSON"
     ),
@@ -261,5 +263,6 @@ def test_routing_keys_keep_one_asset_partition_together() -> None:
     assert topics.route(SAMPLES[4]) == ("t.runs", "r1")
     assert topics.route(SAMPLES[0]) == ("t.definitions", "shop")
     assert topics.route(SAMPLES[-1]) == ("t.dlq", "t")
+    assert topics.route(SAMPLES[-2]) == ("t.definitions", "shop")  # LocationReloadRequested
     assert topics.work("shop") == "t.work.shop"
     assert {spec.name for spec in topics.core()} >= {"t.runs", "t.assets", "t.dlq", "t.requests"}
