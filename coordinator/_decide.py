@@ -250,9 +250,7 @@ def _decide_item(
     return _READY
 
 
-def _check_gate(
-    state: CoordinatorState, run: RunState, dep_id: str
-) -> AssetCheckEvaluated | bool:
+def _check_gate(state: CoordinatorState, run: RunState, dep_id: str) -> AssetCheckEvaluated | bool:
     """Whether a materialized upstream item is done for its dependents (see `check_gate`).
 
     Assets without checks cost a dict lookup each: no scan of items or results.

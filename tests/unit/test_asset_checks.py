@@ -28,6 +28,7 @@ from conflux import (
     build_location_snapshot,
     materialize,
 )
+from conflux.cli._reads import _checks_cell, _print_checks
 from conflux.coordinator import CoordinatorState, decide, work_item_id
 from conflux.events import (
     AssetCheckEvaluated,
@@ -378,7 +379,7 @@ def test_the_read_model_counts_each_partitions_newest_result() -> None:
     ]
     for seed in range(4):
         model = ReadModel()
-        model.apply(GRAPH.model_copy(update={"snapshot": GRAPH.snapshot}))
+        model.apply(GRAPH)
         for event in [*random.Random(seed).sample(events, len(events)), *events]:
             model.apply(event)
         summary = model.asset_summary("a")
@@ -391,6 +392,17 @@ def test_the_read_model_counts_each_partitions_newest_result() -> None:
         assert checks["no_nulls"].blocking and checks["no_nulls"].defined
         found = model.events(asset="a", partition="p2")
         assert [r.type for r in found] == ["AssetCheckEvaluated"] * 2
+    assert _checks_cell(summary) == "1 passed, 1 failed, 3 not run"
+
+
+def test_conflux_assets_prints_one_line_per_check(capsys: pytest.CaptureFixture[str]) -> None:
+    model = ReadModel()
+    model.apply(GRAPH)
+    model.apply(evaluation("p1", False, 1, name="rows"))
+    _print_checks(model.asset_summary("a"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:3] == ["CHECK", "BLOCKING", "STATUS"]
+    assert lines[3].split()[:3] == ["rows", "yes", "failed"] and "n=1" in lines[3]
 
 
 def test_the_archive_stores_each_result_once() -> None:
