@@ -42,6 +42,29 @@ _ERRORS = (
 
 
 __all__ = [
+    # schedules and sensors
+    "AssetSelection",
+    "DefaultScheduleStatus",
+    "DefaultSensorStatus",
+    "DuplicateInstigatorNameError",
+    "InvalidScheduleError",
+    "InvalidSensorError",
+    "MultiAssetSensorEvaluationContext",
+    "RunRequest",
+    "ScheduleDefinition",
+    "ScheduleEvaluationContext",
+    "SensorDefinition",
+    "SensorEvaluationContext",
+    "SensorResult",
+    "SkipReason",
+    "UnknownTargetError",
+    "UnresolvedAssetJobDefinition",
+    "asset_sensor",
+    "build_schedule_from_partitioned_job",
+    "define_asset_job",
+    "multi_asset_sensor",
+    "schedule",
+    "sensor",
     # assets
     "AssetDep",
     "AssetIn",

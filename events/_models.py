@@ -399,6 +399,10 @@ class TickRequested(Event):
     """The sensor's cursor as of the request (what the user function receives)."""
     timeout_s: float = 60.0
     """An evaluation that runs longer is recorded as a failed tick."""
+    asset_events: tuple[AssetMaterialized, ...] = ()
+    """Asset sensors: the monitored assets' materializations after the cursor (bounded)."""
+    last_completion_time: AwareDatetime | None = None
+    """When the instigator's previous tick completed (the sensor context shows it)."""
 
 
 class TickCompleted(Event):

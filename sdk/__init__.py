@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from conflux.sdk._definitions import (
         Definitions,
     )
+    from conflux.sdk._instigators import (
+        DuplicateInstigatorNameError,
+    )
     from conflux.sdk._io_manager import (
         ConfigurableIOManager,
         FilesystemIOManager,
@@ -74,6 +77,35 @@ if TYPE_CHECKING:
         DataVersion,
         MaterializeResult,
         Output,
+    )
+    from conflux.sdk._run_request import (
+        DefaultScheduleStatus,
+        DefaultSensorStatus,
+        RunRequest,
+        SensorResult,
+        SkipReason,
+    )
+    from conflux.sdk._schedule import (
+        InvalidScheduleError,
+        ScheduleDefinition,
+        ScheduleEvaluationContext,
+        build_schedule_from_partitioned_job,
+        schedule,
+    )
+    from conflux.sdk._selection import (
+        AssetSelection,
+        UnknownTargetError,
+        UnresolvedAssetJobDefinition,
+        define_asset_job,
+    )
+    from conflux.sdk._sensor import (
+        InvalidSensorError,
+        MultiAssetSensorEvaluationContext,
+        SensorDefinition,
+        SensorEvaluationContext,
+        asset_sensor,
+        multi_asset_sensor,
+        sensor,
     )
     from conflux.sdk._snapshot import (
         build_location_snapshot,
@@ -109,6 +141,28 @@ if TYPE_CHECKING:
     )
 
 _WHERE: dict[str, str] = {
+    "AssetSelection": "conflux.sdk._selection",
+    "DefaultScheduleStatus": "conflux.sdk._run_request",
+    "DefaultSensorStatus": "conflux.sdk._run_request",
+    "DuplicateInstigatorNameError": "conflux.sdk._instigators",
+    "InvalidScheduleError": "conflux.sdk._schedule",
+    "InvalidSensorError": "conflux.sdk._sensor",
+    "MultiAssetSensorEvaluationContext": "conflux.sdk._sensor",
+    "RunRequest": "conflux.sdk._run_request",
+    "ScheduleDefinition": "conflux.sdk._schedule",
+    "ScheduleEvaluationContext": "conflux.sdk._schedule",
+    "SensorDefinition": "conflux.sdk._sensor",
+    "SensorEvaluationContext": "conflux.sdk._sensor",
+    "SensorResult": "conflux.sdk._run_request",
+    "SkipReason": "conflux.sdk._run_request",
+    "UnknownTargetError": "conflux.sdk._selection",
+    "UnresolvedAssetJobDefinition": "conflux.sdk._selection",
+    "asset_sensor": "conflux.sdk._sensor",
+    "build_schedule_from_partitioned_job": "conflux.sdk._schedule",
+    "define_asset_job": "conflux.sdk._selection",
+    "multi_asset_sensor": "conflux.sdk._sensor",
+    "schedule": "conflux.sdk._schedule",
+    "sensor": "conflux.sdk._sensor",
     "AddDynamicPartitionsRequest": "conflux.sdk.partitions",
     "AllPartitionMapping": "conflux.sdk.partitions",
     "AssetCheckExecutionContext": "conflux.sdk._check_context",
@@ -177,6 +231,29 @@ _WHERE: dict[str, str] = {
 __getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 __all__ = [
+    # schedules and sensors
+    "AssetSelection",
+    "DefaultScheduleStatus",
+    "DefaultSensorStatus",
+    "DuplicateInstigatorNameError",
+    "InvalidScheduleError",
+    "InvalidSensorError",
+    "MultiAssetSensorEvaluationContext",
+    "RunRequest",
+    "ScheduleDefinition",
+    "ScheduleEvaluationContext",
+    "SensorDefinition",
+    "SensorEvaluationContext",
+    "SensorResult",
+    "SkipReason",
+    "UnknownTargetError",
+    "UnresolvedAssetJobDefinition",
+    "asset_sensor",
+    "build_schedule_from_partitioned_job",
+    "define_asset_job",
+    "multi_asset_sensor",
+    "schedule",
+    "sensor",
     "AddDynamicPartitionsRequest",
     # partition mappings
     "AllPartitionMapping",

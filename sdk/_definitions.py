@@ -82,6 +82,10 @@ class Definitions:
 
         self.checks = validate_checks(self, self.asset_checks)
         """The asset checks, validated and bound to their resources (see `sdk/_checks.py`)."""
+        from conflux.sdk._instigators import validate_instigators
+
+        self.instigators = validate_instigators(self, self.schedules, self.sensors, self.jobs)
+        """The schedules and sensors, validated, by name (see `sdk/_instigators.py`)."""
 
     # -- construction ---------------------------------------------------------------------
 

@@ -59,10 +59,14 @@ def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapsho
         python_version=platform.python_version(),
         executable=sys.executable,
         asset_checks=defs.checks.snapshots(),
+        schedules=defs.instigators.schedule_snapshots,
+        sensors=defs.instigators.sensor_snapshots,
     )
 
 
 def snapshot_id(snapshot: LocationSnapshot) -> str:
     """A content hash of the snapshot's definitions (not of where it runs)."""
-    body = snapshot.model_dump_json(include={"location", "assets", "asset_checks"})
+    body = snapshot.model_dump_json(
+        include={"location", "assets", "asset_checks", "schedules", "sensors"}
+    )
     return hashlib.sha256(body.encode()).hexdigest()[:16]

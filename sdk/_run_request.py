@@ -1,0 +1,172 @@
+"""What a schedule or sensor function returns: `RunRequest`, `SkipReason`, `SensorResult`.
+
+Dagster's names and meanings. A tick's result is turned into `RunRequestSpec`s (the
+event's form) by `tick_result`, which every evaluation (worker, tests) goes through, so a
+function may return a `RunRequest`, a list or generator of them, a `SkipReason`, a
+`SensorResult`, an empty dict (Dagster's "run the target with no config") or None (a skip).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from conflux.events import DefinitionError, RunRequestSpec
+from conflux.sdk._keys import AssetKey
+
+if TYPE_CHECKING:
+    from conflux.sdk._asset import AssetsDefinition
+
+
+class DefaultScheduleStatus(enum.Enum):
+    """Whether a schedule runs before anyone starts or stops it (default: STOPPED)."""
+
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+
+
+class DefaultSensorStatus(enum.Enum):
+    """Whether a sensor runs before anyone starts or stops it (default: STOPPED)."""
+
+    RUNNING = "RUNNING"
+    STOPPED = "STOPPED"
+
+
+class InvalidTickResultError(DefinitionError):
+    """A schedule or sensor function returned something that is not a tick result."""
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Ask for one run of assets (Dagster's `RunRequest`).
+
+    Args:
+        run_key: a key unique per sensor (or schedule): a run key that was requested
+            once is never requested again, across restarts (so a sensor may emit the
+            same request on every tick and get one run).
+        asset_selection: the assets to materialize (keys, `a/b` strings or assets);
+            None: the schedule's or sensor's target.
+        partition_key: the partition to materialize (None: unpartitioned targets).
+        tags: strings attached to the run (shown with it).
+
+    Example:
+        >>> RunRequest(run_key=f"file-{name}", partition_key="2024-01-31")
+    """
+
+    run_key: str | None = None
+    asset_selection: Sequence[AssetKey | str | Sequence[str] | AssetsDefinition] | None = None
+    partition_key: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    job_name: str | None = None
+    """Accepted for Dagster compatibility; the target decides what runs."""
+
+    def to_spec(self) -> RunRequestSpec:
+        """The event form: asset keys as `a/b` strings (None: the instigator's target)."""
+        keys: tuple[str, ...] | None = None
+        if self.asset_selection is not None:
+            keys = tuple(sorted({k for item in self.asset_selection for k in _keys_of(item)}))
+        return RunRequestSpec(
+            run_key=self.run_key,
+            asset_keys=keys,
+            partition_key=self.partition_key,
+            tags={str(k): str(v) for k, v in self.tags.items()},
+        )
+
+
+def _keys_of(item: object) -> list[str]:
+    from conflux.sdk._asset import AssetsDefinition
+
+    if isinstance(item, AssetsDefinition):
+        return [k.to_user_string() for k in item.keys]
+    if isinstance(item, AssetKey):
+        return [item.to_user_string()]
+    if isinstance(item, str):
+        return [AssetKey.from_user_string(item).to_user_string()]
+    if isinstance(item, Sequence):
+        return [AssetKey(list(item)).to_user_string()]
+    raise InvalidTickResultError(
+        f"RunRequest(asset_selection=...) got {item!r}: pass asset keys, 'a/b' strings or assets"
+    )
+
+
+@dataclass(frozen=True)
+class SkipReason:
+    """A tick that asks for nothing, and why (shown in `conflux sensors list`)."""
+
+    skip_message: str | None = None
+
+
+@dataclass(frozen=True)
+class SensorResult:
+    """A sensor tick's whole answer: run requests (or a skip) and the new cursor."""
+
+    run_requests: Sequence[RunRequest] | None = None
+    skip_reason: SkipReason | str | None = None
+    cursor: str | None = None
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """A tick's outcome as data: what the worker puts in `TickCompleted`."""
+
+    run_requests: tuple[RunRequestSpec, ...] = ()
+    skip_reason: str | None = None
+    cursor: str | None = None
+    cursor_set: bool = False
+    """True when the result itself carried a cursor (a `SensorResult(cursor=...)`)."""
+
+
+def tick_result(result: object, what: str) -> TickResult:
+    """Turn what a schedule or sensor function returned (or yielded) into a `TickResult`.
+
+    Raises:
+        InvalidTickResultError: an item is not a RunRequest, SkipReason or SensorResult
+            (the message names the function and what to return).
+    """
+    if result is None:
+        return TickResult(skip_reason=f"{what} returned no run request")
+    if isinstance(result, SkipReason):
+        return TickResult(skip_reason=result.skip_message or f"{what} skipped")
+    if isinstance(result, RunRequest):
+        return TickResult(run_requests=(result.to_spec(),))
+    if isinstance(result, SensorResult):
+        inner = tick_result(list(result.run_requests or ()), what)
+        skip = result.skip_reason
+        if isinstance(skip, SkipReason):
+            skip = skip.skip_message or f"{what} skipped"
+        return TickResult(
+            run_requests=inner.run_requests,
+            skip_reason=skip if skip is not None or inner.run_requests else inner.skip_reason,
+            cursor=result.cursor,
+            cursor_set=result.cursor is not None,
+        )
+    if isinstance(result, Mapping):
+        if result:
+            raise InvalidTickResultError(
+                f"{what} returned run config {dict(result)!r}: Conflux has no run config in "
+                "ticks; return RunRequest(...) (resources configure the assets)"
+            )
+        return TickResult(run_requests=(RunRequestSpec(),))
+    if isinstance(result, Iterable) and not isinstance(result, str | bytes):
+        specs: list[RunRequestSpec] = []
+        skips: list[str] = []
+        for item in result:
+            if isinstance(item, RunRequest):
+                specs.append(item.to_spec())
+            elif isinstance(item, SkipReason):
+                skips.append(item.skip_message or f"{what} skipped")
+            else:
+                raise _bad(item, what)
+        if specs:
+            return TickResult(run_requests=tuple(specs))
+        return TickResult(skip_reason="; ".join(skips) or f"{what} returned no run request")
+    raise _bad(result, what)
+
+
+def _bad(item: object, what: str) -> InvalidTickResultError:
+    return InvalidTickResultError(
+        f"{what} returned {type(item).__name__} {item!r}: return RunRequest(...), a list of "
+        "them, SkipReason(...) or None"
+    )
