@@ -6,7 +6,8 @@ Endpoints (all GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
 `/runs/<id>`, `/events?asset=&partition=&type=&since=&after=&limit=`, `/selection?q=`,
 `/lineage?asset=&partition=&direction=&depth=&event_id=` (when an archive is attached).
 `/partitions` (every dynamic partitions name with its key count), `/partitions/<quoted name>`
-(its current keys, in order of addition).
+(its current keys, in order of addition). `/locations` (every code location: status,
+interpreter, snapshot, live workers, last load error).
 Errors are `{"error": one line, "kind": error class name}` with 400, 404 or 500, so that
 `ApiClient` raises the same typed error the server hit.
 """
@@ -268,6 +269,10 @@ class QueryApi:
                 return _dump(dynamic_partitions_summaries(model))
             case ["partitions", name]:
                 return _dump(dynamic_partitions_keys(model, name))
+            case ["locations"]:
+                from conflux.projections._locations import location_summaries
+
+                return _dump(location_summaries(model, self._expected))
         raise NotFoundError(f"no endpoint {'/' + '/'.join(segments)!r} in the query API")
 
     def _lineage(self, query: dict[str, str]) -> BaseModel:

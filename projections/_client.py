@@ -38,6 +38,7 @@ from conflux.projections._api_models import (
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from conflux.projections._locations import LocationSummary
     from conflux.projections._why import WhyReport
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -223,3 +224,9 @@ class ApiClient:
     def dynamic_partitions_list(self) -> list[DynamicPartitionsSummary]:
         """Every dynamic partitions name an asset uses or that has keys, with its key count."""
         return self._many(DynamicPartitionsSummary, "/partitions")
+
+    def locations(self) -> list[LocationSummary]:
+        """Every code location: status, interpreter, snapshot, live workers, last error."""
+        from conflux.projections._locations import LocationSummary
+
+        return self._many(LocationSummary, "/locations")

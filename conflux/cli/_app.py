@@ -575,3 +575,7 @@ def run() -> None:
 from conflux.cli._backfill_commands import backfill  # noqa: E402 - registered last
 
 cli.add_command(backfill)
+
+from conflux.cli._locations import locations  # noqa: E402 - registered last
+
+cli.add_command(locations)

@@ -4,6 +4,13 @@ Starts a local broker (Apache Kafka when Java is there, else Tansu), creates the
 then one process per part: the projector (with the query API), the coordinator, and a
 worker per code location. Writes `<state-dir>/dev.json` for the other commands. Ctrl-C
 (or SIGTERM) stops the parts, then the broker, and leaves no process behind.
+
+While it runs, `dev` restarts a location's workers (only that location's) when one of its
+files changes (polled every second, see `_watch.py`) or when `conflux locations reload
+NAME` puts a `LocationReloadRequested` on the log. A restart is graceful: SIGTERM, so the
+worker finishes the work items it has taken, then a new worker loads the code and
+publishes the new snapshot; after `RELOAD_GRACE_S` a worker still busy is killed, and the
+coordinator's liveness dispatches its unfinished attempts again.
 """
 
 from __future__ import annotations
@@ -17,15 +24,21 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
 import click
 
 from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
+from conflux.cli._watch import FileWatcher, ReloadListener
 from conflux.events import ConfluxError, Topics
 
 READY_TIMEOUT_S = 120.0
+RELOAD_GRACE_S = 30.0
+"""How long a restarted worker may take to finish the work it holds before SIGKILL."""
+WATCH_INTERVAL_S = 1.0
+"""How often the locations' files are checked for changes."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +104,9 @@ class _Parts:
         self.commands: dict[str, list[str]] = {}
         self.logs: dict[str, IO[bytes]] = {}
         self.restarts: dict[str, int] = {}
+        self.cwds: dict[str, str | None] = {}
+        self.draining: dict[str, float] = {}
+        """Parts asked to stop for a restart -> when they get SIGKILL instead."""
 
     def start(
         self, name: str, args: list[str], executable: str | None = None, cwd: str | None = None
@@ -104,38 +120,71 @@ class _Parts:
             str(self.state_dir),
         ]
         self.commands[name] = command
-        log = self.logs.get(name) or open(self.state_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115
-        self.logs[name] = log
+        self.cwds[name] = cwd
+        self.logs[name] = self.logs.get(name) or open(  # noqa: SIM115
+            self.state_dir / "logs" / f"{name}.log", "ab"
+        )
+        self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
         self.procs[name] = subprocess.Popen(
-            command,
-            stdout=log,
+            self.commands[name],
+            stdout=self.logs[name],
             stderr=subprocess.STDOUT,
             env=self.env,
-            cwd=cwd,
+            cwd=self.cwds.get(name),
             start_new_session=True,
             stdin=subprocess.DEVNULL,
         )
+
+    def restart(self, names: list[str], grace: float = RELOAD_GRACE_S) -> None:
+        """Ask `names` to stop (SIGTERM); `step` starts each again once it has exited.
+
+        A part already restarting keeps its deadline: the new process loads the code as it
+        is when it starts, so one restart covers every change made while it drained.
+        """
+        for name in names:
+            if name in self.draining:
+                continue
+            self.draining[name] = time.monotonic() + grace
+            proc = self.procs[name]
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+
+    def step(self) -> list[str]:
+        """Start again the restarting parts that exited; kill those past their grace."""
+        lines = []
+        for name, deadline in list(self.draining.items()):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                if time.monotonic() < deadline:
+                    continue
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                lines.append(
+                    f"{name} did not stop within {RELOAD_GRACE_S:.0f} s: killed; "
+                    "the coordinator dispatches its unfinished work again"
+                )
+            del self.draining[name]
+            self.restarts[name] = 0
+            self._spawn(name)
+        return lines
 
     def check(self) -> list[str]:
         """Restart parts that died (at most 3 times each); return lines to show."""
         lines = []
         for name, proc in list(self.procs.items()):
             code = proc.poll()
-            if code is None:
+            if code is None or name in self.draining:
                 continue
             count = self.restarts.get(name, 0)
             if count >= 3:
                 continue
             self.restarts[name] = count + 1
             lines.append(f"{name} exited with code {code}; restarting (see logs/{name}.log)")
-            self.procs[name] = subprocess.Popen(
-                self.commands[name],
-                stdout=self.logs[name],
-                stderr=subprocess.STDOUT,
-                env=self.env,
-                start_new_session=True,
-                stdin=subprocess.DEVNULL,
-            )
+            self._spawn(name)
         return lines
 
     def stop(self, timeout: float = 10.0) -> None:
@@ -183,8 +232,10 @@ def run_dev(
         signal.signal(signum, lambda *_: stop.set())
 
     started = time.monotonic()
+    since = datetime.now(UTC)
     local = start_local_broker(root, prefer=broker_kind_from(broker))
     parts: _Parts | None = None
+    listener: ReloadListener | None = None
     try:
         click.echo(
             f"conflux dev: broker {_label(local.kind, broker)} {local.version} at {local.bootstrap}"
@@ -208,6 +259,8 @@ def run_dev(
         expected = [a for spec in locations for a in ("--expect-location", spec.name)]
         parts.start("projector", ["projector", "--port", str(api_port), *expected])
         parts.start("coordinator", ["coordinator", *coordinator_args])
+        watcher = FileWatcher(locations)  # before the workers load: no edit is missed
+        groups: dict[str, list[str]] = {}
         for spec in locations:
             args = ["worker", "--location", spec.name]
             args += ["-f", spec.file] if spec.file else ["-m", str(spec.module)]
@@ -217,6 +270,8 @@ def run_dev(
             for n in range(workers):
                 name = f"worker-{spec.name}" + (f"-{n + 1}" if workers > 1 else "")
                 parts.start(name, args, executable=spec.executable)
+                groups.setdefault(spec.name, []).append(name)
+        listener = ReloadListener(local.bootstrap, topics, since, local.kind)
         api_url = f"http://127.0.0.1:{api_port}"
         write_dev_file(
             root,
@@ -232,12 +287,26 @@ def run_dev(
         click.echo(f"query API: {api_url}   state: {root}   logs: {root / 'logs'}")
         click.echo(f"locations: {', '.join(spec.name for spec in locations)}")
         _announce_ready(api_url, stop, started)
+        watched = time.monotonic()
         while not stop.wait(0.5):
-            for line in parts.check():
+            for line in parts.check() + parts.step():
                 click.echo(f"conflux dev: {line}", err=True)
+            reasons = {e.location: f"reload requested by {e.requested_by}" for e in listener.poll()}
+            if time.monotonic() - watched >= WATCH_INTERVAL_S:
+                watched = time.monotonic()
+                for name, paths in watcher.poll().items():
+                    shown = ", ".join(Path(f).name for f in paths[:3])
+                    more = f" (+{len(paths) - 3})" if len(paths) > 3 else ""
+                    reasons.setdefault(name, f"{shown}{more} changed")
+            for name, why in sorted(reasons.items()):
+                if name in groups:
+                    click.echo(f"conflux dev: {name}: {why}; restarting its workers")
+                    parts.restart(groups[name])
         click.echo("conflux dev: stopping", err=True)
         return 0
     finally:
+        if listener is not None:
+            listener.close()
         if parts is not None:
             parts.stop()
         local.stop()
