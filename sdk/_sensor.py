@@ -16,6 +16,7 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+from datetime import UTC
 from typing import TYPE_CHECKING, Literal
 
 from conflux.events import DefinitionError, SensorSnapshot
@@ -54,8 +55,8 @@ def cursor_positions(cursor: str | None) -> dict[str, Position]:
 
 
 def position_of(event: AssetMaterialized) -> Position:
-    """Where a materialization sits in an asset sensor's cursor."""
-    return (event.time.isoformat(), event.event_id)
+    """Where a materialization sits in an asset sensor's cursor (UTC, fixed width: ordered)."""
+    return (event.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), event.event_id)
 
 
 def _encode(positions: Mapping[str, Position]) -> str:
@@ -177,7 +178,7 @@ class SensorDefinition:
         kind: SensorKind = "sensor",
         monitored_assets: Sequence[object] = (),
     ) -> None:
-        self.name = name or getattr(evaluation_fn, "__name__", "sensor")
+        self.name: str = name or str(getattr(evaluation_fn, "__name__", "sensor"))
         self.evaluation_fn = evaluation_fn
         self.minimum_interval_seconds = (
             30.0 if minimum_interval_seconds is None else float(minimum_interval_seconds)
