@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from conflux.events import EventProducer
+    from conflux.workers._ticks import TickEvaluator
 
 log = logging.getLogger("conflux.worker")
 
@@ -81,6 +82,8 @@ class Worker:
         self.loaded = False
         self.current_item: str | None = None
         self.executed = 0
+        self.ticks: TickEvaluator | None = None
+        """Evaluates the location's sensor and schedule ticks (None: it has none)."""
 
     def run(self, stop: threading.Event) -> None:
         """Load, publish, and execute work items until `stop` is set."""
@@ -95,12 +98,14 @@ class Worker:
         beats = threading.Thread(
             target=self._heartbeat, args=(producer, stop), name="heartbeat", daemon=True
         )
+        ticks: threading.Thread | None = None
         try:
             executor = self._publish_definitions(producer)
             beats.start()
             if executor is None:
                 stop.wait()
                 return
+            ticks = self._start_ticks(executor.defs, producer, stop)
             ensure_topics(self.bootstrap, [self.topics.work_spec(self.location)])
             try:
                 self._consume(producer, executor, stop)
@@ -110,7 +115,32 @@ class Worker:
             stop.set()
             if beats.is_alive():
                 beats.join(timeout=5)
+            if ticks is not None and ticks.is_alive():
+                ticks.join(timeout=5)
             producer.close()
+
+    def _start_ticks(
+        self, defs: Definitions, producer: EventProducer, stop: threading.Event
+    ) -> threading.Thread | None:
+        """Evaluate sensor and schedule ticks on a thread of their own (see `_ticks.py`)."""
+        from conflux.workers._ticks import TickEvaluator, needs_ticks
+
+        if not needs_ticks(defs):
+            return None
+        self.ticks = TickEvaluator(
+            location=self.location,
+            defs=defs,
+            bootstrap=self.bootstrap,
+            topics=self.topics,
+            broker_kind=self.broker_kind,
+            worker_id=self.worker_id,
+            producer_name=self.producer_name,
+        )
+        thread = threading.Thread(
+            target=self.ticks.run, args=(producer, stop), name="ticks", daemon=True
+        )
+        thread.start()
+        return thread
 
     def _publish_definitions(self, producer: EventProducer) -> NodeExecutor | None:
         try:
