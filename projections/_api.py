@@ -7,7 +7,8 @@ Endpoints (all GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
 `/lineage?asset=&partition=&direction=&depth=&event_id=` (when an archive is attached).
 `/partitions` (every dynamic partitions name with its key count), `/partitions/<quoted name>`
 (its current keys, in order of addition). `/locations` (every code location: status,
-interpreter, snapshot, live workers, last load error).
+interpreter, snapshot, live workers, last load error). `/instigators?type=schedule|sensor`,
+`/instigators/<quoted name>` (schedules and sensors: status, cursor, last tick and error).
 Errors are `{"error": one line, "kind": error class name}` with 400, 404 or 500, so that
 `ApiClient` raises the same typed error the server hit.
 """
@@ -273,6 +274,15 @@ class QueryApi:
                 from conflux.projections._locations import location_summaries
 
                 return _dump(location_summaries(model, self._expected))
+            case ["instigators"] | ["instigators", _]:
+                from conflux.projections._instigators import read_instigators
+
+                kind = query.get("type") or None
+                if kind not in (None, "schedule", "sensor"):
+                    raise _BadRequest(f"type={kind!r}: use schedule or sensor")
+                wanted = segments[1] if len(segments) > 1 else None
+                found = read_instigators(model, kind, wanted)
+                return _dump(found[0] if wanted is not None else found)
         raise NotFoundError(f"no endpoint {'/' + '/'.join(segments)!r} in the query API")
 
     def _lineage(self, query: dict[str, str]) -> BaseModel:

@@ -38,6 +38,7 @@ from conflux.projections._api_models import (
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from conflux.projections._instigators import InstigatorSummary
     from conflux.projections._locations import LocationSummary
     from conflux.projections._why import WhyReport
 
@@ -224,6 +225,19 @@ class ApiClient:
     def dynamic_partitions_list(self) -> list[DynamicPartitionsSummary]:
         """Every dynamic partitions name an asset uses or that has keys, with its key count."""
         return self._many(DynamicPartitionsSummary, "/partitions")
+
+    def instigators(self, instigator_type: str | None = None) -> list[InstigatorSummary]:
+        """Every schedule and sensor (or those of one type): status, cursor, ticks."""
+        from conflux.projections._instigators import InstigatorSummary
+
+        return self._many(InstigatorSummary, "/instigators", {"type": instigator_type})
+
+    def instigator(self, name: str, instigator_type: str | None = None) -> InstigatorSummary:
+        """One schedule or sensor. Raises `NotFoundError` naming close matches."""
+        from conflux.projections._instigators import InstigatorSummary
+
+        path = f"/instigators/{quote(name, safe='')}"
+        return self._one(InstigatorSummary, path, {"type": instigator_type})
 
     def locations(self) -> list[LocationSummary]:
         """Every code location: status, interpreter, snapshot, live workers, last error."""

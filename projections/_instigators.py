@@ -30,6 +30,7 @@ from conflux.events import (
 if TYPE_CHECKING:
     from conflux.events import AnyEvent, ScheduleSnapshot, SensorSnapshot
     from conflux.projections._definitions import DefinitionsProjection
+    from conflux.projections._read_model import ReadModel
     from conflux.sdk.partitions._schedule import Schedule
 
 RECENT_TICKS = 64
@@ -331,3 +332,32 @@ def instigator_summaries(
             )
         )
     return sorted(out, key=lambda s: (s.instigator_type, s.name))
+
+
+def read_instigators(
+    model: ReadModel, instigator_type: str | None = None, name: str | None = None
+) -> list[InstigatorSummary]:
+    """The query API's answer: every schedule and/or sensor, or the one named `name`.
+
+    Raises:
+        NotFoundError: no schedule or sensor (of that type) is named `name`; the message
+            names close matches and how to list them.
+    """
+    import difflib
+
+    from conflux.projections._api_models import NotFoundError
+
+    with model.lock:
+        found = instigator_summaries(model.definitions, model.instigators, datetime.now(UTC))
+    if instigator_type:
+        found = [s for s in found if s.instigator_type == instigator_type]
+    if name is None:
+        return found
+    match = [s for s in found if s.name == name]
+    if not match:
+        what = instigator_type or "schedule or sensor"
+        close = difflib.get_close_matches(name, [s.name for s in found], n=3)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        listing = f"conflux {instigator_type}s list" if instigator_type else "conflux sensors list"
+        raise NotFoundError(f"no {what} named {name!r}: {hint}list them with `{listing}`")
+    return match

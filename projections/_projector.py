@@ -123,7 +123,7 @@ class Projector:
             consumer = EventConsumer(
                 self.bootstrap,
                 t,
-                [t.definitions, t.requests, t.runs, t.assets, t.heartbeats, t.dlq],
+                [t.definitions, t.requests, t.runs, t.assets, t.ticks, t.heartbeats, t.dlq],
                 client_id="conflux-projector",
                 broker_kind=self.broker_kind,
             )

@@ -39,6 +39,7 @@ from conflux.projections._components import ComponentsProjection
 from conflux.projections._definitions import DefinitionsProjection
 from conflux.projections._dynamic import current_states
 from conflux.projections._event_log import EventLog, LoggedEvent
+from conflux.projections._instigators import InstigatorFacts
 from conflux.projections._runs import RunsProjection, RunState
 from conflux.projections._selection import resolve_selection, unknown_asset_message
 
@@ -71,6 +72,8 @@ class ReadModel:
         self.components = ComponentsProjection()
         self.automation = AutomationFacts()
         """What `conflux why` evaluates conditions over (the coordinator folds the same)."""
+        self.instigators = InstigatorFacts()
+        """Schedules' and sensors' status, cursors and ticks (the coordinator folds the same)."""
         self.positions: dict[tuple[str, int], int] = {}
         """(topic, partition) -> the next offset to read: where a restart would resume."""
         self._totals: dict[str, tuple[float, int | None]] = {}
@@ -94,6 +97,7 @@ class ReadModel:
             self.checks.apply(event)
             self.components.apply(event)
             self.automation.apply(event)
+            self.instigators.apply(event)
             if event.type in (
                 "DefinitionsPublished",
                 "LocationLoadFailed",
