@@ -215,4 +215,9 @@ def status(*, as_json: bool, state_dir: str) -> int:
         print_json(report)
     else:
         print("ready" if report.ready else "not ready: " + "; ".join(report.not_ready))
+        for location in report.locations:
+            if location.status == "failed":
+                # A broken location does not hold the others up (status may still be
+                # ready), but it is never silent.
+                print(f"location {location.name} failed to load: {location.error}")
     return 0 if report.ready else 1
