@@ -579,3 +579,8 @@ cli.add_command(backfill)
 from conflux.cli._locations import locations  # noqa: E402 - registered last
 
 cli.add_command(locations)
+
+from conflux.cli._instigators import schedules, sensors  # noqa: E402 - registered last
+
+cli.add_command(schedules)
+cli.add_command(sensors)
