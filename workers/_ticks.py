@@ -113,12 +113,13 @@ class TickEvaluator:
                 records = consumer.poll(timeout=wait, max_records=1)
                 if records:
                     records += consumer.poll(timeout=0, max_records=BATCH - 1)
-                    consumer.commit()
                 for record in records:
                     event = record.event
                     if isinstance(event, TickRequested) and event.location == self.location:
                         self._queued.setdefault(event.name, deque()).append(event)
                 self._watch(producer)
+                if records:
+                    consumer.commit()  # once the evaluations have started: they run meanwhile
 
     def _watch(self, producer: EventProducer) -> None:
         """Time out overdue evaluations, and start the next queued tick of each name."""
