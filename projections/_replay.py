@@ -36,8 +36,8 @@ Progress = Callable[[int, int], None]
 def folded_topics(topics: Topics, projection: ProjectionName) -> list[str]:
     """The topics a projection folds (the same the live part reads)."""
     if projection == "coordinator":
-        return [topics.definitions, topics.requests, topics.runs, topics.assets]
-    return [topics.definitions, topics.requests, topics.runs, topics.assets,
+        return [topics.definitions, topics.requests, topics.runs, topics.assets, topics.ticks]
+    return [topics.definitions, topics.requests, topics.runs, topics.assets, topics.ticks,
             topics.heartbeats, topics.dlq]  # fmt: skip
 
 
