@@ -100,8 +100,11 @@ class Worker:
         )
         ticks: threading.Thread | None = None
         try:
-            executor = self._publish_definitions(producer)
+            # Beat (unready) while the code loads: the producer gets its id meanwhile, so
+            # the snapshot or the load error goes out at once instead of ~0.5 s later,
+            # and `status` shows the worker as waiting during a slow import.
             beats.start()
+            executor = self._publish_definitions(producer)
             if executor is None:
                 stop.wait()
                 return
