@@ -29,10 +29,13 @@ What each basic condition means for one asset partition P (the coordinator's rul
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from conflux.events import AutomationConditionSnapshot, DefinitionError
+from conflux.events import DefinitionError
+
+if TYPE_CHECKING:
+    from conflux.events import AutomationConditionSnapshot
 
 ConditionKind = Literal[
     "and",
@@ -231,6 +234,8 @@ class AutomationCondition:
 
     def to_snapshot(self) -> AutomationConditionSnapshot:
         """The data-only form the coordinator evaluates."""
+        from conflux.events import AutomationConditionSnapshot
+
         return AutomationConditionSnapshot(
             kind=self.kind,
             children=tuple(child.to_snapshot() for child in self.children),

@@ -15,7 +15,6 @@ import traceback
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conflux.events import AssetCheckEvaluated
 from conflux.sdk._checks import (
     AssetCheckResult,
     AssetChecksDefinition,
@@ -32,7 +31,7 @@ if TYPE_CHECKING:
 
     from pydantic import JsonValue
 
-    from conflux.events import AssetMaterialized
+    from conflux.events import AssetCheckEvaluated, AssetMaterialized
     from conflux.sdk._asset import AssetsDefinition
     from conflux.sdk._definitions import Definitions
     from conflux.sdk._execute import ExecutionRequest
@@ -222,6 +221,8 @@ class CheckRunner:
             metadata = {str(k): _jsonable(v) for k, v in result.metadata.items()}
             severity = AssetCheckSeverity(result.severity)
             description = result.description or description
+        from conflux.events import AssetCheckEvaluated
+
         return AssetCheckEvaluated(
             asset_key=mat.asset_key,
             partition_key=req.partition_key,

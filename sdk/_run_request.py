@@ -13,10 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from conflux.events import DefinitionError, RunRequestSpec
+from conflux.events import DefinitionError
 from conflux.sdk._keys import AssetKey
 
 if TYPE_CHECKING:
+    from conflux.events import RunRequestSpec
     from conflux.sdk._asset import AssetsDefinition
 
 
@@ -67,6 +68,8 @@ class RunRequest:
         keys: tuple[str, ...] | None = None
         if self.asset_selection is not None:
             keys = tuple(sorted({k for item in self.asset_selection for k in _keys_of(item)}))
+        from conflux.events import RunRequestSpec
+
         return RunRequestSpec(
             run_key=self.run_key,
             asset_keys=keys,
@@ -148,6 +151,8 @@ def tick_result(result: object, what: str) -> TickResult:
                 f"{what} returned run config {dict(result)!r}: Conflux has no run config in "
                 "ticks; return RunRequest(...) (resources configure the assets)"
             )
+        from conflux.events import RunRequestSpec
+
         return TickResult(run_requests=(RunRequestSpec(),))
     if isinstance(result, Iterable) and not isinstance(result, str | bytes):
         specs: list[RunRequestSpec] = []
