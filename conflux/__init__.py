@@ -65,6 +65,9 @@ __all__ = [
     "multi_asset_sensor",
     "schedule",
     "sensor",
+    "StreamRecord",
+    "StreamSensorDefinition",
+    "stream_sensor",
     # assets
     "AssetDep",
     "AssetIn",

@@ -116,6 +116,11 @@ if TYPE_CHECKING:
         AssetOut,
         AssetSpec,
     )
+    from conflux.sdk._stream_sensor import (
+        StreamRecord,
+        StreamSensorDefinition,
+        stream_sensor,
+    )
     from conflux.sdk.partitions import (
         AddDynamicPartitionsRequest,
         AllPartitionMapping,
@@ -163,6 +168,9 @@ _WHERE: dict[str, str] = {
     "multi_asset_sensor": "conflux.sdk._sensor",
     "schedule": "conflux.sdk._schedule",
     "sensor": "conflux.sdk._sensor",
+    "StreamRecord": "conflux.sdk._stream_sensor",
+    "StreamSensorDefinition": "conflux.sdk._stream_sensor",
+    "stream_sensor": "conflux.sdk._stream_sensor",
     "AddDynamicPartitionsRequest": "conflux.sdk.partitions",
     "AllPartitionMapping": "conflux.sdk.partitions",
     "AssetCheckExecutionContext": "conflux.sdk._check_context",
@@ -254,6 +262,9 @@ __all__ = [
     "multi_asset_sensor",
     "schedule",
     "sensor",
+    "StreamRecord",
+    "StreamSensorDefinition",
+    "stream_sensor",
     "AddDynamicPartitionsRequest",
     # partition mappings
     "AllPartitionMapping",

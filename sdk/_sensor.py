@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 MIN_INTERVAL_S = 1.0
 """The shortest `minimum_interval_seconds` (Dagster's floor is 30 s)."""
 
-SensorKind = Literal["sensor", "asset_sensor", "multi_asset_sensor"]
+SensorKind = Literal["sensor", "asset_sensor", "multi_asset_sensor", "stream"]
 Position = tuple[str, str]
 """(ISO time, event id) of a materialization: ordered like the events."""
 

@@ -95,6 +95,18 @@ class TickEvaluator:
         except Exception:  # the worker goes on executing assets; the log says why ticks stopped
             log.exception("location %s: tick evaluation stopped", self.location)
             raise
+        finally:
+            self._close_sensors()
+
+    def _close_sensors(self) -> None:
+        """Release what sensors hold across ticks (a stream sensor's Kafka consumer)."""
+        for sensor in self.defs.instigators.sensors.values():
+            close = getattr(sensor, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:  # stopping: say so, and close the others
+                    log.warning("sensor %s: closing failed", sensor.name, exc_info=True)
 
     def _run(self, producer: EventProducer, stop: threading.Event) -> None:
         from conflux.events import EventConsumer, ensure_topics
