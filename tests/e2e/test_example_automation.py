@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dev_process
+import psutil
 import pytest
 from dev_process import conflux, wait_for
 
@@ -27,14 +27,35 @@ pytestmark = pytest.mark.e2e
 EXAMPLE = Path(__file__).parents[2] / "examples" / "automation" / "definitions.py"
 
 
+IMPORTED_BY = "imported_by.txt"
+"""Each process that imports the project's code appends its pid here (rule 7's proof)."""
+
+SPY = f"""
+
+import os as _os
+from pathlib import Path as _Path
+
+with open(_Path(__file__).with_name({IMPORTED_BY!r}), "a") as _spy:
+    _spy.write(f"{{_os.getpid()}}\\n")
+"""
+
+
 @pytest.fixture(scope="module")
-def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, int]]:
     project = tmp_path_factory.mktemp("automation-example")
-    shutil.copy(EXAMPLE, project / "definitions.py")
+    (project / "definitions.py").write_text(EXAMPLE.read_text() + SPY)
     broker = os.environ.get("CONFLUX_TEST_BROKER", "kafka")
     state = project / ".conflux"
-    with dev_process.running_dev(project / "definitions.py", state, broker, prefix="e2e-auto"):
-        yield state
+    with dev_process.running_dev(project / "definitions.py", state, broker, prefix="e2e-auto") as (
+        dev,
+        _,
+    ):
+        yield state, dev.pid
+
+
+@pytest.fixture
+def state(system: tuple[Path, int]) -> Path:
+    return system[0]
 
 
 def _json(state: Path, *args: str) -> Any:
@@ -85,3 +106,17 @@ def test_why_refuses_an_unknown_asset_in_one_line(state: Path) -> None:
     done = conflux(state, "why", "priced_order")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "did you mean priced_orders" in done.stderr
+
+
+def test_user_code_runs_only_in_the_worker(system: tuple[Path, int]) -> None:
+    state, dev_pid = system
+    wait_for(lambda: (state.parent / IMPORTED_BY).is_file(), timeout=30)
+    importers = {int(line) for line in (state.parent / IMPORTED_BY).read_text().split()}
+    parts: dict[str, set[int]] = {}
+    for child in psutil.Process(dev_pid).children(recursive=True):
+        command = child.cmdline()
+        if "conflux" in command and len(command) > command.index("conflux") + 1:
+            parts.setdefault(command[command.index("conflux") + 1], set()).add(child.pid)
+    assert parts.keys() >= {"coordinator", "projector", "worker"}, parts
+    assert importers & parts["worker"], (importers, parts)
+    assert not importers & (parts["coordinator"] | parts["projector"] | {dev_pid})
