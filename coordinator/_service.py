@@ -81,6 +81,8 @@ class Coordinator:
         limits: the run queue's concurrency limits.
         heartbeat_timeout_s: silence after which a worker's attempts are abandoned and
             dispatched again.
+        max_catchup_ticks: missed ticks per schedule run after downtime (None: the
+            default, `MAX_CATCHUP_TICKS`).
 
     Attributes:
         state: the folded state (read it from the `run` thread, or after it returned).
@@ -98,6 +100,7 @@ class Coordinator:
         checkpoint: Path | None = None,
         limits: QueueLimits | None = None,
         heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
+        max_catchup_ticks: int | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -118,6 +121,8 @@ class Coordinator:
         """`applied` when the last checkpoint was written."""
         self.limits = limits or QueueLimits()
         self.clock = WorkerClock(heartbeat_timeout_s)
+        self.max_catchup_ticks = max_catchup_ticks
+        self._configure_state()
 
     def run(self, stop: threading.Event) -> None:
         """Replay, then decide and emit until `stop` is set.
@@ -161,6 +166,11 @@ class Coordinator:
         finally:
             producer.close()
 
+    def _configure_state(self) -> None:
+        """Apply settings that live in the state (again after a checkpoint replaced it)."""
+        if self.max_catchup_ticks is not None:
+            self.state.instigators.max_catchup_ticks = self.max_catchup_ticks
+
     def _heartbeat_consumer(self) -> EventConsumer:
         """Read heartbeats from now on: liveness is about the present, never replayed."""
         from conflux.events import EventConsumer
@@ -184,6 +194,7 @@ class Coordinator:
         if loaded is None:
             return None
         self.state, self.applied, self._saved_at = loaded.state, loaded.applied, loaded.applied
+        self._configure_state()
         self.resumed_from = dict(loaded.offsets)
         for location in self.state.definitions.locations:
             self._ensure_work_topic(location)

@@ -48,7 +48,16 @@ class _Group(click.Group):
 
 
 def _queue_options(fn: Callable[..., None]) -> Callable[..., None]:
-    """The run queue's limits and the liveness timeout (for `dev` and `coordinator`)."""
+    """The coordinator's settings that `dev` passes on (and `coordinator` takes).
+
+    The run queue's limits, the liveness timeout and the schedules' catch-up limit.
+    """
+    fn = click.option(
+        "--schedule-catchup",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Missed ticks per schedule run after downtime, the latest first (default 5).",
+    )(fn)
     fn = click.option(
         "--heartbeat-timeout",
         type=click.FloatRange(min=0.5),
@@ -82,6 +91,7 @@ def _queue_args(
     pool_limits: tuple[str, ...],
     location_limits: tuple[str, ...],
     heartbeat_timeout: float | None,
+    schedule_catchup: int | None = None,
 ) -> tuple[str, ...]:
     """The queue options as `conflux coordinator` arguments (checked here, once)."""
     from conflux.coordinator._queue import parse_limits
@@ -100,6 +110,8 @@ def _queue_args(
         args += ["--location-limit", pair]
     if heartbeat_timeout is not None:
         args += ["--heartbeat-timeout", str(heartbeat_timeout)]
+    if schedule_catchup is not None:
+        args += ["--schedule-catchup", str(schedule_catchup)]
     return tuple(args)
 
 
@@ -161,6 +173,7 @@ def dev(
     pool_limits: tuple[str, ...],
     location_limits: tuple[str, ...],
     heartbeat_timeout: float | None,
+    schedule_catchup: int | None,
 ) -> None:
     """Run the whole system locally: broker, coordinator, projector, one worker per location."""
     from conflux.cli._dev import run_dev
@@ -174,7 +187,7 @@ def dev(
             port=port,
             broker=broker,
             coordinator_args=_queue_args(
-                max_concurrent, pool_limits, location_limits, heartbeat_timeout
+                max_concurrent, pool_limits, location_limits, heartbeat_timeout, schedule_catchup
             ),
             workers=workers,
         )
@@ -404,6 +417,7 @@ def coordinator(
     pool_limits: tuple[str, ...],
     location_limits: tuple[str, ...],
     heartbeat_timeout: float | None,
+    schedule_catchup: int | None,
     state_dir: str,
 ) -> None:
     """Run the coordinator (one part, for real deployments)."""
@@ -419,7 +433,12 @@ def coordinator(
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     sys.exit(
-        run_coordinator(state_dir=state_dir, limits=limits, heartbeat_timeout_s=heartbeat_timeout)
+        run_coordinator(
+            state_dir=state_dir,
+            limits=limits,
+            heartbeat_timeout_s=heartbeat_timeout,
+            max_catchup_ticks=schedule_catchup,
+        )
     )
 
 

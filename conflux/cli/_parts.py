@@ -63,7 +63,11 @@ def _broker(state_dir: str) -> tuple[str, Literal["kafka", "tansu"] | None, Topi
 
 
 def run_coordinator(
-    *, state_dir: str, limits: QueueLimits | None = None, heartbeat_timeout_s: float | None = None
+    *,
+    state_dir: str,
+    limits: QueueLimits | None = None,
+    heartbeat_timeout_s: float | None = None,
+    max_catchup_ticks: int | None = None,
 ) -> int:
     """Run the coordinator until stopped."""
     from conflux.coordinator import Coordinator
@@ -82,6 +86,7 @@ def run_coordinator(
         checkpoint=checkpoint,
         limits=limits,
         heartbeat_timeout_s=heartbeat_timeout_s or DEFAULT_HEARTBEAT_TIMEOUT_S,
+        max_catchup_ticks=max_catchup_ticks,
     ).run(stop)
     return 0
 

@@ -263,3 +263,12 @@ def test_a_checkpointed_state_decides_like_the_live_one() -> None:
     live = [t.tick_time for t in ticks(step(state, T0 + timedelta(minutes=3)))]
     again = [t.tick_time for t in ticks(step(restored, T0 + timedelta(minutes=3)))]
     assert live == again == [T0 + timedelta(minutes=2), T0 + timedelta(minutes=3)]
+
+
+def test_the_catch_up_limit_is_configured_on_the_coordinator() -> None:
+    from conflux.coordinator import Coordinator
+    from conflux.events import Topics
+
+    coordinator = Coordinator("127.0.0.1:1", Topics("t"), max_catchup_ticks=2)
+    assert coordinator.state.instigators.max_catchup_ticks == 2
+    assert Coordinator("127.0.0.1:1", Topics("t")).state.instigators.max_catchup_ticks == 5
