@@ -54,9 +54,10 @@ def _queue_options(fn: Callable[..., None]) -> Callable[..., None]:
     """
     fn = click.option(
         "--schedule-catchup",
-        type=click.IntRange(min=0),
+        type=click.IntRange(min=1),
         default=None,
-        help="Missed ticks per schedule run after downtime, the latest first (default 5).",
+        help="After downtime, run at most the N latest missed ticks of each schedule "
+        "(default 5; 1: only the latest).",
     )(fn)
     fn = click.option(
         "--heartbeat-timeout",
