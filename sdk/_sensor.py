@@ -299,6 +299,41 @@ def _takes_args(fn: Callable[..., object]) -> bool:
         return True
 
 
+def _decorator(
+    *,
+    kind: SensorKind,
+    monitored_assets: Sequence[object],
+    target: object,
+    job: UnresolvedAssetJobDefinition | None,
+    name: str | None,
+    minimum_interval_seconds: float | None,
+    description: str | None,
+    default_status: DefaultSensorStatus,
+    timeout_seconds: float,
+) -> Callable[[Callable[..., object]], SensorDefinition]:
+    """What `@sensor`, `@asset_sensor` and `@multi_asset_sensor` return.
+
+    The function's name and docstring are the defaults of the sensor's name and
+    description.
+    """
+
+    def wrap(fn: Callable[..., object]) -> SensorDefinition:
+        return SensorDefinition(
+            name=name or fn.__name__,
+            evaluation_fn=fn,
+            minimum_interval_seconds=minimum_interval_seconds,
+            target=target,
+            job=job,
+            description=description or inspect.getdoc(fn),
+            default_status=default_status,
+            timeout_seconds=timeout_seconds,
+            kind=kind,
+            monitored_assets=monitored_assets,
+        )
+
+    return wrap
+
+
 def sensor(
     *,
     target: object = None,
@@ -319,20 +354,17 @@ def sensor(
         ...             yield RunRequest(run_key=name)
         ...             context.update_cursor(name)
     """
-
-    def wrap(fn: Callable[..., object]) -> SensorDefinition:
-        return SensorDefinition(
-            name=name or fn.__name__,
-            evaluation_fn=fn,
-            minimum_interval_seconds=minimum_interval_seconds,
-            target=target,
-            job=job,
-            description=description or inspect.getdoc(fn),
-            default_status=default_status,
-            timeout_seconds=timeout_seconds,
-        )
-
-    return wrap
+    return _decorator(
+        kind="sensor",
+        monitored_assets=(),
+        target=target,
+        job=job,
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        description=description,
+        default_status=default_status,
+        timeout_seconds=timeout_seconds,
+    )
 
 
 def asset_sensor(
@@ -354,22 +386,17 @@ def asset_sensor(
     as soon as the asset materializes (no earlier than the interval allows), and not
     otherwise.
     """
-
-    def wrap(fn: Callable[..., object]) -> SensorDefinition:
-        return SensorDefinition(
-            name=name or fn.__name__,
-            evaluation_fn=fn,
-            minimum_interval_seconds=minimum_interval_seconds,
-            target=target,
-            job=job,
-            description=description or inspect.getdoc(fn),
-            default_status=default_status,
-            timeout_seconds=timeout_seconds,
-            kind="asset_sensor",
-            monitored_assets=[asset_key],
-        )
-
-    return wrap
+    return _decorator(
+        kind="asset_sensor",
+        monitored_assets=[asset_key],
+        target=target,
+        job=job,
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        description=description,
+        default_status=default_status,
+        timeout_seconds=timeout_seconds,
+    )
 
 
 def multi_asset_sensor(
@@ -389,19 +416,14 @@ def multi_asset_sensor(
     calls. Records it does not advance past are offered again at the next tick (which
     comes when one of the assets materializes again).
     """
-
-    def wrap(fn: Callable[..., object]) -> SensorDefinition:
-        return SensorDefinition(
-            name=name or fn.__name__,
-            evaluation_fn=fn,
-            minimum_interval_seconds=minimum_interval_seconds,
-            target=target,
-            job=job,
-            description=description or inspect.getdoc(fn),
-            default_status=default_status,
-            timeout_seconds=timeout_seconds,
-            kind="multi_asset_sensor",
-            monitored_assets=monitored_assets,
-        )
-
-    return wrap
+    return _decorator(
+        kind="multi_asset_sensor",
+        monitored_assets=monitored_assets,
+        target=target,
+        job=job,
+        name=name,
+        minimum_interval_seconds=minimum_interval_seconds,
+        description=description,
+        default_status=default_status,
+        timeout_seconds=timeout_seconds,
+    )
