@@ -169,6 +169,24 @@ class BackfillPolicySnapshot(_Frozen):
     """Partitions per work item for `multi_run`; None for `single_run` (all in one)."""
 
 
+AutomationConditionKind = Literal[
+    "and",
+    "or",
+    "not",
+    "missing",
+    "newly_missing",
+    "in_progress",
+    "any_deps_missing",
+    "any_deps_in_progress",
+    "any_deps_updated",
+    "cron_tick_passed",
+    "code_version_changed",
+    "in_latest_time_window",
+    "all_deps_updated_since_cron",
+]
+"""The node kinds of an automation condition (the SDK builds trees of these)."""
+
+
 class AutomationConditionSnapshot(_Frozen):
     """A declarative automation condition as data: a tree of basic conditions.
 
@@ -178,21 +196,7 @@ class AutomationConditionSnapshot(_Frozen):
     `or` and `not` combine them. The coordinator evaluates the tree; no user code is involved.
     """
 
-    kind: Literal[
-        "and",
-        "or",
-        "not",
-        "missing",
-        "newly_missing",
-        "in_progress",
-        "any_deps_missing",
-        "any_deps_in_progress",
-        "any_deps_updated",
-        "cron_tick_passed",
-        "code_version_changed",
-        "in_latest_time_window",
-        "all_deps_updated_since_cron",
-    ]
+    kind: AutomationConditionKind
     children: tuple[AutomationConditionSnapshot, ...] = ()
     cron_schedule: str | None = None
     """For the cron conditions: the cron expression."""

@@ -30,28 +30,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conflux.events import DefinitionError
+from conflux.sdk._cron_checks import check_cron, check_timezone
 
 if TYPE_CHECKING:
     from conflux.events import AutomationConditionSnapshot
-
-ConditionKind = Literal[
-    "and",
-    "or",
-    "not",
-    "missing",
-    "newly_missing",
-    "in_progress",
-    "any_deps_missing",
-    "any_deps_in_progress",
-    "any_deps_updated",
-    "cron_tick_passed",
-    "code_version_changed",
-    "in_latest_time_window",
-    "all_deps_updated_since_cron",
-]
+    from conflux.events._snapshot import AutomationConditionKind as ConditionKind
 
 
 class InvalidAutomationConditionError(DefinitionError):
@@ -59,20 +44,10 @@ class InvalidAutomationConditionError(DefinitionError):
 
 
 def _check_cron(cron_schedule: str, cron_timezone: str) -> None:
-    from croniter import croniter
-
-    if not croniter.is_valid(cron_schedule):
-        raise InvalidAutomationConditionError(
-            f"automation condition: {cron_schedule!r} is not a cron expression: use five "
-            "fields, e.g. '0 * * * *' for hourly"
-        )
-    try:
-        ZoneInfo(cron_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidAutomationConditionError(
-            f"automation condition: {cron_timezone!r} is not an IANA time zone: use e.g. "
-            "'UTC' or 'America/New_York'"
-        ) from None
+    """Refuse a cron expression or time zone that the coordinator could not tick on."""
+    what = "automation condition"
+    check_cron(cron_schedule, what, InvalidAutomationConditionError)
+    check_timezone(cron_timezone, what, InvalidAutomationConditionError)
 
 
 @dataclass(frozen=True)

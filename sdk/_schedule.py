@@ -18,9 +18,10 @@ import inspect
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from conflux.events import DefinitionError, ScheduleSnapshot
+from conflux.sdk._cron_checks import check_cron, check_timezone
 from conflux.sdk._run_request import DefaultScheduleStatus, TickResult, tick_result
 from conflux.sdk._selection import AssetSelection, UnresolvedAssetJobDefinition, coerce_target
 
@@ -49,30 +50,6 @@ class ScheduleEvaluationContext:
     scheduled_execution_time: datetime
     schedule_name: str
     log: logging.Logger
-
-
-def check_timezone(name: str, what: str) -> ZoneInfo:
-    """The zone named `name`, or an `InvalidScheduleError` naming `what` and the fix."""
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidScheduleError(
-            f"{what}: unknown time zone {name!r}: use an IANA name such as 'UTC' or "
-            "'America/New_York'"
-        ) from None
-
-
-def check_cron(expression: str, what: str) -> str:
-    """The expression, normalized, or an `InvalidScheduleError` naming the fix."""
-    from croniter import croniter
-
-    text = " ".join(str(expression).split())
-    if not croniter.is_valid(text) or len(text.split(" ")) != 5:
-        raise InvalidScheduleError(
-            f"{what}: cron_schedule {expression!r} is not a five-field cron expression: write "
-            "e.g. '0 0 * * *' (daily at midnight) or '*/5 * * * *' (every five minutes)"
-        )
-    return text
 
 
 class ScheduleDefinition:
@@ -144,8 +121,8 @@ class ScheduleDefinition:
             UnknownTargetError: the target names an asset the location does not define.
         """
         what = f"schedule {self.name}"
-        cron = check_cron(self.cron_schedule, what)
-        check_timezone(self.execution_timezone, what)
+        cron = check_cron(self.cron_schedule, what, InvalidScheduleError)
+        check_timezone(self.execution_timezone, what, InvalidScheduleError)
         keys = self.target.resolve(defs, what)
         if self.partitioned:
             _check_partitioned(defs, keys, what, self.partitions_def)
