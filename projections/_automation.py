@@ -21,7 +21,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from conflux.events import (
     AnyEvent,
@@ -286,23 +285,23 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def latest_tick(cron: str, timezone: str, now: datetime) -> datetime:
-    """The latest tick of `cron` (read in `timezone`) at or before `now`, in UTC."""
-    from croniter import croniter
+    """The latest tick of `cron` (read in `timezone`) at or before `now`, in UTC.
 
-    local = now.astimezone(ZoneInfo(timezone))
-    it = croniter(cron, local)
-    prev: datetime = it.get_prev(datetime)
-    nxt: datetime = croniter(cron, prev).get_next(datetime)
-    tick = nxt if nxt <= local else prev
-    return tick.astimezone(UTC)
+    The ticks are the schedules' (`cron_schedule`): one reading of cron and daylight
+    saving for schedules and automation.
+    """
+    from conflux.projections._instigators import cron_schedule
+
+    ticks = cron_schedule(cron, timezone)
+    return ticks.tick(ticks.ordinal(now))
 
 
 def next_tick(cron: str, timezone: str, now: datetime) -> datetime:
     """The first tick of `cron` (read in `timezone`) strictly after `now`, in UTC."""
-    from croniter import croniter
+    from conflux.projections._instigators import cron_schedule
 
-    nxt: datetime = croniter(cron, now.astimezone(ZoneInfo(timezone))).get_next(datetime)
-    return nxt.astimezone(UTC)
+    ticks = cron_schedule(cron, timezone)
+    return ticks.tick(ticks.ordinal(now) + 1)
 
 
 def cron_leaves(condition: AutomationConditionSnapshot) -> set[tuple[str, str]]:
