@@ -178,23 +178,36 @@ def _request(
         )
         for partition, result, cs in partitions
     ]
-    partitioned = keys != [None]
-    events.append(
-        MaterializationRequested(
-            event_id=derived_id("automation-request", run_id),
-            time=now,
-            producer=PRODUCER,
-            correlation_id=run_id,
-            causation_id=events[0].event_id,
-            run_id=run_id,
-            selection=asset_key,
-            asset_keys=(asset_key,),
-            partition_keys=tuple(k for k in keys if k is not None) if partitioned else None,
-            requested_by="automation",
-            tags={"trigger": "automation"},
-        )
-    )
+    events.append(_run_request(run_id, asset_key, keys, now, cause=events[0].event_id))
     return events
+
+
+def _run_request(
+    run_id: str,
+    asset_key: str,
+    keys: list[str | None],
+    now: datetime,
+    *,
+    cause: str | None,
+) -> MaterializationRequested:
+    """The request of an automatic run.
+
+    Its id is derived from the run's, so emitting it again yields the same event.
+    """
+    partition_keys = tuple(k for k in keys if k is not None)
+    return MaterializationRequested(
+        event_id=derived_id("automation-request", run_id),
+        time=now,
+        producer=PRODUCER,
+        correlation_id=run_id,
+        causation_id=cause,
+        run_id=run_id,
+        selection=asset_key,
+        asset_keys=(asset_key,),
+        partition_keys=partition_keys or None,
+        requested_by="automation",
+        tags={"trigger": "automation"},
+    )
 
 
 def _run_open(state: CoordinatorState, run_id: str) -> bool:
@@ -308,21 +321,7 @@ def _repair(state: CoordinatorState, now: datetime) -> list[MaterializationReque
             missing[run_id] = partitions
     events: list[MaterializationRequested] = []
     for run_id, partitions in sorted(missing.items()):
-        asset_key = partitions[0][0]
-        keys = sorted({p for _, p in partitions if p is not None})
+        keys: list[str | None] = sorted({p for _, p in partitions if p is not None})
         log.warning("automation: run %s was evaluated but never requested; requesting", run_id)
-        events.append(
-            MaterializationRequested(
-                event_id=derived_id("automation-request", run_id),
-                time=now,
-                producer=PRODUCER,
-                correlation_id=run_id,
-                run_id=run_id,
-                selection=asset_key,
-                asset_keys=(asset_key,),
-                partition_keys=tuple(keys) if keys else None,
-                requested_by="automation",
-                tags={"trigger": "automation"},
-            )
-        )
+        events.append(_run_request(run_id, partitions[0][0], keys, now, cause=None))
     return events
