@@ -40,6 +40,7 @@ from conflux.projections._automation import (
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from conflux.coordinator._state import CoordinatorState
@@ -185,7 +186,7 @@ def _request(
 def _run_request(
     run_id: str,
     asset_key: str,
-    keys: list[str | None],
+    keys: Sequence[str | None],
     now: datetime,
     *,
     cause: str | None,
@@ -321,7 +322,7 @@ def _repair(state: CoordinatorState, now: datetime) -> list[MaterializationReque
             missing[run_id] = partitions
     events: list[MaterializationRequested] = []
     for run_id, partitions in sorted(missing.items()):
-        keys: list[str | None] = sorted({p for _, p in partitions if p is not None})
+        keys = sorted({p for _, p in partitions if p is not None})
         log.warning("automation: run %s was evaluated but never requested; requesting", run_id)
         events.append(_run_request(run_id, partitions[0][0], keys, now, cause=None))
     return events
