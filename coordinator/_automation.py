@@ -59,6 +59,20 @@ FULL_EVALUATION_CAP = 10_000
 
 AssetPartition = tuple[str, str | None]
 
+NOTED_TYPES = frozenset(
+    {
+        "AssetMaterialized",
+        "PartitionFailed",
+        "AutomationEvaluated",
+        "RunCompleted",
+        "DefinitionsPublished",
+        "LocationLoadFailed",
+        "DynamicPartitionsAdded",
+    }
+)
+"""The event types `AutomationState.apply` reads; the fold skips the call for the rest
+(most events, e.g. dispatches, while a million are replayed)."""
+
 
 @dataclass
 class AutomationState:

@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from conflux.coordinator._automation import AutomationState
+from conflux.coordinator._automation import NOTED_TYPES, AutomationState
 from conflux.coordinator._backfill import BackfillState
 from conflux.coordinator._instigators import InstigatorState
 from conflux.coordinator._run_state import (
@@ -176,7 +176,8 @@ class CoordinatorState:
                     self.dirty_backfills.discard(event.backfill_id)
             case _:
                 pass
-        self.automation.apply(event)
+        if event.type in NOTED_TYPES:
+            self.automation.apply(event)
 
     # -- queries -------------------------------------------------------------------------
 
