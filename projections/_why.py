@@ -185,15 +185,16 @@ def _explanation(
 
 
 def _true_leaves(result: ConditionResult) -> list[ConditionResult]:
-    """The leaves that made a true result true (under NOT, the false ones that did)."""
+    """The true leaves under a true result: what made it true.
+
+    Only true children are followed, so a true NOT (whose child is false) adds nothing;
+    `in_latest_time_window` is left out as it explains nothing.
+    """
     if not result.children:
         return [result]
-    if result.condition in ("NOT",) or (len(result.children) == 1 and not result.value):
-        return []
-    found: list[ConditionResult] = []
-    for child in result.children:
-        if child.value and child.children:
-            found.extend(_true_leaves(child))
-        elif child.value and child.condition != "in_latest_time_window":
-            found.append(child)
-    return found
+    return [
+        leaf
+        for child in result.children
+        if child.value and child.condition != "in_latest_time_window"
+        for leaf in _true_leaves(child)
+    ]
