@@ -181,17 +181,19 @@ class Evaluator:
                     return True, f"{_name(up)}: {why}"
             return False, "no upstream partition in progress"
         handled = self._handled_at(me, with_materialization=True)
-        newest: tuple[datetime, AssetPartition] | None = None
+        fresh: list[tuple[datetime, AssetPartition]] = []
         for up in ups:
             at = self._materialized_at(up)
-            fresh = at is not None and (handled is None or at > handled)
-            if fresh and at is not None and (newest is None or at > newest[0]):
-                newest = (at, up)
-        if newest is None:
+            if at is not None and (handled is None or at > handled):
+                fresh.append((at, up))
+        if not fresh:
             return False, "no upstream partition updated since" + (
                 f" {_t(handled)}" if handled is not None else " (none materialized)"
             )
-        return True, f"{_name(newest[1])} materialized {_t(newest[0])}"
+        fresh.sort(key=lambda item: item[0], reverse=True)
+        named = ", ".join(f"{_name(up)} materialized {_t(at)}" for at, up in fresh[:_NAMED])
+        more = len(fresh) - _NAMED
+        return True, named + (f", and {more} more" if more > 0 else "")
 
     def _code_version_changed(self, me: AssetPartition) -> tuple[bool, str]:
         asset = self.graph.assets.get(me[0])
@@ -282,6 +284,8 @@ class Evaluator:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAMED = 3
+"""How many updated upstream partitions an explanation names, newest first."""
 
 
 def latest_tick(cron: str, timezone: str, now: datetime) -> datetime:

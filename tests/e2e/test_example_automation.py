@@ -78,6 +78,22 @@ def test_the_sensor_runs_on_its_own(state: Path) -> None:
 
 
 def test_a_new_day_is_followed_by_its_eager_downstream_and_why_says_so(state: Path) -> None:
+    # The sensor refreshes exchange_rate every 10 s, and each refresh reruns the eager
+    # priced_orders: the sensor is stopped here so that the run this test reads is the
+    # one raw_orders asked for, not a later one of the exchange rate's.
+    assert conflux(state, "sensors", "stop", "price_feed").returncode == 0
+    try:
+        _automatic_downstream_is_explained(state)
+    finally:
+        assert conflux(state, "sensors", "start", "price_feed").returncode == 0
+
+
+def _automatic_downstream_is_explained(state: Path) -> None:
+    def sensor_runs_ended() -> bool:
+        runs = _json(state, "runs")
+        return not [r for r in runs if r["status"] in ("queued", "started")]
+
+    wait_for(sensor_runs_ended, timeout=60)
     yesterday = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d")
     done = conflux(state, "materialize", "raw_orders", "--partition", yesterday, "--wait")
     assert done.returncode == 0, done.stderr
@@ -92,7 +108,7 @@ def test_a_new_day_is_followed_by_its_eager_downstream_and_why_says_so(state: Pa
     report = _json(state, "why", "priced_orders", "--partition", yesterday)
     assert report["last_run"]["trigger"] == "automation"
     assert report["last_run"]["evaluation"]["condition"] == "eager"
-    assert "raw_orders" in report["last_run"]["explanation"]
+    assert f"raw_orders[{yesterday}] materialized" in report["last_run"]["explanation"]
     text = conflux(state, "why", "priced_orders", "--partition", yesterday)
     assert text.returncode == 0 and "because automation: eager was true" in text.stdout
 

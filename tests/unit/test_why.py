@@ -82,3 +82,44 @@ def test_unknown_asset_is_a_selection_error() -> None:
     h = Harness(_chain())
     with pytest.raises(SelectionError, match="did you mean clean"):
         explain(_model(h), "clen", None)
+
+
+def test_the_explanation_names_every_updated_upstream_newest_first() -> None:
+    @asset
+    def rates() -> int:
+        return 1
+
+    @asset
+    def orders() -> int:
+        return 2
+
+    @asset
+    def fees() -> int:
+        return 3
+
+    @asset
+    def refunds() -> int:
+        return 4
+
+    @asset(automation_condition=EAGER)
+    def revenue(rates: int, orders: int, fees: int, refunds: int) -> int:
+        return rates + orders + fees + refunds
+
+    h = Harness(Definitions(assets=[rates, orders, fees, refunds, revenue]))
+    for key in ("rates", "orders", "fees", "refunds"):
+        h.report(key)
+    h.settle()
+    cause = explain(_model(h), "revenue", None).last_run
+    assert cause is not None and cause.trigger == "automation"
+    # All four are new to revenue: the newest three are named, newest first.
+    assert cause.explanation.endswith(", and 1 more)")
+    assert "refunds materialized" in cause.explanation
+    assert "rates materialized" not in cause.explanation  # the oldest of the four
+    h.report("rates")
+    h.report("orders")
+    h.settle()
+    cause = explain(_model(h), "revenue", None).last_run
+    assert cause is not None and cause.trigger == "automation"
+    # Only what updated since revenue's last run counts, and both of those are named.
+    assert "fees" not in cause.explanation
+    assert cause.explanation.index("orders") < cause.explanation.index("rates")
