@@ -1,93 +1,57 @@
-"""The query API: a small JSON-over-HTTP server on the read model (stdlib only).
+"""The query API: JSON reads of the read model, and the web UI around them (stdlib only).
 
-Endpoints (all GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
+Endpoints (GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
 `/assets/<quoted key>/validate-partition?partition=K`, `/assets/<quoted key>/partitions`,
-`/runs?status=&limit=`,
-`/runs/<id>`, `/events?asset=&partition=&type=&since=&after=&limit=`, `/selection?q=`,
+`/runs?status=&limit=`, `/runs/<id>`, `/runs/<id>/partitions?limit=` (its timeline),
+`/events?asset=&partition=&type=&run=&since=&after=&limit=`, `/selection?q=`,
 `/lineage?asset=&partition=&direction=&depth=&event_id=` (when an archive is attached).
 `/partitions` (every dynamic partitions name with its key count), `/partitions/<quoted name>`
 (its current keys, in order of addition). `/locations` (every code location: status,
 interpreter, snapshot, live workers, last load error). `/instigators?type=schedule|sensor`,
 `/instigators/<quoted name>` (schedules and sensors: status, cursor, last tick and error).
-Errors are `{"error": one line, "kind": error class name}` with 400, 404 or 500, so that
-`ApiClient` raises the same typed error the server hit.
+The web UI: `/` and `/ui/<file>`, `/stream` (live events) and `POST /actions/<name>` (see
+`conflux.projections._http`). Errors are `{"error": one line, "kind": error class name}`
+with 400, 404 or 500, so that `ApiClient` raises the same typed error the server hit.
 """
 
 from __future__ import annotations
 
-import json
+import getpass
 import logging
 import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from pydantic import BaseModel
 
-from conflux.events import ConfluxError, DefinitionError, SelectionError
+from conflux.events import ConfluxError
 from conflux.projections._api_models import NotFoundError
 from conflux.projections._backfills import backfill_summaries, backfill_summary
 from conflux.projections._dynamic import (
     dynamic_partitions_keys,
     dynamic_partitions_summaries,
 )
+from conflux.projections._http import (
+    ActionsUnavailableError,
+    BadRequestError,
+    Handler,
+    Server,
+)
+from conflux.projections._stream import EventStream
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from pydantic import JsonValue
+
+    from conflux.events import Event
     from conflux.projections._lineage import LineageService
     from conflux.projections._read_model import ReadModel
 
 _log = logging.getLogger("conflux.projections.api")
 
 
-class _BadRequest(ConfluxError, ValueError):
-    """A query parameter is malformed (sent to the client as kind `ConfluxError`)."""
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    api: QueryApi
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        _log.exception("query API: error while serving %s", client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: object) -> None:
-        _log.debug("%s " + format, self.address_string(), *args)
-
-    def do_GET(self) -> None:
-        parts = urlsplit(self.path)
-        # split before unquoting: asset keys contain `/` and arrive as %2F
-        segments = [unquote(s) for s in parts.path.strip("/").split("/") if s]
-        query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
-        try:
-            status, body = 200, self.server.api.route(segments, query)
-        except NotFoundError as exc:
-            status, body = 404, _error(exc)
-        except SelectionError as exc:
-            status, body = (404 if segments[:1] == ["assets"] else 400), _error(exc)
-        except (DefinitionError, _BadRequest) as exc:
-            status, body = 400, _error(exc)
-        except Exception as exc:
-            _log.exception("query API: %s failed", self.path)
-            status, body = 500, {"error": f"{type(exc).__name__}: {exc}", "kind": "ConfluxError"}
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-def _error(exc: Exception) -> dict[str, str]:
-    kind = "ConfluxError" if isinstance(exc, _BadRequest) else type(exc).__name__
-    return {"error": str(exc).splitlines()[0] if str(exc) else kind, "kind": kind}
+_BadRequest = BadRequestError
 
 
 def _dump(value: BaseModel | Sequence[BaseModel]) -> object:
@@ -125,8 +89,17 @@ def _check_type(name: str | None) -> None:
         raise _BadRequest(f"no event type {name!r}: one of {', '.join(sorted(EVENT_TYPES))}")
 
 
+class UnsafeBindError(ConfluxError):
+    """The API was told to listen beyond loopback without a token."""
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 class QueryApi:
-    """Serves a `ReadModel` over HTTP on 127.0.0.1 from daemon threads.
+    """Serves a `ReadModel` over HTTP: JSON reads, the web UI, its stream and actions.
+
+    See `conflux.projections._http` for the HTTP side. Requests run on daemon threads.
 
     The socket is bound when the object is made (port 0: a free port), so `url` is known
     before `start()`; call `close()` when done, also if it never started.
@@ -138,29 +111,47 @@ class QueryApi:
         *,
         port: int = 0,
         host: str = "127.0.0.1",
+        token: str | None = None,
         caught_up: Callable[[], bool] = lambda: True,
         broker_problem: Callable[[], str | None] = lambda: None,
         expected_locations: Sequence[str] = (),
+        emit: Callable[[Event], None] | None = None,
     ) -> None:
         """Bind the server.
 
         Args:
             model: what to serve.
             port: the TCP port; 0 picks a free one (see `port`).
-            host: the interface; loopback unless deployed behind something.
+            host: the interface: loopback unless a token is given.
+            token: required of every request when given (see `_http`); required when
+                `host` is not loopback.
             caught_up: whether the feeding projector has read the log to its end.
             broker_problem: why the broker looks unreachable to the feeding projector,
                 or None when it answers.
             expected_locations: locations that must load (or fail) before `/status` is
                 ready.
+            emit: puts an event on the log (and waits until the broker has it); None
+                serves reads only, and actions answer 503.
+
+        Raises:
+            UnsafeBindError: `host` is not loopback and no token is given.
         """
+        if host not in LOOPBACK_HOSTS and not token:
+            raise UnsafeBindError(
+                f"listening on {host} needs a token: pass --token (or set "
+                "CONFLUX_API_TOKEN), or keep the default host 127.0.0.1"
+            )
         self.model = model
         self._caught_up = caught_up
         self._broker_problem = broker_problem
         self._expected = tuple(expected_locations)
         self._host = host
-        self._server = _Server((host, port), _Handler)
+        self._emit = emit
+        self.stream = EventStream()
+        """Live events for the UI: the projector publishes what it applies."""
+        self._server = Server((host, port), Handler)
         self._server.api = self
+        self._server.token = token or None
         self._thread: threading.Thread | None = None
         self.lineage: LineageService | None = None
         """Answers `/lineage` once the projector has opened its archive."""
@@ -191,6 +182,7 @@ class QueryApi:
 
     def close(self) -> None:
         """Stop serving and release the socket."""
+        self.stream.close()
         if self._thread is not None:
             self._server.shutdown()
             self._thread.join(timeout=5)
@@ -234,6 +226,9 @@ class QueryApi:
                         status=query.get("status") or None, limit=50 if limit is None else limit
                     )
                 )
+            case ["runs", run_id, "partitions"]:
+                limit = _int(query, "limit")
+                return _dump(model.run_partitions(run_id, 1000 if limit is None else limit))
             case ["runs", run_id]:
                 run = model.run_summary(run_id)
                 if run is None:
@@ -249,6 +244,7 @@ class QueryApi:
                         since=_time(query.get("since")),
                         after=_int(query, "after"),
                         limit=_int(query, "limit"),
+                        run=query.get("run") or None,
                     )
                 )
             case ["backfills"]:
@@ -285,6 +281,24 @@ class QueryApi:
                 return _dump(found[0] if wanted is not None else found)
         raise NotFoundError(f"no endpoint {'/' + '/'.join(segments)!r} in the query API")
 
+    def act(self, name: str, body: object) -> dict[str, JsonValue]:
+        """Do one UI action: check it, emit its event, and say what was emitted.
+
+        Raises:
+            ActionsUnavailableError: this API was started without `emit`.
+            ActionError, SelectionError, DefinitionError, NotFoundError: the action was
+                refused before anything was emitted.
+        """
+        from conflux.projections._actions import action_answer, build_action
+
+        if self._emit is None:
+            raise ActionsUnavailableError(
+                "this query API serves reads only: use the CLI, or the projector's UI"
+            )
+        event = build_action(self.model, name, body, user=_user())
+        self._emit(event)
+        return action_answer(event)
+
     def _lineage(self, query: dict[str, str]) -> BaseModel:
         if self.lineage is None:
             raise NotFoundError(
@@ -308,3 +322,10 @@ class QueryApi:
             )
         except ValueError as exc:
             raise _BadRequest(str(exc)) from None
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

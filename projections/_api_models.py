@@ -101,6 +101,10 @@ class AssetSummary(_Model):
     """The asset's partitions definition as its location published it."""
     checks: list[CheckSummary] = []
     """The asset's checks (defined, or seen in results), by name."""
+    deps: list[str] = []
+    """The keys of the assets it depends on, as its location defined them."""
+    automation_condition: str | None = None
+    """Its automation condition as an expression (None: not automated)."""
 
 
 class RunSummary(_Model):
@@ -281,6 +285,13 @@ class PartitionRange(_Model):
     count: int
 
 
+class PartitionDimension(_Model):
+    """One dimension of a multi-partitioned asset, in key order."""
+
+    name: str
+    count: int
+
+
 class PartitionRanges(_Model):
     """An asset's whole partition space as ranges: a million partitions in a few lines."""
 
@@ -289,6 +300,10 @@ class PartitionRanges(_Model):
     counts: dict[str, int]
     """Partitions per status."""
     ranges: list[PartitionRange]
+    dimensions: list[PartitionDimension] = []
+    """A multi-partitioned asset's dimensions (empty for one dimension). Keys are listed
+    row-major, the first dimension varying slowest: partition `i` is at row
+    `i // dimensions[-1].count`, column `i % dimensions[-1].count` of a grid."""
 
 
 class DynamicPartitionsSummary(_Model):
@@ -305,3 +320,31 @@ class DynamicPartitionsKeys(DynamicPartitionsSummary):
     """One dynamic partitions definition with its current keys, in order of addition."""
 
     partition_keys: list[str]
+
+
+RunPartitionStatus = Literal["queued", "in_progress", "materialized", "failed", "skipped"]
+
+
+class RunPartition(_Model):
+    """One asset partition of a run: when it was dispatched, ran and ended, and how."""
+
+    asset_key: str
+    partition_key: str | None
+    status: RunPartitionStatus
+    attempt: int
+    dispatched_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    worker_id: str | None
+    error_type: str | None = None
+    message: str | None = None
+    traceback: str | None = None
+
+
+class RunPartitions(_Model):
+    """A run's timeline: its partitions in dispatch order (the first `limit`)."""
+
+    run_id: str
+    total: int
+    """Asset partitions the run's events mention (`partitions` may hold fewer)."""
+    partitions: list[RunPartition]

@@ -8,6 +8,7 @@ server would. A server that does not answer is `ApiUnavailableError`.
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
 from typing import TYPE_CHECKING, TypeVar
@@ -77,17 +78,24 @@ class ApiClient:
     Args:
         base_url: e.g. `http://127.0.0.1:8321` (what `conflux dev` writes to its state).
         timeout: seconds per request before `ApiUnavailableError`.
+        token: sent as `Authorization: Bearer` to an API that requires one (default: the
+            `CONFLUX_API_TOKEN` environment variable).
     """
 
-    def __init__(self, base_url: str, timeout: float = 5.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 5.0, token: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._headers = {}
+        token = token if token is not None else os.environ.get("CONFLUX_API_TOKEN")
+        if token:
+            self._headers["Authorization"] = f"Bearer {token}"
 
     def _get(self, path: str, params: dict[str, object | None] | None = None) -> bytes:
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
         url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
         try:
-            with urllib.request.urlopen(url, timeout=self.timeout) as response:
+            request = urllib.request.Request(url, headers=self._headers)
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 data: bytes = response.read()
                 return data
         except urllib.error.HTTPError as exc:

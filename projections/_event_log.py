@@ -86,9 +86,15 @@ class EventLog:
     _by_partition: dict[tuple[str, str | None], list[int]] = field(default_factory=dict)
     _ranges: dict[str, list[int]] = field(default_factory=dict)
     """Asset -> requests of a partition range (matched against a key at query time)."""
+    _by_run: dict[str, list[int]] = field(default_factory=dict)
+    """Run id -> every event that carries it (request, plan, dispatches, outcomes)."""
 
     def __len__(self) -> int:
         return self.count
+
+    def of_run(self, run_id: str) -> list[LoggedEvent]:
+        """Every event that carries `run_id`, in the order applied."""
+        return [self.records[i] for i in self._by_run.get(run_id, [])]
 
     def apply(
         self, event: AnyEvent, *, topic: str = "", partition: int = -1, offset: int = -1
@@ -113,6 +119,9 @@ class EventLog:
             return record
         index = len(self.records)
         self.records.append(record)
+        run_id = getattr(event, "run_id", None)
+        if isinstance(run_id, str):
+            self._by_run.setdefault(run_id, []).append(index)
         for key in keys:
             self._by_asset.setdefault(key, []).append(index)
             for pk in partition_keys:
@@ -152,6 +161,7 @@ class EventLog:
         after: int | None = None,
         limit: int | None = None,
         covers: Callable[[str, PartitionRange, str], bool] | None = None,
+        run: str | None = None,
     ) -> list[LoggedEvent]:
         """Matching events, oldest first; with `limit`, the latest `limit` of them.
 
@@ -167,11 +177,19 @@ class EventLog:
             limit: keep the newest `limit` matches.
             covers: whether a request's partition range covers a key of an asset; without
                 it, range requests match no single partition.
+            run: only events that carry this run id.
         """
         wanted = type.lower() if type else None
         candidates: Sequence[LoggedEvent]
         if wanted == "componentheartbeat":
             candidates = [r for r in self.heartbeats if asset is None or asset in r.asset_keys]
+        elif run is not None:
+            by_run = self._by_run.get(run, [])
+            if asset is not None:
+                by_run = [i for i in by_run if asset in self.records[i].asset_keys]
+            if partition is not None:
+                by_run = [i for i in by_run if self.records[i].partition_key == partition]
+            candidates = _View(self.records, by_run)
         else:
             candidates = _View(self.records, self._indices(asset, partition, covers))
         start = 0

@@ -9,6 +9,7 @@ other part so that `conflux status` can tell it is alive.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from typing import TYPE_CHECKING
@@ -18,10 +19,9 @@ from conflux.projections._api import QueryApi
 from conflux.projections._read_model import ReadModel
 
 if TYPE_CHECKING:
-    import threading
     from collections.abc import Sequence
 
-    from conflux.events import EventConsumer, EventProducer, Topics
+    from conflux.events import AnyEvent, Event, EventConsumer, EventProducer, Topics
     from conflux.events.brokers import BrokerKind
     from conflux.projections._archive import ArchiveSink
     from conflux.projections._store import ArchiveStore
@@ -49,6 +49,8 @@ class Projector:
         topics: Topics,
         *,
         api_port: int = 0,
+        api_host: str = "127.0.0.1",
+        api_token: str | None = None,
         broker_kind: BrokerKind | None = None,
         expected_locations: Sequence[str] = (),
         instance_id: str | None = None,
@@ -59,7 +61,9 @@ class Projector:
         Args:
             bootstrap: the broker.
             topics: the system's topic catalog.
-            api_port: the query API's port on 127.0.0.1; 0 picks a free one.
+            api_port: the query API's port; 0 picks a free one.
+            api_host: the query API's interface (beyond loopback, `api_token` is needed).
+            api_token: what every request to the API and UI must carry, when given.
             broker_kind: see `kafka_config`.
             expected_locations: code locations that must load (or report a failure)
                 before `/status` is ready.
@@ -75,12 +79,17 @@ class Projector:
         self.archive = archive
         self._sink: ArchiveSink | None = None
         self._caught_up = False
+        self._actions: EventProducer | None = None
+        self._actions_lock = threading.Lock()
         self.api = QueryApi(
             self.model,
             port=api_port,
+            host=api_host,
+            token=api_token,
             caught_up=lambda: self._caught_up,
             broker_problem=self._broker_problem,
             expected_locations=expected_locations,
+            emit=self._emit_action,
         )
         self._started = time.monotonic()
         self._echo: float | None = None
@@ -139,6 +148,8 @@ class Projector:
                 if self.api.error is not None:
                     raise RuntimeError("the query API stopped") from self.api.error
                 records = consumer.poll(timeout=0.05, max_records=1000)
+                live = self.api.stream.listening
+                applied: list[tuple[int, AnyEvent]] = []
                 for record in records:
                     event = record.event
                     if (
@@ -146,12 +157,16 @@ class Projector:
                         and event.instance_id == self.instance_id
                     ):
                         self._echo = time.monotonic()
-                    self.model.apply(
+                    new = self.model.apply(
                         record.event,
                         topic=record.topic,
                         partition=record.partition,
                         offset=record.offset,
                     )
+                    if new and live:
+                        applied.append((self.model.log.count, event))
+                if applied:
+                    self.api.stream.publish(applied)
                 if self._sink is not None:
                     self._sink.add(records)
                 if not self._caught_up and consumer.caught_up():
@@ -164,6 +179,7 @@ class Projector:
                     self._beat(producer)
         finally:
             self.api.close()
+            self._close_actions()
             self._close_archive()
             if consumer is not None:
                 consumer.close()
@@ -174,6 +190,35 @@ class Projector:
                     # Heartbeats are disposable: a projector stopped during an outage
                     # loses its last beats, nothing else.
                     _log.warning("stopping with undelivered heartbeats: %s", exc)
+
+    def _emit_action(self, event: Event) -> None:
+        """Put a UI action's event on the log, and wait until the broker has it.
+
+        Raises:
+            BrokerUnavailableError: the broker did not take it within 10 s.
+        """
+        from conflux.events import EventProducer
+
+        with self._actions_lock:
+            if self._actions is None:
+                self._actions = EventProducer(
+                    self.bootstrap,
+                    self.topics,
+                    client_id="conflux-ui",
+                    broker_kind=self.broker_kind,
+                    linger_ms=0,
+                )
+            self._actions.emit(event)
+            self._actions.flush(timeout=10.0)
+
+    def _close_actions(self) -> None:
+        with self._actions_lock:
+            producer, self._actions = self._actions, None
+        if producer is not None:
+            try:
+                producer.close()
+            except BrokerUnavailableError as exc:
+                _log.warning("stopping with an undelivered UI action: %s", exc)
 
     def _open_archive(self) -> None:
         if self.archive is None:

@@ -23,8 +23,11 @@ from conflux.projections._api_models import (
     AssetSummary,
     EventRecord,
     LastMaterialization,
+    NotFoundError,
     PartitionCounts,
+    PartitionDimension,
     PartitionRanges,
+    RunPartitions,
     RunSummary,
 )
 from conflux.projections._asset_state import (
@@ -148,9 +151,20 @@ class ReadModel:
                 raise DefinitionError(f"{key} is not partitioned: drop --partitions", asset_key=key)
             table = self.asset_state.partitions.get(key)
             states = table.statuses() if table is not None else {}  # a snapshot, by column
-        return summarize(key, pdef.get_partition_keys(), states)
+        summary = summarize(key, pdef.get_partition_keys(), states)
+        from conflux.sdk import MultiPartitionsDefinition
+
+        if isinstance(pdef, MultiPartitionsDefinition):
+            dims = [
+                PartitionDimension(name=d.name, count=d.partitions_def.get_num_partitions())
+                for d in pdef.partitions_defs
+            ]
+            summary = summary.model_copy(update={"dimensions": dims})
+        return summary
 
     def _asset_summary(self, key: str) -> AssetSummary:
+        from conflux.sdk._automation import describe
+
         snap = self.definitions.assets.get(key)
         states = current_states(self.definitions, key, self.asset_state.partitions.get(key, {}))
         counts = status_counts(states)  # by column: no PartitionState per partition
@@ -186,6 +200,10 @@ class ReadModel:
             else None,
             partitions_snapshot=partitions_snapshot,
             checks=self.checks.summaries(key, self.definitions.asset_checks_of(key)),
+            deps=[dep.asset_key for dep in snap.deps] if snap else [],
+            automation_condition=describe(snap.automation_condition)
+            if snap is not None and snap.automation_condition is not None
+            else None,
         )
 
     def _total(self, key: str) -> int | None:
@@ -258,6 +276,7 @@ class ReadModel:
         since: datetime | None = None,
         after: int | None = None,
         limit: int | None = None,
+        run: str | None = None,
     ) -> list[EventRecord]:
         """Matching events, oldest first (see `EventLog.query`)."""
         with self.lock:
@@ -269,8 +288,23 @@ class ReadModel:
                 after=after,
                 limit=limit,
                 covers=self._covers,
+                run=run,
             )
             return [_event_record(r) for r in found]
+
+    def run_partitions(self, run_id: str, limit: int = 1000) -> RunPartitions:
+        """A run's asset partitions, dispatch to outcome (the first `limit` of them).
+
+        Raises:
+            NotFoundError: no event carries this run id.
+        """
+        from conflux.projections._run_timeline import run_timeline
+
+        with self.lock:
+            records = self.log.of_run(run_id)
+            if not records:
+                raise NotFoundError(f"no run {run_id!r}: list runs with `conflux runs`")
+            return run_timeline(run_id, records, limit=limit)
 
     def covers(self, asset: str, span: PartitionRange, key: str) -> bool:
         """Tell whether the range `span` of `asset`'s partitions holds `key`."""

@@ -477,20 +477,69 @@ def worker(
     )
 
 
-@cli.command()
-@click.option("--port", type=int, default=0, help="Port of the query API (0: a free one).")
-@click.option(
+_HOST = click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface to listen on; beyond loopback, --token is required.",
+)
+_TOKEN = click.option(
+    "--token",
+    envvar="CONFLUX_API_TOKEN",
+    default=None,
+    help="Require this token of every request (env CONFLUX_API_TOKEN).",
+)
+_EXPECT = click.option(
     "--expect-location",
     "expected",
     multiple=True,
     help="A location that must load (or report its failure) before status is ready.",
 )
+
+
+@cli.command()
+@click.option("--port", type=int, default=0, help="Port of the query API (0: a free one).")
+@_HOST
+@_TOKEN
+@_EXPECT
 @STATE_DIR
-def projector(port: int, expected: tuple[str, ...], state_dir: str) -> None:
-    """Run the projector and its query API (one part, for real deployments)."""
+def projector(
+    port: int, host: str, token: str | None, expected: tuple[str, ...], state_dir: str
+) -> None:
+    """Run the projector, its query API and the web UI (one part, for real deployments)."""
     from conflux.cli._parts import run_projector
 
-    sys.exit(run_projector(port=port, expected=expected, state_dir=state_dir))
+    sys.exit(
+        run_projector(port=port, expected=expected, state_dir=state_dir, host=host, token=token)
+    )
+
+
+@cli.command()
+@click.option("--port", type=int, default=3000, show_default=True, help="Port of the UI.")
+@_HOST
+@_TOKEN
+@_EXPECT
+@STATE_DIR
+def ui(port: int, host: str, token: str | None, expected: tuple[str, ...], state_dir: str) -> None:
+    """Serve the web UI: a projector of its own, on the system the state dir names.
+
+    `conflux dev` serves the UI already (it prints the address); run this in a real
+    deployment, or for a second UI. Lineage needs the archive: a ClickHouse server
+    (CONFLUX_CLICKHOUSE_URL), or the chdb folder when no other process holds it.
+    """
+    from conflux.cli._parts import run_projector
+
+    sys.exit(
+        run_projector(
+            port=port,
+            expected=expected,
+            state_dir=state_dir,
+            host=host,
+            token=token,
+            archive_optional=True,
+            announce=True,
+        )
+    )
 
 
 @cli.group()

@@ -52,6 +52,7 @@ def launch(
 ) -> None:
     """Backfill SELECTION over a range (--from/--to) or explicit keys (--partition)."""
     from conflux.cli._backfill import launch as run
+
     if missing and failed:
         raise click.UsageError("pass --missing-only or --failed-only, not both")
     if not partitions and from_key is None and to_key is None:

@@ -285,6 +285,7 @@ def run_dev(
             ),
         )
         click.echo(f"query API: {api_url}   state: {root}   logs: {root / 'logs'}")
+        click.echo(f"UI: {api_url}/")
         click.echo(f"locations: {', '.join(spec.name for spec in locations)}")
         _announce_ready(api_url, stop, started)
         watched = time.monotonic()

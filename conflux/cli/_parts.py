@@ -91,23 +91,49 @@ def run_coordinator(
     return 0
 
 
-def run_projector(*, port: int, expected: tuple[str, ...], state_dir: str) -> int:
-    """Run the projector and its query API until stopped."""
+def run_projector(
+    *,
+    port: int,
+    expected: tuple[str, ...],
+    state_dir: str,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    archive_optional: bool = False,
+    announce: bool = False,
+) -> int:
+    """Run the projector, its query API and the web UI until stopped.
+
+    With `archive_optional`, a chdb archive that another process holds (a running
+    `conflux dev`) is left out: the UI then serves everything but lineage.
+    """
     from conflux.events import wait_for_broker
     from conflux.projections import Projector
+    from conflux.projections._store import ArchiveUnavailableError
 
     _configure_logging()
     bootstrap, kind, topics = _broker(state_dir)
     stop = _stop_on_signals()
     wait_for_broker(bootstrap)
+    try:
+        archive: ArchiveStore | None = open_archive(state_dir)
+    except ArchiveUnavailableError as exc:
+        if not archive_optional:
+            raise
+        logging.getLogger("conflux.cli").warning("serving without lineage: %s", exc)
+        archive = None
     projector = Projector(
         bootstrap,
         topics,
         api_port=port,
+        api_host=host,
+        api_token=token,
         broker_kind=kind,
         expected_locations=expected,
-        archive=open_archive(state_dir),
+        archive=archive,
     )
+    if announce:
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        print(f"UI: http://{shown}:{projector.api.port}/", flush=True)
     projector.run(stop)
     return 0
 
