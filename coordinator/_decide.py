@@ -26,6 +26,7 @@ from conflux.events import (
     ConfluxError,
     MaterializationRequested,
     RunCompleted,
+    RunHeld,
     RunStarted,
     TickCompleted,
     TickRequested,
@@ -50,6 +51,7 @@ Decision = (
     RunStarted
     | WorkItemDispatched
     | WorkItemSkipped
+    | RunHeld
     | RunCompleted
     | WorkItemAbandoned
     | MaterializationRequested
@@ -128,6 +130,7 @@ def _decide_run(state: CoordinatorState, run: RunState, now: datetime) -> list[D
         return []
     events: list[Decision] = []
     run.new_skips = {}
+    run.holding = set()
     plan = run.plan
     if plan is None:
         try:
@@ -191,7 +194,39 @@ def _decide_run(state: CoordinatorState, run: RunState, now: datetime) -> list[D
             for dependent in plan.dependents(item.work_item_id):
                 heapq.heappush(candidates, plan.index(dependent))
     run.new_skips = new_skips
+    for location in sorted(run.holding):
+        held = _held(state, run, location, now)
+        if held is not None:
+            events.append(held)
     return events
+
+
+def _held(state: CoordinatorState, run: RunState, location: str, now: datetime) -> RunHeld | None:
+    """Say once per outage that a run's ready work waits for its location (None: said)."""
+    assert run.started is not None
+    loc = state.definitions.locations.get(location)
+    error = loc.error if loc is not None else None
+    cause = error.event_id if error is not None else run.started.event_id
+    if run.held.get(location) == cause:
+        return None
+    why = (
+        f"failed to load ({error.error_type}: {error.message.splitlines()[0]})"
+        if error is not None and error.message
+        else "has not loaded"
+    )
+    return RunHeld(
+        event_id=derived_id("run-held", run.run_id, location, cause),
+        time=now,
+        producer=PRODUCER,
+        correlation_id=run.run_id,
+        causation_id=cause,
+        run_id=run.run_id,
+        location=location,
+        reason=(
+            f"location {location} is down: it {why}; its work is dispatched once it loads "
+            f"again (`conflux locations list` shows its error)"
+        ),
+    )
 
 
 def _decide_item(
@@ -239,8 +274,11 @@ def _decide_item(
                 f"{_at(gate.partition_key)} failed"
             )
             return _skipped(run, item, now, reason, cause=gate.event_id)
-    if not ready or not state.location_loaded(item.location):
-        return None  # wait for upstream, or hold until the location is back
+    if not ready:
+        return None  # wait for upstream
+    if not state.location_loaded(item.location):
+        run.holding.add(item.location)
+        return None  # hold until the location is back (and say so: `_held`)
     graph = state.definitions
     for key in item.asset_keys:
         asset = graph.assets.get(key)

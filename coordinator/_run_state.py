@@ -156,6 +156,11 @@ class RunState:
     """The latest outcome event (by time, id): the cause of the run's completion."""
     new_skips: dict[str, WorkItemSkipped] = field(default_factory=dict)
     """Skips decided in the current decision step, not folded yet (scratch for decide)."""
+    held: dict[str, str] = field(default_factory=dict)
+    """Location -> the cause (its `LocationLoadFailed` id) of the `RunHeld` emitted for
+    its current outage, so that one outage is announced once."""
+    holding: set[str] = field(default_factory=set)
+    """Locations whose down state held a ready item back in this step (scratch)."""
 
     @property
     def backfill_id(self) -> str | None:

@@ -46,6 +46,7 @@ from conflux.events import (
     PartitionFailed,
     PartitionStarted,
     RunCompleted,
+    RunHeld,
     RunStarted,
     SensorCursorSet,
     TickCompleted,
@@ -137,6 +138,10 @@ class CoordinatorState:
                     active.skipped[event.work_item_id] = event
                     self._note_outcome(active, (event.time, event.event_id))
                     self._touch(active, event.work_item_id)
+            case RunHeld():
+                active = self._active(event.run_id)
+                if active is not None:
+                    active.held[event.location] = event.causation_id or ""
             case WorkItemAbandoned():
                 active = self._active(event.run_id)
                 if active is not None:

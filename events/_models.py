@@ -137,6 +137,21 @@ class WorkItemSkipped(Event):
     reason: str
 
 
+class RunHeld(Event):
+    """A run's ready work waits, because its code location is down.
+
+    The coordinator emits one per run, location and outage (its `causation_id` is the
+    location's `LocationLoadFailed`), and dispatches the work once the location loads
+    again: the request is neither lost nor silently stuck.
+    """
+
+    type: Literal["RunHeld"] = "RunHeld"
+    run_id: str
+    location: str
+    reason: str
+    """For people: which location, why it is down, and what happens next."""
+
+
 class RunCompleted(Event):
     """A run ended: every work item materialized, failed or was skipped."""
 
@@ -497,6 +512,7 @@ AnyEvent = Annotated[
     | RunStarted
     | WorkItemDispatched
     | WorkItemSkipped
+    | RunHeld
     | RunCompleted
     | WorkItemAbandoned
     | BackfillRequested
@@ -529,6 +545,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         RunStarted,
         WorkItemDispatched,
         WorkItemSkipped,
+        RunHeld,
         RunCompleted,
         WorkItemAbandoned,
         BackfillRequested,

@@ -29,6 +29,7 @@ from conflux.events._models import (
     PartitionStarted,
     RecordDeadLettered,
     RunCompleted,
+    RunHeld,
     RunStarted,
     SensorCursorSet,
     TickCompleted,
@@ -144,6 +145,7 @@ class Topics:
                 RunStarted()
                 | WorkItemDispatched()
                 | WorkItemSkipped()
+                | RunHeld()
                 | RunCompleted()
                 | WorkItemAbandoned()
             ):

@@ -128,6 +128,9 @@ class RunSummary(_Model):
     completed_at: datetime | None
     reason: str | None
     """Why the run failed before any work (e.g. an unknown asset)."""
+    held: str | None = None
+    """Why its work waits: a location it needs is down (cleared once work is dispatched
+    there again)."""
 
 
 BackfillStatus = Literal["requested", "running", "canceling", "success", "failed", "canceled"]

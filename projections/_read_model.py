@@ -359,6 +359,7 @@ def _run_summary(run: RunState) -> RunSummary:
         started_at=run.started_at,
         completed_at=run.completed_at,
         reason=run.completed.reason if run.completed else None,
+        held=run.held,
     )
 
 

@@ -19,6 +19,7 @@ from conflux.events import (
     PartitionFailed,
     PartitionStarted,
     RunCompleted,
+    RunHeld,
     RunStarted,
     WorkItemDispatched,
     WorkItemSkipped,
@@ -55,6 +56,22 @@ class RunState:
     dispatched: bool = False
     tally: Counter[str] = field(default_factory=Counter)
     """Status -> how many entries of `outcomes` have it (kept with `outcomes`)."""
+    holds: dict[str, RunHeld] = field(default_factory=dict)
+    """Location -> the latest `RunHeld` for it."""
+    last_dispatch: dict[str, datetime] = field(default_factory=dict)
+    """Location -> when the run last dispatched work there (ends a hold)."""
+
+    @property
+    def held(self) -> str | None:
+        """Why the run's work waits (its locations are down), or None."""
+        if self.completed is not None:
+            return None
+        reasons = []
+        for location, hold in sorted(self.holds.items()):
+            since = self.last_dispatch.get(location)
+            if since is None or since <= hold.time:  # nothing dispatched there since
+                reasons.append(hold.reason)
+        return "; ".join(reasons) or None
 
     @property
     def status(self) -> RunStatus:
@@ -135,6 +152,7 @@ class RunsProjection:
             | RunStarted
             | WorkItemDispatched
             | WorkItemSkipped
+            | RunHeld
             | RunCompleted
             | PartitionStarted
             | AssetMaterialized
@@ -164,6 +182,13 @@ class RunsProjection:
                 run.started_at = event.time
             case WorkItemDispatched():
                 run.dispatched = True
+                last = run.last_dispatch.get(event.location)
+                if last is None or event.time > last:
+                    run.last_dispatch[event.location] = event.time
+            case RunHeld():
+                hold = run.holds.get(event.location)
+                if hold is None or event.time > hold.time:
+                    run.holds[event.location] = event
             case WorkItemSkipped():
                 for key in event.asset_keys:
                     run.skipped_items.add((key, event.partition_key))

@@ -120,6 +120,7 @@ def _await_run(
 
     deadline = time.monotonic() + ACCEPT_TIMEOUT_S if "started" in until else None
     shown = ""
+    told = ""
     while True:
         try:
             run = client.run(run_id)
@@ -127,6 +128,10 @@ def _await_run(
             raise
         except ConfluxError:
             run = None
+        if run is not None and run.held and run.held != told and "success" in until:
+            # Said once per outage, tty or not: a wait that would otherwise look stuck.
+            sys.stderr.write(("\n" if shown else "") + f"run {run_id[:8]} held: {run.held}\n")
+            told, shown = run.held, ""
         if run is not None and run.status in until:
             if progress and shown:
                 sys.stderr.write("\n")
@@ -154,6 +159,8 @@ def _print_run(run: RunSummary, *, waited: bool) -> None:
         raise RunFailedError(f"run {run.run_id} rejected: {run.reason}")
     if not waited:
         print(f"run {run.run_id} {run.status}: {run.partition_count} partition(s) of {keys}")
+        if run.held:
+            print(f"held: {run.held}")
         return
     print(
         f"run {run.run_id} {run.status}: {run.materialized} materialized, {run.failed} failed, "

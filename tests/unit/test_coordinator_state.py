@@ -262,7 +262,7 @@ def test_dispatch_is_held_while_the_location_is_down() -> None:
     down = LocationLoadFailed(
         time=T0 + timedelta(minutes=1), location="loc", error_type="ImportError", message="x"
     )
-    assert kinds(live.feed(down, request("a"))) == [("RunStarted", "run-1")]
+    assert kinds(live.feed(down, request("a"))) == [("RunStarted", "run-1"), ("RunHeld", "run-1")]
     back = published(
         snap("a"), snap("b", "a"), snap("c", "b"), snap("d"), at=T0 + timedelta(minutes=2)
     )

@@ -31,6 +31,7 @@ from conflux.events import (
     PartitionStarted,
     RecordDeadLettered,
     RunCompleted,
+    RunHeld,
     RunRequestSpec,
     RunStarted,
     SensorCursorSet,
@@ -78,6 +79,7 @@ SAMPLES = [
         upstream=(UpstreamRef(asset_key="u", partition_key="x", data_version="v1", event_id="e"),),
     ),
     WorkItemSkipped(work_item_id="w2", run_id="r1", asset_keys=("b",), reason="upstream a failed"),
+    RunHeld(run_id="r1", location="shop", reason="location shop is down"),
     RunCompleted(run_id="r1", status="failed", materialized=1, failed=1),
     WorkItemAbandoned(
         work_item_id="w1", run_id="r1", asset_keys=("a",), attempt=1, reason="worker gone"
