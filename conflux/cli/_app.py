@@ -453,6 +453,13 @@ def coordinator(
     type=click.Path(file_okay=False),
     help="Where the default IO manager stores values (default: <state-dir>/storage).",
 )
+@click.option(
+    "--reload/--no-reload",
+    "self_reload",
+    default=True,
+    show_default=True,
+    help="Restart in place on `conflux locations reload LOCATION` (dev supervises instead).",
+)
 @STATE_DIR
 def worker(
     location: str,
@@ -460,6 +467,7 @@ def worker(
     module: str | None,
     working_directory: str | None,
     storage_dir: str | None,
+    self_reload: bool,
     state_dir: str,
 ) -> None:
     """Run a worker of one code location (one part, for real deployments)."""
@@ -473,6 +481,7 @@ def worker(
             working_directory=working_directory,
             storage_dir=storage_dir,
             state_dir=state_dir,
+            self_reload=self_reload,
         )
     )
 

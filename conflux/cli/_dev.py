@@ -262,7 +262,7 @@ def run_dev(
         watcher = FileWatcher(locations)  # before the workers load: no edit is missed
         groups: dict[str, list[str]] = {}
         for spec in locations:
-            args = ["worker", "--location", spec.name]
+            args = ["worker", "--location", spec.name, "--no-reload"]  # dev restarts them
             args += ["-f", spec.file] if spec.file else ["-m", str(spec.module)]
             if spec.working_directory:
                 args += ["--working-directory", spec.working_directory]

@@ -19,6 +19,7 @@ from conflux.cli._system import broker_kind_from
 from conflux.events import StateDirError, Topics
 
 if TYPE_CHECKING:
+    from conflux.cli._watch import SelfReload
     from conflux.coordinator._queue import QueueLimits
     from conflux.projections._store import ArchiveStore
     from conflux.sdk import Definitions
@@ -163,8 +164,14 @@ def run_worker(
     working_directory: str | None,
     storage_dir: str | None,
     state_dir: str,
+    self_reload: bool = True,
 ) -> int:
-    """Run one worker of `location` until stopped."""
+    """Run one worker of `location` until stopped.
+
+    With `self_reload`, a `conflux locations reload LOCATION` made after the start stops
+    the worker gracefully and starts this process again in place (same pid and
+    arguments), which loads the location's code anew.
+    """
     from conflux.events import wait_for_broker
     from conflux.sdk import load_definitions_from_file, load_definitions_from_module
     from conflux.workers import Worker
@@ -174,6 +181,7 @@ def run_worker(
     _configure_logging()
     storage = Path(storage_dir or Path(state_dir) / "storage").resolve()
     path = str(Path(file).resolve()) if file else None
+    started_in = os.getcwd()
     if working_directory:
         os.chdir(working_directory)
         sys.path.insert(0, os.getcwd())
@@ -187,12 +195,32 @@ def run_worker(
         assert module is not None
         return load_definitions_from_module(module, location=location)
 
-    Worker(
-        location=location,
-        load=load,
-        bootstrap=bootstrap,
-        topics=topics,
-        storage_dir=storage,
-        broker_kind=kind,
-    ).run(stop)
+    reload: SelfReload | None = None
+    if self_reload:
+        from datetime import UTC, datetime
+
+        from conflux.cli._watch import ReloadListener, SelfReload
+
+        listener = ReloadListener(bootstrap, topics, datetime.now(UTC), kind)
+        reload = SelfReload(listener, location, stop)
+    try:
+        Worker(
+            location=location,
+            load=load,
+            bootstrap=bootstrap,
+            topics=topics,
+            storage_dir=storage,
+            broker_kind=kind,
+        ).run(stop)
+    finally:
+        if reload is not None:
+            reload.close()
+    if reload is not None and reload.requested is not None:
+        logging.getLogger("conflux.cli").warning(
+            "location %s: reload requested by %s; starting again with its code as it is now",
+            location,
+            reload.requested.requested_by or "someone",
+        )
+        os.chdir(started_in)
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     return 0

@@ -22,6 +22,7 @@ second.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -197,3 +198,42 @@ class ReloadListener:
     def close(self) -> None:
         """Release the consumer."""
         self._consumer.close()
+
+
+class SelfReload:
+    """A standalone worker's ear for `conflux locations reload NAME`.
+
+    `conflux dev` restarts the workers it supervises; a worker started on its own
+    (`conflux worker`) watches the log for a reload of its location made after it started
+    and then stops gracefully (in-flight work finishes or is retried), so that its caller
+    can start it again (`run_worker` re-executes the process) with the new code.
+    """
+
+    POLL_S = 0.5
+
+    def __init__(
+        self,
+        listener: ReloadListener,
+        location: str,
+        stop: threading.Event,
+    ) -> None:
+        self._listener = listener
+        self._location = location
+        self._stop = stop
+        self.requested: LocationReloadRequested | None = None
+        """The request that stopped the worker (None: stopped for another reason)."""
+        self._thread = threading.Thread(target=self._run, name="conflux-reload", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.POLL_S):
+            for request in self._listener.poll():
+                if request.location == self._location:
+                    self.requested = request
+                    self._stop.set()
+                    return
+
+    def close(self) -> None:
+        """Stop listening and release the consumer."""
+        self._thread.join(timeout=5)
+        self._listener.close()
