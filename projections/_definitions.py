@@ -50,6 +50,8 @@ class DefinitionsProjection:
 
     A location's new snapshot replaces its previous one whole. A load failure marks the
     location failed but keeps its last good assets, so their history stays readable.
+    An asset a location only declares (an external `AssetSpec`, e.g. another location's
+    upstream) never displaces the same key defined by another location.
     Dynamic partition keys are kept per name, in order of first addition (a key removed
     and added again goes to the end); adding a present key or removing an absent one
     changes nothing. `apply` is idempotent: applying an event twice changes nothing (for
@@ -98,6 +100,8 @@ class DefinitionsProjection:
                     del self.assets[asset.key]
                     del self.asset_location[asset.key]
         for asset in event.snapshot.assets:
+            if asset.is_external and not self.assets.get(asset.key, asset).is_external:
+                continue  # another location defines it; this one only declares it (AssetSpec)
             self.assets[asset.key] = asset
             self.asset_location[asset.key] = event.location
         self.locations[event.location] = LocationState(
