@@ -64,6 +64,7 @@ NOTED_TYPES = frozenset(
         "AssetMaterialized",
         "PartitionFailed",
         "AutomationEvaluated",
+        "MaterializationRequested",
         "RunCompleted",
         "DefinitionsPublished",
         "LocationLoadFailed",
@@ -85,6 +86,8 @@ class AutomationState:
         candidates: asset partitions to evaluate -> the events that caused it.
         timers: heap of (due, cron, time zone) for cron conditions and time windows.
         run_partitions: open automation run -> the partitions it was asked for.
+        planned_runs: open run of any trigger -> the automated partitions it names, which
+            automation waits for (`in_progress`) and evaluates again once it ends.
     """
 
     facts: AutomationFacts = field(default_factory=AutomationFacts)
@@ -93,6 +96,7 @@ class AutomationState:
     candidates: dict[AssetPartition, set[str]] = field(default_factory=dict)
     timers: list[tuple[datetime, str, str]] = field(default_factory=list)
     run_partitions: dict[str, list[AssetPartition]] = field(default_factory=dict)
+    planned_runs: dict[str, list[AssetPartition]] = field(default_factory=dict)
     watched: set[str] = field(default_factory=set)
     """Keys of the assets upstream of an automated asset (their events matter)."""
     graph_changed: str | None = None
@@ -115,10 +119,18 @@ class AutomationState:
             self.run_partitions.setdefault(event.run_id, []).append(
                 (event.asset_key, event.partition_key)
             )
+        elif isinstance(event, MaterializationRequested):
+            self.facts.apply(event)
+            named = self.facts.planned_by(event)
+            if named and event.tags.get("trigger") != "automation":
+                self.planned_runs[event.run_id] = named
         elif isinstance(event, RunCompleted):
             done = self.run_partitions.pop(event.run_id, None)
             for key in done or ():
                 self.triggers[key] = event.event_id  # dependents may go on now
+            for key in self.planned_runs.pop(event.run_id, ()):
+                # automation waited for this run: look again at what it was to handle
+                self.candidates.setdefault(key, set()).add(event.event_id)
         elif kind in ("DefinitionsPublished", "LocationLoadFailed"):
             self.facts.apply(event)
             self.graph_changed = event.event_id

@@ -28,6 +28,7 @@ from conflux.events import (
     AutomationEvaluated,
     ConditionResult,
     DefinitionsPublished,
+    MaterializationRequested,
 )
 
 if TYPE_CHECKING:
@@ -51,9 +52,15 @@ class AutomationFacts:
             materialization (only assets that have a condition, to stay small).
         first_seen: automated asset -> the time it was first defined with a condition.
         automated: asset key -> its condition (from the latest snapshots).
+        planned: automated asset partition -> (time, run id) of the latest request of
+            any run that names it (by key, or an unpartitioned asset): such a partition
+            is `in_progress` while that run is open and has not yet materialized or
+            failed it (Dagster: "part of an in-progress run"). Requests of a partition
+            range are not indexed here (eager looks at the latest window only).
     """
 
     requested: dict[AssetPartition, tuple[datetime, str]] = field(default_factory=dict)
+    planned: dict[AssetPartition, tuple[datetime, str]] = field(default_factory=dict)
     code_versions: dict[AssetPartition, tuple[datetime, str | None]] = field(default_factory=dict)
     first_seen: dict[str, datetime] = field(default_factory=dict)
     automated: dict[str, AutomationConditionSnapshot] = field(default_factory=dict)
@@ -71,6 +78,11 @@ class AutomationFacts:
                 seen = self.code_versions.get(key)
                 if seen is None or event.time >= seen[0]:
                     self.code_versions[key] = (event.time, event.code_version)
+        elif isinstance(event, MaterializationRequested):
+            for key in self.planned_by(event):
+                previous = self.planned.get(key)
+                if previous is None or (event.time, event.run_id) > previous:
+                    self.planned[key] = (event.time, event.run_id)
         elif isinstance(event, DefinitionsPublished):
             for asset in event.snapshot.assets:
                 if asset.automation_condition is None:
@@ -78,6 +90,13 @@ class AutomationFacts:
                 first = self.first_seen.get(asset.key)
                 if first is None or event.time < first:
                     self.first_seen[asset.key] = event.time
+
+    def planned_by(self, request: MaterializationRequested) -> list[AssetPartition]:
+        """The automated asset partitions a request names (see `planned`)."""
+        if request.partition_range is not None:
+            return []
+        keys: tuple[str | None, ...] = request.partition_keys or (None,)
+        return [(a, k) for a in request.asset_keys if a in self.automated for k in keys]
 
     def refresh(self, graph: DefinitionsProjection) -> None:
         """Re-read which assets have a condition (call after the graph changed)."""
@@ -250,6 +269,11 @@ class Evaluator:
         asked = self.facts.requested.get(ap)
         if asked is not None and self.run_open(asked[1]):
             return f"requested {_t(asked[0])} in run {asked[1]}, still open"
+        planned = self.facts.planned.get(ap)
+        if planned is not None and self.run_open(planned[1]):
+            ended = [t for t in (self._materialized_at(ap), attempt and attempt.time) if t]
+            if not ended or max(ended) < planned[0]:  # the open run has not handled it yet
+                return f"part of run {planned[1]}, still open"
         return None
 
     def _external(self, asset_key: str) -> bool:

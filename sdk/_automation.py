@@ -10,7 +10,8 @@ What each basic condition means for one asset partition P (the coordinator's rul
 - `missing()`: P was never materialized.
 - `newly_missing()`: P is missing and automation never requested it yet (so a missing
   partition whose run failed is not requested again and again).
-- `in_progress()`: P is executing, or automation requested it and that run is still open.
+- `in_progress()`: P is executing, or is part of a run that is still open and has not
+  materialized or failed it yet (requested by automation, a person or a schedule).
 - `any_deps_missing()`: an upstream partition P reads was never materialized (external
   assets, observed elsewhere, never count as missing).
 - `any_deps_in_progress()`: an upstream partition P reads is in progress.
@@ -110,7 +111,7 @@ class AutomationCondition:
 
     @staticmethod
     def in_progress() -> AutomationCondition:
-        """The partition is executing, or requested by automation in a run still open."""
+        """The partition is executing, or is part of an open run that has not handled it."""
         return AutomationCondition("in_progress")
 
     @staticmethod

@@ -376,3 +376,25 @@ def test_an_evaluation_whose_request_was_lost_is_requested_at_restart() -> None:
         fresh.apply(event)
     again = decide(fresh, h.tick())
     assert [e.event_id for e in again if isinstance(e, MaterializationRequested)] == [lost.event_id]
+
+
+def test_a_partition_planned_in_an_open_run_is_in_progress_for_automation() -> None:
+    h = Harness(_chain())
+    h.report("raw")
+    h.settle()  # clean and report follow raw once
+    # A person materializes raw and clean together: clean is part of that open run when
+    # raw lands, so eager waits for the run instead of requesting clean a second time.
+    h.feed(
+        MaterializationRequested(
+            time=h.tick(), run_id="manual", selection="raw,clean", asset_keys=("raw", "clean")
+        )
+    )
+    events = h.settle()
+    assert requested(events) == [("report", None)]  # report follows clean; clean once
+    dispatched = [e.asset_keys for e in events if isinstance(e, WorkItemDispatched)]
+    assert dispatched.count(("clean",)) == 1
+    # Without clean in the run, automation follows raw as before.
+    h.feed(
+        MaterializationRequested(time=h.tick(), run_id="m2", selection="raw", asset_keys=("raw",))
+    )
+    assert requested(h.settle()) == [("clean", None), ("report", None)]
