@@ -53,12 +53,34 @@ async function answer(response) {
 }
 
 /**
+ * A request index.html started for the first view, if any (each is used once).
+ * @param {string} path
+ * @returns {Promise<Response> | undefined}
+ */
+function takePrefetched(path) {
+  const early = window.__conflux_prefetch;
+  if (!(early instanceof Map)) return undefined;
+  const found = early.get(path);
+  early.delete(path);
+  return found;
+}
+
+/**
  * GET a JSON endpoint.
  * @param {string} path e.g. `/assets` or `url("/events", {asset: key})`
  * @param {AbortSignal} [signal]
  */
 export async function getJSON(path, signal) {
   let response;
+  const early = takePrefetched(path);
+  if (early) {
+    try {
+      return await answer(await early);
+    } catch (error) {
+      if (error instanceof ApiError) throw error;
+      // the early request failed on the way: ask again below
+    }
+  }
   try {
     response = await fetch(path, { headers: { Accept: "application/json" }, signal });
   } catch (error) {

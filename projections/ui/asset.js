@@ -251,8 +251,19 @@ export function mountAsset(root, key) {
     renderHeader();
     if (first) renderActions();
     partitionsCard.hidden = !summary.partitioned;
+    focusForm.hidden = !summary.partitioned;
     renderChecks();
-    if (!focusChosen) focus = summary.last_materialization?.partition_key ?? null;
+    if (!focusChosen) {
+      const latest = summary.last_materialization?.partition_key ?? null;
+      if (latest !== focus) {
+        focus = latest;
+        focusInput.value = latest ?? "";
+        if (!first) {
+          refreshLineage();
+          refreshWhy();
+        }
+      }
+    }
     await renderLatest();
   }
 
@@ -279,6 +290,7 @@ export function mountAsset(root, key) {
       throw error;
     }
     if (destroyed) return;
+    performance.mark("asset:ranges-fetched");
     lastRanges = data;
     partitionsCard.hidden = false;
     if (data.total <= 1 && !(data.dimensions ?? []).length && summary && !summary.partitioned) {
@@ -286,18 +298,23 @@ export function mountAsset(root, key) {
       return;
     }
     drawPartitionMap(partitionsBody, data);
+    performance.mark("asset:map-drawn");
     markRendered("partitions");
   }
 
+  let latestShown = null; // the event id the card shows
   async function renderLatest() {
     const last = summary.last_materialization;
     if (!last) {
       fill(latestBody, h("p", { class: "muted" }, summary.is_external ? "Never reported." : "Never materialized."));
       return;
     }
-    const found = await getJSON(url("/events", { asset: key, type: "AssetMaterialized", limit: 1 }));
+    if (last.event_id === latestShown) return;
+    latestShown = last.event_id;
+    // its metadata is in the event: ask for that partition's newest (cheap, by partition)
+    const found = await getJSON(url("/events", { asset: key, partition: last.partition_key, type: "AssetMaterialized", limit: 1 }));
     if (destroyed) return;
-    const event = found[0]?.event ?? null;
+    const event = found.find((r) => r.event?.event_id === last.event_id)?.event ?? found[0]?.event ?? null;
     const metadata = Object.entries(event?.metadata ?? {});
     fill(
       latestBody,
@@ -415,6 +432,10 @@ export function mountAsset(root, key) {
   }
 
   async function loadWhy() {
+    if (summary && summary.partitioned && !focus) {
+      fill(whyBody, h("p", { class: "muted" }, "No partition materialized yet: type a partition key above to ask about it."));
+      return;
+    }
     let why;
     try {
       why = await getJSON(url("/why", { asset: key, partition: focus }));
@@ -442,7 +463,14 @@ export function mountAsset(root, key) {
   // --- live --------------------------------------------------------------------------
 
   const refreshSummary = coalesce(loadSummary, 100);
-  let refreshPartitions = coalesce(loadPartitions, 100);
+  // A million partitions' ranges cost the server a while: refetch at most every three
+  // times what the last fetch took (and at least every 100 ms).
+  let partitionsCost = 0;
+  const refreshPartitions = coalesce(async () => {
+    const t0 = performance.now();
+    await loadPartitions();
+    partitionsCost = performance.now() - t0;
+  }, () => Math.max(100, 3 * partitionsCost));
   const refreshWhy = coalesce(loadWhy, 500);
   const refreshLineage = coalesce(loadLineage, 1000);
   const refreshEvents = coalesce(() => events.load(), 100);
@@ -491,18 +519,17 @@ export function mountAsset(root, key) {
     failed("asset")(error);
   });
   const map = loadPartitions().catch(failed("partitions"));
+  const t0 = performance.now();
   Promise.all([head, map]).then(() => {
     if (destroyed) return;
-    if (summary?.partitioned && lastRanges && lastRanges.total > 100000) {
-      refreshPartitions.cancel();
-      refreshPartitions = coalesce(loadPartitions, 300); // a big map: ranges cost the server more
-    }
+    partitionsCost = performance.now() - t0;
     markRendered("asset");
+    // the rest waits for the map: the server answers one request at a time anyway (GIL)
+    events.load().catch(failed("events"));
     loadLineage().catch(failed("lineage"));
     loadWhy().catch(failed("why"));
+    loadGraphContext().catch(() => {});
   });
-  events.load().catch(failed("events"));
-  loadGraphContext().catch(() => {});
 
   return {
     destroy() {

@@ -115,7 +115,8 @@ export class EventList {
   }
 
   updateCount() {
-    this.count.textContent = this.rows.size ? `${fmtInt(this.rows.size)} events shown, newest first` : "No events yet.";
+    const n = this.rows.size;
+    this.count.textContent = n ? `${fmtInt(n)} event${n === 1 ? "" : "s"} shown, newest first` : "No events yet.";
   }
 
   makeRow(record) {

@@ -15,6 +15,8 @@ import { assetKeysOf, coalesce, subscribe } from "./live.js";
 
 /** Types whose arrival may change the graph's shape, not just statuses. */
 const SHAPE_EVENTS = new Set(["DefinitionsPublished", "LocationLoadFailed"]);
+/** Below this zoom, nodes are drawn without text (see `Viewport.apply`). */
+const FAR_SCALE = 0.45;
 /** Beyond this many touched assets, one `/assets` is cheaper than one call each. */
 const FETCH_ONE_BY_ONE = 16;
 
@@ -74,7 +76,6 @@ function nodeInner(asset, status) {
       (failed > 0 ? `<rect class="bar-failed" x="${(12 + done).toFixed(1)}" y="42" width="${Math.max(1, failed).toFixed(1)}" height="4"/>` : "");
   }
   return (
-    `<title>${esc(asset.key)}: ${esc(status.detail)}</title>` +
     `<rect class="box" width="${NODE_W}" height="${NODE_H}" rx="6"/>` +
     `<rect class="stripe" width="6" height="${NODE_H}" rx="3"/>` +
     `<text class="name" x="14" y="20">${esc(truncate(asset.key, 26))}</text>` +
@@ -83,39 +84,47 @@ function nodeInner(asset, status) {
   );
 }
 
+/**
+ * Edges (by index) as one path: a curve and an arrowhead each. One element for all edges
+ * instead of one per edge (and no SVG markers) keeps a big graph's first paint cheap.
+ */
+function edgePath(layout, which) {
+  const mid = NODE_H / 2;
+  const d = [];
+  for (const e of which) {
+    const [from, to] = layout.edges[e];
+    const x1 = layout.x[from] + NODE_W;
+    const y1 = layout.y[from] + mid;
+    const x2 = layout.x[to] - 1;
+    const y2 = layout.y[to] + mid;
+    const bend = Math.max(30, (x2 - x1) / 2);
+    d.push(`M${x1} ${y1}C${x1 + bend} ${y1} ${x2 - 6 - bend} ${y2} ${x2 - 6} ${y2}L${x2} ${y2}M${x2 - 7} ${y2 - 4}L${x2} ${y2}L${x2 - 7} ${y2 + 4}`);
+  }
+  return d.join("");
+}
+
 /** The whole SVG's markup. */
 function svgMarkup(assets, layout, statuses) {
   const parts = [];
   for (const g of layout.groups) {
     parts.push(
-      `<g class="group"><rect x="${g.x}" y="${g.y}" width="${g.w}" height="${g.h}" rx="10"/>` +
-        `<text x="${g.x + 12}" y="${g.y + GROUP_HEAD - 8}">${esc(g.label)}</text></g>`,
+      `<rect class="group" x="${g.x}" y="${g.y}" width="${g.w}" height="${g.h}" rx="10"/>`,
     );
   }
-  parts.push('<g class="edges">');
-  const mid = NODE_H / 2;
-  for (let e = 0; e < layout.edges.length; e++) {
-    const [from, to] = layout.edges[e];
-    const x1 = layout.x[from] + NODE_W;
-    const y1 = layout.y[from] + mid;
-    const x2 = layout.x[to] - 4;
-    const y2 = layout.y[to] + mid;
-    const bend = Math.max(30, (x2 - x1) / 2);
-    parts.push(
-      `<path data-e="${e}" d="M${x1} ${y1}C${x1 + bend} ${y1} ${x2 - bend} ${y2} ${x2} ${y2}" marker-end="url(#arrow)"/>`,
-    );
-  }
-  parts.push("</g>");
+  parts.push(`<path class="edges" data-count="${layout.edges.length}" d="${edgePath(layout, layout.edges.map((_, e) => e))}"/>`);
+  parts.push('<path class="edges hits" d=""/>');
   for (let i = 0; i < assets.length; i++) {
     parts.push(
-      `<g class="node st-${statuses[i].kind}" data-i="${i}" tabindex="0" role="link" aria-label="${esc(assets[i].key)}" transform="translate(${layout.x[i]},${layout.y[i]})">` +
+      `<g class="node st-${statuses[i].kind}" data-i="${i}" tabindex="0" role="link" aria-label="${esc(assets[i].key)}" data-detail="${esc(statuses[i].detail)}" transform="translate(${layout.x[i]},${layout.y[i]})">` +
         `${nodeInner(assets[i], statuses[i])}</g>`,
     );
   }
+  // group labels last, on top: zoomed out they grow over their nodes
+  parts.push('<g class="labels">');
+  for (const g of layout.groups) parts.push(`<text x="${g.x + 12}" y="${g.y + 6}">${esc(g.label)}</text>`);
+  parts.push("</g>");
   return (
-    `<svg class="graph-svg" xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMinYMin meet">` +
-    `<defs><marker id="arrow" viewBox="0 0 8 8" refX="7" refY="4" markerWidth="7" markerHeight="7" orient="auto">` +
-    `<path d="M0 0L8 4L0 8z" class="arrow"/></marker></defs>${parts.join("")}</svg>`
+    `<svg class="graph-svg" xmlns="http://www.w3.org/2000/svg" preserveAspectRatio="xMinYMin meet">${parts.join("")}</svg>`
   );
 }
 
@@ -126,40 +135,60 @@ class Viewport {
   /**
    * @param {SVGSVGElement} svg
    * @param {{width: number, height: number}} content
+   * @param {{width: number, height: number, left: number, top: number}} size the element's
+   *   box, measured before the SVG went in: measuring after would lay out every node's
+   *   text before the level of detail hides it
    */
-  constructor(svg, content) {
+  constructor(svg, content, size) {
     this.svg = svg;
     this.content = content;
     this.box = { x: 0, y: 0, w: 1, h: 1 };
     this.dragged = false;
-    this.fit();
+    this.view = size;
+    this.fit(false);
     svg.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
     svg.addEventListener("pointerdown", (e) => this.onDown(e));
   }
 
+  /** The element's box as last measured (`measure()` on user input and resizes). */
   size() {
+    return this.view;
+  }
+
+  measure() {
     const rect = this.svg.getBoundingClientRect();
-    return { width: Math.max(1, rect.width), height: Math.max(1, rect.height), left: rect.left, top: rect.top };
+    this.view = { width: Math.max(1, rect.width), height: Math.max(1, rect.height), left: rect.left, top: rect.top };
+    return this.view;
   }
 
   apply() {
     const { x, y, w, h } = this.box;
     this.svg.setAttribute("viewBox", `${x.toFixed(1)} ${y.toFixed(1)} ${w.toFixed(1)} ${h.toFixed(1)}`);
+    // Level of detail: below FAR_SCALE, names would be a few pixels tall, and laying out
+    // 2,000 texts is most of a big graph's first paint; nodes show as coloured boxes and
+    // group labels grow to stay readable (hover still names a node).
+    const scale = this.scale();
+    this.svg.classList.toggle("far", scale < FAR_SCALE);
+    this.svg.style.setProperty("--inv", String(Math.min(8, 1 / scale)));
   }
 
   /** Show everything (and never zoom in beyond 1:1). */
-  fit() {
-    const { width, height } = this.size();
+  fit(measure = true) {
+    const { width, height } = measure ? this.measure() : this.size();
     const margin = 20;
     const scale = Math.min(1, width / (this.content.width + 2 * margin), height / (this.content.height + 2 * margin));
-    this.box = { x: -margin, y: -margin, w: width / scale, h: height / scale };
+    const w = width / scale;
+    const h = height / scale;
+    // a graph smaller than the view sits in its middle, left to right
+    const x = Math.min(-margin, -(w - this.content.width) / 2);
+    this.box = { x, y: -margin, w, h };
     this.apply();
   }
 
   /** Keep the scale, follow a resized element. */
   resize() {
-    const { width, height } = this.size();
     const scale = this.scale();
+    const { width, height } = this.measure();
     this.box.w = width / scale;
     this.box.h = height / scale;
     this.apply();
@@ -171,7 +200,7 @@ class Viewport {
 
   /** Zoom by `factor` (> 1: in) around a point given in client pixels. */
   zoom(factor, clientX, clientY) {
-    const { width, height, left, top } = this.size();
+    const { width, height, left, top } = this.measure();
     const scale = Math.min(4, Math.max(0.02, this.scale() * factor));
     const fx = ((clientX ?? left + width / 2) - left) / width;
     const fy = ((clientY ?? top + height / 2) - top) / height;
@@ -202,7 +231,7 @@ class Viewport {
   onDown(event) {
     if (event.button !== 0) return;
     const start = { x: event.clientX, y: event.clientY, bx: this.box.x, by: this.box.y };
-    const perPixel = this.box.w / this.size().width;
+    const perPixel = this.box.w / this.measure().width;
     this.dragged = false;
     const move = (e) => {
       const dx = e.clientX - start.x;
@@ -269,6 +298,7 @@ export function mountGraph(root) {
   const onlyMatches = h("input", { type: "checkbox" });
   const matchCount = h("span", { class: "muted match-count" });
   const canvas = h("div", { class: "graph-canvas" }, h("p", { class: "muted pad" }, "Loading the asset graph…"));
+  const hover = h("div", { class: "tooltip graph-tip", hidden: true });
   const summary = h("span", { class: "muted" });
   const tools = h(
     "div",
@@ -282,29 +312,36 @@ export function mountGraph(root) {
     h("button", { type: "button", title: "Zoom out", onclick: () => viewport?.zoom(0.8) }, "−"),
     h("button", { type: "button", title: "Show everything", onclick: () => viewport?.fit() }, "Fit"),
   );
-  fill(root, h("div", { class: "graph-view" }, tools, legend(), canvas));
+  fill(root, h("div", { class: "graph-view" }, tools, legend(), h("div", { class: "graph-frame" }, canvas, hover)));
 
   function draw() {
     byKey = new Map(assets.map((a) => [a.key, a]));
     index = new Map(assets.map((a, i) => [a.key, i]));
+    performance.mark("graph:fetched");
     layout = layoutGraph(assets);
+    performance.mark("graph:laid-out");
     const statuses = assets.map((a) => assetStatus(a, byKey));
     if (assets.length === 0) {
       fill(canvas, h("p", { class: "muted pad" }, "No assets yet: is a code location loaded? See Automation → code locations."));
       markRendered("graph");
       return;
     }
-    canvas.innerHTML = svgMarkup(assets, layout, statuses);
+    const markup = svgMarkup(assets, layout, statuses);
+    performance.mark("graph:markup");
+    const box = canvas.getBoundingClientRect(); // before the SVG is in: cheap
+    const border = canvas.clientLeft;
+    canvas.innerHTML = markup;
+    performance.mark("graph:inserted");
     const svg = /** @type {SVGSVGElement} */ (canvas.firstElementChild);
     nodes = Array.from(svg.querySelectorAll(".node"));
-    viewport = new Viewport(svg, layout);
+    viewport = new Viewport(svg, layout, { width: box.width - 2 * border, height: box.height - 2 * border, left: box.left + border, top: box.top + border });
     svg.addEventListener("click", onClick);
+    svg.addEventListener("pointermove", onHover);
+    svg.addEventListener("pointerleave", () => (hover.hidden = true));
     svg.addEventListener("keydown", (e) => {
       const node = e.target.closest?.(".node");
       if (node && e.key === "Enter") open(node);
     });
-    const counts = {};
-    for (const s of statuses) counts[s.kind] = (counts[s.kind] ?? 0) + 1;
     summary.textContent = `${fmtInt(assets.length)} assets in ${layout.groups.length} groups`;
     applySearch();
     markRendered("graph");
@@ -313,6 +350,21 @@ export function mountGraph(root) {
   function open(node) {
     const asset = assets[Number(node.dataset.i)];
     if (asset) location.hash = `#/assets/${enc(asset.key)}`;
+  }
+
+  function onHover(event) {
+    const node = event.target.closest?.(".node");
+    if (!node || viewport?.dragged) {
+      hover.hidden = true;
+      return;
+    }
+    const asset = assets[Number(node.dataset.i)];
+    const status = assetStatus(asset, byKey);
+    fill(hover, h("b", null, asset.key), h("div", null, status.text), h("div", { class: "muted" }, `${asset.group_name ?? "default"} · ${status.detail}`));
+    hover.hidden = false;
+    const frame = canvas.getBoundingClientRect();
+    hover.style.left = `${Math.min(event.clientX - frame.left + 14, frame.width - hover.offsetWidth - 4)}px`;
+    hover.style.top = `${event.clientY - frame.top + 16}px`;
   }
 
   function onClick(event) {
@@ -357,11 +409,10 @@ export function mountGraph(root) {
         searchHits.push(i);
       }
     });
-    if (query !== "" && layout) {
-      svg.querySelectorAll(".edges path").forEach((path) => {
-        const [from, to] = layout.edges[Number(path.dataset.e)];
-        path.classList.toggle("match", hit[from] === 1 && hit[to] === 1);
-      });
+    if (layout) {
+      // edges between two matches are drawn again on top, in the highlight colour
+      const between = query === "" ? [] : layout.edges.flatMap(([from, to], e) => (hit[from] && hit[to] ? [e] : []));
+      svg.querySelector(".edges.hits")?.setAttribute("d", edgePath(layout, between));
     }
     matchCount.textContent = query ? `${searchHits.length} match${searchHits.length === 1 ? "" : "es"} (Enter: next)` : "";
   }

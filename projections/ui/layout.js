@@ -105,6 +105,9 @@ export function layoutGraph(assets, sweeps = 4) {
     if (rank[i] < group.minRank) group.minRank = rank[i];
     if (rank[i] > group.maxRank) group.maxRank = rank[i];
   }
+  if (new Set(groups.map((g) => g.location)).size === 1) {
+    for (const group of groups) group.label = group.name; // one location: the group says it all
+  }
   for (const group of groups) group.cols = Array.from({ length: group.maxRank - group.minRank + 1 }, () => []);
   for (const v of order) {
     const group = groups[groupOf[v]];

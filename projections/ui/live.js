@@ -81,7 +81,8 @@ export function subscribe(listener) {
  * The first call after a quiet spell runs at once (an event shows without delay); calls
  * while it waits or runs are folded into one more run at the end of the window.
  * @param {() => (Promise<void> | void)} fn
- * @param {number} [ms]
+ * @param {number | (() => number)} [ms] the window; a function is asked each time (an
+ *   expensive refetch can widen its own window)
  * @returns {(() => void) & {cancel: () => void}}
  */
 export function coalesce(fn, ms = 100) {
@@ -113,7 +114,8 @@ export function coalesce(fn, ms = 100) {
       return;
     }
     if (timer !== null) return;
-    timer = setTimeout(run, Math.max(0, last + ms - performance.now()));
+    const wait = typeof ms === "function" ? ms() : ms;
+    timer = setTimeout(run, Math.max(0, last + wait - performance.now()));
   };
   schedule.cancel = () => {
     cancelled = true;

@@ -164,8 +164,8 @@ function timelineMarkup(parts, width, now) {
  */
 export function mountRun(root, runId) {
   let destroyed = false;
-  const head = h("div", { class: "page-head" }, h("h1", null, "Run ", h("span", { class: "mono" }, runId.slice(0, 12))));
   const info = h("div");
+  const head = h("div", { class: "page-head" }, h("h1", null, "Run ", h("span", { class: "mono run-id" }, runId)), info);
   const timeline = h("div", { class: "timeline" }, h("p", { class: "muted" }, "Loading…"));
   const timelineNote = h("p", { class: "muted small" });
   const failures = h("div", { class: "failures" });
@@ -176,7 +176,6 @@ export function mountRun(root, runId) {
     root,
     h("div", { class: "crumbs" }, h("a", { href: "#/runs" }, "Runs"), " / ", h("span", { class: "mono" }, runId)),
     head,
-    info,
     card("Timeline", timelineNote, timeline),
     failuresCard,
     card("Events", events.element),
