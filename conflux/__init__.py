@@ -106,6 +106,7 @@ __all__ = [
     "MonthlyPartitionsDefinition",
     "MultiPartitionKey",
     "MultiPartitionsDefinition",
+    "PartitionKeyRange",
     "PartitionsDefinition",
     "StaticPartitionsDefinition",
     "TimeWindow",

@@ -20,6 +20,7 @@ from conflux.coordinator._planner import (
     Plan,
     WorkItem,
     plan_run,
+    range_work_item_id,
     work_item_id,
 )
 from conflux.coordinator._service import Coordinator
@@ -38,6 +39,7 @@ __all__ = [
     "Plan",
     "WorkItem",
     "plan_run",
+    "range_work_item_id",
     "work_item_id",
     # state
     "CoordinatorState",

@@ -257,7 +257,9 @@ def _decide_item(
             if failure is not None or lost is not None:
                 cause = (failure or lost).event_id  # type: ignore[union-attr]
             dep = run.plan.item(dep_id)
-            reason = f"upstream {', '.join(dep.asset_keys)}{_at(dep.partition_key)} failed ({why})"
+            reason = (
+                f"upstream {', '.join(dep.asset_keys)}{_at(dep.partition_label)} failed ({why})"
+            )
             return _skipped(run, item, now, reason, cause=cause)
         if status == "skipped":
             skip = new_skips.get(dep_id) or run.skipped[dep_id]
@@ -295,10 +297,11 @@ def _check_gate(state: CoordinatorState, run: RunState, dep_id: str) -> AssetChe
     """
     assert run.plan is not None
     outcome = run.outcomes.get(dep_id)
-    for key in run.plan.item(dep_id).asset_keys:
+    item = run.plan.item(dep_id)
+    for key in item.asset_keys:
         checks = state.definitions.asset_checks_of(key)
         if checks and outcome is not None:
-            gate = outcome.check_gate(key, checks)
+            gate = outcome.check_gate(key, checks, item.partition_count)
             if gate is not True:
                 return gate
     return True
@@ -508,6 +511,10 @@ def _dispatched(
         partition_key=item.partition_key,
         attempt=attempt,
         upstream=tuple(upstream),
+        partition_range=item.partition_range,
+        partition_count=item.partition_count,
+        partition_keys=item.partition_keys,
+        upstream_spans=item.upstream_spans,
     )
 
 
@@ -525,6 +532,8 @@ def _skipped(
         asset_keys=item.asset_keys,
         partition_key=item.partition_key,
         reason=reason,
+        partition_range=item.partition_range,
+        partition_count=item.partition_count,
     )
 
 
@@ -542,7 +551,9 @@ def _completed(
     if plan is not None:
         for item in plan.items:
             status = "skipped" if new_skips and item.work_item_id in new_skips else None
-            counts[status or run.status[item.work_item_id]] += len(item.asset_keys)
+            counts[status or run.status[item.work_item_id]] += (
+                len(item.asset_keys) * item.partition_count
+            )
     failed = reason is not None or counts["failed"] > 0 or counts["skipped"] > 0
     return RunCompleted(
         event_id=completed_id(run.run_id),

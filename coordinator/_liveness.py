@@ -76,6 +76,8 @@ def lost_attempts(
                 run_id=run_id,
                 asset_keys=item.asset_keys,
                 partition_key=item.partition_key,
+                partition_range=item.partition_range,
+                partition_count=item.partition_count,
                 attempt=attempt,
                 worker_id=worker,
                 reason=(

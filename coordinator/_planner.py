@@ -3,6 +3,11 @@
 Pure and deterministic: the same request over the same graph gives the same plan, with
 the same derived work item ids, so a coordinator that re-plans after a restart decides
 exactly what it decided before. Time-dependent partitions are read at the request's time.
+
+A node whose asset has a `BackfillPolicy` gets *ranged* items when the run covers several
+of its partitions: its keys, in the definition's order, are cut into runs of consecutive
+keys (at most `max_partitions_per_run` each; `single_run`: as long as they are
+consecutive), one work item per run, executed in one call (`context.partition_key_range`).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
-    from conflux.events import RetryPolicySnapshot
+    from conflux.events import BackfillPolicySnapshot, RetryPolicySnapshot
     from conflux.projections import DefinitionsProjection
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
@@ -34,22 +39,39 @@ class PartitionsRequiredError(DefinitionError):
     """A request selects a partitioned asset but names no partition (nor a range)."""
 
 
+MAX_RANGE_UPSTREAM = 2000
+"""A ranged item reads at most this many upstream partitions (more go to the next item):
+its dispatch lists each with its data version (the lineage), ~150 bytes apiece, and a
+Kafka record stays under 1 MB by default. A single partition is never cut."""
+
+MAX_LISTED_KEYS = 2000
+"""A ranged item whose keys the worker cannot expand from the range (dynamic partitions)
+lists them in its dispatch, and then covers at most this many."""
+
+
 @dataclass(frozen=True, slots=True)
 class WorkItem:
-    """One node x partition of a run: what one worker executes in one go.
+    """One node x partition (or x range of partitions) of a run: one worker's one go.
 
     Attributes:
-        work_item_id: `derived_id("work", run_id, node, partition_key or "")`.
+        work_item_id: `derived_id("work", run_id, node, partition_key or "")`; for a
+            ranged item `derived_id("work-range", run_id, node, start, end)`.
         location: the code location whose workers execute it.
         node: the function that computes `asset_keys`.
         asset_keys: every key the node computes, sorted.
-        partition_key: the partition, or None for unpartitioned nodes.
+        partition_key: the partition, or None for unpartitioned nodes and ranged items.
         depends_on: ids of the work items of the same run whose outcome it reads, in
             plan order; it may run once they all materialized.
         upstream: every (asset key, partition key) the node reads, in- or outside the
-            run, in dependency order: what `WorkItemDispatched.upstream` reports.
+            run, in dependency order: what `WorkItemDispatched.upstream` reports (for a
+            ranged item, what any of its partitions reads, each once).
         retry_policy: the node's retry policy (None: a failure is final).
         pool: the concurrency pool the item counts against, if any.
+        partition_range: a ranged item's first and last key (None: one partition).
+        partition_count: how many partitions the item covers (1 unless ranged).
+        partition_keys: a ranged item's keys when the worker cannot expand the range
+            (dynamic partitions), else None.
+        upstream_spans: a ranged item's lineage, per partition: index spans of `upstream`.
     """
 
     work_item_id: str
@@ -61,11 +83,22 @@ class WorkItem:
     upstream: tuple[tuple[str, str | None], ...] = ()
     retry_policy: RetryPolicySnapshot | None = None
     pool: str | None = None
+    partition_range: PartitionRange | None = None
+    partition_count: int = 1
+    partition_keys: tuple[str, ...] | None = None
+    upstream_spans: tuple[tuple[int, ...], ...] = ()
 
     @property
     def max_retries(self) -> int:
         """How many times a failure is retried (0 without a policy)."""
         return self.retry_policy.max_retries if self.retry_policy is not None else 0
+
+    @property
+    def partition_label(self) -> str | None:
+        """The partition for messages: the key, `start..end` for a range, None if none."""
+        if self.partition_range is not None:
+            return f"{self.partition_range.start}..{self.partition_range.end}"
+        return self.partition_key
 
 
 @dataclass(frozen=True)
@@ -96,7 +129,7 @@ class Plan:
     @property
     def partition_count(self) -> int:
         """Number of (asset, partition) pairs the run covers (`RunStarted.partition_count`)."""
-        return sum(len(item.asset_keys) for item in self.items)
+        return sum(len(item.asset_keys) * item.partition_count for item in self.items)
 
     def index(self, work_item_id: str) -> int:
         """Return the item's position in `items` (its dispatch order)."""
@@ -123,6 +156,11 @@ def work_item_id(run_id: str, node: str, partition_key: str | None) -> str:
     return derived_id("work", run_id, node, partition_key or "")
 
 
+def range_work_item_id(run_id: str, node: str, start: str, end: str) -> str:
+    """Derive the id of a run's node x range of partitions (the same on every re-plan)."""
+    return derived_id("work-range", run_id, node, start, end)
+
+
 def plan_run(request: MaterializationRequested, graph: DefinitionsProjection) -> Plan:
     """Plan a request into work items with their in-run dependencies.
 
@@ -143,38 +181,184 @@ def plan_run(request: MaterializationRequested, graph: DefinitionsProjection) ->
     parts = _assign_partitions(nodes, request, graph, now)
     node_of = {key: n for n in nodes for key in n.keys}
     order = _node_order(nodes, node_of, graph)
-    ids = {(n.node, p): work_item_id(request.run_id, n.node, p) for n in nodes for p in parts[n]}
-    mappings: dict[tuple[str, str], PartitionMapping] = {}
+    reads = _Reads(graph, node_of, now)
     items: list[WorkItem] = []
     for n in order:
         asset = graph.assets[n.keys[0]]
-        for p in parts[n]:
-            upstream: dict[tuple[str, str | None], None] = {}
-            deps: dict[str, None] = {}
-            for key in n.keys:
-                for up_key in graph.upstream_of(key):
-                    if up_key in n.keys:
-                        continue  # computed by this very node
-                    for up_p in _upstream_partitions(graph, mappings, key, up_key, p, now):
-                        upstream[(up_key, up_p)] = None
-                        up_node = node_of.get(up_key)
-                        dep = ids.get((up_node.node, up_p)) if up_node is not None else None
-                        if dep is not None:
-                            deps[dep] = None
-            items.append(
-                WorkItem(
-                    work_item_id=ids[(n.node, p)],
-                    location=n.location,
-                    node=n.node,
-                    asset_keys=n.keys,
-                    partition_key=p,
-                    depends_on=tuple(deps),
-                    upstream=tuple(upstream),
-                    retry_policy=asset.retry_policy,
-                    pool=asset.pool,
-                )
+        keys = parts[n]
+        policy = asset.backfill_policy
+        if policy is not None and len(keys) > 1:
+            items.extend(_ranged_items(request, graph, n, keys, policy, reads))
+            continue
+        for p in keys:
+            upstream, deps = reads.of(n, p)
+            item = WorkItem(
+                work_item_id=work_item_id(request.run_id, n.node, p),
+                location=n.location,
+                node=n.node,
+                asset_keys=n.keys,
+                partition_key=p,
+                depends_on=tuple(deps),
+                upstream=tuple(upstream),
+                retry_policy=asset.retry_policy,
+                pool=asset.pool,
             )
+            reads.ids[(n.node, p)] = item.work_item_id
+            items.append(item)
     return Plan(request.run_id, tuple(items), tuple(sorted(node_of)))
+
+
+class _Reads:
+    """What one partition of a node reads, and the items of the run that compute it.
+
+    `ids` maps (node, partition) to the id of the item that covers it; nodes are planned
+    in dependency order, so an upstream's items are known when a dependent is planned.
+    """
+
+    def __init__(self, graph: DefinitionsProjection, node_of: dict[str, _Node], now: datetime):
+        self.graph = graph
+        self.node_of = node_of
+        self.now = now
+        self.ids: dict[tuple[str, str | None], str] = {}
+        self.mappings: dict[tuple[str, str], PartitionMapping] = {}
+
+    def of(
+        self, n: _Node, p: str | None
+    ) -> tuple[dict[tuple[str, str | None], None], dict[str, None]]:
+        """(upstream partitions read, ids of in-run items depended on), each in order."""
+        upstream: dict[tuple[str, str | None], None] = {}
+        deps: dict[str, None] = {}
+        for key in n.keys:
+            for up_key in self.graph.upstream_of(key):
+                if up_key in n.keys:
+                    continue  # computed by this very node
+                up_node = self.node_of.get(up_key)
+                for up_p in _upstream_partitions(
+                    self.graph, self.mappings, key, up_key, p, self.now
+                ):
+                    upstream[(up_key, up_p)] = None
+                    dep = self.ids.get((up_node.node, up_p)) if up_node is not None else None
+                    if dep is not None:
+                        deps[dep] = None
+        return upstream, deps
+
+
+def _ranged_items(
+    request: MaterializationRequested,
+    graph: DefinitionsProjection,
+    n: _Node,
+    keys: list[str | None],
+    policy: BackfillPolicySnapshot,
+    reads: _Reads,
+) -> list[WorkItem]:
+    """Cut a node's keys into runs of consecutive keys, one work item per run.
+
+    A run ends at `max_partitions_per_run` keys (`single_run`: no limit), at a gap in the
+    definition's key order, at `MAX_RANGE_UPSTREAM` upstream partitions read, and, when its
+    keys are listed, at `MAX_LISTED_KEYS`. A run of one key is an ordinary item.
+    """
+    from conflux.projections._definitions import dynamic_names
+
+    asset = graph.assets[n.keys[0]]
+    pdef = graph.partitions_def(n.keys[0])
+    assert pdef is not None, "a node with several keys is partitioned"
+    listed = bool(dynamic_names(asset.partitions))
+    limit = policy.max_partitions_per_run if policy.kind == "multi_run" else None
+    if listed:
+        limit = min(limit or MAX_LISTED_KEYS, MAX_LISTED_KEYS)
+    ordered = _in_key_order(pdef, [k for k in keys if k is not None], request, reads.now)
+    groups: list[_Group] = []
+    previous = -2
+    for position, key in ordered:
+        upstream, key_deps = reads.of(n, key)
+        group = groups[-1] if groups else None
+        if (
+            group is None
+            or position != previous + 1
+            or (limit is not None and len(group.keys) >= limit)
+            or len(group.union) + sum(ref not in group.union for ref in upstream)
+            > MAX_RANGE_UPSTREAM
+        ):
+            group = _Group()
+            groups.append(group)
+        group.keys.append(key)
+        group.per_key.append(upstream)
+        group.union.update(upstream)
+        group.deps.update(key_deps)
+        previous = position
+    items: list[WorkItem] = []
+    for group in groups:
+        first, last = group.keys[0], group.keys[-1]
+        ranged = len(group.keys) > 1
+        item = WorkItem(
+            work_item_id=(
+                range_work_item_id(request.run_id, n.node, first, last)
+                if ranged
+                else work_item_id(request.run_id, n.node, first)
+            ),
+            location=n.location,
+            node=n.node,
+            asset_keys=n.keys,
+            partition_key=None if ranged else first,
+            depends_on=tuple(group.deps),
+            upstream=tuple(group.union),
+            retry_policy=asset.retry_policy,
+            pool=asset.pool,
+            partition_range=PartitionRange(start=first, end=last) if ranged else None,
+            partition_count=len(group.keys),
+            partition_keys=tuple(group.keys) if ranged and listed else None,
+            upstream_spans=_spans(group.union, group.per_key) if ranged and group.union else (),
+        )
+        for key in group.keys:
+            reads.ids[(n.node, key)] = item.work_item_id
+        items.append(item)
+    return items
+
+
+@dataclass
+class _Group:
+    """One run of consecutive keys being collected into a ranged item."""
+
+    keys: list[str] = field(default_factory=list)
+    per_key: list[dict[tuple[str, str | None], None]] = field(default_factory=list)
+    union: dict[tuple[str, str | None], None] = field(default_factory=dict)
+    deps: dict[str, None] = field(default_factory=dict)
+
+
+def _in_key_order(
+    pdef: PartitionsDefinition,
+    keys: list[str],
+    request: MaterializationRequested,
+    now: datetime,
+) -> list[tuple[int, str]]:
+    """The keys with their positions in the definition, in key order.
+
+    A range of a one-dimensional definition expands to consecutive keys already; explicit
+    keys (and the box of a multi-dimensional range) are placed with `index_of`.
+    """
+    from conflux.sdk.partitions import MultiPartitionsDefinition
+
+    if request.partition_range is not None and not isinstance(pdef, MultiPartitionsDefinition):
+        return list(enumerate(keys))
+    return sorted((pdef.index_of(key, now), key) for key in keys)
+
+
+def _spans(
+    union: dict[tuple[str, str | None], None],
+    per_key: list[dict[tuple[str, str | None], None]],
+) -> tuple[tuple[int, ...], ...]:
+    """Per key, the half-open spans `lo, hi, ...` of `union`'s positions it reads."""
+    index = {ref: i for i, ref in enumerate(union)}
+    out: list[tuple[int, ...]] = []
+    for upstream in per_key:
+        flat: list[int] = []
+        for position in sorted(index[ref] for ref in upstream):
+            if flat and flat[-1] == position:
+                flat[-1] = position + 1
+            else:
+                flat += [position, position + 1]
+        out.append(tuple(flat))
+    return tuple(out)
 
 
 # -- selection ----------------------------------------------------------------------------

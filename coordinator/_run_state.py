@@ -47,21 +47,81 @@ Stamp = tuple[datetime, str]
 class Outcome:
     """What was reported for one work item, per attempt, whatever order it arrived in.
 
+    A ranged item (several partitions, one call) has one report per partition; the item's
+    attempt counts as materialized once every partition of it is in (`accepted(key, n)`),
+    and its blocking checks once every partition's result is in. Aggregates are kept as
+    reports arrive, so each question costs O(attempts), not O(partitions).
+
     Attributes:
-        materialized: (asset key, attempt) -> the earliest materialization's stamp; attempt
-            0 stands for a materialization reported without one.
+        materialized: (asset key, attempt) -> the latest of its partitions' earliest
+            materialization stamps (for one partition: its earliest stamp); attempt 0
+            stands for a materialization reported without one.
+        parts: (asset key, attempt) -> partition -> its earliest materialization stamp.
         failed: attempt -> its earliest `PartitionFailed`.
         abandoned: attempt -> the coordinator's `WorkItemAbandoned` (a fenced attempt).
         started_by: attempt -> the worker that reported starting it.
-        checks: (asset key, check name, attempt) -> the earliest result of that check
-            (empty for items whose assets have no checks).
+        checks: (asset key, check name, attempt) -> partition -> the earliest result of
+            that check for that partition (empty for items whose assets have no checks).
+        check_failed: (asset key, check name, attempt) -> the earliest result among
+            `checks` that failed with severity ERROR, if any.
     """
 
     materialized: dict[tuple[str, int], Stamp] = field(default_factory=dict)
+    parts: dict[tuple[str, int], dict[str | None, Stamp]] = field(default_factory=dict)
     failed: dict[int, PartitionFailed] = field(default_factory=dict)
     abandoned: dict[int, WorkItemAbandoned] = field(default_factory=dict)
     started_by: dict[int, str] = field(default_factory=dict)
-    checks: dict[tuple[str, str, int], AssetCheckEvaluated] = field(default_factory=dict)
+    checks: dict[tuple[str, str, int], dict[str | None, AssetCheckEvaluated]] = field(
+        default_factory=dict
+    )
+    check_failed: dict[tuple[str, str, int], AssetCheckEvaluated] = field(default_factory=dict)
+
+    def note_materialized(
+        self, asset_key: str, attempt: int, partition_key: str | None, stamp: Stamp
+    ) -> bool:
+        """Record one partition's materialization; False if it changes nothing (a duplicate)."""
+        slot = (asset_key, attempt)
+        stamps = self.parts.get(slot)
+        if stamps is None:
+            stamps = self.parts[slot] = {}
+        previous = stamps.get(partition_key)
+        if previous is not None and previous <= stamp:
+            return False
+        stamps[partition_key] = stamp
+        if previous is None:
+            latest = self.materialized.get(slot)
+            self.materialized[slot] = stamp if latest is None or stamp > latest else latest
+        else:  # an earlier report of a partition already in (rare): the latest may drop
+            self.materialized[slot] = max(stamps.values())
+        return True
+
+    def note_check(self, event: AssetCheckEvaluated) -> bool:
+        """Record one partition's check result; False if it changes nothing."""
+        slot = (event.asset_key, event.check_name, event.attempt or 0)
+        results = self.checks.get(slot)
+        if results is None:
+            results = self.checks[slot] = {}
+        previous = results.get(event.partition_key)
+        if previous is not None and (previous.time, previous.event_id) <= (
+            event.time,
+            event.event_id,
+        ):
+            return False
+        results[event.partition_key] = event
+        if previous is None:
+            first = self.check_failed.get(slot)
+            if _fails(event) and (
+                first is None or (event.time, event.event_id) < (first.time, first.event_id)
+            ):
+                self.check_failed[slot] = event
+            return True
+        # an earlier result for a partition already in (rare): find the earliest failure again
+        failures = [r for r in results.values() if _fails(r)]
+        if failures:
+            self.check_failed[slot] = min(failures, key=lambda r: (r.time, r.event_id))
+        else:
+            self.check_failed.pop(slot, None)
+        return True
 
     def latest_attempt(self) -> int:
         """The highest attempt anything was reported for (0: none)."""
@@ -69,45 +129,57 @@ class Outcome:
         attempts += [*self.failed, *self.abandoned, *self.started_by]
         return max(attempts, default=0)
 
-    def accepted(self, asset_key: str) -> Stamp | None:
-        """The earliest materialization of `asset_key` from an attempt that was not fenced."""
-        stamps = [
-            stamp
-            for (key, attempt), stamp in self.materialized.items()
-            if key == asset_key and attempt not in self.abandoned
-        ]
-        return min(stamps) if stamps else None
-
-    def accepted_attempt(self, asset_key: str) -> int | None:
-        """The attempt whose materialization of `asset_key` counts (see `accepted`)."""
-        found = [
+    def _complete(self, asset_key: str, partitions: int) -> list[tuple[Stamp, int]]:
+        """(stamp, attempt) of every unfenced attempt with all `partitions` of `asset_key`."""
+        return [
             (stamp, attempt)
             for (key, attempt), stamp in self.materialized.items()
-            if key == asset_key and attempt not in self.abandoned
+            if key == asset_key
+            and attempt not in self.abandoned
+            and len(self.parts[(key, attempt)]) >= partitions
         ]
+
+    def accepted(self, asset_key: str, partitions: int = 1) -> Stamp | None:
+        """When `asset_key` materialized in the earliest complete, unfenced attempt.
+
+        Complete: it reported all `partitions`; the stamp is the last of theirs. None if no
+        attempt did.
+        """
+        found = self._complete(asset_key, partitions)
+        return min(found)[0] if found else None
+
+    def accepted_attempt(self, asset_key: str, partitions: int = 1) -> int | None:
+        """The attempt whose materialization of `asset_key` counts (see `accepted`)."""
+        found = self._complete(asset_key, partitions)
         return min(found)[1] if found else None
 
     def check_gate(
-        self, asset_key: str, checks: tuple[AssetCheckSnapshot, ...]
+        self, asset_key: str, checks: tuple[AssetCheckSnapshot, ...], partitions: int = 1
     ) -> AssetCheckEvaluated | bool:
         """Whether the blocking `checks` of `asset_key` let its dependents go.
 
-        False while a blocking check has no result for the accepted attempt yet; then the
-        result of the first blocking check (by name) that failed with severity ERROR, or
-        True when each passed (or failed as a warning). Waiting for every result keeps the
-        answer independent of the order they arrive in.
+        False while a blocking check lacks a result for a partition of the accepted
+        attempt; then the earliest failed result (severity ERROR) of the first blocking
+        check (by name) that has one, or True when each passed (or failed as a warning).
+        Waiting for every result keeps the answer independent of the order they arrive in.
         """
-        attempt = self.accepted_attempt(asset_key) or 0
+        attempt = self.accepted_attempt(asset_key, partitions) or 0
         failed: AssetCheckEvaluated | None = None
         for check in checks:
             if not check.blocking:
                 continue
-            result = self.checks.get((asset_key, check.name, attempt))
-            if result is None:
+            slot = (asset_key, check.name, attempt)
+            results = self.checks.get(slot)
+            if results is None or len(results) < partitions:
                 return False
-            if failed is None and not result.passed and result.severity == "ERROR":
-                failed = result
+            if failed is None:
+                failed = self.check_failed.get(slot)
         return failed if failed is not None else True
+
+
+def _fails(result: AssetCheckEvaluated) -> bool:
+    """A result that blocks dependents when its check is blocking."""
+    return not result.passed and result.severity == "ERROR"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +252,8 @@ class RunState:
         """Derive the item's status from the recorded facts alone (order-independent)."""
         outcome = self.outcomes.get(item.work_item_id)
         if outcome is not None:
-            if all(outcome.accepted(key) is not None for key in item.asset_keys):
+            n = item.partition_count
+            if all(outcome.accepted(key, n) is not None for key in item.asset_keys):
                 return "materialized"
             attempt = self.current_attempt(item.work_item_id)
             if attempt in outcome.abandoned:

@@ -334,7 +334,12 @@ class Coordinator:
                 if isinstance(event, WorkItemDispatched):
                     producer.emit_to(
                         self.topics.work(event.location),
-                        asset_partition_key(event.asset_keys[0], event.partition_key),
+                        asset_partition_key(  # a range spreads by its first key
+                            event.asset_keys[0],
+                            event.partition_range.start
+                            if event.partition_range is not None
+                            else event.partition_key,
+                        ),
                         event,
                     )
                 elif isinstance(event, TickRequested):

@@ -283,10 +283,9 @@ class CoordinatorState:
             return
         outcome = run.outcomes.setdefault(event.work_item_id, Outcome())
         stamp = (event.time, event.event_id)
-        slot = (event.asset_key, event.attempt or 0)
-        previous = outcome.materialized.get(slot)
-        if previous is None or stamp < previous:
-            outcome.materialized[slot] = stamp
+        if outcome.note_materialized(
+            event.asset_key, event.attempt or 0, event.partition_key, stamp
+        ):
             self._note_outcome(run, stamp)
             self._touch(run, event.work_item_id)
 
@@ -305,9 +304,10 @@ class CoordinatorState:
     def _record_check(self, event: AssetCheckEvaluated) -> None:
         """Note a check result (blocking checks gate the asset's dependents in the run).
 
-        Kept per (asset, check, attempt), the earliest by (time, id), so duplicates and
-        any order of arrival give the same state. The item's own status does not change
-        (it materialized); its dependents are examined again, at a cost of its dependents.
+        Kept per (asset, check, attempt, partition), the earliest by (time, id), so
+        duplicates and any order of arrival give the same state. The item's own status does
+        not change (it materialized); its dependents are examined again, at a cost of its
+        dependents.
         """
         if event.work_item_id is None:
             return  # not part of a run: the read side shows it, the coordinator needs none
@@ -315,14 +315,8 @@ class CoordinatorState:
         if run is None:
             return
         outcome = run.outcomes.setdefault(event.work_item_id, Outcome())
-        slot = (event.asset_key, event.check_name, event.attempt or 0)
-        previous = outcome.checks.get(slot)
-        if previous is not None and (previous.time, previous.event_id) <= (
-            event.time,
-            event.event_id,
-        ):
+        if not outcome.note_check(event):
             return
-        outcome.checks[slot] = event
         if run.status.get(event.work_item_id) == "materialized":
             run.check.update(plan_dependents(run, event.work_item_id))
             self.dirty.add(run.run_id)

@@ -107,7 +107,7 @@ class RunStarted(Event):
 
 
 class WorkItemDispatched(Event):
-    """The coordinator handed one node x partition to a location's workers.
+    """The coordinator handed one node x partition (or x range) to a location's workers.
 
     The same event (same id) is written to the run's topic (the decision, for folds) and
     to the location's work topic (the delivery, for workers).
@@ -121,9 +121,23 @@ class WorkItemDispatched(Event):
     node: str
     asset_keys: tuple[str, ...]
     partition_key: str | None = None
+    """The partition; None for unpartitioned nodes and for ranged items."""
     attempt: int = 1
     upstream: tuple[UpstreamRef, ...] = ()
-    """The upstream asset partitions to read, with their data versions at dispatch."""
+    """The upstream asset partitions to read, with their data versions at dispatch (for a
+    ranged item: what any partition of the range reads, each once)."""
+    partition_range: PartitionRange | None = None
+    """A ranged item (an asset with a `BackfillPolicy`): the first and last key of the
+    consecutive partitions it covers, in the definition's key order; executed in one call."""
+    partition_count: int = 1
+    """How many partitions the item covers (1 unless ranged)."""
+    partition_keys: tuple[str, ...] | None = None
+    """A ranged item's keys, listed only when the worker cannot expand the range itself
+    (dynamic partitions, whose keys live in the log); None otherwise."""
+    upstream_spans: tuple[tuple[int, ...], ...] = ()
+    """A ranged item's lineage: per partition of the range, in order, the half-open index
+    spans `lo, hi, lo, hi, ...` of `upstream` that partition reads (empty when not ranged,
+    or when it reads nothing)."""
 
 
 class WorkItemSkipped(Event):
@@ -135,6 +149,10 @@ class WorkItemSkipped(Event):
     asset_keys: tuple[str, ...]
     partition_key: str | None = None
     reason: str
+    partition_range: PartitionRange | None = None
+    """For a ranged item: the range it covers (see `WorkItemDispatched`)."""
+    partition_count: int = 1
+    """How many partitions the item covers."""
 
 
 class RunHeld(Event):
@@ -180,6 +198,10 @@ class WorkItemAbandoned(Event):
     attempt: int
     worker_id: str | None = None
     reason: str
+    partition_range: PartitionRange | None = None
+    """For a ranged item: the range it covers (see `WorkItemDispatched`)."""
+    partition_count: int = 1
+    """How many partitions the item covers."""
 
 
 # -- backfills --------------------------------------------------------------------------

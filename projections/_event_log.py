@@ -54,6 +54,8 @@ def _about(event: AnyEvent) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
         case AssetCheckEvaluated():
             return (event.asset_key,), (event.partition_key,)
         case WorkItemDispatched() | WorkItemSkipped():
+            if event.partition_range is not None:
+                return event.asset_keys, ()  # a ranged item: matched by its range
             return event.asset_keys, (event.partition_key,)
         case MaterializationRequested():
             return event.asset_keys, event.partition_keys or ()
@@ -85,7 +87,8 @@ class EventLog:
     _by_asset: dict[str, list[int]] = field(default_factory=dict)
     _by_partition: dict[tuple[str, str | None], list[int]] = field(default_factory=dict)
     _ranges: dict[str, list[int]] = field(default_factory=dict)
-    """Asset -> requests of a partition range (matched against a key at query time)."""
+    """Asset -> requests of a partition range and ranged work items (matched against a key
+    at query time)."""
     _by_run: dict[str, list[int]] = field(default_factory=dict)
     """Run id -> every event that carries it (request, plan, dispatches, outcomes)."""
 
@@ -126,7 +129,10 @@ class EventLog:
             self._by_asset.setdefault(key, []).append(index)
             for pk in partition_keys:
                 self._by_partition.setdefault((key, pk), []).append(index)
-            if isinstance(event, MaterializationRequested) and event.partition_range is not None:
+            if (
+                isinstance(event, MaterializationRequested | WorkItemDispatched | WorkItemSkipped)
+                and event.partition_range is not None
+            ):
                 self._ranges.setdefault(key, []).append(index)
         return record
 
@@ -144,7 +150,9 @@ class EventLog:
         if covers is not None:
             for i in self._ranges.get(asset, []):
                 event = self.records[i].event
-                assert isinstance(event, MaterializationRequested)
+                assert isinstance(
+                    event, MaterializationRequested | WorkItemDispatched | WorkItemSkipped
+                )
                 span = event.partition_range
                 if span is not None and covers(asset, span, partition):
                     indices.append(i)

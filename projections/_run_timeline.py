@@ -55,6 +55,9 @@ def run_timeline(run_id: str, records: Iterable[LoggedEvent], *, limit: int) -> 
     an event of an older attempt that arrives late changes nothing.
     """
     rows: dict[tuple[str, str | None], _Row] = {}
+    ranged: dict[tuple[str, int], datetime] = {}
+    """(work item, attempt) -> dispatch time of a ranged item (its rows come with its
+    partitions' starts: the dispatch names the range, not the keys)."""
 
     def row(key: str, partition: str | None) -> _Row:
         found = rows.get((key, partition))
@@ -65,19 +68,26 @@ def run_timeline(run_id: str, records: Iterable[LoggedEvent], *, limit: int) -> 
     for record in records:
         event = record.event
         match event:
+            case WorkItemDispatched() if event.partition_range is not None:
+                ranged[(event.work_item_id, event.attempt)] = event.time
             case WorkItemDispatched():
                 for key in event.asset_keys:
                     r = row(key, event.partition_key)
                     if r.newer(event.attempt) or r.dispatched_at is None:
                         r.dispatched_at = event.time
             case WorkItemSkipped():
+                rng = event.partition_range
+                where = f"{rng.start}..{rng.end}" if rng is not None else event.partition_key
                 for key in event.asset_keys:
-                    r = row(key, event.partition_key)
+                    r = row(key, where)
                     r.status, r.ended_at = "skipped", event.time
             case PartitionStarted():
                 r = row(event.asset_key, event.partition_key)
                 if r.newer(event.attempt) or event.attempt == r.attempt:
                     r.started_at, r.worker_id = event.time, event.worker_id
+                    r.dispatched_at = r.dispatched_at or ranged.get(
+                        (event.work_item_id, event.attempt)
+                    )
                     if r.status == "queued":
                         r.status = "in_progress"
             case AssetMaterialized():

@@ -52,7 +52,10 @@ class RunState:
     completed: RunCompleted | None = None
     outcomes: dict[_AssetPartition, tuple[int, int, str]] = field(default_factory=dict)
     """(asset, partition) -> (attempt, rank, status) of its latest attempt in this run."""
-    skipped_items: set[_AssetPartition] = field(default_factory=set)
+    skipped_items: dict[_AssetPartition, int] = field(default_factory=dict)
+    """(asset, partition, or `start..end` for a ranged item) -> asset partitions skipped."""
+    skipped_total: int = 0
+    """The sum of `skipped_items` (kept with it: status is polled)."""
     dispatched: bool = False
     tally: Counter[str] = field(default_factory=Counter)
     """Status -> how many entries of `outcomes` have it (kept with `outcomes`)."""
@@ -104,7 +107,7 @@ class RunState:
     @property
     def skipped(self) -> int:
         """Asset partitions skipped because an upstream failed."""
-        live = len(self.skipped_items)
+        live = self.skipped_total
         return max(live, self.completed.skipped) if self.completed else live
 
     @property
@@ -190,8 +193,12 @@ class RunsProjection:
                 if hold is None or event.time > hold.time:
                     run.holds[event.location] = event
             case WorkItemSkipped():
+                rng = event.partition_range
+                where = f"{rng.start}..{rng.end}" if rng is not None else event.partition_key
                 for key in event.asset_keys:
-                    run.skipped_items.add((key, event.partition_key))
+                    if (key, where) not in run.skipped_items:
+                        run.skipped_items[(key, where)] = event.partition_count
+                        run.skipped_total += event.partition_count
             case RunCompleted():
                 run.completed = event
                 run.completed_at = event.time

@@ -1,10 +1,12 @@
 """Running asset checks: the context a check receives, and checks turned into events.
 
 The executor calls `CheckRunner.evaluate` right after a node's assets materialized, in the
-same work item: one `AssetCheckEvaluated` per check of each asset, after its
-`AssetMaterialized` (which it names). A check function that raises, returns something
-that is not a result, or cannot load the asset's value counts as failed (severity ERROR,
-with the error's type and message); it never fails the asset or the worker.
+same work item: one `AssetCheckEvaluated` per check of each asset and partition (in a
+ranged item a check function runs once per partition, and a result the asset yielded
+holds for each), after its `AssetMaterialized` (which it names). A check function that
+raises, returns something that is not a result, or cannot load the asset's value counts as
+failed (severity ERROR, with the error's type and message); it never fails the asset or
+the worker.
 """
 
 from __future__ import annotations
@@ -175,7 +177,7 @@ class CheckRunner:
                 kwargs[check.context_param] = AssetCheckExecutionContext(
                     run_id=req.run_id,
                     asset_keys=(check.asset_key,),
-                    partition_key_or_none=req.partition_key,
+                    partition_key_or_none=mat.partition_key,
                     partitions_def=node.partitions_def,
                     log=logging.getLogger(f"conflux.check.{check.name}"),
                     attempt=req.attempt,
@@ -187,8 +189,8 @@ class CheckRunner:
                 kwargs[check.value_param] = self.io_manager.load_input(
                     InputContext(
                         asset_key=mat.asset_key,
-                        partition_key=req.partition_key,
-                        partition_keys=(req.partition_key,),
+                        partition_key=mat.partition_key,
+                        partition_keys=(mat.partition_key,),
                         downstream_asset_key=mat.asset_key,
                     )
                 )
@@ -225,7 +227,7 @@ class CheckRunner:
 
         return AssetCheckEvaluated(
             asset_key=mat.asset_key,
-            partition_key=req.partition_key,
+            partition_key=mat.partition_key,
             check_name=spec.name,
             passed=result.passed if result is not None else False,
             severity=severity.value,

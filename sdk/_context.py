@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     import logging
 
     from conflux.sdk._keys import AssetKey
-    from conflux.sdk.partitions import PartitionsDefinition, TimeWindow
+    from conflux.sdk.partitions import PartitionKeyRange, PartitionsDefinition, TimeWindow
 
 
 class ContextError(ConfluxError):
@@ -21,6 +21,10 @@ class ContextError(ConfluxError):
 @dataclass
 class AssetExecutionContext:
     """What one execution of an asset partition knows about itself.
+
+    An asset with a `BackfillPolicy` may be called once for several consecutive partitions:
+    then `partition_key_range` and `partition_keys` say which, `partition_time_window` spans
+    them all, and `partition_key` raises (there is no single key), as in Dagster.
 
     Example:
         >>> @asset(partitions_def=DailyPartitionsDefinition(start_date="2024-01-01"))
@@ -37,6 +41,8 @@ class AssetExecutionContext:
     log: logging.Logger
     attempt: int = 1
     _metadata: dict[str, dict[str, object]] = field(default_factory=dict)
+    range_keys: tuple[str, ...] | None = None
+    """For a call over a range of partitions: its keys, in order (None: one partition)."""
 
     @property
     def asset_key(self) -> AssetKey:
@@ -45,8 +51,48 @@ class AssetExecutionContext:
 
     @property
     def has_partition_key(self) -> bool:
-        """True when the asset is partitioned."""
+        """True when the call is for one partition (False when unpartitioned or a range)."""
         return self.partition_key_or_none is not None
+
+    @property
+    def has_partition_key_range(self) -> bool:
+        """True when the call is for partitions: one (a range of one key) or a range."""
+        return self.partition_key_or_none is not None or self.range_keys is not None
+
+    @property
+    def partition_key_range(self) -> PartitionKeyRange:
+        """The first and last key of the partitions being materialized (both included).
+
+        `(key, key)` for a single partition.
+
+        Raises:
+            ContextError: the asset is not partitioned.
+        """
+        from conflux.sdk.partitions import PartitionKeyRange
+
+        if self.range_keys is not None:
+            return PartitionKeyRange(self.range_keys[0], self.range_keys[-1])
+        key = self._single_key("partition_key_range")
+        return PartitionKeyRange(key, key)
+
+    @property
+    def partition_keys(self) -> list[str]:
+        """Every partition being materialized, in key order (one for a single partition).
+
+        Raises:
+            ContextError: the asset is not partitioned.
+        """
+        if self.range_keys is not None:
+            return list(self.range_keys)
+        return [self._single_key("partition_keys")]
+
+    def _single_key(self, what: str) -> str:
+        if self.partition_key_or_none is None:
+            raise ContextError(
+                f"{self.asset_key} is not partitioned, so it has no {what}: "
+                "give it a partitions_def, or check context.has_partition_key_range"
+            )
+        return self.partition_key_or_none
 
     @property
     def partition_key(self) -> str:
@@ -57,10 +103,18 @@ class AssetExecutionContext:
         Dagster.
 
         Raises:
-            ContextError: the asset is not partitioned.
+            ContextError: the asset is not partitioned, or the call is for a range of
+                partitions (use `partition_key_range` or `partition_keys`).
         """
         from conflux.sdk.partitions import MultiPartitionsDefinition
 
+        if self.range_keys is not None:
+            raise ContextError(
+                f"{self.asset_key} is materializing {len(self.range_keys)} partitions at once "
+                f"({self.range_keys[0]}..{self.range_keys[-1]}, its BackfillPolicy), so there is "
+                "no single partition_key: use context.partition_key_range or "
+                "context.partition_keys (context.has_partition_key tells the two cases apart)"
+            )
         if self.partition_key_or_none is None:
             raise ContextError(
                 f"{self.asset_key} is not partitioned, so it has no partition_key: "
@@ -74,17 +128,25 @@ class AssetExecutionContext:
     def partition_time_window(self) -> TimeWindow:
         """The time window of a time-partitioned asset's partition.
 
+        For a range of partitions: from the start of the first one's window to the end of
+        the last one's.
+
         Raises:
             ContextError: the asset is not partitioned by time.
         """
-        from conflux.sdk.partitions import TimeWindowPartitionsDefinition
+        from conflux.sdk.partitions import TimeWindow, TimeWindowPartitionsDefinition
 
         if not isinstance(self.partitions_def, TimeWindowPartitionsDefinition):
             raise ContextError(
                 f"{self.asset_key} is not partitioned by time, so it has no "
                 "partition_time_window: use a Daily/Hourly/...PartitionsDefinition"
             )
-        return self.partitions_def.time_window_for_partition_key(self.partition_key)
+        pdef = self.partitions_def
+        if self.range_keys is not None:
+            first = pdef.time_window_for_partition_key(self.range_keys[0])
+            last = pdef.time_window_for_partition_key(self.range_keys[-1])
+            return TimeWindow(first.start, last.end)
+        return pdef.time_window_for_partition_key(self.partition_key)
 
     @property
     def retry_number(self) -> int:

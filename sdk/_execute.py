@@ -1,8 +1,13 @@
-"""Execute one node x partition and say what happened as events.
+"""Execute one node x partition (or x range of partitions) and say what happened as events.
 
 Shared by workers and by the in-process `materialize()`, so a test run and a production
 run execute user code the same way. A user exception fails the partition (a
 `PartitionFailed` event per asset) and never escapes.
+
+A ranged work item (an asset with a `BackfillPolicy`) calls the function once for all
+its partitions (`context.partition_key_range`); what it returns is stored per partition
+(a dict keyed by exactly the range's keys; `None` and `MaterializeResult` store nothing)
+and one event per asset and partition says how it went.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from conflux.events import (
     AssetCheckEvaluated,
     AssetMaterialized,
     PartitionFailed,
+    PartitionRange,
     PartitionStarted,
     UpstreamRef,
+    WorkItemDispatched,
 )
 from conflux.sdk._context import AssetExecutionContext
 from conflux.sdk._definitions import IO_MANAGER_KEY, Definitions
@@ -39,7 +46,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class ExecutionRequest:
-    """One node x partition to execute, as a work item describes it."""
+    """One node x partition (or x range of partitions) to execute, as a work item says."""
 
     node: str
     partition_key: str | None
@@ -48,6 +55,45 @@ class ExecutionRequest:
     attempt: int = 1
     upstream: tuple[UpstreamRef, ...] = ()
     causation_id: str | None = None
+    partition_range: PartitionRange | None = None
+    """A ranged item's first and last key (then `partition_key` is None)."""
+    partition_count: int = 1
+    partition_keys: tuple[str, ...] | None = None
+    """A ranged item's keys when listed (dynamic partitions); else expanded from the range."""
+    upstream_spans: tuple[tuple[int, ...], ...] = ()
+    """Per partition of the range: the spans of `upstream` it reads (see the dispatch)."""
+
+    @classmethod
+    def from_dispatch(cls, item: WorkItemDispatched) -> ExecutionRequest:
+        """What a dispatched work item asks for."""
+        return cls(
+            node=item.node,
+            partition_key=item.partition_key,
+            run_id=item.run_id,
+            work_item_id=item.work_item_id,
+            attempt=item.attempt,
+            upstream=item.upstream,
+            causation_id=item.event_id,
+            partition_range=item.partition_range,
+            partition_count=item.partition_count,
+            partition_keys=item.partition_keys,
+            upstream_spans=item.upstream_spans,
+        )
+
+    def upstream_of(self, index: int) -> tuple[UpstreamRef, ...]:
+        """What partition `index` of a ranged item reads (everything when not ranged)."""
+        if self.partition_range is None:
+            return self.upstream
+        flat = self.upstream_spans[index] if index < len(self.upstream_spans) else ()
+        return tuple(
+            ref
+            for lo, hi in zip(flat[::2], flat[1::2], strict=True)
+            for ref in self.upstream[lo:hi]
+        )
+
+
+class RangeError(Exception):
+    """A ranged work item's partitions cannot be told from its range (the definition changed)."""
 
 
 def error_type_name(exc: BaseException) -> str:
@@ -114,13 +160,54 @@ class NodeExecutor:
             resource.teardown_after_execution()
         self._set_up.clear()
 
+    def partitions(self, node: AssetsDefinition, req: ExecutionRequest) -> list[str | None]:
+        """The partitions `req` covers, in order: its key, or a ranged item's keys.
+
+        Raises:
+            RangeError: the range does not expand to the item's keys here (the location's
+                partitions definition changed since the run was planned).
+        """
+        rng = req.partition_range
+        if rng is None:
+            return [req.partition_key]
+        pdef = node.partitions_def
+        if pdef is None:
+            raise RangeError(f"{node.node} is not partitioned here, but was planned for {rng}")
+        from conflux.sdk.partitions import MultiPartitionsDefinition, keys_in_key_range
+
+        try:
+            keys: list[str] = list(
+                req.partition_keys or keys_in_key_range(pdef, rng.start, rng.end)
+            )
+        except Exception as exc:
+            raise RangeError(f"{node.node}: partitions {rng.start}..{rng.end}: {exc}") from exc
+        if len(keys) != req.partition_count:
+            raise RangeError(
+                f"{node.node}: partitions {rng.start}..{rng.end} are {len(keys)} keys here, but "
+                f"{req.partition_count} when the run was planned: the partitions definition "
+                "changed; request the range again"
+            )
+        if isinstance(pdef, MultiPartitionsDefinition):
+            keys = [pdef.get_partition_key_from_str(k) for k in keys]
+        return list(keys)
+
+    def _partitions_or_ends(
+        self, node: AssetsDefinition, req: ExecutionRequest
+    ) -> list[str | None]:
+        """`partitions`, or the range's first key when it cannot be expanded (to say so)."""
+        try:
+            return self.partitions(node, req)
+        except RangeError:
+            assert req.partition_range is not None
+            return [req.partition_range.start]
+
     def started(self, req: ExecutionRequest) -> list[PartitionStarted]:
-        """The events that announce `req` is starting (one per asset of the node)."""
+        """The events that announce `req` is starting (one per asset and partition)."""
         node = self.defs.node_named(req.node)
         return [
             PartitionStarted(
                 asset_key=out.key.to_user_string(),
-                partition_key=req.partition_key,
+                partition_key=key,
                 run_id=req.run_id,
                 work_item_id=req.work_item_id,
                 worker_id=self.worker_id,
@@ -130,20 +217,25 @@ class NodeExecutor:
                 causation_id=req.causation_id,
             )
             for out in node.outputs
+            for key in self._partitions_or_ends(node, req)
         ]
 
     def run(
         self, req: ExecutionRequest
     ) -> list[AssetMaterialized | PartitionFailed | AssetCheckEvaluated]:
-        """Execute `req`: one `AssetMaterialized` per asset, or a `PartitionFailed` per asset.
+        """Execute `req`: an `AssetMaterialized`, or a `PartitionFailed`, per asset and partition.
 
         After the materializations come the assets' checks (`AssetCheckEvaluated`, one per
-        check), run here, in the same work item, for the same partition.
+        check and partition), run here, in the same work item.
         """
         from conflux.sdk._check_context import split_check_results
 
         node = self.defs.node_named(req.node)
         started = time.perf_counter()
+        try:
+            keys = self.partitions(node, req)
+        except RangeError as exc:
+            return self._failed(node, req, exc, self._partitions_or_ends(node, req))
         context = AssetExecutionContext(
             run_id=req.run_id,
             asset_keys=tuple(node.keys),
@@ -151,18 +243,26 @@ class NodeExecutor:
             partitions_def=node.partitions_def,
             log=logging.getLogger(f"conflux.asset.{node.node}"),
             attempt=req.attempt,
+            range_keys=tuple(k for k in keys if k is not None)
+            if req.partition_range is not None
+            else None,
         )
         try:
             kwargs = self._arguments(node, req, context)
             assert node.fn is not None, "external assets are never dispatched"
             result, yielded = split_check_results(node, node.fn(**kwargs))
             produced = dict(self._outputs(node, result))
-            events = [
-                self._materialized(node, out, produced[out.key], req, context, started)
+            values = {
+                out.key: self._per_partition(node, out, produced[out.key], keys)
                 for out in node.outputs
+            }
+            events = [
+                self._materialized(node, out, value, req, context, started, index, key)
+                for out in node.outputs
+                for index, (key, value) in enumerate(zip(keys, values[out.key], strict=True))
             ]
         except Exception as exc:
-            return self._failed(node, req, exc)
+            return self._failed(node, req, exc, keys)
         return [*events, *self.checks.evaluate(node, req, events, yielded)]
 
     # -- inputs ---------------------------------------------------------------------------
@@ -247,6 +347,52 @@ class NodeExecutor:
         for out, item in zip(outputs, items, strict=True):
             yield out.key, item
 
+    @staticmethod
+    def _per_partition(
+        node: AssetsDefinition, out: OutputSpec, value: object, keys: list[str | None]
+    ) -> list[object]:
+        """What one output gave, for each partition of the work item (checked, not stored).
+
+        One partition: the value itself. A range: `MaterializeResult` and `None` for every
+        partition; otherwise a dict keyed by exactly the range's keys, split per partition.
+
+        Raises:
+            OutputMismatchError: a range's value that is not such a dict.
+        """
+        if len(keys) == 1:
+            return [value]
+        if isinstance(value, MaterializeResult) or value is None:
+            return [value] * len(keys)
+        wrapper = value if isinstance(value, Output) else None
+        inner = wrapper.value if wrapper is not None else value
+        if inner is None:
+            return [value] * len(keys)
+        wanted = {str(k) for k in keys}
+        if (
+            isinstance(inner, dict)
+            and {str(k) for k in inner} == wanted
+            and len(inner) == len(wanted)
+        ):
+            by_key = {str(k): v for k, v in inner.items()}
+            if wrapper is None:
+                return [by_key[str(k)] for k in keys]
+            return [
+                Output(by_key[str(k)], metadata=wrapper.metadata, data_version=wrapper.data_version)
+                for k in keys
+            ]
+        first, last = keys[0], keys[-1]
+        got = (
+            f"a dict with keys {_some(sorted(map(str, inner)))}"
+            if isinstance(inner, dict)
+            else f"a {type(inner).__name__}"
+        )
+        raise OutputMismatchError(
+            f"{node.node} ran once for the {len(keys)} partitions {first}..{last} (its "
+            f"BackfillPolicy) and returned {got} for {out.key.to_user_string()}: return a dict "
+            "{partition_key: value} with exactly the keys of context.partition_keys (each is "
+            "stored as that partition's value), or MaterializeResult() / None to store nothing"
+        )
+
     def _materialized(
         self,
         node: AssetsDefinition,
@@ -255,8 +401,13 @@ class NodeExecutor:
         req: ExecutionRequest,
         context: AssetExecutionContext,
         started: float,
+        index: int = 0,
+        partition_key: str | None = None,
     ) -> AssetMaterialized:
         key = out.key.to_user_string()
+        if req.partition_range is None:
+            partition_key = req.partition_key
+        upstream = req.upstream_of(index)
         metadata: dict[str, JsonValue] = {}
         version: DataVersion | str | None = None
         fingerprint: str | None = None
@@ -269,7 +420,7 @@ class NodeExecutor:
                 version = value.data_version
                 value = value.value
             fingerprint = self.io_manager.handle_output(
-                OutputContext(asset_key=key, partition_key=req.partition_key, run_id=req.run_id),
+                OutputContext(asset_key=key, partition_key=partition_key, run_id=req.run_id),
                 value,
             )
         for extra in (context._metadata.get(""), context._metadata.get(out.name)):
@@ -278,16 +429,16 @@ class NodeExecutor:
         data_version = (
             (version.value if isinstance(version, DataVersion) else version)
             or fingerprint
-            or self._derived_version(out, req)
+            or self._derived_version(out, req, upstream, partition_key)
         )
         return AssetMaterialized(
             asset_key=key,
-            partition_key=req.partition_key,
+            partition_key=partition_key,
             data_version=data_version,
             code_version=out.code_version,
             source="executed",
             upstream=tuple(
-                ref for ref in req.upstream if ref.asset_key in self._upstream_keys(node, out)
+                ref for ref in upstream if ref.asset_key in self._upstream_keys(node, out)
             ),
             metadata=metadata,
             run_id=req.run_id,
@@ -305,19 +456,35 @@ class NodeExecutor:
         return {key.to_user_string() for key, _, _ in node.upstream_of(out)}
 
     @staticmethod
-    def _derived_version(out: OutputSpec, req: ExecutionRequest) -> str:
+    def _derived_version(
+        out: OutputSpec,
+        req: ExecutionRequest,
+        upstream: tuple[UpstreamRef, ...],
+        partition_key: str | None,
+    ) -> str:
         """Derive a version from the code version and what was read.
 
         Used when the asset gave no version and stored no value, so that equal code over
-        equal inputs yields an equal version.
+        equal inputs yields an equal version. A partition of a range adds its key (its
+        work item covers other partitions too).
         """
         parts = [out.code_version or req.work_item_id]
-        parts += sorted(f"{r.asset_key}[{r.partition_key}]={r.data_version}" for r in req.upstream)
+        parts += sorted(f"{r.asset_key}[{r.partition_key}]={r.data_version}" for r in upstream)
+        if req.partition_range is not None:
+            parts.append(f"partition={partition_key}")
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:16]
 
     def _failed(
-        self, node: AssetsDefinition, req: ExecutionRequest, exc: BaseException
+        self,
+        node: AssetsDefinition,
+        req: ExecutionRequest,
+        exc: BaseException,
+        keys: list[str | None],
     ) -> list[AssetMaterialized | PartitionFailed | AssetCheckEvaluated]:
+        """One `PartitionFailed` per asset and partition.
+
+        A range's traceback is on its first partition's event only (one call failed them all).
+        """
         if self.keep_errors:
             self.errors[req.work_item_id] = exc
         error_type = error_type_name(exc)
@@ -325,17 +492,24 @@ class NodeExecutor:
         return [
             PartitionFailed(
                 asset_key=out.key.to_user_string(),
-                partition_key=req.partition_key,
+                partition_key=key,
                 run_id=req.run_id,
                 work_item_id=req.work_item_id,
                 worker_id=self.worker_id,
                 attempt=req.attempt,
                 error_type=error_type,
                 message=str(exc) or error_type,
-                traceback=tb,
+                traceback=tb if index == 0 else "",
                 producer=self.producer,
                 correlation_id=req.run_id,
                 causation_id=req.causation_id,
             )
             for out in node.outputs
+            for index, key in enumerate(keys)
         ]
+
+
+def _some(keys: list[str], shown: int = 5) -> str:
+    """A few keys for a message, and how many more."""
+    more = f" and {len(keys) - shown} more" if len(keys) > shown else ""
+    return ", ".join(repr(k) for k in keys[:shown]) + more

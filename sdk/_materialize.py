@@ -284,15 +284,7 @@ def materialize(
             event = pending.popleft()
             record(event)
             if isinstance(event, WorkItemDispatched):
-                req = ExecutionRequest(
-                    node=event.node,
-                    partition_key=event.partition_key,
-                    run_id=run,
-                    work_item_id=event.work_item_id,
-                    attempt=event.attempt,
-                    upstream=event.upstream,
-                    causation_id=event.event_id,
-                )
+                req = ExecutionRequest.from_dispatch(event)
                 for started in executor.started(req):
                     record(started)
                 for outcome in executor.run(req):

@@ -224,18 +224,7 @@ class Worker:
         redeliver as the same attempt while the coordinator retries it too. One flush
         and one commit per batch keep a busy worker's cost per item low.
         """
-        requests = [
-            ExecutionRequest(
-                node=item.node,
-                partition_key=item.partition_key,
-                run_id=item.run_id,
-                work_item_id=item.work_item_id,
-                attempt=item.attempt,
-                upstream=item.upstream,
-                causation_id=item.event_id,
-            )
-            for item in items
-        ]
+        requests = [ExecutionRequest.from_dispatch(item) for item in items]
         for request in requests:
             for event in executor.started(request):
                 producer.emit(event)

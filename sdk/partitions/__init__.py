@@ -33,6 +33,7 @@ from conflux.sdk.partitions._multi_mappings import (
     MultiPartitionMapping,
     MultiToSingleDimensionPartitionMapping,
 )
+from conflux.sdk.partitions._range import PartitionKeyRange, keys_in_key_range
 from conflux.sdk.partitions._snapshots import mapping_from_snapshot, partitions_from_snapshot
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindow, TimeWindowPartitionsDefinition
@@ -54,6 +55,8 @@ __all__ = [
     "DynamicPartitionsStore",
     "AddDynamicPartitionsRequest",
     "DeleteDynamicPartitionsRequest",
+    "PartitionKeyRange",
+    "keys_in_key_range",
     # mappings
     "PartitionMapping",
     "IdentityPartitionMapping",

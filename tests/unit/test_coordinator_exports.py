@@ -22,6 +22,7 @@ EXPECTED = {
     "decide",
     "dispatch_id",
     "plan_run",
+    "range_work_item_id",
     "skip_id",
     "started_id",
     "work_item_id",

@@ -97,6 +97,7 @@ def test_sdk_surface_snapshot() -> None:
             "MultiToSingleDimensionPartitionMapping",
             "Output",
             "OutputContext",
+            "PartitionKeyRange",
             "PartitionMapping",
             "PartitionsDefinition",
             "RetryPolicy",
