@@ -115,7 +115,7 @@ function svgMarkup(assets, layout, statuses) {
   parts.push('<path class="edges hits" d=""/>');
   for (let i = 0; i < assets.length; i++) {
     parts.push(
-      `<g class="node st-${statuses[i].kind}" data-i="${i}" tabindex="0" role="link" aria-label="${esc(assets[i].key)}" data-detail="${esc(statuses[i].detail)}" transform="translate(${layout.x[i]},${layout.y[i]})">` +
+      `<g class="node st-${statuses[i].kind}" data-i="${i}" tabindex="0" role="link" aria-label="${esc(assets[i].key)}" transform="translate(${layout.x[i]},${layout.y[i]})">` +
         `${nodeInner(assets[i], statuses[i])}</g>`,
     );
   }

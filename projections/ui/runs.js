@@ -3,7 +3,7 @@
  * Gantt chart, one row per asset partition) and the error and traceback of each failure.
  */
 
-import { getJSON, url } from "./api.js";
+import { ApiError, getJSON, url } from "./api.js";
 import { between, card, esc, facts, fill, fmtDuration, fmtInt, fmtTime, h, markRendered, pill, runLink } from "./dom.js";
 import { EventList } from "./events.js";
 import { coalesce, subscribe } from "./live.js";
@@ -251,7 +251,14 @@ export function mountRun(root, runId) {
   const ticker = setInterval(() => {
     if (run && (run.status === "started" || run.status === "queued")) refresh();
   }, 1000);
-  Promise.all([loadRun(), loadTimeline()]).catch((error) => fill(info, h("p", { class: "error" }, error.message)));
+  Promise.all([loadRun(), loadTimeline()]).catch((error) => {
+    // a run requested a moment ago may not be folded yet: its first event redraws the page
+    if (error instanceof ApiError && error.status === 404) {
+      fill(info, h("p", { class: "muted" }, `Waiting for run ${runId} to show up on the log…`));
+      return;
+    }
+    fill(info, h("p", { class: "error" }, error.message));
+  });
   events.load().catch(() => {});
   return {
     destroy() {

@@ -216,6 +216,7 @@ def test_a_failed_run_page_shows_the_traceback(page: Page, base: str) -> None:
     navigate(page, "#/", "graph")
     node = page.locator("svg.graph-svg .node[aria-label='flaky_export']")
     assert "st-failed" in (node.get_attribute("class") or "")
+    screenshot(page, "graph-statuses")
 
 
 def test_report_shows_the_event_and_errors_show_in_the_message_area(page: Page, base: str) -> None:
@@ -256,6 +257,27 @@ def test_a_backfill_launched_from_the_ui_shows_its_progress(page: Page, base: st
     assert "5 / 5" in (done.text_content() or "")
     assert_not_reloaded(page)
     screenshot(page, "backfills")
+
+
+def test_a_backfill_is_canceled_from_the_ui(page: Page, base: str) -> None:
+    open_ui(page, base, "#/backfills", "backfills")
+    form = page.locator("form[aria-label='Launch a backfill']")
+    form.locator("input[name='selection']").fill("raw_orders*")
+    form.locator("input[name='from']").fill("2024-01-01")
+    form.locator("input[name='to']").fill("2024-02-29")
+    form.get_by_role("button", name="Launch backfill").click()
+    message = page.locator(".message.ok", has_text="Backfill").first
+    message.wait_for(timeout=15_000)
+    short = (message.text_content() or "").split()[1]
+    row = page.locator(f"tr[data-backfill-id^='{short}']")
+    cancel = row.get_by_role("button", name="Cancel")
+    cancel.click()  # the first click asks,
+    row.get_by_role("button", name="Really cancel?").click()  # the second one cancels
+    page.locator(".message.ok", has_text="cancel requested").wait_for(timeout=15_000)
+    page.locator(f"tr[data-backfill-id^='{short}'][data-status='canceled']").wait_for(
+        timeout=60_000
+    )
+    screenshot(page, "backfill-canceled")
 
 
 def test_schedules_start_and_stop_from_the_ui(page: Page, base: str) -> None:
