@@ -94,5 +94,5 @@ async function pollStatus() {
 window.addEventListener("hashchange", show);
 connect(showLive);
 show();
-pollStatus();
+setTimeout(pollStatus, 800); // after the first view's own requests
 setInterval(pollStatus, 5000);

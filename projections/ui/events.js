@@ -112,6 +112,7 @@ export class EventList {
     this.maxFull = records.length ? records[records.length - 1].seq : this.maxFull;
     this.more.hidden = records.length < limit;
     this.updateCount();
+    this.element.dataset.loaded = "true";
   }
 
   updateCount() {
