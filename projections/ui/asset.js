@@ -27,7 +27,8 @@ export function describePartitions(snapshot) {
   switch (snapshot.kind) {
     case "time_window": {
       const every = CRON_NAMES[snapshot.cron_schedule] ?? `cron ${snapshot.cron_schedule}`;
-      return `${every} from ${snapshot.start.replace("T00:00:00", "")}${snapshot.end ? ` to ${snapshot.end.replace("T00:00:00", "")}` : ""} (${snapshot.timezone})`;
+      const when = (t) => t.replace("T00:00:00", "").replace("T", " ").replace(/:00$/, "");
+      return `${every} from ${when(snapshot.start)}${snapshot.end ? ` to ${when(snapshot.end)} (exclusive)` : ""}, ${snapshot.timezone}`;
     }
     case "static":
       return `${fmtInt(snapshot.keys.length)} static keys`;

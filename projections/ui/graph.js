@@ -15,7 +15,9 @@ import { assetKeysOf, coalesce, subscribe } from "./live.js";
 
 /** Types whose arrival may change the graph's shape, not just statuses. */
 const SHAPE_EVENTS = new Set(["DefinitionsPublished", "LocationLoadFailed"]);
-/** Below this zoom, nodes are drawn without text (see `Viewport.apply`). */
+/** A pan or zoom is drawn properly once it paused this long (see `Viewport.apply`). */
+const SETTLE_MS = 120;
+/** Below this zoom, nodes are drawn without text (see `Viewport.commit`). */
 const FAR_SCALE = 0.45;
 /** Beyond this many touched assets, one `/assets` is cheaper than one call each. */
 const FETCH_ONE_BY_ONE = 16;
@@ -145,6 +147,10 @@ class Viewport {
     this.box = { x: 0, y: 0, w: 1, h: 1 };
     this.dragged = false;
     this.view = size;
+    /** @type {{x: number, y: number, w: number, h: number} | null} what the viewBox shows */
+    this.shown = null;
+    this.settle = 0;
+    this.holding = false; // a drag is on: draw properly when it ends, not at each pause
     this.fit(false);
     svg.addEventListener("wheel", (e) => this.onWheel(e), { passive: false });
     svg.addEventListener("pointerdown", (e) => this.onDown(e));
@@ -155,14 +161,41 @@ class Viewport {
     return this.view;
   }
 
+  /** The frame's inner box (the SVG fills it; the SVG's own box moves with a gesture). */
   measure() {
-    const rect = this.svg.getBoundingClientRect();
-    this.view = { width: Math.max(1, rect.width), height: Math.max(1, rect.height), left: rect.left, top: rect.top };
+    const frame = /** @type {HTMLElement} */ (this.svg.parentElement);
+    const rect = frame.getBoundingClientRect();
+    const bx = frame.clientLeft;
+    const by = frame.clientTop;
+    this.view = { width: Math.max(1, rect.width - 2 * bx), height: Math.max(1, rect.height - 2 * by), left: rect.left + bx, top: rect.top + by };
     return this.view;
   }
 
-  apply() {
+  /**
+   * Show `box`. While the user drags or zooms, only a CSS transform of the drawn SVG
+   * moves (the compositor's work, every frame); once they pause, the viewBox itself is
+   * set and the SVG drawn again, sharp, at the new scale.
+   * @param {boolean} [now] set the viewBox at once (a jump, not a gesture)
+   */
+  apply(now = false) {
+    clearTimeout(this.settle);
+    if (now || !this.shown) {
+      this.commit();
+      return;
+    }
+    const shown = this.shown;
+    const { width, height } = this.view;
+    const s = shown.w / this.box.w;
+    const tx = ((shown.x - this.box.x) * width) / this.box.w;
+    const ty = ((shown.y - this.box.y) * height) / this.box.h;
+    this.svg.style.transform = `translate(${tx}px, ${ty}px) scale(${s})`;
+    if (!this.holding) this.settle = setTimeout(() => this.commit(), SETTLE_MS);
+  }
+
+  commit() {
     const { x, y, w, h } = this.box;
+    this.shown = { ...this.box };
+    this.svg.style.transform = "";
     this.svg.setAttribute("viewBox", `${x.toFixed(1)} ${y.toFixed(1)} ${w.toFixed(1)} ${h.toFixed(1)}`);
     // Level of detail: below FAR_SCALE, names would be a few pixels tall, and laying out
     // 2,000 texts is most of a big graph's first paint; nodes show as coloured boxes and
@@ -182,7 +215,7 @@ class Viewport {
     // a graph smaller than the view sits in its middle, left to right
     const x = Math.min(-margin, -(w - this.content.width) / 2);
     this.box = { x, y: -margin, w, h };
-    this.apply();
+    this.apply(true);
   }
 
   /** Keep the scale, follow a resized element. */
@@ -191,7 +224,7 @@ class Viewport {
     const { width, height } = this.measure();
     this.box.w = width / scale;
     this.box.h = height / scale;
-    this.apply();
+    this.apply(true);
   }
 
   scale() {
@@ -220,7 +253,7 @@ class Viewport {
     this.box = { w: width / scale, h: height / scale, x: 0, y: 0 };
     this.box.x = x - this.box.w / 2;
     this.box.y = y - this.box.h / 2;
-    this.apply();
+    this.apply(true);
   }
 
   onWheel(event) {
@@ -239,6 +272,7 @@ class Viewport {
       if (!this.dragged && Math.hypot(dx, dy) < 4) return;
       if (!this.dragged) this.svg.setPointerCapture(event.pointerId);
       this.dragged = true;
+      this.holding = true;
       this.svg.classList.add("dragging");
       this.box.x = start.bx - dx * perPixel;
       this.box.y = start.by - dy * perPixel;
@@ -249,6 +283,10 @@ class Viewport {
       this.svg.removeEventListener("pointerup", up);
       this.svg.removeEventListener("pointercancel", up);
       this.svg.classList.remove("dragging");
+      if (this.holding) {
+        this.holding = false;
+        this.apply();
+      }
     };
     this.svg.addEventListener("pointermove", move);
     this.svg.addEventListener("pointerup", up);

@@ -4,8 +4,9 @@
  * partitions cost what their few thousand ranges cost.
  *
  * One dimension: a bar; each pixel column covers `total / width` partitions and is split
- * top to bottom by the share of each status among them (a status present at all gets a
- * few pixels, so one failed partition among thousands still shows).
+ * by the share of each status among them, materialized at the bottom (a histogram of how
+ * much is done where; a status present at all gets a pixel or more, so one failed
+ * partition among thousands still shows).
  * Several dimensions: a grid (rows: every dimension but the last, row-major; columns:
  * the last dimension), drawn the same way per cell; shown transposed when it is taller
  * than wide, so the long dimension runs across the screen.
@@ -13,10 +14,15 @@
 
 import { cssVar, fill, fmtInt, h } from "./dom.js";
 
-/** Status order inside a column/cell, top to bottom, and in the legend. */
-export const RANGE_STATUSES = ["failed", "in_progress", "materialized", "missing"];
+/** The statuses of a range summary, in the legend's order. */
+export const RANGE_STATUSES = ["materialized", "failed", "in_progress", "missing"];
 const STATUS_INDEX = Object.fromEntries(RANGE_STATUSES.map((s, i) => [s, i]));
 const K = RANGE_STATUSES.length;
+/**
+ * Paint order inside a column or cell, bottom up: materialized first, so that a bar over
+ * many partitions per pixel reads as a histogram of how much is done there.
+ */
+const BOTTOM_UP = [0, 1, 2, 3];
 
 /**
  * @typedef {{first: string, last: string, status: string, count: number}} Range
@@ -94,12 +100,12 @@ function paintSlot(ctx, acc, slot, x, y, w, hgt, colors) {
     if (v > acc[slot * K + biggest]) biggest = k;
   }
   heights[biggest] -= given - hgt;
-  let top = y;
-  for (let k = 0; k < K; k++) {
+  let bottom = y + hgt;
+  for (const k of BOTTOM_UP) {
     if (heights[k] <= 0) continue;
+    bottom -= heights[k];
     ctx.fillStyle = colors[k];
-    ctx.fillRect(x, top, w, heights[k]);
-    top += heights[k];
+    ctx.fillRect(x, bottom, w, heights[k]);
   }
 }
 

@@ -112,6 +112,27 @@ def test_the_graph_shows_every_asset_and_its_dependencies(page: Page, base: str)
     page.fill("input.search", "")
     screenshot(page, "graph")
     assert took < 10_000
+    # pan and zoom move the viewBox only
+    svg = page.locator("svg.graph-svg")
+    before = svg.get_attribute("viewBox")
+    box = svg.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 40, box["y"] + 40)
+    page.mouse.wheel(0, 400)  # out: a CSS transform at once, the viewBox once it pauses
+    changed = "v => document.querySelector('svg.graph-svg').getAttribute('viewBox') !== v"
+    page.wait_for_function(changed, arg=before)
+    zoomed = svg.get_attribute("viewBox")
+    page.mouse.down()
+    page.mouse.move(box["x"] + 140, box["y"] + 90, steps=5)
+    page.mouse.up()
+    page.wait_for_function(changed, arg=zoomed)
+    assert page.url.endswith("#/")  # a drag is not a click on a node
+
+
+def test_an_unknown_asset_says_so(page: Page, base: str) -> None:
+    page.goto(f"{base}/#/assets/no_such_asset")
+    page.get_by_role("link", name="Back to the asset graph").wait_for(timeout=15_000)
+    assert "no_such_asset" in (page.locator("main").text_content() or "")
 
 
 def test_a_click_on_a_node_opens_its_asset_page(page: Page, base: str) -> None:
