@@ -10,7 +10,7 @@
 
 import { ApiError, enc, getJSON } from "./api.js";
 import { esc, fill, fmtInt, h, markRendered } from "./dom.js";
-import { GROUP_HEAD, NODE_H, NODE_W, layoutGraph } from "./layout.js";
+import { NODE_H, NODE_W, layoutGraph } from "./layout.js";
 import { assetKeysOf, coalesce, subscribe } from "./live.js";
 
 /** Types whose arrival may change the graph's shape, not just statuses. */
