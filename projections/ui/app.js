@@ -6,42 +6,58 @@
  */
 
 import { getJSON } from "./api.js";
-import { mountAsset } from "./asset.js";
-import { mountAutomation } from "./automation.js";
-import { mountBackfills } from "./backfills.js";
 import { h } from "./dom.js";
-import { mountGraph } from "./graph.js";
 import { connect } from "./live.js";
-import { mountRun, mountRuns } from "./runs.js";
 
 /** @typedef {{destroy: () => void}} View */
+/** @typedef {(root: HTMLElement) => View} Mount */
 
 /**
- * The view for a hash, and the nav entry to highlight.
+ * The view for a hash, and the nav entry to highlight. Views are imported when first
+ * shown, so a page load fetches the modules of its own view only (index.html preloads
+ * them; the rest come with the first visit).
  * @param {string} hash e.g. `#/assets/raw_orders`
- * @returns {{nav: string, mount: (root: HTMLElement) => View}}
+ * @returns {{nav: string, load: () => Promise<Mount>}}
  */
 function route(hash) {
   const path = hash.replace(/^#/, "") || "/";
   const [, section = "", ...rest] = path.split("/");
   const tail = rest.join("/");
+  const graph = { nav: "graph", load: async () => (await import("./graph.js")).mountGraph };
   switch (section) {
     case "":
-      return { nav: "graph", mount: (root) => mountGraph(root) };
-    case "assets":
-      if (!tail) return { nav: "graph", mount: (root) => mountGraph(root) };
-      return { nav: "graph", mount: (root) => mountAsset(root, decodeURIComponent(tail)) };
+      return graph;
+    case "assets": {
+      if (!tail) return graph;
+      const key = decodeURIComponent(tail);
+      return {
+        nav: "graph",
+        load: async () => {
+          const { mountAsset } = await import("./asset.js");
+          return (root) => mountAsset(root, key);
+        },
+      };
+    }
     case "runs":
-      if (tail) return { nav: "runs", mount: (root) => mountRun(root, decodeURIComponent(tail)) };
-      return { nav: "runs", mount: (root) => mountRuns(root) };
+      if (tail) {
+        const runId = decodeURIComponent(tail);
+        return {
+          nav: "runs",
+          load: async () => {
+            const { mountRun } = await import("./runs.js");
+            return (root) => mountRun(root, runId);
+          },
+        };
+      }
+      return { nav: "runs", load: async () => (await import("./runs.js")).mountRuns };
     case "backfills":
-      return { nav: "backfills", mount: (root) => mountBackfills(root) };
+      return { nav: "backfills", load: async () => (await import("./backfills.js")).mountBackfills };
     case "automation":
-      return { nav: "automation", mount: (root) => mountAutomation(root) };
+      return { nav: "automation", load: async () => (await import("./automation.js")).mountAutomation };
     default:
       return {
         nav: "",
-        mount: (root) => {
+        load: async () => (root) => {
           root.replaceChildren(h("div", { class: "card" }, h("h1", null, "Not found"), h("p", null, `Nothing at ${hash}. `, h("a", { href: "#/" }, "Back to the asset graph"))));
           return { destroy() {} };
         },
@@ -52,17 +68,29 @@ function route(hash) {
 /** @type {View | null} */
 let current = null;
 
-function show() {
+let shown = 0; // which call of show() is the latest (imports may finish out of order)
+
+async function show() {
   const root = /** @type {HTMLElement} */ (document.getElementById("view"));
+  const mine = ++shown;
   if (current) {
     try {
       current.destroy();
     } catch (error) {
       console.error(error);
     }
+    current = null;
   }
-  const { nav, mount } = route(location.hash);
+  const { nav, load } = route(location.hash);
   document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("active", a.getAttribute("data-nav") === nav));
+  let mount;
+  try {
+    mount = await load();
+  } catch (error) {
+    root.replaceChildren(h("p", { class: "error" }, `Could not load this view: ${error.message}`));
+    return;
+  }
+  if (mine !== shown) return; // the user went elsewhere meanwhile
   root.replaceChildren();
   root.dataset.view = nav;
   window.scrollTo(0, 0);
