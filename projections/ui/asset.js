@@ -11,9 +11,9 @@ import { ApiError, enc, getJSON, url } from "./api.js";
 import { materializeForm, reportForm } from "./asset_forms.js";
 import { assetLink, card, facts, fill, fmtAgo, fmtInt, fmtTime, h, markRendered, pill, runLink } from "./dom.js";
 import { EventList } from "./events.js";
-import { assetStatus } from "./graph.js";
 import { assetKeysOf, coalesce, subscribe } from "./live.js";
 import { drawPartitionMap } from "./partitions.js";
+import { assetStatus } from "./status.js";
 
 const CRON_NAMES = {
   "0 * * * *": "hourly",
