@@ -7,6 +7,7 @@ a partition's whole story; `--asset A` alone also lists the runs started on A.
 
 from __future__ import annotations
 
+import heapq
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Sequence
@@ -203,22 +204,25 @@ class EventLog:
         start = 0
         if after is not None:  # candidates are in seq order: skip what the caller has seen
             start = bisect_right(candidates, after, key=lambda r: r.seq)
-        out: list[LoggedEvent] = []
-        for i in range(start, len(candidates)):
-            record = candidates[i]
-            if wanted is not None and record.event.type.lower() != wanted:
-                continue
-            if since is not None and record.event.time < since:
-                continue
-            out.append(record)
+        rows = list(candidates[start:])  # one pass in comprehensions, not item by item
+        if wanted is not None:
+            rows = [r for r in rows if r.event.type.lower() == wanted]
+        if since is not None:
+            rows = [r for r in rows if r.event.time >= since]
         if after is None:
             # A listing reads like history. The topics are read concurrently, so the order
             # applied (seq) interleaves them arbitrarily during a replay; event time does
             # not. Following (`after`) keeps seq order, so that no event is skipped.
-            out.sort(key=lambda r: (r.event.time, r.seq))
+            if limit is not None and 0 < limit < len(rows):  # the newest few: no full sort
+                return sorted(heapq.nlargest(limit, rows, key=_by_time), key=_by_time)
+            rows.sort(key=_by_time)
         if limit is not None:
-            out = out[-limit:] if limit > 0 else []
-        return out
+            rows = rows[-limit:] if limit > 0 else []
+        return rows
+
+
+def _by_time(record: LoggedEvent) -> tuple[datetime, int]:
+    return record.event.time, record.seq
 
 
 class _View(Sequence[LoggedEvent]):

@@ -80,6 +80,10 @@ class ReadModel:
         self.positions: dict[tuple[str, int], int] = {}
         """(topic, partition) -> the next offset to read: where a restart would resume."""
         self._totals: dict[str, tuple[float, int | None]] = {}
+        self._changes: dict[str, int] = {}
+        """Asset -> how many partition-state events it has had (keys the ranges cache)."""
+        self._ranges: dict[str, tuple[tuple[int, int, int], PartitionRanges]] = {}
+        """Asset -> (its changes, the definition's identity and size) -> its ranges."""
 
     # -- writing -----------------------------------------------------------------------
 
@@ -101,6 +105,9 @@ class ReadModel:
             self.components.apply(event)
             self.automation.apply(event)
             self.instigators.apply(event)
+            if event.type in ("AssetMaterialized", "PartitionStarted", "PartitionFailed"):
+                asset = event.asset_key
+                self._changes[asset] = self._changes.get(asset, 0) + 1
             if event.type in (
                 "DefinitionsPublished",
                 "LocationLoadFailed",
@@ -108,6 +115,7 @@ class ReadModel:
                 "DynamicPartitionsDeleted",
             ):
                 self._totals.clear()
+                self._ranges.clear()
                 self.automation.refresh(self.definitions)
             return True
 
@@ -149,6 +157,12 @@ class ReadModel:
             pdef = self.definitions.partitions_def(key)
             if pdef is None:
                 raise DefinitionError(f"{key} is not partitioned: drop --partitions", asset_key=key)
+            # A page that follows a busy asset asks again and again: answer from the last
+            # summary while neither the asset's state nor its partition space changed.
+            version = (self._changes.get(key, 0), id(pdef), pdef.get_num_partitions())
+            cached = self._ranges.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1]
             table = self.asset_state.partitions.get(key)
             states = table.statuses() if table is not None else {}  # a snapshot, by column
         summary = summarize(key, pdef.get_partition_keys(), states)
@@ -160,6 +174,8 @@ class ReadModel:
                 for d in pdef.partitions_defs
             ]
             summary = summary.model_copy(update={"dimensions": dims})
+        with self.lock:
+            self._ranges[key] = (version, summary)
         return summary
 
     def _asset_summary(self, key: str) -> AssetSummary:

@@ -248,3 +248,13 @@ def test_a_reader_that_falls_behind_is_told_to_reset() -> None:
     assert sub.take(0) is None
     stream.close()
     assert sub.take(0) == "closed" and not stream.listening
+
+
+def test_partition_ranges_are_cached_until_the_asset_changes() -> None:
+    model = _model()
+    first = model.partition_ranges("colors")
+    assert model.partition_ranges("colors") is first  # a page polling a quiet asset
+    model.apply(AssetMaterialized(asset_key="colors", partition_key="blue", data_version="b"))
+    after = model.partition_ranges("colors")
+    assert after is not first
+    assert after.counts["materialized"] == first.counts["materialized"] + 1
