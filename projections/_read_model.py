@@ -7,9 +7,11 @@ is in memory and rebuilt by replaying the log from the start (rule 4).
 
 from __future__ import annotations
 
+import operator
 import threading
 import time
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from conflux.events import (
@@ -47,7 +49,7 @@ from conflux.projections._runs import RunsProjection, RunState
 from conflux.projections._selection import resolve_selection, unknown_asset_message
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
     from conflux.events import PartitionRange
     from conflux.projections._api_models import StatusReport
@@ -83,6 +85,8 @@ class ReadModel:
         self._changes: dict[str, int] = {}
         """Asset -> how many partition-state events it has had (keys the ranges cache)."""
         self._ranges: dict[str, tuple[tuple[int, int, int], PartitionRanges]] = {}
+        self._sorted: dict[str, tuple[tuple[int, int], bool]] = {}
+        """Asset -> (its definition's identity, key count) -> keys in string order?"""
         """Asset -> (its changes, the definition's identity and size) -> its ranges."""
 
     # -- writing -----------------------------------------------------------------------
@@ -165,7 +169,8 @@ class ReadModel:
                 return cached[1]
             table = self.asset_state.partitions.get(key)
             states = table.statuses() if table is not None else {}  # a snapshot, by column
-        summary = summarize(key, pdef.get_partition_keys(), states)
+        keys = pdef.get_partition_keys()
+        summary = summarize(key, keys, states, keys_sorted=self._keys_sorted(key, pdef, keys))
         from conflux.sdk import MultiPartitionsDefinition
 
         if isinstance(pdef, MultiPartitionsDefinition):
@@ -177,6 +182,15 @@ class ReadModel:
         with self.lock:
             self._ranges[key] = (version, summary)
         return summary
+
+    def _keys_sorted(self, key: str, pdef: object, keys: Sequence[str]) -> bool:
+        """Whether the definition lists its keys in string order (checked once per list)."""
+        seen = self._sorted.get(key)
+        if seen is not None and seen[0] == (id(pdef), len(keys)):
+            return seen[1]
+        ordered = all(map(operator.lt, keys, islice(keys, 1, None)))
+        self._sorted[key] = ((id(pdef), len(keys)), ordered)
+        return ordered
 
     def _asset_summary(self, key: str) -> AssetSummary:
         from conflux.sdk._automation import describe

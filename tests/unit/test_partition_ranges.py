@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import pytest
 
 from conflux.projections import PartitionState
 from conflux.projections._asset_state import LastAttempt, MaterializationRef
-from conflux.projections._ranges import summarize
+from conflux.projections._ranges import _dense_runs, _sparse_runs, summarize
+
+if TYPE_CHECKING:
+    from conflux.projections._api_models import RangeStatus
 
 T = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -47,3 +54,19 @@ def test_no_partitions_and_keys_only_seen_in_events() -> None:
     assert summarize("empty", [], {}).ranges == []
     only_old = summarize("a", ["x"], {"gone": _done()})
     assert [(r.first, r.status) for r in only_old.ranges] == [("x", "missing")]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_bisecting_the_states_gives_the_runs_of_a_pass_over_every_key(seed: int) -> None:
+    rng = random.Random(seed)
+    keys = [f"k{i:05d}" for i in range(rng.randrange(1, 3000))]
+    states: dict[str | None, RangeStatus] = {}
+    for _ in range(rng.randrange(0, 40)):
+        start = rng.randrange(len(keys))
+        status = rng.choice(["materialized", "failed", "in_progress", "missing"])
+        for key in keys[start : start + rng.randrange(1, 30)]:
+            states[key] = status
+    states["not-a-key"] = "materialized"  # a key of an older definition is left out
+    assert _sparse_runs(keys, states) == _dense_runs(keys, states)
+    both = summarize("a", keys, states), summarize("a", keys, states, keys_sorted=True)
+    assert both[0] == both[1] and sum(r.count for r in both[0].ranges) == len(keys)
