@@ -221,8 +221,10 @@ class EventLog:
         return rows
 
 
-def _by_time(record: LoggedEvent) -> tuple[datetime, int]:
-    return record.event.time, record.seq
+def _by_time(record: LoggedEvent) -> tuple[float, int]:
+    # A float, not the datetime: decoded times carry pydantic's tzinfo, whose utcoffset
+    # is a call per comparison; ordering 60,000 events by datetime took ~0.5 s.
+    return record.event.time.timestamp(), record.seq
 
 
 class _View(Sequence[LoggedEvent]):

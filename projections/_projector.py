@@ -8,6 +8,7 @@ other part so that `conflux status` can tell it is alive.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -92,6 +93,8 @@ class Projector:
             emit=self._emit_action,
         )
         self._started = time.monotonic()
+        self._frozen_at = 1000
+        """Events in the log when the GC last froze what it holds (see `run`)."""
         self._echo: float | None = None
         """When the projector last read back its own heartbeat: a broker round trip."""
 
@@ -173,6 +176,13 @@ class Projector:
                     self._caught_up = True
                     next_beat = 0.0  # say so at once: `status` waits on it
                     _log.info("caught up: %d events applied", len(self.model.log))
+                if len(self.model.log) >= self._frozen_at * 2:
+                    # The read model only grows and holds no cycles worth collecting: move
+                    # what it holds out of the cyclic GC's sight, so that a full collection
+                    # does not stop the API (and the live stream) for a scan of every event.
+                    # Done as the log doubles: a few times per run, each a short pause.
+                    self._frozen_at = max(len(self.model.log), 1000)
+                    gc.freeze()
                 now = time.monotonic()
                 if now >= next_beat:
                     next_beat = now + HEARTBEAT_INTERVAL_S
