@@ -81,6 +81,36 @@ def first_dispatch_ms(state: Path) -> float | None:
     return (min(started) - requested.time).total_seconds() * 1000
 
 
+def follow(
+    state: Path, backfill_id: str, coord: psutil.Process, deadline: float | None = None
+) -> tuple[dict[str, object], list[tuple[float, int]], int, int]:
+    """Poll `backfill status` every second until it ends (or `deadline`, monotonic).
+
+    Returns the last status, (time, materialized) samples, the coordinator's peak RSS
+    and how many status calls a busy projector left unanswered.
+    """
+    peak = coord.memory_info().rss
+    samples: list[tuple[float, int]] = []
+    status: dict[str, object] = {}
+    misses = 0
+    while True:
+        peak = max(peak, coord.memory_info().rss)
+        try:
+            status = json.loads(conflux(state, "backfill", "status", backfill_id, "--json"))
+        except RuntimeError as exc:  # a busy projector: count it, ask again
+            misses += 1
+            if misses > 30:
+                raise RuntimeError("the query API stopped answering") from exc
+            continue
+        samples.append((time.monotonic(), int(status["materialized"])))  # type: ignore[call-overload]
+        if status["status"] in ("success", "failed", "canceled"):
+            break
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        time.sleep(1.0)
+    return status, samples, peak, misses
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="conflux-bench-backfill-") as tmp:
         root = Path(tmp)
@@ -128,25 +158,9 @@ def main() -> None:
             )
             backfill_id = json.loads(out)["backfill_id"]
             accepted_s = time.monotonic() - t0
-            peak = base_rss
-            samples: list[tuple[float, int]] = []
-            status: dict[str, object] = {}
-            api_timeouts = 0
-            while True:
-                peak = max(peak, coord.memory_info().rss)
-                try:
-                    status = json.loads(conflux(state, "backfill", "status", backfill_id, "--json"))
-                except RuntimeError as exc:  # a busy projector: count it, ask again
-                    api_timeouts += 1
-                    if api_timeouts > 30:
-                        raise RuntimeError("the query API stopped answering") from exc
-                    continue
-                samples.append((time.monotonic(), int(status["materialized"])))  # type: ignore[call-overload]
-                if status["status"] in ("success", "failed", "canceled"):
-                    break
-                if SECONDS is not None and time.monotonic() - t0 > SECONDS:
-                    break
-                time.sleep(1.0)
+            deadline = t0 + SECONDS if SECONDS is not None else None
+            status, samples, peak, api_timeouts = follow(state, backfill_id, coord, deadline)
+            peak = max(peak, base_rss)
             first_ms = first_dispatch_ms(state)
             # steady-state rate: from the first sample with work done to the last
             started = next(((t, n) for t, n in samples if n > 0), samples[-1])

@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psutil
-from bench_backfill import conflux, coordinator_process
+from bench_backfill import conflux, coordinator_process, follow
 
 PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "100000"))
 MAX_PER_RUN = int(os.environ.get("BENCH_MAX_PER_RUN", "1000"))
@@ -100,22 +100,8 @@ def measure(variant: str) -> dict[str, object]:
                 "--json",
             )
             backfill_id = json.loads(out)["backfill_id"]
-            samples: list[tuple[float, int]] = []
-            status: dict[str, object] = {}
-            misses = 0
-            while True:
-                peak = max(peak, coord.memory_info().rss)
-                try:
-                    status = json.loads(conflux(state, "backfill", "status", backfill_id, "--json"))
-                except RuntimeError as exc:  # a busy projector: count it, ask again
-                    misses += 1
-                    if misses > 30:
-                        raise RuntimeError("the query API stopped answering") from exc
-                    continue
-                samples.append((time.monotonic(), int(status["materialized"])))  # type: ignore[call-overload]
-                if status["status"] in ("success", "failed", "canceled"):
-                    break
-                time.sleep(1.0)
+            status, samples, followed_peak, misses = follow(state, backfill_id, coord)
+            peak = max(peak, followed_peak)
             done_t, done_n = samples[-1]
             first = next(((t, n) for t, n in samples if n > 0), samples[-1])
             steady = (done_n - first[1]) / (done_t - first[0]) if done_t > first[0] else None
