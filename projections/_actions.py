@@ -23,14 +23,16 @@ from conflux.events import (
     PartitionRange,
     new_id,
 )
+from conflux.projections._api_models import BACKFILL_ENDED
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
     from conflux.events import Event
     from conflux.projections._read_model import ReadModel
 
 PRODUCER = "ui"
 """The `producer` of every event the UI emits (the CLI's is `cli`)."""
-ENDED = ("success", "failed", "canceled")
 
 
 class ActionError(ConfluxError):
@@ -142,7 +144,7 @@ def build_action(model: ReadModel, name: str, raw: object, *, user: str) -> Even
             span = _range(backfill)
             keys = model.resolve_selection(backfill.selection)
             ends = [k for k in (backfill.from_key, backfill.to_key, *backfill.partitions[:1]) if k]
-            _check_keys(model, keys, ends)
+            check_partition_keys(keys, ends, model.validate_partition)
             backfill_id = new_id()
             return BackfillRequested(
                 backfill_id=backfill_id,
@@ -160,7 +162,7 @@ def build_action(model: ReadModel, name: str, raw: object, *, user: str) -> Even
 
             cancel = _parse(CancelBackfillBody, raw)
             summary = backfill_summary(model, cancel.backfill_id)
-            if summary.status in ENDED:
+            if summary.status in BACKFILL_ENDED:
                 raise ActionError(
                     f"backfill {summary.backfill_id} already ended ({summary.status})"
                 )
@@ -197,16 +199,25 @@ def action_answer(event: Event) -> dict[str, JsonValue]:
     return answer
 
 
-def _check_keys(model: ReadModel, asset_keys: list[str], keys: list[str]) -> None:
-    """Refuse keys that no selected asset has, before anything is emitted (as the CLI)."""
+def check_partition_keys(
+    asset_keys: Sequence[str], keys: Sequence[str], validate: Callable[[str, str], None]
+) -> None:
+    """Refuse keys that no selected asset has, before anything is emitted.
+
+    `validate(asset, key)` raises `ConfluxError` when the asset has no such key: the read
+    model's `validate_partition` here, the query API's through `ApiClient` in the CLI.
+
+    Raises:
+        ConfluxError: a key no selected asset has (the first asset's reason).
+    """
     for key in keys:
         errors: list[str] = []
         for asset_key in asset_keys:
             try:
-                model.validate_partition(asset_key, key)
+                validate(asset_key, key)
             except ConfluxError as exc:
                 errors.append(str(exc))
             else:
                 break
         else:
-            raise ActionError(errors[0] if errors else f"no selected asset has partition {key}")
+            raise ConfluxError(errors[0] if errors else f"no selected asset has partition {key}")

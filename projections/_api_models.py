@@ -134,6 +134,8 @@ class RunSummary(_Model):
 
 
 BackfillStatus = Literal["requested", "running", "canceling", "success", "failed", "canceled"]
+BACKFILL_ENDED: tuple[BackfillStatus, ...] = ("success", "failed", "canceled")
+"""The statuses a backfill does not leave."""
 
 
 class BackfillSummary(_Model):

@@ -19,12 +19,13 @@ from conflux.events import (
     ConfluxError,
     new_id,
 )
+from conflux.projections._actions import check_partition_keys
+from conflux.projections._api_models import BACKFILL_ENDED
 
 if TYPE_CHECKING:
     from conflux.projections import ApiClient, BackfillSummary
 
 ACCEPT_TIMEOUT_S = 30.0
-ENDED = ("success", "failed", "canceled")
 
 
 class BackfillFailedError(ConfluxError):
@@ -49,7 +50,8 @@ def launch(
     info = find_system(state_dir)
     client = ApiClient(info.api_url)
     keys = client.resolve_selection(selection)
-    _check_keys(client, keys, [k for k in (from_key, to_key, *partitions[:1]) if k])
+    ends = [k for k in (from_key, to_key, *partitions[:1]) if k]
+    check_partition_keys(keys, ends, client.validate_partition)
     backfill_id = new_id()
     request = BackfillRequested(
         backfill_id=backfill_id,
@@ -63,11 +65,11 @@ def launch(
         correlation_id=backfill_id,
     )
     _emit(info, request)
-    summary = _await(client, backfill_id, until=("running", *ENDED), progress=False)
+    summary = _await(client, backfill_id, until=("running", *BACKFILL_ENDED), progress=False)
     if summary.status == "failed" and summary.reason and not summary.materialized:
         raise BackfillFailedError(f"backfill {backfill_id} rejected: {summary.reason}")
-    if wait and summary.status not in ENDED:
-        summary = _await(client, backfill_id, until=ENDED, progress=sys.stderr.isatty())
+    if wait and summary.status not in BACKFILL_ENDED:
+        summary = _await(client, backfill_id, until=BACKFILL_ENDED, progress=sys.stderr.isatty())
     _show(summary, as_json=as_json)
     return _exit_code(summary, waited=wait)
 
@@ -78,8 +80,10 @@ def status(backfill_id: str, *, follow: bool, as_json: bool, state_dir: str) -> 
 
     client = ApiClient(find_system(state_dir).api_url)
     summary = client.backfill(_full_id(client, backfill_id))
-    if follow and summary.status not in ENDED:
-        summary = _await(client, summary.backfill_id, until=ENDED, progress=sys.stderr.isatty())
+    if follow and summary.status not in BACKFILL_ENDED:
+        summary = _await(
+            client, summary.backfill_id, until=BACKFILL_ENDED, progress=sys.stderr.isatty()
+        )
     _show(summary, as_json=as_json)
     return _exit_code(summary, waited=follow)
 
@@ -108,7 +112,7 @@ def cancel(backfill_id: str, *, as_json: bool, state_dir: str) -> int:
     info = find_system(state_dir)
     client = ApiClient(info.api_url)
     summary = client.backfill(_full_id(client, backfill_id))
-    if summary.status in ENDED:
+    if summary.status in BACKFILL_ENDED:
         raise ConfluxError(f"backfill {summary.backfill_id} already ended ({summary.status})")
     _emit(
         info,
@@ -119,7 +123,9 @@ def cancel(backfill_id: str, *, as_json: bool, state_dir: str) -> int:
             correlation_id=summary.backfill_id,
         ),
     )
-    summary = _await(client, summary.backfill_id, until=("canceling", *ENDED), progress=False)
+    summary = _await(
+        client, summary.backfill_id, until=("canceling", *BACKFILL_ENDED), progress=False
+    )
     if as_json:
         print_json(summary)
     else:
@@ -131,21 +137,6 @@ def cancel(backfill_id: str, *, as_json: bool, state_dir: str) -> int:
 
 
 # -- helpers --------------------------------------------------------------------------------
-
-
-def _check_keys(client: ApiClient, asset_keys: list[str], keys: list[str]) -> None:
-    """Refuse keys that no selected asset has, before anything is emitted."""
-    for key in keys:
-        errors: list[str] = []
-        for asset_key in asset_keys:
-            try:
-                client.validate_partition(asset_key, key)
-            except ConfluxError as exc:
-                errors.append(str(exc))
-            else:
-                break
-        else:
-            raise ConfluxError(errors[0] if errors else f"no selected asset has partition {key}")
 
 
 def _full_id(client: ApiClient, backfill_id: str) -> str:
