@@ -96,6 +96,19 @@ class UnsafeBindError(ConfluxError):
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+def check_bind(host: str, token: str | None) -> None:
+    """Refuse to listen beyond loopback without a token (call before opening anything).
+
+    Raises:
+        UnsafeBindError: `host` is not loopback and `token` is empty.
+    """
+    if host not in LOOPBACK_HOSTS and not token:
+        raise UnsafeBindError(
+            f"listening on {host} needs a token: pass --token (or set "
+            "CONFLUX_API_TOKEN), or keep the default host 127.0.0.1"
+        )
+
+
 class QueryApi:
     """Serves a `ReadModel` over HTTP: JSON reads, the web UI, its stream and actions.
 
@@ -136,11 +149,7 @@ class QueryApi:
         Raises:
             UnsafeBindError: `host` is not loopback and no token is given.
         """
-        if host not in LOOPBACK_HOSTS and not token:
-            raise UnsafeBindError(
-                f"listening on {host} needs a token: pass --token (or set "
-                "CONFLUX_API_TOKEN), or keep the default host 127.0.0.1"
-            )
+        check_bind(host, token)
         self.model = model
         self._caught_up = caught_up
         self._broker_problem = broker_problem

@@ -109,8 +109,10 @@ def run_projector(
     """
     from conflux.events import wait_for_broker
     from conflux.projections import Projector
+    from conflux.projections._api import check_bind
     from conflux.projections._store import ArchiveUnavailableError
 
+    check_bind(host, token)  # a bad flag is refused before the broker or archive is touched
     _configure_logging()
     bootstrap, kind, topics = _broker(state_dir)
     stop = _stop_on_signals()
