@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
     from pathlib import Path
 
 
@@ -36,16 +36,28 @@ def running_dev(
 
     On exit: Ctrl-C, and whatever is left of it and its children is killed.
     """
+    with running_dev_args(
+        ["-f", str(definitions)], state, broker, prefix=prefix, cwd=definitions.parent
+    ) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def running_dev_args(
+    args: Sequence[str], state: Path, broker: str, *, prefix: str, cwd: Path
+) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """`conflux dev ARGS` (e.g. `-w workspace.yaml`) in `cwd`, as `running_dev` runs it."""
     env = {**os.environ, "CONFLUX_TOPIC_PREFIX": prefix}
-    args = ["dev", "-f", str(definitions), "--state-dir", str(state)]
+    command = ["dev", *args, "--state-dir", str(state), "--port", "0", "--broker", broker]
     dev = subprocess.Popen(
-        [sys.executable, "-m", "conflux", *args, "--port", "0", "--broker", broker],
+        [sys.executable, "-m", "conflux", *command],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
         start_new_session=True,
-        cwd=definitions.parent,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
     )
     children: list[psutil.Process] = []
     lines: list[str] = []

@@ -13,12 +13,9 @@ The definitions are copied into the test's folder: the last test breaks `shop`'s
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 import time
 from datetime import datetime
@@ -26,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dev_process
-import psutil
 import pytest
 from dev_process import conflux, wait_for
 
@@ -57,40 +53,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]
     )
     state = project / ".conflux"
     broker = os.environ.get("CONFLUX_TEST_BROKER", "kafka")
-    with _running_dev(project, state, broker):
+    workspace = ["-w", "workspace.yaml"]
+    with dev_process.running_dev_args(workspace, state, broker, prefix="e2e-cross", cwd=project):
         yield {"state": state, "project": project}
-
-
-@contextlib.contextmanager
-def _running_dev(project: Path, state: Path, broker: str) -> Iterator[None]:
-    """`conflux dev -w workspace.yaml` until ready; on exit Ctrl-C, then kill what is left."""
-    env = {**os.environ, "CONFLUX_TOPIC_PREFIX": "e2e-cross"}
-    command = [sys.executable, "-m", "conflux", "dev", "-w", "workspace.yaml"]
-    dev = subprocess.Popen(
-        [*command, "--state-dir", str(state), "--port", "0", "--broker", broker],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        start_new_session=True,
-        cwd=project,
-        stdin=subprocess.DEVNULL,
-    )
-    lines: list[str] = []
-    try:
-        assert dev.stdout is not None
-        while not any(line.startswith("ready in ") for line in lines):
-            line = dev.stdout.readline()
-            assert line, f"dev exited before it was ready: {''.join(lines)}"
-            lines.append(line)
-        yield
-    finally:
-        children = dev_process._descendants(dev.pid)
-        dev_process.stop(dev)
-        for child in children:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                if child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
-                    child.kill()
 
 
 def _json(state: Path, *args: str) -> object:

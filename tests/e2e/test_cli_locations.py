@@ -13,7 +13,6 @@ into each venv's own site-packages, which comes first on `sys.path`.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -115,39 +114,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]
     state = project / ".conflux"
     broker = os.environ.get("CONFLUX_TEST_BROKER", "kafka")
     args = ["-w", str(project / "workspace.yaml"), "--heartbeat-timeout", "3"]
-    with _running_dev(project, state, broker, args):
+    with dev_process.running_dev_args(args, state, broker, prefix="e2e-locations", cwd=project):
         yield {"state": state, "project": project, "one": venvs / "one", "py1": py1, "py2": py2}
-
-
-@contextlib.contextmanager
-def _running_dev(project: Path, state: Path, broker: str, args: list[str]) -> Iterator[None]:
-    """`conflux dev ARGS` until ready; on exit Ctrl-C, and kill whatever is left of it."""
-    env = {**os.environ, "CONFLUX_TOPIC_PREFIX": "e2e-locations"}
-    command = [sys.executable, "-m", "conflux", "dev", *args, "--state-dir", str(state)]
-    dev = subprocess.Popen(
-        [*command, "--port", "0", "--broker", broker],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-        start_new_session=True,
-        cwd=project,
-    )
-    lines: list[str] = []
-    try:
-        assert dev.stdout is not None
-        while not any(line.startswith("ready in ") for line in lines):
-            line = dev.stdout.readline()
-            assert line, f"dev exited before it was ready: {''.join(lines)}"
-            lines.append(line)
-        yield
-    finally:
-        children = dev_process._descendants(dev.pid)
-        dev_process.stop(dev)
-        for child in children:
-            with contextlib.suppress(psutil.NoSuchProcess):
-                if child.is_running() and child.status() != psutil.STATUS_ZOMBIE:
-                    child.kill()
 
 
 def _json(state: Path, *args: str) -> object:
