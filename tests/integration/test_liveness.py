@@ -54,8 +54,9 @@ defs = Definitions(assets=[payload])
 
 
 def start_worker(
-    broker: BrokerHandle, topics: Topics, file: Path, storage: Path
+    broker: BrokerHandle, topics: Topics, file: Path, storage: Path, location: str = "loc"
 ) -> subprocess.Popen[bytes]:
+    """`conflux worker` of `location` in a process of its own (its log in `storage`)."""
     env = {
         **os.environ,
         "CONFLUX_BOOTSTRAP": broker.bootstrap,
@@ -63,10 +64,12 @@ def start_worker(
         "CONFLUX_TOPIC_PREFIX": topics.prefix,
     }
     cli = "import sys; from conflux.cli import main; sys.argv[0] = 'conflux'; main()"
-    args = ["-c", cli, "worker", "--location", "loc", "-f", str(file)]
+    args = ["-c", cli, "worker", "--location", location, "-f", str(file)]
     args += ["--storage-dir", str(storage)]
-    log = (storage / f"worker-{time.monotonic_ns()}.log").open("wb")
-    return subprocess.Popen([sys.executable, *args], env=env, stdout=log, stderr=log)
+    with (storage / f"worker-{time.monotonic_ns()}.log").open(
+        "wb"
+    ) as log:  # the child keeps its own
+        return subprocess.Popen([sys.executable, *args], env=env, stdout=log, stderr=log)
 
 
 @pytest.fixture

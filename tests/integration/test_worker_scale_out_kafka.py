@@ -8,19 +8,18 @@ of ~50 ms each is split between them: each executes some, none is executed twice
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from typing import TYPE_CHECKING
 
 import pytest
 from brokers import BrokerHandle, make_topics, read_to_end
+from test_liveness import start_worker
 from test_worker import request, running, wait_for_definitions, wait_for_run
 
 from conflux.coordinator import Coordinator
-from conflux.events import AssetMaterialized, PartitionStarted, Topics
+from conflux.events import AssetMaterialized, PartitionStarted
 from conflux.events._kafka_client import admin_client
 
 if TYPE_CHECKING:
@@ -46,27 +45,6 @@ def shard() -> MaterializeResult:
 
 defs = Definitions(assets=[shard])
 """
-
-
-def _start_worker(
-    broker: BrokerHandle, topics: Topics, tmp: Path, n: int
-) -> subprocess.Popen[bytes]:
-    env = {
-        **os.environ,
-        "CONFLUX_BOOTSTRAP": broker.bootstrap,
-        "CONFLUX_BROKER_KIND": broker.kind,
-        "CONFLUX_TOPIC_PREFIX": topics.prefix,
-    }
-    args = ["worker", "--location", LOCATION, "-f", str(tmp / "defs.py")]
-    args += ["--storage-dir", str(tmp / "storage")]
-    with (tmp / f"worker-{n}.log").open("wb") as log:  # the child keeps its own descriptor
-        return subprocess.Popen(
-            [sys.executable, "-m", "conflux", *args],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
 
 
 @pytest.fixture
@@ -115,7 +93,8 @@ def test_two_worker_processes_of_one_location_share_its_work(
     (tmp_path / "defs.py").write_text(DEFINITIONS)
     coordinator = Coordinator(broker.bootstrap, topics, broker_kind=broker.kind)
     with running(coordinator):
-        workers += [_start_worker(broker, topics, tmp_path, n) for n in (1, 2)]
+        defs, storage = tmp_path / "defs.py", tmp_path / "storage"
+        workers += [start_worker(broker, topics, defs, storage, LOCATION) for _ in (1, 2)]
         wait_for_definitions(broker, topics, LOCATION)
         _wait_for_group(broker, f"{topics.prefix}.workers.{LOCATION}", members=2)
         run_id = request(broker, topics, ("shard",), tuple(SHARDS))
