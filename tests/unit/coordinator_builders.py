@@ -20,12 +20,15 @@ from conflux.events import (
     PartitionsSnapshot,
     StaticPartitionsSnapshot,
     TimeWindowPartitionsSnapshot,
+    Topics,
     WorkItemDispatched,
 )
 from conflux.projections import DefinitionsProjection
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
+
+    from conflux.events import AnyEvent
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -139,3 +142,22 @@ def failed(item: WorkItemDispatched, *, at: datetime = T0) -> list[PartitionFail
         )
         for key in item.asset_keys
     ]
+
+
+def interleave(log: list[AnyEvent], seed: int) -> list[AnyEvent]:
+    """The log as a replay may read it: order kept per (topic, key), not across them."""
+    import random
+
+    topics = Topics()
+    streams: dict[tuple[str, str], list[AnyEvent]] = {}
+    for event in log:
+        streams.setdefault(topics.route(event), []).append(event)
+    rng = random.Random(seed)
+    queues = [list(q) for q in streams.values()]
+    out: list[AnyEvent] = []
+    while queues:
+        queue = rng.choice(queues)
+        out.append(queue.pop(0))
+        if not queue:
+            queues.remove(queue)
+    return out

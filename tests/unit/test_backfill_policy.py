@@ -17,6 +17,7 @@ from coordinator_builders import (
     HOURLY,
     T0,
     graph_of,
+    interleave,
     published,
     request,
     snap,
@@ -58,7 +59,6 @@ from conflux.events import (
     PartitionRange,
     RunCompleted,
     RunStarted,
-    Topics,
     WorkItemAbandoned,
     WorkItemDispatched,
     WorkItemSkipped,
@@ -450,23 +450,6 @@ def covered(item: WorkItemDispatched) -> list[str]:
     if item.partition_range is None:
         return [item.partition_key or ""]
     return days(int(item.partition_range.start[-2:]), int(item.partition_range.end[-2:]))
-
-
-def interleave(log: list[AnyEvent], seed: int) -> list[AnyEvent]:
-    """The log as a replay may read it: order kept per (topic, key), not across them."""
-    topics = Topics()
-    streams: dict[tuple[str, str], list[AnyEvent]] = {}
-    for event in log:
-        streams.setdefault(topics.route(event), []).append(event)
-    rng = random.Random(seed)
-    queues = [list(q) for q in streams.values()]
-    out: list[AnyEvent] = []
-    while queues:
-        queue = rng.choice(queues)
-        out.append(queue.pop(0))
-        if not queue:
-            queues.remove(queue)
-    return out
 
 
 def test_a_replay_in_any_cross_topic_order_equals_the_live_state() -> None:

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import random
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -10,6 +9,7 @@ from coordinator_builders import (
     HOURLY,
     T0,
     failed,
+    interleave,
     materialized,
     published,
     request,
@@ -32,7 +32,6 @@ from conflux.events import (
     LocationLoadFailed,
     RunCompleted,
     RunStarted,
-    Topics,
     WorkItemDispatched,
     WorkItemSkipped,
 )
@@ -90,23 +89,6 @@ def kinds(events: Iterable[Decision]) -> list[tuple[str, str]]:
             out.append((e.type, ",".join(e.asset_keys)))
         else:
             out.append((e.type, e.run_id))
-    return out
-
-
-def interleave(log: list[AnyEvent], seed: int) -> list[AnyEvent]:
-    """The log as a replay may read it: order kept per (topic, key), not across them."""
-    topics = Topics()
-    streams: dict[tuple[str, str], list[AnyEvent]] = {}
-    for event in log:
-        streams.setdefault(topics.route(event), []).append(event)
-    rng = random.Random(seed)
-    queues = [list(s) for s in streams.values()]
-    out: list[AnyEvent] = []
-    while queues:
-        q = rng.choice(queues)
-        out.append(q.pop(0))
-        if not q:
-            queues.remove(q)
     return out
 
 
