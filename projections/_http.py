@@ -28,6 +28,8 @@ from conflux.events import ConfluxError, DefinitionError, InfrastructureError, S
 from conflux.projections._api_models import NotFoundError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from conflux.projections._api import QueryApi
 
 _log = logging.getLogger("conflux.projections.api")
@@ -119,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
         if segments[:1] != ["actions"] or len(segments) != 2:
-            self._json(segments, lambda: _raise(NotFoundError(f"no action at {self.path!r}")))
+            self._send(404, error_body(NotFoundError(f"no action at {self.path!r}")))
             return
         if not (self.headers.get("Content-Type") or "").startswith("application/json"):
             # A cross-site form cannot send JSON without a preflight we never answer.
@@ -182,8 +184,7 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- answers -------------------------------------------------------------------------
 
-    def _json(self, segments: list[str], answer: object) -> None:
-        assert callable(answer)
+    def _json(self, segments: list[str], answer: Callable[[], object]) -> None:
         try:
             status, body = 200, answer()
         except Exception as exc:
@@ -244,7 +245,3 @@ class Handler(BaseHTTPRequestHandler):
             return  # the page went away
         finally:
             sub.close()
-
-
-def _raise(exc: Exception) -> object:
-    raise exc
