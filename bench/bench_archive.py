@@ -114,7 +114,9 @@ def generate(n: int) -> Iterator[tuple[bytes, str, int, str]]:
             item = uuid.uuid5(uuid.NAMESPACE_OID, run_id + key).hex
             disp = _envelope("WorkItemDispatched", t, "coordinator", run_id)
             disp.update(work_item_id=item, run_id=run_id, location="shop", node=key,
-                        asset_keys=[key], partition_key=day, attempt=1, upstream=refs)  # fmt: skip
+                        asset_keys=[key], partition_key=day, attempt=1, upstream=refs,
+                        partition_range=None, partition_count=1, partition_keys=None,
+                        upstream_spans=[])  # fmt: skip
             batch.append(emit(disp, "runs", run_id))
             batch.append(emit(disp, "work.shop", ap))
             worker = f"worker:shop:{_rng.randrange(4)}"
@@ -238,9 +240,9 @@ def main() -> None:
                     "%Y-%m-%d"
                 )
                 q0 = time.perf_counter()
-                latest = store.materializations(rng.choice(assets), day, limit=1)
+                latest = store.latest_materialization(rng.choice(assets), day)
                 edges = (
-                    store.lineage(latest[0].event_id, direction=direction, depth=5)  # type: ignore[arg-type]
+                    store.lineage(latest.event_id, direction=direction, depth=5)  # type: ignore[arg-type]
                     if latest
                     else []
                 )

@@ -36,11 +36,11 @@ from conflux.events._serde import UPCASTERS, decode_event, encode_event, may_nee
 from conflux.events._serde import _upcast as upcast
 from conflux.projections._store import (
     ARCHIVE_PROJECTION,
-    INGEST,
     ArchiveBatch,
     RecordsRejectedError,
     Tracking,
 )
+from conflux.projections._store_schema import INGEST
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence

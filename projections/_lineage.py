@@ -72,13 +72,13 @@ class LineageService:
             if found is None or found.asset_key != asset_key:
                 raise NotFoundError(f"no materialization {event_id!r} of {where} is archived")
         else:
-            latest = self.store.materializations(asset_key, partition_key, limit=1)
-            if not latest:
+            latest = self.store.latest_materialization(asset_key, partition_key)
+            if latest is None:
                 raise NotFoundError(
                     f"{where} has no archived materialization: materialize it first "
                     f"(`conflux materialize {asset_key}`)"
                 )
-            found = latest[0]
+            found = latest
         edges = self.store.lineage(found.event_id, direction=direction, depth=depth)
         return LineageAnswer(
             root=LineageRoot.model_validate(asdict(found)),

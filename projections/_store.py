@@ -31,6 +31,7 @@ from conflux.projections._store_schema import (
     DROPPED_INDEXES,
     INGEST,
     INGEST_SETTINGS,
+    LATEST_BACKFILL,
     PIPELINE,
     REJECTED_MARK,
     SCHEMA,
@@ -210,6 +211,7 @@ class ArchiveStore(ABC):
         """
         for statement in SCHEMA:
             self.execute(statement)
+        self._fill_latest_index()
         present = {
             str(name)
             for (name,) in self.query(
@@ -240,6 +242,20 @@ class ArchiveStore(ABC):
                 self.execute("DROP TABLE IF EXISTS {name:Identifier}", {"name": str(name)})
         for statement in PIPELINE:
             self.execute(statement)
+
+    def _fill_latest_index(self) -> None:
+        """Fill `latest_materializations` from `materializations` if only the index is empty.
+
+        That is an archive made before the index existed, or a start that stopped between
+        creating and filling it; the ingest pipeline keeps it current afterwards.
+        """
+        [(held, stored)] = self.query(
+            "SELECT (SELECT total_rows FROM system.tables WHERE database = currentDatabase()"
+            " AND name = 'latest_materializations'),"
+            " (SELECT count() FROM (SELECT 1 FROM materializations LIMIT 1))"
+        )
+        if not _int(held or 0) and _int(stored):
+            self.execute(LATEST_BACKFILL)
 
     def write(self, batch: ArchiveBatch) -> None:
         """Insert a batch's rows, then its positions (rule 5: rows first, then where to resume).
@@ -310,6 +326,23 @@ class ArchiveStore(ABC):
         )
         return [_materialization(row) for row in rows]
 
+    def latest_materialization(
+        self, asset_key: str, partition_key: str | None = None
+    ) -> MaterializationRecord | None:
+        """The newest materialization of one asset partition, by time then event id.
+
+        The same as the first of `materializations(asset_key, partition_key)`, in one hash
+        lookup instead of a read of every part.
+        """
+        [(version, event_id, time, run_id, source)] = self.query(
+            "WITH joinGet('latest_materializations', 'm', {asset:String}, {partition:String})"
+            " AS m SELECT m.1, m.2, m.3, m.4, m.5",  # (a subquery filtering it costs 2 ms)
+            {"asset": asset_key, "partition": partition_key or ""},
+        )
+        if not event_id:  # a key it does not hold reads as the default tuple
+            return None
+        return _materialization((asset_key, partition_key, version, event_id, time, run_id, source))
+
     def materialization(self, event_id: str) -> MaterializationRecord | None:
         """The materialization with this event id, if it is archived."""
         rows = self.query(
@@ -347,35 +380,31 @@ class ArchiveStore(ABC):
         """The lineage of one materialization, walked breadth-first up to `depth` hops.
 
         Upstream: what it read, and what those read, ...: one query (`lineage_up`).
-        Downstream: what was built from it, transitively: one query per hop
-        (`lineage_down`). Each node is expanded once (diamonds are shared, not repeated).
+        Downstream: what was built from it, transitively (`lineage_down`; see `_walk_down`).
+        Each node is expanded once (diamonds are shared, not repeated). Edges come level by
+        level (downstream: each level sorted by downstream asset, partition and event id).
         """
         if not 1 <= depth <= _MAX_DEPTH:
             raise ValueError(f"depth must be between 1 and {_MAX_DEPTH}, not {depth}")
         if direction == "upstream":
             return self._walk_up(event_id, depth)
-        sql = (  # one hash probe per id into lineage_down, not a MergeTree read
-            "SELECT DISTINCT downstream_asset, downstream_partition, downstream_data_version,"
-            " downstream_event_id, upstream_asset, upstream_partition, upstream_data_version,"
-            " upstream_event_id, time FROM (SELECT arrayJoin({ids:Array(String)})"
-            " AS upstream_event_id) AS wanted ALL INNER JOIN lineage_down USING (upstream_event_id)"
-            " ORDER BY downstream_asset, downstream_partition, downstream_event_id"
-        )
-        edges: list[LineageEdge] = []
-        seen = {event_id}
+        return self._walk_down(event_id, depth)
+
+    def _walk_down(self, event_id: str, depth: int) -> list[LineageEdge]:
+        # Narrow hops (ids only: ~2.5 ms each in chdb, against ~5.5 ms for whole edges)
+        # find the nodes first reached at each level; one wide query then reads every edge
+        # out of them. Edges out of a node first reached n - 1 hops down are level n.
+        level_of = {event_id: 1}
         frontier = [event_id]
-        for level in range(1, depth + 1):
+        for level in range(2, depth + 1):
+            reached = self.query(_DOWN_IDS, {"ids": frontier})
+            frontier = [str(down) for (down,) in reached if str(down) not in level_of]
             if not frontier:
                 break
-            next_frontier: list[str] = []
-            for row in self.query(sql, {"ids": frontier}):
-                edges.append(_edge(level, row))
-                hop = str(row[3])
-                if hop not in seen:
-                    seen.add(hop)
-                    next_frontier.append(hop)
-            frontier = next_frontier
-        return edges
+            level_of.update(dict.fromkeys(frontier, level))
+        rows = self.query(_DOWN_EDGES, {"ids": list(level_of)})
+        rows.sort(key=lambda r: (level_of[str(r[7])], str(r[0]), str(r[1]), str(r[3]), str(r[4])))
+        return [_edge(level_of[str(row[7])], row) for row in rows]
 
     def _walk_up(self, event_id: str, depth: int) -> list[LineageEdge]:
         # Level n holds (id, node, ups) of every node n - 1 hops up; the SQL repeats one
@@ -420,6 +449,18 @@ _MATERIALIZATIONS = (
     " FROM materializations"
 )
 _MAX_DEPTH = 32
+_DOWN_IDS = (  # hash probes into lineage_down (in memory), not a MergeTree read
+    "SELECT DISTINCT downstream_event_id FROM (SELECT arrayJoin({ids:Array(String)})"
+    " AS upstream_event_id) AS wanted ALL INNER JOIN lineage_down USING (upstream_event_id)"
+)
+"""What was built from any of `ids` (one hop down), once each."""
+_DOWN_EDGES = (
+    "SELECT DISTINCT downstream_asset, downstream_partition, downstream_data_version,"
+    " downstream_event_id, upstream_asset, upstream_partition, upstream_data_version,"
+    " upstream_event_id, time FROM (SELECT arrayJoin({ids:Array(String)})"
+    " AS upstream_event_id) AS wanted ALL INNER JOIN lineage_down USING (upstream_event_id)"
+)
+"""Every edge out of any of `ids`, whole (a duplicate row is the same edge)."""
 _NEXT = (
     "arrayDistinct(arrayFilter(i -> i != '',"
     " arrayMap(u -> u.4, arrayFlatten(arrayMap(h -> h.3, h{})))))"

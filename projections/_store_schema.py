@@ -96,6 +96,18 @@ SCHEMA: tuple[str, ...] = (
         upstream_data_version String, upstream_event_id String,
         time DateTime64(6, 'UTC')
     ) ENGINE = Join(ALL, INNER, upstream_event_id)""",
+    # The newest materialization of each asset partition (by time, then event id), as an
+    # in-memory hash (Join engine, persisted), so a question about "the latest" starts with
+    # one `joinGet` (~2 ms in chdb), not a read of every part of `materializations` (~8-10
+    # ms). Its view writes a row only when it is newer than the one held, and the newer
+    # row replaces it (`join_any_take_last_row`): archiving older events again changes
+    # nothing. A replaced row's bytes stay in memory until the next start.
+    """CREATE TABLE IF NOT EXISTS latest_materializations (
+        asset_key String, partition_key String,
+        m Tuple(data_version String, event_id String, time DateTime64(6, 'UTC'),
+            run_id String, source String)
+    ) ENGINE = Join(ANY, LEFT, asset_key, partition_key)
+    SETTINGS join_any_take_last_row = 1""",
     # Rule 5: what each projection has applied, written with its rows. `max(offset)` is
     # the answer before and after merges.
     """CREATE TABLE IF NOT EXISTS positions (
@@ -119,6 +131,13 @@ CHECK_COLUMNS_ADDED = (
     ("attempt", "UInt16"),
 )
 """Columns of `check_results` that archives made before asset checks lack (our names)."""
+
+LATEST_BACKFILL = """INSERT INTO latest_materializations
+    SELECT asset_key, partition_key,
+        argMax((data_version, event_id, time, run_id, toString(source)), (time, event_id))
+    FROM materializations GROUP BY asset_key, partition_key"""
+"""Fills `latest_materializations` of an archive made before it existed (once, at its
+creation)."""
 
 TABLES: tuple[str, ...] = tuple(re.findall(r"EXISTS (\w+)", "".join(SCHEMA)))
 """The archive's tables, in the order `ArchiveStore.write` inserts them (positions last)."""
@@ -221,6 +240,18 @@ _PIPELINE_SQL: tuple[str, ...] = (
         d.materialization_event_id AS materialization_event_id,
         d.work_item_id AS work_item_id, d.worker_id AS worker_id, d.attempt AS attempt
     FROM {parsed} WHERE d.type = 'AssetCheckEvaluated'""",
+    # Newer than what the index holds, or nothing (see `latest_materializations`).
+    """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_latest_materializations
+    TO latest_materializations AS
+    SELECT asset_key, partition_key, m FROM (
+        SELECT assumeNotNull(d.asset_key) AS asset_key, d.partition_key AS partition_key,
+            argMax((assumeNotNull(d.data_version), assumeNotNull(d.event_id),
+                    assumeNotNull(at), {run}, if(d.source = '', 'executed', d.source)),
+                (assumeNotNull(at), assumeNotNull(d.event_id))) AS m
+        FROM {parsed} WHERE d.type = 'AssetMaterialized' GROUP BY asset_key, partition_key)
+    WHERE (m.3, m.2) > tuple(
+        joinGet('latest_materializations', 'm', asset_key, partition_key).3,
+        joinGet('latest_materializations', 'm', asset_key, partition_key).2)""",
     "CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_lineage_edges TO lineage_edges AS " + _EDGE,
     "CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_lineage_down TO lineage_down AS " + _EDGE,
     """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_lineage_up TO lineage_up AS

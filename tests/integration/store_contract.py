@@ -220,6 +220,90 @@ class StoreContract:
         with pytest.raises(ValueError, match="depth"):
             store.lineage(mats[0].event_id, depth=0)
 
+    def test_downstream_lineage_expands_each_node_where_it_is_first_reached(
+        self, store: ArchiveStore
+    ) -> None:
+        # a <- b, a <- c, (a, b, c) <- d, d <- e: d is one hop down from a (it read a), so
+        # its own edges are level 2, and the paths through b and c do not expand it again.
+        def mat(key: str, *ups: AssetMaterialized) -> AssetMaterialized:
+            refs = tuple(
+                UpstreamRef(asset_key=u.asset_key, data_version=u.data_version, event_id=u.event_id)
+                for u in ups
+            )
+            return AssetMaterialized(asset_key=key, data_version=f"v-{key}", upstream=refs)
+
+        a = mat("a")
+        b, c = mat("b", a), mat("c", a)
+        d = mat("d", a, b, c)
+        e = mat("e", d)
+        write(store, records([a, b, c, d, e]))
+        down = store.lineage(a.event_id, direction="downstream", depth=3)
+        assert [(x.depth, x.downstream_asset, x.upstream_asset) for x in down] == [
+            (1, "b", "a"),
+            (1, "c", "a"),
+            (1, "d", "a"),
+            (2, "d", "b"),
+            (2, "d", "c"),
+            (2, "e", "d"),
+        ]
+        assert down[-1].downstream_event_id == e.event_id
+        assert (down[-1].upstream_data_version, down[-1].time) == ("v-d", e.time)
+        assert [x.depth for x in store.lineage(a.event_id, direction="downstream", depth=1)] == [
+            1,
+            1,
+            1,
+        ]
+        assert store.lineage(e.event_id, direction="downstream") == []
+
+    def test_the_latest_materialization_is_the_newest_whatever_order_it_came_in(
+        self, store: ArchiveStore
+    ) -> None:
+        mats = [
+            AssetMaterialized(
+                asset_key="a",
+                partition_key="p",
+                data_version=f"v{i}",
+                run_id=f"r{i}",
+                source="reported" if i == 2 else "executed",
+                time=T0 + timedelta(minutes=i),
+            )
+            for i in range(4)
+        ]
+
+        def latest() -> object:
+            found = store.latest_materialization("a", "p")
+            assert found == store.materializations("a", "p", limit=1)[0]
+            return found
+
+        assert store.latest_materialization("a", "p") is None
+        write(store, records([mats[1]]))
+        assert latest() == store.materialization(mats[1].event_id)
+        write(store, records([mats[2], mats[0]], start=1))  # one batch, out of order
+        found = latest()
+        assert found is not None
+        assert (found.event_id, found.source, found.run_id) == (mats[2].event_id, "reported", "r2")
+        write(store, records([mats[3]], start=3))
+        write(store, records(mats[:3], start=4))  # older ones archived again
+        assert latest() == store.materialization(mats[3].event_id)
+        same_time = mats[3].model_copy(update={"event_id": "f" * 32, "data_version": "w"})
+        write(store, records([same_time], start=7))  # a tie in time: the larger id wins
+        assert latest() == store.materialization("f" * 32)
+        unpartitioned = AssetMaterialized(asset_key="u", data_version="x")
+        write(store, records([unpartitioned], start=8))
+        assert store.latest_materialization("u") == store.materialization(unpartitioned.event_id)
+        assert store.latest_materialization("u", "p") is None
+
+    def test_an_archive_made_before_the_latest_index_gets_it_filled(
+        self, store: ArchiveStore
+    ) -> None:
+        mats = chain(3)
+        write(store, records(mats))
+        store.execute("TRUNCATE TABLE latest_materializations")  # as an older archive has it
+        assert store.latest_materialization("a2", "2024-01-31") is None
+        store.create_schema()
+        found = store.latest_materialization("a2", "2024-01-31")
+        assert found == store.materialization(mats[2].event_id)
+
     def test_a_failed_statement_is_a_typed_error(self, store: ArchiveStore) -> None:
         with pytest.raises(ArchiveError) as raised:
             store.query("SELECT nope FROM no_such_table")

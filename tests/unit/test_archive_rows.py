@@ -25,8 +25,9 @@ from conflux.events import (
 )
 from conflux.events._kafka import ConsumedEvent
 from conflux.projections._archive import ArchiveSink, RawRecord, build_batch
-from conflux.projections._store import INGEST, RecordsRejectedError, Tracking
+from conflux.projections._store import RecordsRejectedError, Tracking
 from conflux.projections._store_chdb import ChdbStore
+from conflux.projections._store_schema import INGEST
 
 
 def raw(event: object, offset: int, topic: str = "c.assets", partition: int = 0) -> RawRecord:

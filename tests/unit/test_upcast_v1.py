@@ -19,8 +19,9 @@ from archive_tables import archived
 from conflux.events import AssetMaterialized, UpstreamRef, decode_event, register_upcaster
 from conflux.events._serde import UPCASTERS
 from conflux.projections._archive import RawRecord, build_batch
-from conflux.projections._store import INGEST, RecordsRejectedError
+from conflux.projections._store import RecordsRejectedError
 from conflux.projections._store_chdb import ChdbStore
+from conflux.projections._store_schema import INGEST
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
