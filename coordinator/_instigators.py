@@ -26,7 +26,6 @@ Decisions (`decide_instigators`), all with derived ids so a restart repeats noth
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import logging
 from dataclasses import dataclass, field
@@ -79,9 +78,11 @@ class InstigatorState:
     facts: InstigatorFacts = field(default_factory=InstigatorFacts)
     pending: list[TickCompleted] = field(default_factory=list)
     """Completed ticks with run requests not yet turned into runs."""
-    buffer: dict[str, list[tuple[tuple[str, str], AssetMaterialized]]] = field(default_factory=dict)
-    """Asset key -> its latest materializations by position (monitored assets only, once the
-    definitions are known; every asset before, while the log is replayed)."""
+    buffer: dict[str, list[AssetMaterialized]] = field(default_factory=dict)
+    """Asset key -> its latest materializations (monitored assets only, once the definitions
+    are known; every asset before, while the log is replayed). Appended as they come, and
+    put in order of position (each once, the latest `BUFFERED_EVENTS`) when a list doubles
+    and before it is read: the fold of a materialization stays an append."""
     max_catchup_ticks: int = MAX_CATCHUP_TICKS
     _specs: dict[str, Spec] | None = None
     _seen: dict[str, LocationState] = field(default_factory=dict)
@@ -110,19 +111,16 @@ class InstigatorState:
         key = event.asset_key
         if self._specs is not None and key not in self._watchers:
             return
-        from conflux.sdk._sensor import position_of
-
-        kept = self.buffer.setdefault(key, [])
-        item = (position_of(event), event)
-        if kept and item[0] <= kept[-1][0]:
-            if any(p == item[0] for p, _ in kept):
-                return  # a duplicate
-            bisect.insort(kept, item, key=lambda pair: pair[0])
+        kept = self.buffer.get(key)
+        if kept is None:
+            self.buffer[key] = [event]
         else:
-            kept.append(item)
-        if len(kept) > BUFFERED_EVENTS:
-            del kept[0]
-        self._dirty.update(self._watchers.get(key, ()))
+            kept.append(event)
+            if len(kept) >= 2 * BUFFERED_EVENTS:
+                _put_in_order(kept)
+        watchers = self._watchers.get(key)
+        if watchers:
+            self._dirty.update(watchers)
 
     def next_due(self) -> datetime | None:
         """When the next schedule or sensor tick falls due (None: nothing is running)."""
@@ -215,16 +213,18 @@ class InstigatorState:
 
         Empty unless one of them is newer than everything sent before (a wake-up).
         """
-        from conflux.sdk._sensor import cursor_positions
+        from conflux.sdk._sensor import cursor_positions, position_of
 
         rec = self.facts.records.get(name)
         positions = cursor_positions(rec.cursor if rec is not None else None)
         out: list[AssetMaterialized] = []
         woken = False
         for key in snap.monitored_asset_keys:
-            kept = self.buffer.get(key, [])
-            if not kept:
+            events = self.buffer.get(key)
+            if not events:
                 continue
+            _put_in_order(events)
+            kept = [(position_of(e), e) for e in events]
             seen = positions.get(key)
             fresh = [e for p, e in kept if p > seen] if seen is not None else [kept[-1][1]]
             out.extend(fresh)
@@ -232,6 +232,16 @@ class InstigatorState:
             if kept[-1][0] > max(sent or ("", ""), seen or ("", "")):
                 woken = True
         return out if woken else []
+
+
+def _put_in_order(events: list[AssetMaterialized]) -> None:
+    """Sort `events` in place by position, each once, and keep the latest `BUFFERED_EVENTS`.
+
+    Position is (time, event id); aware times compare as instants, as a position's
+    fixed-width UTC text does, so the order is the one the sensor cursor uses.
+    """
+    once = {event.event_id: event for event in events}
+    events[:] = sorted(once.values(), key=lambda e: (e.time, e.event_id))[-BUFFERED_EVENTS:]
 
 
 def decide_instigators(

@@ -106,7 +106,17 @@ class CoordinatorState:
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event (idempotent; events of other types are ignored)."""
-        match event:
+        match event:  # the log's most frequent types first: cases are tried in order
+            case AssetMaterialized():
+                self.assets.apply(event)
+                self._record_materialized(event)
+                self.instigators.note_materialized(event)
+            case PartitionStarted():
+                self.assets.apply(event)
+                self._record_started(event)
+            case PartitionFailed():
+                self.assets.apply(event)
+                self._record_failed(event)
             case DefinitionsPublished() | LocationLoadFailed():
                 self.definitions.apply(event)
                 for run in self.runs.values():
@@ -149,16 +159,6 @@ class CoordinatorState:
                     if event.attempt not in outcome.abandoned:
                         outcome.abandoned[event.attempt] = event
                         self._touch(active, event.work_item_id)
-            case AssetMaterialized():
-                self.assets.apply(event)
-                self._record_materialized(event)
-                self.instigators.note_materialized(event)
-            case PartitionFailed():
-                self.assets.apply(event)
-                self._record_failed(event)
-            case PartitionStarted():
-                self.assets.apply(event)
-                self._record_started(event)
             case BackfillRequested():
                 backfill = self._backfill(event.backfill_id)
                 if backfill.request is None:

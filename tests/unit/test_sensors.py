@@ -313,3 +313,27 @@ def test_asset_sensors_wake_on_materializations_of_their_assets_only() -> None:
     assert step(state, T0 + timedelta(minutes=9)) == []  # nothing new since
     state.apply(mat("orders", 3, T0 + timedelta(minutes=9)))
     assert step(state, T0 + timedelta(minutes=9)) != []
+
+
+def test_an_asset_sensor_gets_the_events_after_its_cursor_in_order_each_once() -> None:
+    # Materializations come out of order (several partitions of the log) and twice
+    # (redelivery); the sensor is sent those after its cursor, oldest first, each once, at
+    # most the latest BUFFERED_EVENTS.
+    import random
+
+    from conflux.coordinator._instigators import BUFFERED_EVENTS
+    from conflux.sdk._sensor import position_of
+
+    snap_ = sensor_snap(kind="asset_sensor", monitored_asset_keys=("orders",))
+    state = sensor_state(snap_)
+    events = [mat("orders", n, T0 + timedelta(seconds=n)) for n in range(100)]
+    cursor = json.dumps({"orders": list(position_of(events[90]))})
+    state.apply(SensorCursorSet(name="watch", cursor=cursor, time=T0))
+    shuffled = events + events[85:]
+    random.Random(4).shuffle(shuffled)
+    for event in shuffled:
+        state.apply(event)
+    (request,) = step(state, T0 + timedelta(minutes=5))
+    assert isinstance(request, TickRequested)
+    assert [e.data_version for e in request.asset_events] == [str(n) for n in range(91, 100)]
+    assert len(state.instigators.buffer["orders"]) <= BUFFERED_EVENTS
