@@ -81,8 +81,8 @@ class InstigatorState:
     buffer: dict[str, list[AssetMaterialized]] = field(default_factory=dict)
     """Asset key -> its latest materializations (monitored assets only, once the definitions
     are known; every asset before, while the log is replayed). Appended as they come, and
-    put in order of position (each once, the latest `BUFFERED_EVENTS`) when a list doubles
-    and before it is read: the fold of a materialization stays an append."""
+    put in order of position (each once, the latest `BUFFERED_EVENTS`) when a list reaches
+    four times that and before it is read: the fold of a materialization stays an append."""
     max_catchup_ticks: int = MAX_CATCHUP_TICKS
     _specs: dict[str, Spec] | None = None
     _seen: dict[str, LocationState] = field(default_factory=dict)
@@ -116,7 +116,7 @@ class InstigatorState:
             self.buffer[key] = [event]
         else:
             kept.append(event)
-            if len(kept) >= 2 * BUFFERED_EVENTS:
+            if len(kept) >= 4 * BUFFERED_EVENTS:
                 _put_in_order(kept)
         watchers = self._watchers.get(key)
         if watchers:
@@ -241,7 +241,11 @@ def _put_in_order(events: list[AssetMaterialized]) -> None:
     fixed-width UTC text does, so the order is the one the sensor cursor uses.
     """
     once = {event.event_id: event for event in events}
-    events[:] = sorted(once.values(), key=lambda e: (e.time, e.event_id))[-BUFFERED_EVENTS:]
+    # A float per event, not datetimes compared pairwise (each comparison of aware
+    # datetimes asks both for their offset); floats keep microseconds apart in this era.
+    events[:] = sorted(once.values(), key=lambda e: (e.time.timestamp(), e.event_id))[
+        -BUFFERED_EVENTS:
+    ]
 
 
 def decide_instigators(
