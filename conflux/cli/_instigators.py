@@ -22,8 +22,6 @@ from conflux.events import ConfluxError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from conflux.cli._system import SystemInfo
-    from conflux.events import Event
     from conflux.projections import ApiClient
     from conflux.projections._instigators import InstigatorSummary
 
@@ -34,20 +32,6 @@ FOLD_TIMEOUT_S = 30.0
 
 class InstigatorNotFoldedError(ConfluxError):
     """The projector did not show a status or cursor change in time."""
-
-
-def _emit(info: SystemInfo, event: Event) -> None:
-    from conflux.events import EventProducer
-
-    with EventProducer(
-        info.bootstrap,
-        info.topics,
-        client_id="conflux-cli",
-        broker_kind=info.broker_kind,
-        linger_ms=0,
-    ) as producer:
-        producer.emit(event)
-        producer.flush(timeout=30.0)
 
 
 def _await(
@@ -109,7 +93,7 @@ def list_instigators(kind: Kind, *, as_json: bool, state_dir: str) -> int:
 
 def set_status(kind: Kind, name: str, running: bool, *, as_json: bool, state_dir: str) -> int:
     """Start or stop a schedule or sensor: one `InstigatorStatusChanged` event."""
-    from conflux.cli._requests import _user
+    from conflux.cli._requests import _emit, _user
     from conflux.cli._system import find_system
     from conflux.events import InstigatorStatusChanged
     from conflux.projections import ApiClient
@@ -121,7 +105,7 @@ def set_status(kind: Kind, name: str, running: bool, *, as_json: bool, state_dir
     event = InstigatorStatusChanged(
         instigator_type=kind, name=name, status=status, requested_by=_user(), producer="cli"
     )
-    _emit(info, event)
+    _emit(info, event, flush_timeout_s=30.0)
     after = _await(
         client,
         name,
@@ -138,7 +122,7 @@ def set_status(kind: Kind, name: str, running: bool, *, as_json: bool, state_dir
 
 def cursor(name: str, *, value: str | None, delete: bool, as_json: bool, state_dir: str) -> int:
     """Show, set or delete a sensor's cursor (`SensorCursorSet`)."""
-    from conflux.cli._requests import _user
+    from conflux.cli._requests import _emit, _user
     from conflux.cli._system import find_system
     from conflux.events import SensorCursorSet
     from conflux.projections import ApiClient
@@ -153,7 +137,7 @@ def cursor(name: str, *, value: str | None, delete: bool, as_json: bool, state_d
             print(current.cursor if current.cursor is not None else "(no cursor)")
         return 0
     event = SensorCursorSet(name=name, cursor=value, requested_by=_user(), producer="cli")
-    _emit(info, event)
+    _emit(info, event, flush_timeout_s=30.0)
     _await(client, name, "sensor", lambda s: s.cursor == value)
     if as_json:
         print_json({"name": name, "cursor": value, "event_id": event.event_id})

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Literal
 import click
 
 from conflux.cli._output import print_json, print_table
-from conflux.cli._requests import _user
+from conflux.cli._requests import _emit, _user
 from conflux.cli._system import find_system
 from conflux.events import (
     ConfluxError,
@@ -29,8 +29,6 @@ from conflux.events import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from conflux.cli._system import SystemInfo
-    from conflux.events import Event
     from conflux.projections import ApiClient, DynamicPartitionsKeys
 
 CHUNK_KEYS = 5_000
@@ -104,21 +102,6 @@ def _current(client: ApiClient, name: str) -> DynamicPartitionsKeys | None:
         return None
 
 
-def _emit_all(info: SystemInfo, events: Sequence[Event]) -> None:
-    from conflux.events import EventProducer
-
-    with EventProducer(
-        info.bootstrap,
-        info.topics,
-        client_id="conflux-cli",
-        broker_kind=info.broker_kind,
-        linger_ms=0,
-    ) as producer:
-        for event in events:
-            producer.emit(event)
-        producer.flush(timeout=30.0)
-
-
 def change(
     action: Literal["add", "remove"],
     name: str,
@@ -165,7 +148,7 @@ def change(
         event_type(partitions_def_name=name, partition_keys=chunk, requested_by=by, producer="cli")
         for chunk in _chunks(wanted)
     ]
-    _emit_all(info, events)
+    _emit(info, *events, flush_timeout_s=30.0)
     after = _await_fold(client, name, wanted, present=action == "add")
     if as_json:
         print_json(

@@ -37,7 +37,8 @@ def _user() -> str:
         return "unknown"
 
 
-def _emit(info: SystemInfo, event: Event) -> None:
+def _emit(info: SystemInfo, *events: Event, flush_timeout_s: float = 10.0) -> None:
+    """Send the CLI's events to the running system, and wait until the broker has them."""
     from conflux.events import EventProducer
 
     with EventProducer(
@@ -47,8 +48,9 @@ def _emit(info: SystemInfo, event: Event) -> None:
         broker_kind=info.broker_kind,
         linger_ms=0,
     ) as producer:
-        producer.emit(event)
-        producer.flush(timeout=10.0)
+        for event in events:
+            producer.emit(event)
+        producer.flush(timeout=flush_timeout_s)
 
 
 def partition_arguments(
