@@ -1,7 +1,9 @@
 """Replay and restart at scale: fold rate from the log, checkpoint size, restart-to-ready.
 
-Fills the assets topic with N `AssetMaterialized` records (one asset, N partitions: the
-coordinator's asset-state projection ends with N partitions), then measures on each broker:
+Fills the log as a location would: its definitions snapshot (one asset with dynamic
+partitions, no sensor), then N `AssetMaterialized` records on the assets topic (N
+partitions: the coordinator's asset-state projection ends with N), then measures on each
+broker:
 
 - `consume_only`: records/s read and validated into events, nothing folded (the ceiling);
 - `read_model_replay`: `conflux replay read-model`'s path (`projections._replay.replay`);
@@ -32,7 +34,15 @@ from pathlib import Path
 import psutil
 
 from conflux.coordinator import Coordinator
-from conflux.events import AssetMaterialized, EventConsumer, Topics, encode_event, ensure_topics
+from conflux.events import (
+    AssetMaterialized,
+    DefinitionsPublished,
+    EventConsumer,
+    EventProducer,
+    Topics,
+    encode_event,
+    ensure_topics,
+)
 from conflux.projections._replay import read_model_fold, replay
 
 TEMPLATE = encode_event(
@@ -46,12 +56,29 @@ TEMPLATE = encode_event(
 )
 
 
+def snapshot_event() -> DefinitionsPublished:
+    """The snapshot a location publishes first: the asset "events", dynamic partitions."""
+    from conflux import Definitions, DynamicPartitionsDefinition, asset
+    from conflux.sdk._snapshot import build_location_snapshot, snapshot_id
+
+    @asset(name="events", partitions_def=DynamicPartitionsDefinition(name="events"))
+    def events() -> None: ...
+
+    snapshot = build_location_snapshot(Definitions(assets=[events]), "bench")
+    return DefinitionsPublished(
+        location="bench", snapshot_id=snapshot_id(snapshot), snapshot=snapshot, producer="bench"
+    )
+
+
 def fill(bootstrap: str, topics: Topics, n: int) -> float:
-    """Produce n distinct materializations; return the seconds it took."""
+    """Publish the snapshot, then produce n distinct materializations; return the seconds."""
     from confluent_kafka import Producer
 
     from conflux.events import kafka_config
 
+    with EventProducer(bootstrap, topics) as definitions:
+        definitions.emit(snapshot_event())
+        definitions.flush()
     conf = kafka_config(bootstrap, role="producer")
     conf.update({"linger.ms": 50, "batch.size": 1_000_000, "compression.type": "lz4"})
     producer = Producer(conf)
@@ -126,6 +153,7 @@ def decode_and_fold(n: int = 200_000, chunk: int = 1000) -> dict[str, float]:
     head, _, tail = TEMPLATE.partition(b'"event_id":"')
     rest = tail[32:]
     state = CoordinatorState()
+    state.apply(snapshot_event())
     decoding = folding = 0.0
     for first in range(0, n, chunk):
         values = [

@@ -29,7 +29,7 @@ from __future__ import annotations
 import heapq
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from conflux.events import (
@@ -79,10 +79,11 @@ class InstigatorState:
     pending: list[TickCompleted] = field(default_factory=list)
     """Completed ticks with run requests not yet turned into runs."""
     buffer: dict[str, list[AssetMaterialized]] = field(default_factory=dict)
-    """Asset key -> its latest materializations (monitored assets only, once the definitions
-    are known; every asset before, while the log is replayed). Appended as they come, and
-    put in order of position (each once, the latest `BUFFERED_EVENTS`) when a list reaches
-    four times that and before it is read: the fold of a materialization stays an append."""
+    """Asset key -> its latest materializations: of monitored assets only once a snapshot
+    has been folded, of every asset before (a replay may read the assets topic before the
+    definitions, and a loaded checkpoint has not resolved its sensors). Appended as they
+    come, and put in order of position (each once, the latest `BUFFERED_EVENTS`) when a
+    list reaches four times that and before it is read: the fold stays an append."""
     max_catchup_ticks: int = MAX_CATCHUP_TICKS
     _specs: dict[str, Spec] | None = None
     _seen: dict[str, LocationState] = field(default_factory=dict)
@@ -241,11 +242,14 @@ def _put_in_order(events: list[AssetMaterialized]) -> None:
     fixed-width UTC text does, so the order is the one the sensor cursor uses.
     """
     once = {event.event_id: event for event in events}
-    # A float per event, not datetimes compared pairwise (each comparison of aware
-    # datetimes asks both for their offset); floats keep microseconds apart in this era.
-    events[:] = sorted(once.values(), key=lambda e: (e.time.timestamp(), e.event_id))[
+    # One offset lookup per event (the time since the epoch, an exact timedelta), not one
+    # per comparison of aware datetimes; half the cost of `timestamp()`.
+    events[:] = sorted(once.values(), key=lambda e: (e.time - _EPOCH, e.event_id))[
         -BUFFERED_EVENTS:
     ]
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def decide_instigators(

@@ -119,6 +119,9 @@ class CoordinatorState:
                 self._record_failed(event)
             case DefinitionsPublished() | LocationLoadFailed():
                 self.definitions.apply(event)
+                # Which assets sensors monitor, known from now on: a replay then keeps
+                # only their materializations, as the live fold does.
+                self.instigators.refresh(self.definitions)
                 for run in self.runs.values():
                     if run.plan is not None and run.completed is None:
                         run.full_check = True

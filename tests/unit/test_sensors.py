@@ -337,3 +337,34 @@ def test_an_asset_sensor_gets_the_events_after_its_cursor_in_order_each_once() -
     assert isinstance(request, TickRequested)
     assert [e.data_version for e in request.asset_events] == [str(n) for n in range(91, 100)]
     assert len(state.instigators.buffer["orders"]) <= BUFFERED_EVENTS
+
+
+def test_a_replay_keeps_only_what_sensors_monitor_once_it_has_read_a_snapshot() -> None:
+    # A replay reads topics in no set order: materializations read before any snapshot
+    # are all kept (a sensor may monitor them); once one is folded, only monitored assets
+    # are, with nothing decided yet. The sensor then gets the same events as the live fold.
+    state = CoordinatorState()
+    state.apply(mat("orders", 1, T0))
+    state.apply(mat("daily", 1, T0))
+    assert set(state.instigators.buffer) == {"orders", "daily"}
+    state.apply(
+        location(sensors=(sensor_snap(kind="asset_sensor", monitored_asset_keys=("orders",)),))
+    )
+    state.apply(status("watch", "running", T0, "sensor"))
+    assert set(state.instigators.buffer) == {"orders"}
+    state.apply(mat("orders", 2, T0 + timedelta(seconds=1)))
+    state.apply(mat("daily", 2, T0 + timedelta(seconds=1)))
+    assert set(state.instigators.buffer) == {"orders"}
+
+    live = sensor_state(sensor_snap(kind="asset_sensor", monitored_asset_keys=("orders",)))
+    step(live, T0 - timedelta(minutes=1))
+    for event in (mat("orders", 1, T0), mat("daily", 1, T0)):
+        live.apply(event)
+    for event in (mat("orders", 2, T0 + timedelta(seconds=1)), mat("daily", 2, T0)):
+        live.apply(event)
+    later = T0 + timedelta(minutes=5)
+    (replayed,) = step(state, later)
+    (expected,) = [e for e in step(live, later) if isinstance(e, TickRequested)]
+    assert isinstance(replayed, TickRequested)
+    assert replayed.asset_events == expected.asset_events
+    assert [e.data_version for e in replayed.asset_events] == ["2"]
