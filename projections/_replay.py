@@ -156,8 +156,8 @@ def _read_and_fold(consumer: EventConsumer, fold: Callable[[list[ConsumedEvent]]
     """Read a batch and fold it with the cyclic GC paused; returns how many were folded.
 
     The GC resumes once the batch is freed: collecting while its events are alive would
-    only promote each of them to an older generation, to be walked again there (the
-    coordinator's catch-up does the same, and gained a fifth).
+    only promote each of them to an older generation, to be walked again there (as the
+    coordinator's catch-up does; about 1.3 us less per record).
     """
     paused = gc.isenabled()
     gc.disable()
