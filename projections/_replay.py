@@ -189,10 +189,18 @@ def coordinator_fold() -> tuple[CoordinatorState, Callable[[list[ConsumedEvent]]
 def read_model_fold() -> tuple[ReadModel, Callable[[list[ConsumedEvent]], None]]:
     """A fresh read model and the fold that feeds it."""
     model = ReadModel()
+    frozen_at = 1000
 
     def fold(records: list[ConsumedEvent]) -> None:
+        nonlocal frozen_at
         for r in records:
             model.apply(r.event, topic=r.topic, partition=r.partition, offset=r.offset)
+        if len(model.log) >= 2 * frozen_at:
+            # As the projector does: what the read model holds stays, and holds no cycles
+            # worth collecting; out of the cyclic GC's sight, a full collection does not
+            # walk every event folded so far again.
+            frozen_at = len(model.log)
+            gc.freeze()
 
     return model, fold
 
