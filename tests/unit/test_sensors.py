@@ -356,11 +356,15 @@ def test_a_replay_keeps_only_what_sensors_monitor_once_it_has_read_a_snapshot() 
     state.apply(mat("daily", 2, T0 + timedelta(seconds=1)))
     assert set(state.instigators.buffer) == {"orders"}
 
+    # Live, the snapshot came first and a step resolved the sensors before anything else.
     live = sensor_state(sensor_snap(kind="asset_sensor", monitored_asset_keys=("orders",)))
     step(live, T0 - timedelta(minutes=1))
-    for event in (mat("orders", 1, T0), mat("daily", 1, T0)):
-        live.apply(event)
-    for event in (mat("orders", 2, T0 + timedelta(seconds=1)), mat("daily", 2, T0)):
+    for event in (
+        mat("orders", 1, T0),
+        mat("daily", 1, T0),
+        mat("orders", 2, T0 + timedelta(seconds=1)),
+        mat("daily", 2, T0 + timedelta(seconds=1)),
+    ):
         live.apply(event)
     later = T0 + timedelta(minutes=5)
     (replayed,) = step(state, later)
