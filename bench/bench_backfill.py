@@ -57,6 +57,18 @@ def conflux(state: Path, *args: str) -> str:
     return out.stdout
 
 
+def stop_dev(dev: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C `conflux dev` and wait; kill it and its children if it takes over 60 s."""
+    dev.send_signal(signal.SIGINT)
+    try:
+        dev.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        for child in psutil.Process(dev.pid).children(recursive=True):
+            child.kill()
+        dev.kill()
+        dev.wait()
+
+
 def coordinator_process(dev: psutil.Process) -> psutil.Process:
     for child in dev.children(recursive=True):
         if "coordinator" in child.cmdline():
@@ -187,14 +199,7 @@ def main() -> None:
                 )
             )
         finally:
-            dev.send_signal(signal.SIGINT)
-            try:
-                dev.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                for child in psutil.Process(dev.pid).children(recursive=True):
-                    child.kill()
-                dev.kill()
-                dev.wait()
+            stop_dev(dev)
             log.close()
 
 

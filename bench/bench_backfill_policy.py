@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import psutil
-from bench_backfill import conflux, coordinator_process, follow
+from bench_backfill import conflux, coordinator_process, follow, stop_dev
 
 PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "100000"))
 MAX_PER_RUN = int(os.environ.get("BENCH_MAX_PER_RUN", "1000"))
@@ -119,14 +118,7 @@ def measure(variant: str) -> dict[str, object]:
                 "loadavg_1m": os.getloadavg()[0],
             }
         finally:
-            dev.send_signal(signal.SIGINT)
-            try:
-                dev.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                for child in psutil.Process(dev.pid).children(recursive=True):
-                    child.kill()
-                dev.kill()
-                dev.wait()
+            stop_dev(dev)
             log.close()
 
 
