@@ -170,6 +170,13 @@ def events(
         since=_parse_since(since),
         limit=limit,
     )
+    if not found and asset_key is not None and not follow:
+        # Nothing matched: a typo in the asset or the key gets its one-line reason, not
+        # silence (a defined asset, or a valid key, with no events yet stays empty).
+        if partition is None:
+            client.asset(asset_key)
+        else:
+            client.validate_partition(asset_key, partition)
     if as_json and not follow:
         print_json(found)
         return 0

@@ -212,6 +212,8 @@ def test_replay_rebuilds_every_projection_equal_to_the_live_one(
         (["materialize", "numbers", "--partition", "2023-12-31"], 1, "2023-12-31"),
         (["materialize", "numbers", "--from", "2024-01-01"], 1, "--to"),
         (["report", "numbers", "--partition", "not-a-day"], 1, "not-a-day"),
+        (["events", "--asset", "no_such_asset"], 1, "no_such_asset"),
+        (["events", "--asset", "numbers", "--partition", "not-a-day"], 1, "not-a-day"),
         (["runs", "--limit", "zero"], 2, "zero"),
         (["materialize"], 2, "SELECTION"),
     ],
@@ -225,6 +227,14 @@ def test_bad_input_is_one_line_and_non_zero(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert needle in lines[0]
+
+
+def test_events_of_a_valid_key_with_no_history_are_empty_not_an_error(
+    running_dev: tuple[Path, subprocess.Popen[str]],
+) -> None:
+    state, _ = running_dev
+    result = conflux(state, "events", "--asset", "numbers", "--partition", "2024-01-30")
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
 def test_commands_without_a_running_system_fail_clearly(tmp_path: Path) -> None:
