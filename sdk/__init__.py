@@ -135,10 +135,14 @@ if TYPE_CHECKING:
         PartitionKeyRange as PartitionKeyRange,
         PartitionMapping as PartitionMapping,
         PartitionsDefinition as PartitionsDefinition,
+        PartitionsSubset as PartitionsSubset,
+        SpecificPartitionsPartitionMapping as SpecificPartitionsPartitionMapping,
+        StaticPartitionMapping as StaticPartitionMapping,
         StaticPartitionsDefinition as StaticPartitionsDefinition,
         TimeWindow as TimeWindow,
         TimeWindowPartitionMapping as TimeWindowPartitionMapping,
         TimeWindowPartitionsDefinition as TimeWindowPartitionsDefinition,
+        UpstreamPartitionsResult as UpstreamPartitionsResult,
         WeeklyPartitionsDefinition as WeeklyPartitionsDefinition,
     )
 

@@ -37,7 +37,19 @@ from conflux.sdk.partitions._multi_mappings import (
 from conflux.sdk.partitions._range import PartitionKeyRange, keys_in_key_range
 from conflux.sdk.partitions._snapshots import mapping_from_snapshot, partitions_from_snapshot
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
+from conflux.sdk.partitions._static_mappings import (
+    SpecificPartitionsPartitionMapping,
+    StaticPartitionMapping,
+)
+from conflux.sdk.partitions._subset import (
+    DefaultPartitionsSubset,
+    PartitionsSubset,
+    TimeWindowPartitionsSubset,
+    UnreadableSubsetError,
+)
+from conflux.sdk.partitions._time_api import ScheduleType
 from conflux.sdk.partitions._time_window import TimeWindow, TimeWindowPartitionsDefinition
+from conflux.sdk.partitions._upstream import UpstreamPartitionsResult
 
 __all__ = [
     # definitions
@@ -58,6 +70,12 @@ __all__ = [
     "DeleteDynamicPartitionsRequest",
     "PartitionKeyRange",
     "keys_in_key_range",
+    "ScheduleType",
+    # subsets
+    "PartitionsSubset",
+    "DefaultPartitionsSubset",
+    "TimeWindowPartitionsSubset",
+    "UnreadableSubsetError",
     # mappings
     "PartitionMapping",
     "IdentityPartitionMapping",
@@ -67,6 +85,9 @@ __all__ = [
     "MultiPartitionMapping",
     "DimensionPartitionMapping",
     "MultiToSingleDimensionPartitionMapping",
+    "StaticPartitionMapping",
+    "SpecificPartitionsPartitionMapping",
+    "UpstreamPartitionsResult",
     "default_partition_mapping",
     # snapshots (for the coordinator and readers, which never import user code)
     "partitions_from_snapshot",

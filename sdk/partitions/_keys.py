@@ -73,9 +73,11 @@ class KeyFormat:
         the suffixed form names the second one.
         """
         try:
-            return datetime.strptime(key, self.fmt).replace(tzinfo=self.tz)
+            parsed = datetime.strptime(key, self.fmt)
         except ValueError:
             pass
+        else:  # with %z in fmt the key carries its offset: convert, do not relabel
+            return parsed.astimezone(self.tz) if parsed.tzinfo else parsed.replace(tzinfo=self.tz)
         if "%z" in self.fmt:
             return None
         try:
@@ -90,8 +92,9 @@ class KeyFormat:
         a suffix; this renders one template per day instead of one strftime per key.
         """
         if self._hour_template is None:
-            naive = first.replace(tzinfo=None)
-            return [(naive + timedelta(hours=i)).strftime(self.fmt) for i in range(count)]
+            # Wall-clock steps on the aware datetime: the run has one offset, so %z and %Z
+            # stay right (a naive datetime would format them as empty strings).
+            return [(first + timedelta(hours=i)).strftime(self.fmt) for i in range(count)]
         # time.strftime: the template has no %z, %Z or %f, which only datetime handles.
         parts = time.strftime(self._hour_template, first.timetuple()).split(_SENTINEL)
         if len(parts) != 2:
