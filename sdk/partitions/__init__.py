@@ -34,7 +34,17 @@ from conflux.sdk.partitions._multi_mappings import (
     MultiPartitionMapping,
     MultiToSingleDimensionPartitionMapping,
 )
+from conflux.sdk.partitions._partitioned_config import (
+    PartitionedConfig,
+    daily_partitioned_config,
+    hourly_partitioned_config,
+    monthly_partitioned_config,
+    partitioned_config,
+    static_partitioned_config,
+    weekly_partitioned_config,
+)
 from conflux.sdk.partitions._range import PartitionKeyRange, keys_in_key_range
+from conflux.sdk.partitions._serdes import deserialize_value, serialize_value
 from conflux.sdk.partitions._snapshots import mapping_from_snapshot, partitions_from_snapshot
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._static_mappings import (
@@ -89,6 +99,17 @@ __all__ = [
     "SpecificPartitionsPartitionMapping",
     "UpstreamPartitionsResult",
     "default_partition_mapping",
+    # partitioned run config
+    "PartitionedConfig",
+    "partitioned_config",
+    "static_partitioned_config",
+    "hourly_partitioned_config",
+    "daily_partitioned_config",
+    "weekly_partitioned_config",
+    "monthly_partitioned_config",
+    # serialization (JSON)
+    "serialize_value",
+    "deserialize_value",
     # snapshots (for the coordinator and readers, which never import user code)
     "partitions_from_snapshot",
     "mapping_from_snapshot",

@@ -119,11 +119,11 @@ class PartitionsDefinition(ABC):
                 `DagsterInvalidInvocationError`.
         """
         if isinstance(start, PartitionKeyRange):
-            start, end = start.start, start.end
-            self.validate_partition_key(start, current_time)
-            self.validate_partition_key(end, current_time)
+            first, last = start.start, start.end
+            self.validate_partition_key(first, current_time)
+            self.validate_partition_key(last, current_time)
             keys = list(self.get_partition_keys(current_time))
-            return keys[keys.index(start) : keys.index(end) + 1]
+            return keys[keys.index(first) : keys.index(last) + 1]
         if end is None:
             raise InvalidPartitionKeyError(
                 "get_partition_keys_in_range needs a PartitionKeyRange or two keys"

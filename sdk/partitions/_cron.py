@@ -44,8 +44,9 @@ class CronSchedule(Schedule):
 
         if not croniter.is_valid(expression):
             raise DefinitionError(
-                f"cron_schedule {expression!r} is not a valid cron expression: "
-                "write five fields, e.g. '0 0 * * *' for daily at midnight"
+                f"Found invalid cron schedule {expression!r}: cron_schedule {expression!r} is "
+                "not a valid cron expression: write five fields, e.g. '0 0 * * *' for daily "
+                "at midnight"
             )
         fields = croniter.expand(expression)[0]
         if len(fields) != 5:

@@ -67,10 +67,7 @@ class Exclusions:
         utc = tick.astimezone(UTC)
         if utc in self.instants:
             return True
-        for schedule in self._schedules:
-            if schedule.tick(schedule.ordinal(utc)) == utc:
-                return True
-        return False
+        return any(schedule.tick(schedule.ordinal(utc)) == utc for schedule in self._schedules)
 
     def iso_instants(self) -> Sequence[str]:
         """The excluded instants as ISO 8601 in UTC, sorted (for the snapshot)."""

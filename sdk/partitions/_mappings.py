@@ -54,7 +54,7 @@ def _name(defn: PartitionsDefinition | None) -> str:
     )
 
 
-class PartitionMapping(ABC):
+class PartitionMapping(ABC):  # noqa: B024 - abstract in intent: implement one pair (below)
     """How the partitions of a downstream asset map onto those of an upstream asset.
 
     Mappings are frozen values: equal when their snapshots are, safe to share. Each
@@ -79,8 +79,10 @@ class PartitionMapping(ABC):
         """
         if upstream_def is None:
             return [None]
-        subset = None if downstream_def is None or downstream_key is None else (
-            unchecked_subset_of(downstream_def, [downstream_key])
+        subset = (
+            None
+            if downstream_def is None or downstream_key is None
+            else (unchecked_subset_of(downstream_def, [downstream_key]))
         )
         result = self.get_upstream_mapped_partitions_result_for_partitions(
             subset, downstream_def, upstream_def, current_time
@@ -128,7 +130,8 @@ class PartitionMapping(ABC):
         up = bound(upstream_partitions_def, dynamic_partitions_store)
         assert up is not None
         keys: list[str | None] = (
-            [None] if downstream_partitions_subset is None
+            [None]
+            if downstream_partitions_subset is None
             else list(downstream_partitions_subset.get_partition_keys())
         )
         found: set[str] = set()
@@ -485,12 +488,16 @@ class TimeWindowPartitionMapping(PartitionMapping):
         """Both sides must be partitioned by time, in the same zone."""
         from conflux.sdk.partitions._time_mapping import check_zones
 
-        check_zones(_time_windows(upstream_def, "upstream"), _time_windows(downstream_def, "downstream"))
+        check_zones(
+            _time_windows(upstream_def, "upstream"), _time_windows(downstream_def, "downstream")
+        )
 
     @property
     def description(self) -> str:
         """Dagster's description."""
-        text = "Maps a downstream partition to any upstream partition with an overlapping time window."
+        text = (
+            "Maps a downstream partition to any upstream partition with an overlapping time window."
+        )
         if self.start_offset or self.end_offset:
             text += (
                 " The start and end of the upstream time window is offsetted by "
@@ -564,7 +571,9 @@ class AllPartitionMapping(PartitionMapping):
         """Every upstream partition existing at `current_time`."""
         up = bound(upstream_partitions_def, dynamic_partitions_store)
         assert up is not None
-        return UpstreamPartitionsResult(up.subset_with_all_partitions(current_time), up.empty_subset())
+        return UpstreamPartitionsResult(
+            up.subset_with_all_partitions(current_time), up.empty_subset()
+        )
 
     def get_downstream_partitions_for_partitions(
         self,

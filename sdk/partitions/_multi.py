@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from conflux.events import DefinitionError, InvalidPartitionKeyError, MultiPartitionsSnapshot
 from conflux.sdk.partitions._base import PartitionsDefinition
-from conflux.sdk.partitions._range import PartitionKeyRange
 from conflux.sdk.partitions._dynamic import DynamicPartitionsDefinition
+from conflux.sdk.partitions._range import PartitionKeyRange
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
 
@@ -361,7 +361,9 @@ class MultiPartitionsDefinition(PartitionsDefinition):
     def _box(self, start: str, end: str, current_time: datetime | None) -> list[str]:
         """Dagster's range: each dimension's `PartitionKeyRange` between the parts, crossed."""
         parts = [
-            dim.partitions_def.get_partition_keys_in_range(PartitionKeyRange(a, b), None, current_time)
+            dim.partitions_def.get_partition_keys_in_range(
+                PartitionKeyRange(a, b), None, current_time
+            )
             for dim, a, b in zip(
                 self._dims,
                 self.get_partition_key_from_str(start).split(DELIMITER),
@@ -384,7 +386,9 @@ class MultiPartitionsDefinition(PartitionsDefinition):
                 "a MultiPartitionsDefinition with one dimension has no secondary dimension: "
                 "give it a second dimension"
             )
-        times = [d for d in self._dims if isinstance(d.partitions_def, TimeWindowPartitionsDefinition)]
+        times = [
+            d for d in self._dims if isinstance(d.partitions_def, TimeWindowPartitionsDefinition)
+        ]
         primary = times[0] if len(times) == 1 else self._dims[0]
         secondary = next(d for d in self._dims if d is not primary)
         return primary, secondary

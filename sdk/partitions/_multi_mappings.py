@@ -18,7 +18,12 @@ from conflux.events import (
     MultiToSingleDimensionMappingSnapshot,
 )
 from conflux.sdk.partitions._mappings import PartitionMapping, _name
-from conflux.sdk.partitions._multi import DELIMITER, MultiPartitionKey, MultiPartitionsDefinition
+from conflux.sdk.partitions._multi import (
+    DELIMITER,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    PartitionDimensionDefinition,
+)
 from conflux.sdk.partitions._subset import DefaultPartitionsSubset
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
 from conflux.sdk.partitions._upstream import UpstreamPartitionsResult, bound, subset_of
@@ -369,20 +374,24 @@ def map_by_dimension(
                 mapped[a_dim][value] = list(result.partitions_subset.get_partition_keys())
                 missing.update(result.required_but_nonexistent_subset.get_partition_keys())
     b_dims: list[str | None] = (
-        list(b_def.partition_dimension_names)  # type: ignore[arg-type]
+        list(b_def.partition_dimension_names)
         if isinstance(b_def, MultiPartitionsDefinition)
         else [None]
     )
     mapped_b = [b for b, _ in by_a.values()]
     unmapped_b = [name for name in b_dims if name not in mapped_b]
-    unmapped_keys = [list(_dimension_def(b_def, n).get_partition_keys(current_time)) for n in unmapped_b]
+    unmapped_keys = [
+        list(_dimension_def(b_def, n).get_partition_keys(current_time)) for n in unmapped_b
+    ]
     names = [*mapped_b, *unmapped_b]
     b_keys: set[str] = set()
     for parts in split:
         choices = [mapped[a_dim][parts[a_dim]] for a_dim in by_a]
         for combo in itertools.product(*choices, *unmapped_keys):
             if len(combo) > 1:
-                b_keys.add(MultiPartitionKey({str(n): k for n, k in zip(names, combo, strict=True)}))
+                b_keys.add(
+                    MultiPartitionKey({str(n): k for n, k in zip(names, combo, strict=True)})
+                )
             elif combo:
                 b_keys.add(combo[0])
     return subset_of(b_def, b_keys, current_time), DefaultPartitionsSubset(missing)
@@ -436,7 +445,9 @@ class MultiToSingleDimensionPartitionMapping(PartitionMapping):
                 "upstream: use MultiPartitionMapping between two multi-partitioned assets, "
                 "AllPartitionMapping with an unpartitioned one"
             )
-        multi, single = (downstream_def, upstream_def) if down_multi else (upstream_def, downstream_def)
+        multi, single = (
+            (downstream_def, upstream_def) if down_multi else (upstream_def, downstream_def)
+        )
         assert isinstance(multi, MultiPartitionsDefinition)
         dims = list(multi.partitions_defs)
         if self.partition_dimension_name is not None:
@@ -448,7 +459,8 @@ class MultiToSingleDimensionPartitionMapping(PartitionMapping):
                     f"{', '.join(multi.partition_dimension_names)}"
                 )
         matching = [d for d in dims if d.partitions_def == single]
-        chosen, mapping = None, None
+        chosen: PartitionDimensionDefinition | None = None
+        mapping: PartitionMapping | None = None
         if len(matching) == 1:
             chosen, mapping = matching[0], IdentityPartitionMapping()
         elif len(matching) > 1:
@@ -458,7 +470,9 @@ class MultiToSingleDimensionPartitionMapping(PartitionMapping):
                 f"({', '.join(d.name for d in matching)}): pass partition_dimension_name=..."
             )
         else:
-            times = [d for d in dims if isinstance(d.partitions_def, TimeWindowPartitionsDefinition)]
+            times = [
+                d for d in dims if isinstance(d.partitions_def, TimeWindowPartitionsDefinition)
+            ]
             if len(times) == 1 and isinstance(single, TimeWindowPartitionsDefinition):
                 chosen, mapping = times[0], TimeWindowPartitionMapping()
             elif self.partition_dimension_name is not None:
@@ -467,7 +481,8 @@ class MultiToSingleDimensionPartitionMapping(PartitionMapping):
         if chosen is None or mapping is None:
             raise IncompatiblePartitionMappingError(
                 "MultiToSingleDimensionPartitionMapping can only be used when: (a) The single "
-                "dimensional partitions definition is a dimension of the MultiPartitionsDefinition. "
+                "dimensional partitions definition is a dimension of the "
+                "MultiPartitionsDefinition. "
                 "(b) The single dimensional partitions definition is a "
                 "TimeWindowPartitionsDefinition and the MultiPartitionsDefinition has a single "
                 f"time dimension. Neither holds for {_name(single)} and the dimensions "

@@ -19,6 +19,8 @@ from conflux.events import (
     MultiMappingSnapshot,
     MultiPartitionsSnapshot,
     MultiToSingleDimensionMappingSnapshot,
+    SpecificPartitionsMappingSnapshot,
+    StaticMappingSnapshot,
     StaticPartitionsSnapshot,
     TimeWindowMappingSnapshot,
     TimeWindowPartitionsSnapshot,

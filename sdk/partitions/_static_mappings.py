@@ -6,7 +6,6 @@ with them like any other mapping.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -20,7 +19,7 @@ from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._upstream import UpstreamPartitionsResult, bound, subset_of
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Collection, Mapping, Sequence
     from datetime import datetime
 
     from conflux.sdk.partitions._base import PartitionsDefinition
@@ -29,8 +28,10 @@ if TYPE_CHECKING:
 
 
 class StaticMappingKeyError(IncompatiblePartitionMappingError, ValueError):
-    """A `StaticPartitionMapping` names a key its definitions do not have (a `ValueError`,
-    as Dagster's is)."""
+    """A `StaticPartitionMapping` names a key its definitions do not have.
+
+    A `ValueError` too, as Dagster's is.
+    """
 
 
 def _static(defn: PartitionsDefinition | None, side: str) -> StaticPartitionsDefinition:
@@ -64,11 +65,14 @@ class StaticPartitionMapping(PartitionMapping):
     _inverse: Mapping[str, frozenset[str]] = field(compare=False, repr=False)
 
     def __init__(
-        self, downstream_partition_keys_by_upstream_partition_key: Mapping[str, str | Collection[str]]
+        self,
+        downstream_partition_keys_by_upstream_partition_key: Mapping[str, str | Collection[str]],
     ) -> None:
         mapping: dict[str, frozenset[str]] = {}
         for upstream, downstream in downstream_partition_keys_by_upstream_partition_key.items():
-            mapping[upstream] = frozenset([downstream] if isinstance(downstream, str) else downstream)
+            mapping[upstream] = frozenset(
+                [downstream] if isinstance(downstream, str) else downstream
+            )
         inverse: dict[str, set[str]] = {}
         for upstream, downstreams in mapping.items():
             for downstream in downstreams:
@@ -87,7 +91,9 @@ class StaticPartitionMapping(PartitionMapping):
     def __hash__(self) -> int:
         return hash(self.to_snapshot())
 
-    def _check_upstream(self, upstream_def: PartitionsDefinition | None) -> StaticPartitionsDefinition:
+    def _check_upstream(
+        self, upstream_def: PartitionsDefinition | None
+    ) -> StaticPartitionsDefinition:
         up = _static(upstream_def, "upstream")
         extra = set(self._mapping).difference(up.get_partition_keys())
         if extra:
@@ -151,7 +157,9 @@ class StaticPartitionMapping(PartitionMapping):
         if downstream_partitions_subset is not None:
             for key in downstream_partitions_subset.get_partition_keys():
                 keys.update(self._inverse.get(key, ()))
-        return UpstreamPartitionsResult(up.empty_subset().with_partition_keys(keys), up.empty_subset())
+        return UpstreamPartitionsResult(
+            up.empty_subset().with_partition_keys(keys), up.empty_subset()
+        )
 
     def get_downstream_partitions_for_partitions(
         self,

@@ -24,7 +24,7 @@ from conflux.events import InvalidInvocationError
 from conflux.sdk.partitions._range import PartitionKeyRange
 
 if TYPE_CHECKING:
-    from collections.abc import AbstractSet, Iterable, Sequence
+    from collections.abc import Iterable, Sequence, Set as AbstractSet
     from datetime import datetime
 
     from conflux.sdk.partitions._base import PartitionsDefinition
@@ -88,7 +88,9 @@ class PartitionsSubset(ABC):
         self, partitions_def: PartitionsDefinition, partition_key_range: PartitionKeyRange
     ) -> PartitionsSubset:
         """This subset plus the keys of `partition_key_range` in `partitions_def`."""
-        return self.with_partition_keys(partitions_def.get_partition_keys_in_range(partition_key_range))
+        return self.with_partition_keys(
+            partitions_def.get_partition_keys_in_range(partition_key_range)
+        )
 
     def __or__(self, other: PartitionsSubset) -> PartitionsSubset:
         if self is other or other.is_empty:
@@ -120,8 +122,10 @@ class DefaultPartitionsSubset(PartitionsSubset):
     Example:
         >>> colors = StaticPartitionsDefinition(["red", "green", "blue"])
         >>> subset = colors.subset_with_partition_keys(["red", "blue"])
-        >>> sorted(subset.get_partition_keys()), list(subset.get_partition_keys_not_in_subset(colors))
-        (['blue', 'red'], ['green'])
+        >>> sorted(subset.get_partition_keys())
+        ['blue', 'red']
+        >>> list(subset.get_partition_keys_not_in_subset(colors))
+        ['green']
     """
 
     def __init__(self, subset: AbstractSet[str] | None = None) -> None:
@@ -162,7 +166,9 @@ class DefaultPartitionsSubset(PartitionsSubset):
             parts = partitions_def.get_partition_key_from_str(key).keys_by_dimension
             for name, value_set in values.items():
                 value_set.add(parts[name])
-        grouping = primary if len(values[primary.name]) <= len(values[secondary.name]) else secondary
+        grouping = (
+            primary if len(values[primary.name]) <= len(values[secondary.name]) else secondary
+        )
         ranges: list[PartitionKeyRange] = []
         for value in values[grouping.name]:
             keys = partitions_def.get_multipartition_keys_with_dimension_value(grouping.name, value)
@@ -346,7 +352,10 @@ class TimeWindowPartitionsSubset(PartitionsSubset):
         return TimeWindowPartitionsSubset(self._def)
 
     def serialize(self) -> str:
-        """`{"version": 1, "time_windows": [[start, end], ...], "num_partitions": n}` (UTC seconds)."""
+        """`{"version": 1, "time_windows": [[start, end], ...], "num_partitions": n}`.
+
+        Window bounds are UTC seconds since the epoch, as in Dagster.
+        """
         return json.dumps(
             {
                 "version": SERIALIZATION_VERSION,

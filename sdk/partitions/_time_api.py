@@ -78,9 +78,7 @@ def day_offset(defn: TimeWindowPartitionsDefinition) -> int:
     )
 
 
-def cron_for(
-    cadence: ScheduleType, minute: int, hour: int, day: int | None
-) -> str:
+def cron_for(cadence: ScheduleType, minute: int, hour: int, day: int | None) -> str:
     """The cron of a cadence with offsets, as Dagster builds it."""
     if cadence is ScheduleType.HOURLY:
         return f"{minute} * * * *"
@@ -118,7 +116,9 @@ def get_cron_schedule(
     hour = 0 if cadence is ScheduleType.HOURLY else hour_offset(defn)
     hour = hour if hour_of_day is None else hour_of_day
     if cadence is ScheduleType.DAILY and (day_of_week is not None or day_of_month is not None):
-        raise InvalidInvocationError("Cannot set day of week or month parameter with daily partitions.")
+        raise InvalidInvocationError(
+            "Cannot set day of week or month parameter with daily partitions."
+        )
     day: int | None = None
     if cadence is ScheduleType.MONTHLY:
         day = day_of_month if day_of_month is not None else (day_offset(defn) or 1)
@@ -128,7 +128,7 @@ def get_cron_schedule(
 
 
 def describe(defn: TimeWindowPartitionsDefinition) -> str:
-    """Dagster's `str()` of a time-window definition, e.g. `Daily, starting 2024-01-01 UTC.`"""
+    """Dagster's `str()` of a time-window definition (`Daily, starting 2024-01-01 UTC.`)."""
     cadence = schedule_type(defn)
     what = cadence.value.capitalize() if cadence else defn.cron_schedule
     text = f"{what}, starting {defn.key_for_instant(defn.start)} {defn.timezone}."

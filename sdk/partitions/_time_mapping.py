@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from conflux.events import IncompatiblePartitionMappingError
-from conflux.sdk.partitions._subset import TimeWindowPartitionsSubset
 from conflux.sdk.partitions._time_window import TimeWindow
 
 if TYPE_CHECKING:
+    from conflux.sdk.partitions._subset import TimeWindowPartitionsSubset
     from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
 
 
@@ -38,13 +38,20 @@ def check_zones(up: TimeWindowPartitionsDefinition, down: TimeWindowPartitionsDe
 
 
 def _utc(defn: TimeWindowPartitionsDefinition, n: int) -> datetime:
-    """Tick `n` in UTC: Python compares two datetimes of one zone by wall clock, which
-    would find the two occurrences of a repeated hour equal."""
+    """Tick `n` in UTC.
+
+    Python compares two datetimes of one zone by wall clock, which would find the two
+    occurrences of a repeated hour equal.
+    """
     return defn.tick(n).astimezone(UTC)
 
 
 def _window_utc(window: TimeWindow | None) -> TimeWindow | None:
-    return None if window is None else TimeWindow(window.start.astimezone(UTC), window.end.astimezone(UTC))
+    return (
+        None
+        if window is None
+        else TimeWindow(window.start.astimezone(UTC), window.end.astimezone(UTC))
+    )
 
 
 def _offset(defn: TimeWindowPartitionsDefinition, moment: datetime, count: int) -> datetime:
@@ -86,7 +93,9 @@ def _rebased(
     return to.empty_subset().with_ordinal_runs(runs)
 
 
-def _in_window(to: TimeWindowPartitionsDefinition, window: TimeWindow) -> TimeWindowPartitionsSubset:
+def _in_window(
+    to: TimeWindowPartitionsDefinition, window: TimeWindow
+) -> TimeWindowPartitionsSubset:
     return to.subset_in_time_window(window)
 
 
@@ -181,7 +190,12 @@ def map_windows(
     found = to.empty_subset()
     missing = to.empty_subset()
     for window in windows:
-        if first is not None and last is not None and window.start <= last.start and window.end >= first.end:
+        if (
+            first is not None
+            and last is not None
+            and window.start <= last.start
+            and window.end >= first.end
+        ):
             kept = TimeWindow(max(window.start, first.start), min(window.end, last.end))
             found = found.with_ordinal_runs(_in_window(to, kept).runs)
         if allow_nonexistent:

@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conflux.events import DefinitionError, InvalidPartitionKeyError, TimeWindowPartitionsSnapshot
+from conflux.sdk.partitions import _time_api
 from conflux.sdk.partitions._base import PartitionsDefinition
 from conflux.sdk.partitions._cron_ticks import schedule_for
 from conflux.sdk.partitions._exclusions import Exclusions
 from conflux.sdk.partitions._keys import KeyFormat
 from conflux.sdk.partitions._range import PartitionKeyRange
-from conflux.sdk.partitions import _time_api
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -282,7 +282,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         return lo, max(current, lo)
 
     def ordinal_bounds(self, current_time: datetime | None) -> tuple[int, int]:
-        """Ordinals of the first and last windows existing at `current_time` (last < first: none)."""
+        """The first and last windows existing at `current_time` (last < first: none)."""
         return self._bounds(current_time)
 
     def tick(self, n: int) -> datetime:
@@ -353,7 +353,9 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         keys = self._keys_between(a, b)
         if not self._exclusions:
             return keys
-        return [k for n, k in zip(range(a, b + 1), keys, strict=True) if not self.is_ordinal_excluded(n)]
+        return [
+            k for n, k in zip(range(a, b + 1), keys, strict=True) if not self.is_ordinal_excluded(n)
+        ]
 
     def count_ordinals(self, a: int, b: int) -> int:
         """How many of windows `a` to `b` are not excluded."""
@@ -375,9 +377,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
 
     def only_excluded_between(self, a: int, b: int) -> bool:
         """True when every window strictly between `a` and `b` is excluded."""
-        return bool(self._exclusions) and all(
-            self.is_ordinal_excluded(n) for n in range(a + 1, b)
-        )
+        return bool(self._exclusions) and all(self.is_ordinal_excluded(n) for n in range(a + 1, b))
 
     def _window(self, n: int) -> TimeWindow:
         return TimeWindow(self.tick(n), self.tick(n + 1))
@@ -454,7 +454,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         assert n is not None  # validated above
         return self.count_ordinals(self._lo, n) - 1
 
-    def get_partition_keys_in_range(  # type: ignore[override]
+    def get_partition_keys_in_range(
         self,
         start: str | PartitionKeyRange,
         end: str | None = None,
@@ -716,7 +716,14 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
     def equal_except_for_start_or_end(self, other: TimeWindowPartitionsDefinition) -> bool:
         """True when only start and end differ (zone, format, cron, offset and exclusions match)."""
         mine, theirs = self._snapshot, other._snapshot
-        fields = ("timezone", "fmt", "cron_schedule", "end_offset", "exclusions", "excluded_instants")
+        fields = (
+            "timezone",
+            "fmt",
+            "cron_schedule",
+            "end_offset",
+            "exclusions",
+            "excluded_instants",
+        )
         return all(getattr(mine, f) == getattr(theirs, f) for f in fields)
 
     def get_serializable_unique_identifier(self) -> str:
@@ -748,4 +755,3 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
             f"timezone={s.timezone!r}, end_offset={s.end_offset}, "
             f"cron_schedule={s.cron_schedule!r}{excluded})"
         )
-

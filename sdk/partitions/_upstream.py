@@ -35,11 +35,14 @@ class UpstreamPartitionsResult:
     Example:
         >>> up = DailyPartitionsDefinition(start_date="2024-01-05")
         >>> down = DailyPartitionsDefinition(start_date="2024-01-01")
-        >>> result = TimeWindowPartitionMapping().get_upstream_mapped_partitions_result_for_partitions(
+        >>> mapping = TimeWindowPartitionMapping()
+        >>> result = mapping.get_upstream_mapped_partitions_result_for_partitions(
         ...     down.subset_with_partition_keys(["2024-01-04", "2024-01-05"]), down, up
         ... )
-        >>> result.partitions_subset.get_partition_keys(), result.required_but_nonexistent_partition_keys
-        (['2024-01-05'], ['2024-01-04'])
+        >>> result.partitions_subset.get_partition_keys()
+        ['2024-01-05']
+        >>> result.required_but_nonexistent_partition_keys
+        ['2024-01-04']
     """
 
     partitions_subset: PartitionsSubset

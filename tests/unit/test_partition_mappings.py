@@ -151,7 +151,9 @@ def test_time_windows_in_different_zones_are_refused_as_dagster_does() -> None:
     new_york = HourlyPartitionsDefinition(
         start_date="2024-01-01-00:00", timezone="America/New_York"
     )
-    with pytest.raises(IncompatiblePartitionMappingError, match="Timezones America/New_York and UTC"):
+    with pytest.raises(
+        IncompatiblePartitionMappingError, match="Timezones America/New_York and UTC"
+    ):
         TimeWindowPartitionMapping().validate(DAILY, new_york)
     with pytest.raises(IncompatiblePartitionMappingError, match="don't match"):
         up_keys(TimeWindowPartitionMapping(), "2024-01-02", DAILY, new_york)
