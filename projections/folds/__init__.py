@@ -59,8 +59,8 @@ if TYPE_CHECKING:
         ticks_between as ticks_between,
     )
     from conflux.projections.folds._runs import (
+        RunRecord as RunRecord,
         RunsProjection as RunsProjection,
-        RunState as RunState,
     )
     from conflux.projections.folds._selection import (
         resolve_selection as resolve_selection,
