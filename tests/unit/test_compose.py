@@ -148,15 +148,10 @@ def test_kafka_image_is_the_version_conflux_dev_runs() -> None:
         assert services()[name]["image"] == f"apache/kafka:{version}"
 
 
-def test_the_topics_job_creates_the_core_topics_with_three_replicas() -> None:
-    topics = services()["topics"]
-    assert topics["entrypoint"] == ["python", "-c"]
-    [code] = topics["command"]
-    compile(code, "topics", "exec")
-    assert "replication_factor=3" in code and "topics.core()" in code
-    from conflux import events
-
-    assert hasattr(events, "Topics") and hasattr(events, "ensure_topics")
+def test_the_topics_job_runs_first_and_its_script_is_in_the_server_image() -> None:
+    assert services()["topics"]["entrypoint"] == ["conflux-create-topics"]
+    dockerfile = (COMPOSE / "Dockerfile.server").read_text()
+    assert "compose/create_topics.py /usr/local/bin/conflux-create-topics" in dockerfile
     for name, s in services().items():
         if name.startswith(("coordinator", "projector", "worker")):
             assert s["depends_on"]["topics"]["condition"] == "service_completed_successfully"
