@@ -18,8 +18,6 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 from conflux.events import wait_for_broker
 
 if TYPE_CHECKING:
@@ -34,6 +32,8 @@ DEFAULT_SOCKET = "/var/run/docker.sock"
 
 def compose_image(service: str) -> str:
     """The image compose/ pins for `service`."""
+    import yaml
+
     image = yaml.safe_load(COMPOSE.read_text())["services"][service]["image"]
     assert isinstance(image, str)
     return image
