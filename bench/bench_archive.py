@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING
 from pydantic_core import to_json
 
 from conflux.events import decode_event, encode_event
-from conflux.projections._archive import ArchiveSink, RawRecord
-from conflux.projections._store_chdb import ChdbStore
+from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

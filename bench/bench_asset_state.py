@@ -39,7 +39,7 @@ import psutil
 from conflux.coordinator._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from conflux.coordinator._state import CoordinatorState
 from conflux.events import decode_event
-from conflux.projections import AssetStateProjection
+from conflux.projections.folds import AssetStateProjection
 
 ASSETS = 10
 CHUNK = 50_000

@@ -82,7 +82,7 @@ def first_dispatch_ms(state: Path) -> float | None:
     The first chunk's `RunStarted` is emitted in the same decision step as its first
     dispatches, so its time is the first dispatch's.
     """
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     info = json.loads((state / "dev.json").read_text())
     client = ApiClient(info["api_url"])

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench_latency import percentiles
 
-from conflux.projections import ApiClient
+from conflux.projections.api import ApiClient
 
 N = 10
 GOOD = "from conflux import Definitions, asset\n\n@asset\ndef {name}() -> int:\n    return 1\n\n"

@@ -43,7 +43,7 @@ from conflux.events import (
     encode_event,
     ensure_topics,
 )
-from conflux.projections._replay import read_model_fold, replay
+from conflux.projections.projector import read_model_fold, replay
 
 TEMPLATE = encode_event(
     AssetMaterialized(
@@ -59,7 +59,7 @@ TEMPLATE = encode_event(
 def snapshot_event() -> DefinitionsPublished:
     """The snapshot a location publishes first: the asset "events", dynamic partitions."""
     from conflux import Definitions, DynamicPartitionsDefinition, asset
-    from conflux.sdk._snapshot import build_location_snapshot, snapshot_id
+    from conflux.sdk.runtime import build_location_snapshot, snapshot_id
 
     @asset(name="events", partitions_def=DynamicPartitionsDefinition(name="events"))
     def events() -> None: ...

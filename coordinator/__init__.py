@@ -15,6 +15,7 @@ from conflux.coordinator._decide import (
     skip_id,
     started_id,
 )
+from conflux.coordinator._liveness import DEFAULT_HEARTBEAT_TIMEOUT_S
 from conflux.coordinator._planner import (
     PartitionsRequiredError,
     Plan,
@@ -23,6 +24,8 @@ from conflux.coordinator._planner import (
     range_work_item_id,
     work_item_id,
 )
+from conflux.coordinator._queue import DEFAULT_MAX_CONCURRENT, QueueLimits, parse_limits
+from conflux.coordinator._replay import coordinator_fold
 from conflux.coordinator._service import Coordinator
 from conflux.coordinator._state import (
     CoordinatorState,
@@ -35,6 +38,12 @@ from conflux.coordinator._state import (
 __all__ = [
     # service
     "Coordinator",
+    "coordinator_fold",
+    # settings
+    "DEFAULT_HEARTBEAT_TIMEOUT_S",
+    "DEFAULT_MAX_CONCURRENT",
+    "QueueLimits",
+    "parse_limits",
     # planning
     "Plan",
     "WorkItem",

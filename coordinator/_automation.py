@@ -31,11 +31,11 @@ from conflux.events import (
     RunCompleted,
     derived_id,
 )
-from conflux.projections._automation import (
+from conflux.projections.folds import (
     AutomationFacts,
     Evaluator,
     cron_leaves,
-    next_tick,
+    next_cron_tick,
     window_schedule,
 )
 
@@ -45,7 +45,7 @@ if TYPE_CHECKING:
 
     from conflux.coordinator._state import CoordinatorState
     from conflux.events import ConditionResult
-    from conflux.projections import DefinitionsProjection
+    from conflux.projections.folds import DefinitionsProjection
 
 log = logging.getLogger("conflux.coordinator.automation")
 
@@ -259,7 +259,7 @@ def _on_graph_change(
         window = window_schedule(graph.partitions_def(key))
         if window is not None:
             schedules.add(window)
-    auto.timers = [(next_tick(cron, tz, now), cron, tz) for cron, tz in sorted(schedules)]
+    auto.timers = [(next_cron_tick(cron, tz, now), cron, tz) for cron, tz in sorted(schedules)]
     heapq.heapify(auto.timers)
 
 
@@ -267,7 +267,7 @@ def _fire_timers(auto: AutomationState, now: datetime) -> None:
     """A cron tick passed: fully evaluate the assets whose conditions or windows use it."""
     while auto.timers and auto.timers[0][0] <= now:
         due, cron, tz = heapq.heappop(auto.timers)
-        heapq.heappush(auto.timers, (next_tick(cron, tz, now), cron, tz))
+        heapq.heappush(auto.timers, (next_cron_tick(cron, tz, now), cron, tz))
         cause = f"cron:{cron}@{due.isoformat()}"
         for key, condition in auto.facts.automated.items():
             if (cron, tz) in cron_leaves(condition):

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Literal
 
 from conflux.coordinator._automation import decide_automation
-from conflux.coordinator._backfill import chunk_request, resolve_space
+from conflux.coordinator._backfill import chunk_request
 from conflux.coordinator._instigators import decide_instigators
 from conflux.coordinator._planner import plan_run
 from conflux.coordinator._queue import QueueLimits
@@ -36,6 +36,7 @@ from conflux.events import (
     WorkItemSkipped,
     derived_id,
 )
+from conflux.projections.folds import resolve_space
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -43,7 +43,7 @@ from conflux.events import (
     TickRequested,
     derived_id,
 )
-from conflux.projections._instigators import (
+from conflux.projections.folds import (
     InstigatorFacts,
     defined_instigators,
     effective_status,
@@ -53,7 +53,7 @@ from conflux.projections._instigators import (
 
 if TYPE_CHECKING:
     from conflux.coordinator._state import CoordinatorState
-    from conflux.projections._definitions import DefinitionsProjection, LocationState
+    from conflux.projections.folds import DefinitionsProjection, LocationState
 
 log = logging.getLogger("conflux.coordinator.instigators")
 
@@ -214,7 +214,7 @@ class InstigatorState:
 
         Empty unless one of them is newer than everything sent before (a wake-up).
         """
-        from conflux.sdk._sensor import cursor_positions, position_of
+        from conflux.sdk.runtime import cursor_positions, position_of
 
         rec = self.facts.records.get(name)
         positions = cursor_positions(rec.cursor if rec is not None else None)

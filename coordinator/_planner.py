@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from conflux.events import BackfillPolicySnapshot, RetryPolicySnapshot
-    from conflux.projections import DefinitionsProjection
+    from conflux.projections.folds import DefinitionsProjection
     from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
 
@@ -257,7 +257,7 @@ def _ranged_items(
     definition's key order, at `MAX_RANGE_UPSTREAM` upstream partitions read, and, when its
     keys are listed, at `MAX_LISTED_KEYS`. A run of one key is an ordinary item.
     """
-    from conflux.projections._definitions import dynamic_names
+    from conflux.projections.folds import dynamic_names
 
     asset = graph.assets[n.keys[0]]
     pdef = graph.partitions_def(n.keys[0])

@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from conflux.events import AnyEvent, ConsumedEvent, EventConsumer, EventProducer
-    from conflux.events._kafka import BrokerKind
+    from conflux.events.brokers import BrokerKind
 
 log = logging.getLogger("conflux.coordinator")
 

@@ -55,7 +55,7 @@ from conflux.events import (
     WorkItemDispatched,
     WorkItemSkipped,
 )
-from conflux.projections import AssetStateProjection, DefinitionsProjection
+from conflux.projections.folds import AssetStateProjection, DefinitionsProjection
 
 if TYPE_CHECKING:
     from datetime import datetime

@@ -44,7 +44,7 @@ def encode_event(event: Event) -> bytes:
     return event.model_dump_json().encode()
 
 
-def _upcast(data: dict[str, Any]) -> dict[str, Any]:
+def upcast(data: dict[str, Any]) -> dict[str, Any]:
     event_type = data.get("type")
     version = data.get("schema_version", 1)
     while isinstance(event_type, str) and isinstance(version, int):
@@ -112,7 +112,7 @@ def _decode_slowly(raw: bytes | str) -> AnyEvent:
     if not isinstance(data, dict):
         raise EventValidationError(f"not a JSON object but {type(data).__name__}")
     if UPCASTERS:
-        data = _upcast(data)
+        data = upcast(data)
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:

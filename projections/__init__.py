@@ -1,100 +1,14 @@
-"""Projections: folds of the log shared by the coordinator and every reader.
+"""Projections: the log folded into state, stored, and served. Four rooms, one way down.
 
-Each projection's `apply(event)` is idempotent and order-tolerant within what the topic
-catalog guarantees; state is always rebuildable by replaying the log (rule 4). The
-projector (`Projector`) keeps them in a `ReadModel` and serves it on the query API, which
-`ApiClient` reads. `Projector` and `QueryApi` load lazily (they pull in the HTTP server
-and, when run, the Kafka client).
+- `conflux.projections.api`: the query API's contract: response models and `ApiClient`
+  (what the CLI reads with; pydantic and urllib only).
+- `conflux.projections.folds`: the pure folds shared by the coordinator and every reader
+  (definitions, asset state, runs, backfills, checks, schedules and sensors, automation).
+- `conflux.projections.archive`: the ClickHouse archive (chdb or a server), its sink and
+  the seeding of a broker that keeps nothing.
+- `conflux.projections.projector`: the projector process: the read model, the query
+  API's server and web UI, lineage and `why`, replay.
+
+Each room depends only on the rooms above it in this list, and every other part uses a
+room through its `__init__`. This package itself exports nothing.
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-from conflux.projections._api_models import (
-    AssetSummary,
-    BackfillSummary,
-    ComponentStatus,
-    DeadLetterSummary,
-    DynamicPartitionsKeys,
-    DynamicPartitionsSummary,
-    EventRecord,
-    LastMaterialization,
-    LocationStatus,
-    NotFoundError,
-    PartitionCounts,
-    RunStatus,
-    RunSummary,
-    StatusReport,
-)
-from conflux.projections._asset_state import (
-    AssetStateProjection,
-    LastAttempt,
-    MaterializationRef,
-    PartitionState,
-    PartitionStatus,
-)
-from conflux.projections._client import ApiClient
-from conflux.projections._components import ComponentsProjection
-from conflux.projections._definitions import DefinitionsProjection, LocationState
-from conflux.projections._event_log import EventLog, LoggedEvent
-from conflux.projections._read_model import ReadModel
-from conflux.projections._runs import RunsProjection, RunState
-from conflux.projections._selection import resolve_selection
-
-if TYPE_CHECKING:
-    from conflux.projections._api import QueryApi
-    from conflux.projections._projector import Projector
-
-_LAZY = {
-    "Projector": "conflux.projections._projector",
-    "QueryApi": "conflux.projections._api",
-}
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    return getattr(importlib.import_module(module), name)
-
-
-__all__ = [
-    # folds
-    "AssetStateProjection",
-    "ComponentsProjection",
-    "DefinitionsProjection",
-    "EventLog",
-    "RunsProjection",
-    # state records
-    "LastAttempt",
-    "LocationState",
-    "LoggedEvent",
-    "MaterializationRef",
-    "PartitionState",
-    "PartitionStatus",
-    "RunState",
-    # read model, selection, projector and query API
-    "Projector",
-    "QueryApi",
-    "ReadModel",
-    "resolve_selection",
-    # query API client and its models
-    "ApiClient",
-    "AssetSummary",
-    "BackfillSummary",
-    "ComponentStatus",
-    "DeadLetterSummary",
-    "DynamicPartitionsKeys",
-    "DynamicPartitionsSummary",
-    "EventRecord",
-    "LastMaterialization",
-    "LocationStatus",
-    "NotFoundError",
-    "PartitionCounts",
-    "RunStatus",
-    "RunSummary",
-    "StatusReport",
-]

@@ -36,8 +36,7 @@ from conflux.events import DefinitionError
 from conflux.sdk._cron_checks import check_cron, check_timezone
 
 if TYPE_CHECKING:
-    from conflux.events import AutomationConditionSnapshot
-    from conflux.events._snapshot import AutomationConditionKind as ConditionKind
+    from conflux.events import AutomationConditionKind as ConditionKind, AutomationConditionSnapshot
 
 
 class InvalidAutomationConditionError(DefinitionError):

@@ -180,7 +180,7 @@ class _Reader:
     def __init__(self, topic: str, bootstrap: str, config: Mapping[str, object]) -> None:
         from confluent_kafka import Consumer
 
-        from conflux.events._kafka_client import kafka_config
+        from conflux.events import kafka_config
 
         conf = kafka_config(bootstrap, role="consumer")
         conf.update(

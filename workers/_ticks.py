@@ -26,12 +26,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from conflux.events import TickCompleted, TickRequested, derived_id
-from conflux.sdk._execute import error_type_name
+from conflux.sdk.runtime import error_type_name
 
 if TYPE_CHECKING:
     from conflux.events import EventProducer, Topics
     from conflux.sdk import Definitions
-    from conflux.sdk._run_request import TickResult
+    from conflux.sdk.runtime import TickResult
 
 log = logging.getLogger("conflux.worker.ticks")
 

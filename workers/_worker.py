@@ -27,8 +27,13 @@ from conflux.events import (
     new_id,
 )
 from conflux.sdk import Definitions, FilesystemIOManager
-from conflux.sdk._execute import ExecutionRequest, NodeExecutor, error_type_name
-from conflux.sdk._snapshot import build_location_snapshot, snapshot_id
+from conflux.sdk.runtime import (
+    ExecutionRequest,
+    NodeExecutor,
+    build_location_snapshot,
+    error_type_name,
+    snapshot_id,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable

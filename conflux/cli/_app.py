@@ -95,7 +95,7 @@ def _queue_args(
     schedule_catchup: int | None = None,
 ) -> tuple[str, ...]:
     """The queue options as `conflux coordinator` arguments (checked here, once)."""
-    from conflux.coordinator._queue import parse_limits
+    from conflux.coordinator import parse_limits
 
     try:
         parse_limits(pool_limits, "pool")
@@ -423,7 +423,7 @@ def coordinator(
 ) -> None:
     """Run the coordinator (one part, for real deployments)."""
     from conflux.cli._parts import run_coordinator
-    from conflux.coordinator._queue import DEFAULT_MAX_CONCURRENT, QueueLimits, parse_limits
+    from conflux.coordinator import DEFAULT_MAX_CONCURRENT, QueueLimits, parse_limits
 
     try:
         limits = QueueLimits(

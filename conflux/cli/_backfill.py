@@ -19,11 +19,11 @@ from conflux.events import (
     ConfluxError,
     new_id,
 )
-from conflux.projections._actions import check_partition_keys
-from conflux.projections._api_models import BACKFILL_ENDED
+from conflux.projections.api import BACKFILL_ENDED
+from conflux.projections.projector import check_partition_keys
 
 if TYPE_CHECKING:
-    from conflux.projections import ApiClient, BackfillSummary
+    from conflux.projections.api import ApiClient, BackfillSummary
 
 ACCEPT_TIMEOUT_S = 30.0
 
@@ -44,7 +44,7 @@ def launch(
     state_dir: str,
 ) -> int:
     """Emit a backfill, wait until the coordinator takes it, and (with `wait`) until it ends."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     partition_range = partition_arguments(partitions, from_key, to_key)
     info = find_system(state_dir)
@@ -76,7 +76,7 @@ def launch(
 
 def status(backfill_id: str, *, follow: bool, as_json: bool, state_dir: str) -> int:
     """Show one backfill; with `follow`, a live progress bar until it ends."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     client = ApiClient(find_system(state_dir).api_url)
     summary = client.backfill(_full_id(client, backfill_id))
@@ -90,7 +90,7 @@ def status(backfill_id: str, *, follow: bool, as_json: bool, state_dir: str) -> 
 
 def list_backfills(*, as_json: bool, state_dir: str) -> int:
     """Every backfill, newest first."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     backfills = ApiClient(find_system(state_dir).api_url).backfills()
     if as_json:
@@ -107,7 +107,7 @@ def list_backfills(*, as_json: bool, state_dir: str) -> int:
 
 def cancel(backfill_id: str, *, as_json: bool, state_dir: str) -> int:
     """Emit a cancellation; running partitions finish, nothing new is dispatched."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     info = find_system(state_dir)
     client = ApiClient(info.api_url)

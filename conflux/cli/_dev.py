@@ -319,8 +319,7 @@ def _restore_from_archive(root: Path, bootstrap: str, topics: Topics) -> None:
     """Give a fresh Tansu (which keeps nothing) the log back from the archive, if any."""
     if os.environ.get("CONFLUX_CLICKHOUSE_URL") or not (root / "archive").is_dir():
         return
-    from conflux.projections._seed import seed_broker
-    from conflux.projections._store_chdb import ChdbStore
+    from conflux.projections.archive import ChdbStore, seed_broker
 
     shown = [0.0]
 
@@ -356,7 +355,7 @@ def _label(kind: str, forced: str | None) -> str:
 def _announce_ready(api_url: str, stop: threading.Event, started: float) -> None:
     """Print one line when `status` first says ready (or why not, after a while)."""
     from conflux.events import ApiUnavailableError
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     client = ApiClient(api_url, timeout=2.0)
     deadline = time.monotonic() + READY_TIMEOUT_S

@@ -22,8 +22,8 @@ from conflux.events import ConfluxError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from conflux.projections import ApiClient
-    from conflux.projections._instigators import InstigatorSummary
+    from conflux.projections.api import ApiClient
+    from conflux.projections.folds import InstigatorSummary
 
 Kind = Literal["schedule", "sensor"]
 FOLD_TIMEOUT_S = 30.0
@@ -55,7 +55,7 @@ def _await(
 def list_instigators(kind: Kind, *, as_json: bool, state_dir: str) -> int:
     """Print every schedule (or sensor) with its status, last and next tick."""
     from conflux.cli._system import find_system
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     found = ApiClient(find_system(state_dir).api_url).instigators(kind)
     if as_json:
@@ -96,7 +96,7 @@ def set_status(kind: Kind, name: str, running: bool, *, as_json: bool, state_dir
     from conflux.cli._requests import _emit, _user
     from conflux.cli._system import find_system
     from conflux.events import InstigatorStatusChanged
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     info = find_system(state_dir)
     client = ApiClient(info.api_url)
@@ -125,7 +125,7 @@ def cursor(name: str, *, value: str | None, delete: bool, as_json: bool, state_d
     from conflux.cli._requests import _emit, _user
     from conflux.cli._system import find_system
     from conflux.events import SensorCursorSet
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     info = find_system(state_dir)
     client = ApiClient(info.api_url)

@@ -9,7 +9,7 @@ from conflux.cli._output import print_json, short_time
 from conflux.cli._system import find_system
 
 if TYPE_CHECKING:
-    from conflux.projections._api_models import LineageAnswer, LineageLink
+    from conflux.projections.api import LineageAnswer, LineageLink
 
 
 def lineage(
@@ -22,7 +22,7 @@ def lineage(
     state_dir: str,
 ) -> int:
     """Print the lineage of the latest materialization of an asset partition."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     client = ApiClient(find_system(state_dir).api_url, timeout=10.0)
     answer = client.lineage(asset_key, partition, direction=direction, depth=depth)

@@ -20,8 +20,8 @@ from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
     from conflux.events import LocationReloadRequested
-    from conflux.projections import ApiClient
-    from conflux.projections._locations import LocationSummary
+    from conflux.projections.api import ApiClient
+    from conflux.projections.projector import LocationSummary
 
 
 class UnknownLocationError(ConfluxError):
@@ -72,7 +72,7 @@ def list_locations(*, as_json: bool, state_dir: str) -> int:
     """Print every location (a table, or one JSON document)."""
     from conflux.cli._output import print_json, print_table, short_time
     from conflux.cli._system import find_system
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     found = ApiClient(find_system(state_dir).api_url).locations()
     if as_json:
@@ -124,8 +124,8 @@ def reload(name: str, *, wait: bool, timeout: float, as_json: bool, state_dir: s
     from conflux.cli._requests import _emit, _user
     from conflux.cli._system import find_system
     from conflux.events import LocationReloadRequested
-    from conflux.projections import ApiClient
-    from conflux.projections._locations import close_location_names
+    from conflux.projections.api import ApiClient
+    from conflux.projections.projector import close_location_names
 
     info = find_system(state_dir)
     client = ApiClient(info.api_url)

@@ -29,7 +29,7 @@ from conflux.events import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-    from conflux.projections import ApiClient, DynamicPartitionsKeys
+    from conflux.projections.api import ApiClient, DynamicPartitionsKeys
 
 CHUNK_KEYS = 5_000
 """At most this many keys per event."""
@@ -94,7 +94,7 @@ def _chunks(keys: Sequence[str]) -> Iterator[tuple[str, ...]]:
 
 def _current(client: ApiClient, name: str) -> DynamicPartitionsKeys | None:
     """The name's keys, or None when the query API knows nothing of the name."""
-    from conflux.projections import NotFoundError
+    from conflux.projections.api import NotFoundError
 
     try:
         return client.dynamic_partitions(name)
@@ -121,7 +121,7 @@ def change(
             API did not answer, or the change was not shown in time.
     """
     from conflux.events import check_dynamic_partitions_name
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     try:
         check_dynamic_partitions_name(name)
@@ -204,7 +204,7 @@ def _await_fold(
 
 def list_partitions(*, name: str | None, as_json: bool, state_dir: str) -> int:
     """Print the keys of `name` (one per line), or every name with its key count."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     client = ApiClient(find_system(state_dir).api_url)
     if name is None:

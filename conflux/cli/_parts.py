@@ -20,8 +20,8 @@ from conflux.events import StateDirError, Topics
 
 if TYPE_CHECKING:
     from conflux.cli._watch import SelfReload
-    from conflux.coordinator._queue import QueueLimits
-    from conflux.projections._store import ArchiveStore
+    from conflux.coordinator import QueueLimits
+    from conflux.projections.archive import ArchiveStore
     from conflux.sdk import Definitions
 
 
@@ -71,8 +71,7 @@ def run_coordinator(
     max_catchup_ticks: int | None = None,
 ) -> int:
     """Run the coordinator until stopped."""
-    from conflux.coordinator import Coordinator
-    from conflux.coordinator._liveness import DEFAULT_HEARTBEAT_TIMEOUT_S
+    from conflux.coordinator import DEFAULT_HEARTBEAT_TIMEOUT_S, Coordinator
     from conflux.events import wait_for_broker
 
     _configure_logging()
@@ -108,9 +107,8 @@ def run_projector(
     `conflux dev`) is left out: the UI then serves everything but lineage.
     """
     from conflux.events import wait_for_broker
-    from conflux.projections import Projector
-    from conflux.projections._api import check_bind
-    from conflux.projections._store import ArchiveUnavailableError
+    from conflux.projections.archive import ArchiveUnavailableError
+    from conflux.projections.projector import Projector, check_bind
 
     check_bind(host, token)  # a bad flag is refused before the broker or archive is touched
     _configure_logging()
@@ -150,10 +148,10 @@ def open_archive(state_dir: str) -> ArchiveStore:
     """
     url = os.environ.get("CONFLUX_CLICKHOUSE_URL")
     if url:
-        from conflux.projections._store_server import ServerStore
+        from conflux.projections.archive import ServerStore
 
         return ServerStore(url)
-    from conflux.projections._store_chdb import ChdbStore
+    from conflux.projections.archive import ChdbStore
 
     return ChdbStore(Path(state_dir) / "archive")
 

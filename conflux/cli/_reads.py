@@ -12,12 +12,12 @@ from conflux.cli._system import find_system
 from conflux.events import ApiUnavailableError, BrokerUnavailableError, ConfluxError, StateDirError
 
 if TYPE_CHECKING:
-    from conflux.projections import AssetSummary, EventRecord
+    from conflux.projections.api import AssetSummary, EventRecord
 
 
 def runs(*, status: str | None, limit: int, as_json: bool, state_dir: str) -> int:
     """List runs, newest first."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     found = ApiClient(find_system(state_dir).api_url).runs(status=status, limit=limit)
     if as_json:
@@ -44,7 +44,7 @@ def runs(*, status: str | None, limit: int, as_json: bool, state_dir: str) -> in
 
 def assets(*, key: str | None, partitions: bool, as_json: bool, state_dir: str) -> int:
     """List assets with partition counts and last materialization (or one asset's ranges)."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     client = ApiClient(find_system(state_dir).api_url)
     if partitions:
@@ -158,7 +158,7 @@ def events(
     state_dir: str,
 ) -> int:
     """Print matching events; with `follow`, keep printing new ones until interrupted."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     if partition is not None and asset_key is None:
         raise ConfluxError("--partition needs --asset: pass the asset the partition belongs to")
@@ -208,7 +208,7 @@ def _print_events(found: list[EventRecord], as_json: bool) -> int | None:
 
 def status(*, as_json: bool, state_dir: str) -> int:
     """Exit 0 only when everything is ready; name what is not."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     try:
         info = find_system(state_dir)

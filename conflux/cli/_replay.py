@@ -22,7 +22,7 @@ from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
     from conflux.cli._system import SystemInfo
-    from conflux.projections._replay import ProjectionName, ReplayResult, Start
+    from conflux.projections.projector import ProjectionName, ReplayResult, Start
 
 
 class ProgressBar:
@@ -105,19 +105,14 @@ def replay_command(
 def _replay_one(
     info: SystemInfo, name: ProjectionName, start: Start, into: str | None, *, quiet: bool
 ) -> dict[str, Any]:
-    from conflux.projections._replay import (
-        archive_fold,
-        coordinator_fold,
-        read_model_fold,
-        replay,
-    )
+    from conflux.coordinator import coordinator_fold
+    from conflux.projections.projector import archive_fold, read_model_fold, replay
 
     bar = ProgressBar(name, quiet=quiet)
     kind, topics = info.broker_kind, info.topics
     report: dict[str, Any]
     if name == "archive":
-        from conflux.projections._archive import ArchiveSink
-        from conflux.projections._store_chdb import ChdbStore
+        from conflux.projections.archive import ArchiveSink, ChdbStore
 
         assert into is not None
         with ChdbStore(Path(into)) as store:
@@ -166,7 +161,7 @@ def _report(
 
 
 def _read_model_differences(info: SystemInfo, model: Any) -> list[str]:
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     client = ApiClient(info.api_url, timeout=10.0)
     diffs = []
@@ -184,7 +179,7 @@ def _read_model_differences(info: SystemInfo, model: Any) -> list[str]:
 
 def _coordinator_differences(info: SystemInfo, state: Any) -> list[str]:
     """Cross-check with the read model: two different folds of one log must agree."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     client = ApiClient(info.api_url, timeout=10.0)
     diffs = []

@@ -21,7 +21,7 @@ from conflux.events import (
 if TYPE_CHECKING:
     from pydantic import JsonValue
 
-    from conflux.projections import ApiClient, RunSummary
+    from conflux.projections.api import ApiClient, RunSummary
 
 ACCEPT_TIMEOUT_S = 30.0
 
@@ -85,7 +85,7 @@ def materialize(
     With `wait`, also wait until the run ends. Returns 1 if the request was rejected or
     (with `wait`) anything failed.
     """
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     partition_range = partition_arguments(partitions, from_key, to_key)
     info = find_system(state_dir)
@@ -190,7 +190,7 @@ def report(
     state_dir: str,
 ) -> int:
     """Emit an `AssetMaterialized` with source `reported`, after checking the asset and key."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     info = find_system(state_dir)
     client = ApiClient(info.api_url)

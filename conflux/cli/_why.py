@@ -10,12 +10,12 @@ from conflux.cli._system import find_system
 
 if TYPE_CHECKING:
     from conflux.events import ConditionResult
-    from conflux.projections._why import WhyReport
+    from conflux.projections.projector import WhyReport
 
 
 def why(*, asset_key: str, partition: str | None, as_json: bool, state_dir: str) -> int:
     """Print why an asset partition is as it is."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     report = ApiClient(find_system(state_dir).api_url, timeout=10.0).why(asset_key, partition)
     if as_json:

@@ -153,7 +153,7 @@ class LocalBroker(ABC):
         """
         if self.pid is not None:
             return self
-        from conflux.events._kafka_client import admin_client
+        from conflux.events._admin import admin_client
 
         began = time.monotonic()
         deadline = began + timeout

@@ -9,6 +9,7 @@ from conflux.sdk.partitions._calendar import (
     MonthlyPartitionsDefinition,
     WeeklyPartitionsDefinition,
 )
+from conflux.sdk.partitions._cron_ticks import Schedule, schedule_for
 from conflux.sdk.partitions._dynamic import (
     AddDynamicPartitionsRequest,
     DeleteDynamicPartitionsRequest,
@@ -70,4 +71,7 @@ __all__ = [
     # snapshots (for the coordinator and readers, which never import user code)
     "partitions_from_snapshot",
     "mapping_from_snapshot",
+    # cron arithmetic (schedules and automation, evaluated by the coordinator)
+    "Schedule",
+    "schedule_for",
 ]

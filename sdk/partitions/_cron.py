@@ -1,7 +1,7 @@
 """Any cron expression, through croniter, with ordinals over a cached run of ticks.
 
 croniter walks the wall clock (naive datetimes), where it is reliable; this module turns
-each wall-clock match into instants by the daylight-saving rules in `_schedule.py`.
+each wall-clock match into instants by the daylight-saving rules in `_cron_ticks.py`.
 (croniter's own time-zone mode drops or keeps the second occurrence of a repeated hour
 depending on where an iteration started, so it is not used.)
 """
@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from conflux.events import DefinitionError
-from conflux.sdk.partitions._schedule import Schedule, resolve_wall
+from conflux.sdk.partitions._cron_ticks import Schedule, resolve_wall
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -11,9 +11,9 @@ import itertools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from conflux.events import IncompatiblePartitionMappingError
-from conflux.events._snapshot import (
+from conflux.events import (
     DimensionMappingSnapshot,
+    IncompatiblePartitionMappingError,
     MultiMappingSnapshot,
     MultiToSingleDimensionMappingSnapshot,
 )

@@ -16,12 +16,13 @@ from conflux.events import (
     DynamicPartitionsSnapshot,
     IdentityMappingSnapshot,
     LastMappingSnapshot,
+    MultiMappingSnapshot,
     MultiPartitionsSnapshot,
+    MultiToSingleDimensionMappingSnapshot,
     StaticPartitionsSnapshot,
     TimeWindowMappingSnapshot,
     TimeWindowPartitionsSnapshot,
 )
-from conflux.events._snapshot import MultiMappingSnapshot, MultiToSingleDimensionMappingSnapshot
 from conflux.sdk.partitions._dynamic import DynamicPartitionsDefinition
 from conflux.sdk.partitions._mappings import (
     AllPartitionMapping,

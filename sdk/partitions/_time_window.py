@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from conflux.events import DefinitionError, InvalidPartitionKeyError, TimeWindowPartitionsSnapshot
 from conflux.sdk.partitions._base import PartitionsDefinition
+from conflux.sdk.partitions._cron_ticks import schedule_for
 from conflux.sdk.partitions._keys import KeyFormat
-from conflux.sdk.partitions._schedule import schedule_for
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

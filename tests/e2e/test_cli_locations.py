@@ -260,7 +260,7 @@ def test_a_load_error_is_visible_within_a_second_of_its_report(
 ) -> None:
     """Break the location and fix it again, three times: the failure's report (the
     worker's clock) to `/locations` showing it, through the query API."""
-    from conflux.projections import ApiClient
+    from conflux.projections.api import ApiClient
 
     state, project = system["state"], system["project"]
     client = ApiClient(json.loads((state / "dev.json").read_text())["api_url"])

@@ -135,8 +135,7 @@ def clickhouse_container(timeout: float = 120.0) -> Iterator[str]:
     """A ClickHouse server (compose's image) in a container; yields its URL; removed on exit."""
     from testcontainers.core.container import DockerContainer
 
-    from conflux.projections._store import ArchiveUnavailableError
-    from conflux.projections._store_server import ServerStore
+    from conflux.projections.archive import ArchiveUnavailableError, ServerStore
 
     container = (
         DockerContainer(compose_image("clickhouse"))

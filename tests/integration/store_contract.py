@@ -21,12 +21,13 @@ from conflux.events import (
     UpstreamRef,
     encode_event,
 )
-from conflux.projections._archive import ArchiveSink, RawRecord, build_batch
-from conflux.projections._store import ArchiveError, Tracking
+from conflux.projections.archive import ArchiveSink, RawRecord
+from conflux.projections.archive._sink import build_batch
+from conflux.projections.archive._store import ArchiveError, Tracking
 
 if TYPE_CHECKING:
     from conflux.events import Event
-    from conflux.projections._store import ArchiveStore
+    from conflux.projections.archive import ArchiveStore
 
 T0 = datetime(2024, 1, 31, 13, 0, tzinfo=UTC)
 NASTY = (

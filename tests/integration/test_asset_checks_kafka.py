@@ -36,8 +36,9 @@ from conflux.events import (
     WorkItemSkipped,
     new_id,
 )
-from conflux.projections import ApiClient, AssetSummary, Projector
-from conflux.projections._store_chdb import ChdbStore
+from conflux.projections.api import ApiClient, AssetSummary
+from conflux.projections.archive import ChdbStore
+from conflux.projections.projector import Projector
 from conflux.workers import Worker
 
 if TYPE_CHECKING:

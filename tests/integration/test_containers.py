@@ -59,7 +59,7 @@ def test_kafka_in_a_container_is_compose_s_image_and_carries_events(
 
 
 def test_clickhouse_in_a_container_is_compose_s_version(request: pytest.FixtureRequest) -> None:
-    from conflux.projections._store_server import ServerStore
+    from conflux.projections.archive import ServerStore
 
     skip_unless_container("CLICKHOUSE_URL")
     container_url: str = request.getfixturevalue("clickhouse_url")

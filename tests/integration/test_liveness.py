@@ -22,7 +22,7 @@ from conflux.events import (
     WorkItemAbandoned,
     WorkItemDispatched,
 )
-from conflux.projections import ReadModel
+from conflux.projections.projector import ReadModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -20,7 +20,8 @@ from conflux.events import (
     LocationLoadFailed,
     Topics,
 )
-from conflux.projections import ApiClient, Projector
+from conflux.projections.api import ApiClient
+from conflux.projections.projector import Projector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from projection_builders import run_story
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 
     from brokers import BrokerHandle
 
-    from conflux.projections import StatusReport
+    from conflux.projections.api import StatusReport
 
 pytestmark = pytest.mark.integration
 

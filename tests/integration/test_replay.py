@@ -14,11 +14,10 @@ import pytest
 from test_coordinator import System
 from test_projector import _running
 
+from conflux.coordinator import coordinator_fold
 from conflux.events import AssetMaterialized, EventConsumer
-from conflux.projections import Projector
-from conflux.projections._archive import ArchiveSink
-from conflux.projections._replay import archive_fold, coordinator_fold, read_model_fold, replay
-from conflux.projections._store_chdb import ChdbStore
+from conflux.projections.archive import ArchiveSink, ChdbStore
+from conflux.projections.projector import Projector, archive_fold, read_model_fold, replay
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -27,8 +26,8 @@ if TYPE_CHECKING:
 
     from conflux.coordinator import Coordinator
     from conflux.events import Topics
-    from conflux.projections import ReadModel
-    from conflux.projections._store import ArchiveStore
+    from conflux.projections.archive import ArchiveStore
+    from conflux.projections.projector import ReadModel
 
 pytestmark = pytest.mark.integration
 

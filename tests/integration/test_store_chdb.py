@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 from store_contract import StoreContract
 
-from conflux.projections._store import ArchiveUnavailableError
-from conflux.projections._store_chdb import ChdbStore
+from conflux.projections.archive import ArchiveUnavailableError, ChdbStore
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

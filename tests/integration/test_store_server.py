@@ -17,7 +17,7 @@ from store_contract import StoreContract
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from conflux.projections._store_server import ServerStore
+    from conflux.projections.archive import ServerStore
 
 
 class TestServerStore(StoreContract):
@@ -25,7 +25,7 @@ class TestServerStore(StoreContract):
 
     @pytest.fixture
     def store(self, clickhouse_url: str) -> Iterator[ServerStore]:
-        from conflux.projections._store_server import ServerStore
+        from conflux.projections.archive import ServerStore
 
         database = f"conflux_test_{uuid.uuid4().hex[:12]}"
         with ServerStore(clickhouse_url) as admin:
@@ -39,8 +39,7 @@ class TestServerStore(StoreContract):
 
 
 def test_an_unreachable_server_is_a_typed_error() -> None:
-    from conflux.projections._store import ArchiveUnavailableError
-    from conflux.projections._store_server import ServerStore
+    from conflux.projections.archive import ArchiveUnavailableError, ServerStore
 
     with pytest.raises(ArchiveUnavailableError, match=r"127\.0\.0\.1:9") as raised:
         ServerStore("http://user:secret@127.0.0.1:9")

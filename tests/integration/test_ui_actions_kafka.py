@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from test_projector import _emit, _running, _wait
 
-from conflux.projections import Projector
+from conflux.projections.projector import Projector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from projection_builders import published

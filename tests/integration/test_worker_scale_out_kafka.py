@@ -20,7 +20,7 @@ from test_worker import request, running, wait_for_definitions, wait_for_run
 
 from conflux.coordinator import Coordinator
 from conflux.events import AssetMaterialized, PartitionStarted
-from conflux.events._kafka_client import admin_client
+from conflux.events._admin import admin_client
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -9,14 +9,14 @@ from __future__ import annotations
 import tempfile
 from typing import TYPE_CHECKING, Any
 
-from conflux.projections._archive import build_batch
-from conflux.projections._store_chdb import ChdbStore
+from conflux.projections.archive import ChdbStore
+from conflux.projections.archive._sink import build_batch
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from conflux.events._kafka import ConsumedEvent
-    from conflux.projections._archive import RawRecord
+    from conflux.events import ConsumedEvent
+    from conflux.projections.archive import RawRecord
 
 _ID = {
     "materializations": "event_id",

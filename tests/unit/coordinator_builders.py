@@ -23,7 +23,7 @@ from conflux.events import (
     Topics,
     WorkItemDispatched,
 )
-from conflux.projections import DefinitionsProjection
+from conflux.projections.folds import DefinitionsProjection
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

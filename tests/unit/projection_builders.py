@@ -22,7 +22,7 @@ from conflux.events import (
     WorkItemDispatched,
     WorkItemSkipped,
 )
-from conflux.projections import DefinitionsProjection
+from conflux.projections.folds import DefinitionsProjection
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 COLORS = StaticPartitionsSnapshot(keys=("red", "green", "blue"))

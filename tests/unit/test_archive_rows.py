@@ -23,11 +23,11 @@ from conflux.events import (
     WorkItemDispatched,
     encode_event,
 )
-from conflux.events._kafka import ConsumedEvent
-from conflux.projections._archive import ArchiveSink, RawRecord, build_batch
-from conflux.projections._store import RecordsRejectedError, Tracking
-from conflux.projections._store_chdb import ChdbStore
-from conflux.projections._store_schema import INGEST
+from conflux.events import ConsumedEvent
+from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
+from conflux.projections.archive._schema import INGEST
+from conflux.projections.archive._sink import build_batch
+from conflux.projections.archive._store import RecordsRejectedError, Tracking
 
 
 def raw(event: object, offset: int, topic: str = "c.assets", partition: int = 0) -> RawRecord:

@@ -40,9 +40,8 @@ from conflux.events import (
     WorkItemSkipped,
     encode_event,
 )
-from conflux.projections import ReadModel
-from conflux.projections._archive import ArchiveSink, RawRecord
-from conflux.projections._store_chdb import ChdbStore
+from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
+from conflux.projections.projector import ReadModel
 from conflux.sdk._snapshot import snapshot_id
 
 if TYPE_CHECKING:

@@ -20,10 +20,14 @@ from conflux.events import (
     derived_id,
     new_id,
 )
-from conflux.projections import AssetStateProjection, MaterializationRef
-from conflux.projections._asset_state import latest_materialization, status_counts
-from conflux.projections._key_index import KeyIndex
-from conflux.projections._partition_table import AssetPartitions, from_micros, micros
+from conflux.projections.folds import (
+    AssetStateProjection,
+    MaterializationRef,
+    latest_materialization,
+    status_counts,
+)
+from conflux.projections.folds._key_index import KeyIndex
+from conflux.projections.folds._partition_table import AssetPartitions, from_micros, micros
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

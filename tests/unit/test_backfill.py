@@ -9,7 +9,6 @@ import pytest
 from coordinator_builders import DAILY, HOURLY, T0, failed, materialized, published, snap
 from test_coordinator_queue import Driver, dispatches
 
-from conflux.coordinator import _backfill
 from conflux.coordinator._queue import QueueLimits
 from conflux.events import (
     BackfillCanceled,
@@ -20,6 +19,7 @@ from conflux.events import (
     RunCompleted,
     WorkItemDispatched,
 )
+from conflux.projections.folds import _backfill_space
 
 if TYPE_CHECKING:
     from conflux.events import AnyEvent
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_backfill, "CHUNK_PARTITIONS", 24)
+    monkeypatch.setattr(_backfill_space, "CHUNK_PARTITIONS", 24)
 
 
 def backfill(*keys: str, start: str, end: str, only: str = "all") -> BackfillRequested:

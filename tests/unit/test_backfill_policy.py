@@ -39,12 +39,12 @@ from conflux import (
 from conflux.coordinator import (
     CoordinatorState,
     Plan,
+    _planner as planner,
     decide,
     plan_run,
     range_work_item_id,
     work_item_id,
 )
-from conflux.coordinator import _planner as planner
 from conflux.events import (
     AnyEvent,
     AssetCheckEvaluated,
@@ -65,7 +65,7 @@ from conflux.events import (
     decode_event,
     encode_event,
 )
-from conflux.projections import RunsProjection
+from conflux.projections.folds import RunsProjection
 from conflux.sdk import InMemoryIOManager
 from conflux.sdk._execute import ExecutionRequest, NodeExecutor
 from conflux.sdk._snapshot import build_location_snapshot
@@ -718,8 +718,8 @@ def test_the_policy_reaches_the_coordinator_through_the_snapshot() -> None:
 
 def test_the_run_timeline_and_the_event_log_place_a_ranged_item_by_partition() -> None:
     from conflux.events import PartitionStarted
-    from conflux.projections._event_log import EventLog
-    from conflux.projections._run_timeline import run_timeline
+    from conflux.projections.projector import EventLog
+    from conflux.projections.projector._run_timeline import run_timeline
 
     dispatch = WorkItemDispatched(
         event_id="d",

@@ -30,7 +30,7 @@ import pytest
 import yaml
 
 import conflux.cli
-from conflux.projections import ComponentStatus, StatusReport
+from conflux.projections.api import ComponentStatus, StatusReport
 
 if TYPE_CHECKING:
     from types import ModuleType

@@ -26,6 +26,12 @@ EXPECTED = {
     "skip_id",
     "started_id",
     "work_item_id",
+    # what `conflux coordinator`, `dev` and `replay` take from it
+    "DEFAULT_HEARTBEAT_TIMEOUT_S",
+    "DEFAULT_MAX_CONCURRENT",
+    "QueueLimits",
+    "coordinator_fold",
+    "parse_limits",
 }
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from conflux.events import AssetDepSnapshot, AssetSnapshot, DefinitionsPublished, LocationSnapshot
-from conflux.projections import DefinitionsProjection
+from conflux.projections.folds import DefinitionsProjection
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 

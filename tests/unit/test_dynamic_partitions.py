@@ -40,13 +40,9 @@ from conflux.events import (
     decode_event,
     encode_event,
 )
-from conflux.projections import (
-    ApiClient,
-    DefinitionsProjection,
-    NotFoundError,
-    QueryApi,
-    ReadModel,
-)
+from conflux.projections.api import ApiClient, NotFoundError
+from conflux.projections.folds import DefinitionsProjection
+from conflux.projections.projector import QueryApi, ReadModel
 from conflux.sdk.partitions import partitions_from_snapshot
 
 if TYPE_CHECKING:

@@ -23,8 +23,9 @@ from conflux.events import (
     LocationLoadFailed,
     LocationSnapshot,
 )
-from conflux.projections import ApiClient, QueryApi, ReadModel
-from conflux.projections._locations import close_location_names, location_summaries
+from conflux.projections.api import ApiClient
+from conflux.projections.projector import QueryApi, ReadModel, close_location_names
+from conflux.projections.projector._locations import location_summaries
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conflux.projections import PartitionState
-from conflux.projections._asset_state import LastAttempt, MaterializationRef
-from conflux.projections._ranges import _dense_runs, _sparse_runs, summarize
+from conflux.projections.folds import LastAttempt, MaterializationRef, PartitionState
+from conflux.projections.projector._ranges import _dense_runs, _sparse_runs, summarize
 
 if TYPE_CHECKING:
-    from conflux.projections._api_models import RangeStatus
+    from conflux.projections.api import RangeStatus
 
 T = datetime(2024, 1, 1, tzinfo=UTC)
 

@@ -17,7 +17,8 @@ from conflux.events import (
     InvalidPartitionKeyError,
     SelectionError,
 )
-from conflux.projections import ApiClient, NotFoundError, QueryApi, ReadModel
+from conflux.projections.api import ApiClient, NotFoundError
+from conflux.projections.projector import QueryApi, ReadModel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -169,46 +170,16 @@ def test_close_releases_the_port(model: ReadModel) -> None:
         ApiClient(url, timeout=1.0).status()
 
 
-EXPECTED_EXPORTS = {
-    "ApiClient",
-    "AssetStateProjection",
-    "AssetSummary",
-    "BackfillSummary",
-    "ComponentStatus",
-    "ComponentsProjection",
-    "DeadLetterSummary",
-    "DefinitionsProjection",
-    "DynamicPartitionsKeys",
-    "DynamicPartitionsSummary",
-    "EventLog",
-    "EventRecord",
-    "LastAttempt",
-    "LastMaterialization",
-    "LocationState",
-    "LocationStatus",
-    "LoggedEvent",
-    "MaterializationRef",
-    "NotFoundError",
-    "PartitionCounts",
-    "PartitionState",
-    "PartitionStatus",
-    "Projector",
-    "QueryApi",
-    "ReadModel",
-    "RunState",
-    "RunStatus",
-    "RunSummary",
-    "RunsProjection",
-    "StatusReport",
-    "resolve_selection",
-}
+def test_each_room_of_projections_exports_what_other_parts_use() -> None:
+    import importlib
 
-
-def test_exported_names() -> None:
     import conflux.projections
 
-    assert set(conflux.projections.__all__) == EXPECTED_EXPORTS
-    assert all(hasattr(conflux.projections, name) for name in EXPECTED_EXPORTS)
+    assert not hasattr(conflux.projections, "__all__")  # the rooms export, the part does not
+    for room, names in ROOM_EXPORTS.items():
+        module = importlib.import_module(f"conflux.projections.{room}")
+        assert set(module.__all__) == names, room
+        assert all(hasattr(module, name) for name in names)
 
 
 def test_client_import_loads_no_kafka_client_server_or_sdk() -> None:
@@ -216,9 +187,108 @@ def test_client_import_loads_no_kafka_client_server_or_sdk() -> None:
     import sys
 
     code = (
-        "import sys; from conflux.projections import ApiClient; "
+        "import sys; from conflux.projections.api import ApiClient; "
         "print(sorted(m for m in ('confluent_kafka', 'http.server', 'conflux.sdk') "
         "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+ROOM_EXPORTS = {
+    "api": {
+        "ApiClient",
+        "AssetSummary",
+        "BACKFILL_ENDED",
+        "BackfillSummary",
+        "CheckResultSummary",
+        "CheckSummary",
+        "ComponentStatus",
+        "DeadLetterSummary",
+        "DynamicPartitionsKeys",
+        "DynamicPartitionsSummary",
+        "EventRecord",
+        "LastMaterialization",
+        "LineageAnswer",
+        "LineageLink",
+        "LineageRoot",
+        "LocationStatus",
+        "NotFoundError",
+        "PartitionCounts",
+        "PartitionDimension",
+        "PartitionRange",
+        "PartitionRanges",
+        "RangeStatus",
+        "RunPartition",
+        "RunPartitions",
+        "RunPartitionStatus",
+        "RunStatus",
+        "RunSummary",
+        "StatusReport",
+    },
+    "folds": {
+        "AssetStateProjection",
+        "AutomationFacts",
+        "backfill_summaries",
+        "backfill_summary",
+        "BackfillSpace",
+        "BackfillsProjection",
+        "ChecksProjection",
+        "ComponentsProjection",
+        "cron_leaves",
+        "defined_instigators",
+        "DefinitionsProjection",
+        "dynamic_names",
+        "effective_status",
+        "Evaluator",
+        "InstigatorFacts",
+        "InstigatorSummary",
+        "is_alive",
+        "LastAttempt",
+        "latest_materialization",
+        "LocationState",
+        "MaterializationRef",
+        "next_cron_tick",
+        "next_tick",
+        "PartitionState",
+        "PartitionStatus",
+        "read_instigators",
+        "resolve_selection",
+        "resolve_space",
+        "RunsProjection",
+        "RunState",
+        "space_total",
+        "status_counts",
+        "ticks_between",
+        "unknown_asset_message",
+        "window_schedule",
+    },
+    "archive": {
+        "ArchiveSink",
+        "ArchiveStore",
+        "ArchiveUnavailableError",
+        "ChdbStore",
+        "Direction",
+        "RawRecord",
+        "seed_broker",
+        "ServerStore",
+    },
+    "projector": {
+        "archive_fold",
+        "check_bind",
+        "check_partition_keys",
+        "close_location_names",
+        "EventLog",
+        "LocationSummary",
+        "LoggedEvent",
+        "ProjectionName",
+        "Projector",
+        "QueryApi",
+        "read_model_fold",
+        "ReadModel",
+        "replay",
+        "ReplayResult",
+        "Start",
+        "WhyReport",
+    },
+}

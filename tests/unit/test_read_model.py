@@ -21,7 +21,7 @@ from conflux.events import (
     RunStarted,
     SelectionError,
 )
-from conflux.projections import ReadModel
+from conflux.projections.projector import ReadModel
 
 
 def _fed(events: list[AnyEvent]) -> ReadModel:
@@ -268,7 +268,7 @@ def test_reported_materialization_clears_nothing_it_should_not() -> None:
 
 
 def test_heartbeats_are_numbered_but_only_the_latest_are_kept() -> None:
-    from conflux.projections._event_log import HEARTBEATS_KEPT
+    from conflux.projections.projector._event_log import HEARTBEATS_KEPT
 
     model = ReadModel()
     for i in range(HEARTBEATS_KEPT + 10):

@@ -11,7 +11,7 @@ from conflux.events import (
     RunHeld,
     WorkItemDispatched,
 )
-from conflux.projections import ReadModel
+from conflux.projections.projector import ReadModel
 from conflux.sdk import Definitions, asset
 
 

@@ -31,7 +31,7 @@ from conflux.events import (
     TickRequested,
     derived_id,
 )
-from conflux.projections._instigators import next_tick
+from conflux.projections.folds import next_tick
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 

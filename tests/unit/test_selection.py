@@ -6,7 +6,7 @@ import pytest
 from projection_builders import graph
 
 from conflux.events import SelectionError
-from conflux.projections import DefinitionsProjection, resolve_selection
+from conflux.projections.folds import DefinitionsProjection, resolve_selection
 
 # vendor_feed (external) -> raw/events -> clean <- raw/users; clean -> colors -> report -> summary
 

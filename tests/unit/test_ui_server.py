@@ -22,9 +22,9 @@ from conflux.events import (
     InstigatorStatusChanged,
     MaterializationRequested,
 )
-from conflux.projections import ReadModel
-from conflux.projections._api import QueryApi, UnsafeBindError
-from conflux.projections._stream import MAX_PENDING, EventStream
+from conflux.projections.projector import QueryApi, ReadModel
+from conflux.projections.projector._query_api import UnsafeBindError
+from conflux.projections.projector._stream import MAX_PENDING, EventStream
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

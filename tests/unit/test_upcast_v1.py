@@ -18,10 +18,10 @@ from archive_tables import archived
 
 from conflux.events import AssetMaterialized, UpstreamRef, decode_event, register_upcaster
 from conflux.events._serde import UPCASTERS
-from conflux.projections._archive import RawRecord, build_batch
-from conflux.projections._store import RecordsRejectedError
-from conflux.projections._store_chdb import ChdbStore
-from conflux.projections._store_schema import INGEST
+from conflux.projections.archive import ChdbStore, RawRecord
+from conflux.projections.archive._schema import INGEST
+from conflux.projections.archive._sink import build_batch
+from conflux.projections.archive._store import RecordsRejectedError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

@@ -7,8 +7,8 @@ from test_automation import EAGER, Harness, _chain
 
 from conflux.cli._why import render
 from conflux.events import MaterializationRequested, SelectionError
-from conflux.projections import ReadModel
-from conflux.projections._why import explain
+from conflux.projections.projector import ReadModel
+from conflux.projections.projector._why import explain
 from conflux.sdk import Definitions, StaticPartitionsDefinition, asset
 
 

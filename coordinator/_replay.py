@@ -1,0 +1,28 @@
+"""The coordinator's fold for `conflux replay`: its state rebuilt from the log, no decisions.
+
+The reading (offsets, progress, the paused GC) is the projections' `replay`; what it
+folds into is the coordinator's own state, so a replay from zero can be compared with the
+live coordinator (rule 4).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conflux.coordinator._state import CoordinatorState
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from conflux.events import ConsumedEvent
+
+
+def coordinator_fold() -> tuple[CoordinatorState, Callable[[list[ConsumedEvent]], None]]:
+    """A fresh coordinator state and the fold that feeds it."""
+    state = CoordinatorState()
+
+    def fold(records: list[ConsumedEvent]) -> None:
+        for record in records:
+            state.apply(record.event)
+
+    return state, fold

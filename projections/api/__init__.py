@@ -1,0 +1,48 @@
+"""The query API's contract: the models the projector serves and `ApiClient`, which reads them.
+
+What the CLI (and any script) imports to read a running system: pydantic and urllib only,
+cheap to import. The server side is the projector's (`conflux.projections.projector`).
+Listed once, below (see `conflux._lazy`); each name loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conflux._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from conflux.projections.api._client import (
+        ApiClient as ApiClient,
+    )
+    from conflux.projections.api._models import (
+        BACKFILL_ENDED as BACKFILL_ENDED,
+        AssetSummary as AssetSummary,
+        BackfillSummary as BackfillSummary,
+        CheckResultSummary as CheckResultSummary,
+        CheckSummary as CheckSummary,
+        ComponentStatus as ComponentStatus,
+        DeadLetterSummary as DeadLetterSummary,
+        DynamicPartitionsKeys as DynamicPartitionsKeys,
+        DynamicPartitionsSummary as DynamicPartitionsSummary,
+        EventRecord as EventRecord,
+        LastMaterialization as LastMaterialization,
+        LineageAnswer as LineageAnswer,
+        LineageLink as LineageLink,
+        LineageRoot as LineageRoot,
+        LocationStatus as LocationStatus,
+        NotFoundError as NotFoundError,
+        PartitionCounts as PartitionCounts,
+        PartitionDimension as PartitionDimension,
+        PartitionRange as PartitionRange,
+        PartitionRanges as PartitionRanges,
+        RangeStatus as RangeStatus,
+        RunPartition as RunPartition,
+        RunPartitions as RunPartitions,
+        RunPartitionStatus as RunPartitionStatus,
+        RunStatus as RunStatus,
+        RunSummary as RunSummary,
+        StatusReport as StatusReport,
+    )
+
+__getattr__, __dir__ = lazy_package(__name__)

@@ -1,0 +1,36 @@
+"""The ClickHouse archive: every event, typed tables for lineage, and its positions.
+
+One small store interface (`ArchiveStore`) over embedded ClickHouse (`ChdbStore`, a
+folder owned by one process) and a server (`ServerStore`); the sink that writes the log
+into it in batches; and the seeding of a broker that keeps nothing (Tansu) from it.
+chdb, clickhouse-connect and pyarrow load only with the names that need them. Listed
+once, below (see `conflux._lazy`); each name loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conflux._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from conflux.projections.archive._chdb import (
+        ChdbStore as ChdbStore,
+    )
+    from conflux.projections.archive._seed import (
+        seed_broker as seed_broker,
+    )
+    from conflux.projections.archive._server import (
+        ServerStore as ServerStore,
+    )
+    from conflux.projections.archive._sink import (
+        ArchiveSink as ArchiveSink,
+        RawRecord as RawRecord,
+    )
+    from conflux.projections.archive._store import (
+        ArchiveStore as ArchiveStore,
+        ArchiveUnavailableError as ArchiveUnavailableError,
+        Direction as Direction,
+    )
+
+__getattr__, __dir__ = lazy_package(__name__)

@@ -1,0 +1,49 @@
+"""The projector: reads the log into the read model and the archive, and serves both.
+
+The read model (`ReadModel`: every fold a reader needs, behind one lock), the query API's
+server (`QueryApi`: JSON, the web UI's files, its live stream and actions), lineage and
+`why` answers, and replay (`replay`: fold the log again into fresh projections). Listed
+once, below (see `conflux._lazy`); each name loads on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conflux._lazy import lazy_package
+
+if TYPE_CHECKING:
+    from conflux.projections.projector._actions import (
+        check_partition_keys as check_partition_keys,
+    )
+    from conflux.projections.projector._event_log import (
+        EventLog as EventLog,
+        LoggedEvent as LoggedEvent,
+    )
+    from conflux.projections.projector._locations import (
+        LocationSummary as LocationSummary,
+        close_location_names as close_location_names,
+    )
+    from conflux.projections.projector._projector import (
+        Projector as Projector,
+    )
+    from conflux.projections.projector._query_api import (
+        QueryApi as QueryApi,
+        check_bind as check_bind,
+    )
+    from conflux.projections.projector._read_model import (
+        ReadModel as ReadModel,
+    )
+    from conflux.projections.projector._replay import (
+        ProjectionName as ProjectionName,
+        ReplayResult as ReplayResult,
+        Start as Start,
+        archive_fold as archive_fold,
+        read_model_fold as read_model_fold,
+        replay as replay,
+    )
+    from conflux.projections.projector._why import (
+        WhyReport as WhyReport,
+    )
+
+__getattr__, __dir__ = lazy_package(__name__)

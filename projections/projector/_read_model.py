@@ -1,0 +1,412 @@
+"""The projector's read model: every fold a reader needs, behind one lock.
+
+`ReadModel.apply` is the only writer (the projector's consume loop); the query API's
+threads read through the methods here, which return the API's response models. The state
+is in memory and rebuilt by replaying the log from the start (rule 4).
+"""
+
+from __future__ import annotations
+
+import operator
+import threading
+import time
+from datetime import UTC, datetime
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from conflux.events import (
+    AnyEvent,
+    ConfluxError,
+    DefinitionError,
+    PartitionsSnapshot,
+    SelectionError,
+)
+from conflux.projections.api import (
+    AssetSummary,
+    EventRecord,
+    LastMaterialization,
+    NotFoundError,
+    PartitionCounts,
+    PartitionDimension,
+    PartitionRanges,
+    RunPartitions,
+    RunSummary,
+)
+from conflux.projections.folds import (
+    AssetStateProjection,
+    AutomationFacts,
+    BackfillsProjection,
+    ChecksProjection,
+    ComponentsProjection,
+    DefinitionsProjection,
+    InstigatorFacts,
+    RunsProjection,
+    RunState,
+    latest_materialization,
+    resolve_selection,
+    status_counts,
+    unknown_asset_message,
+)
+from conflux.projections.projector._dynamic import current_states
+from conflux.projections.projector._event_log import EventLog, LoggedEvent
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from conflux.events import PartitionRange
+    from conflux.projections.api import StatusReport
+
+_TOTAL_TTL_S = 30.0
+"""How long a time-window asset's partition count is reused (it changes with the clock)."""
+
+
+class ReadModel:
+    """Definitions, asset state, runs, the event log and components, kept together.
+
+    `apply` is idempotent by event id and also records the position it has applied up to
+    (`positions`, per topic partition) in the same locked step (rule 5). Every read takes
+    the lock, so a reader never sees half of an event applied.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.definitions = DefinitionsProjection()
+        self.asset_state = AssetStateProjection()
+        self.runs = RunsProjection()
+        self.backfills = BackfillsProjection()
+        self.checks = ChecksProjection()
+        self.log = EventLog()
+        self.components = ComponentsProjection()
+        self.automation = AutomationFacts()
+        """What `conflux why` evaluates conditions over (the coordinator folds the same)."""
+        self.instigators = InstigatorFacts()
+        """Schedules' and sensors' status, cursors and ticks (the coordinator folds the same)."""
+        self.positions: dict[tuple[str, int], int] = {}
+        """(topic, partition) -> the next offset to read: where a restart would resume."""
+        self._totals: dict[str, tuple[float, int | None]] = {}
+        self._changes: dict[str, int] = {}
+        """Asset -> how many partition-state events it has had (keys the ranges cache)."""
+        self._ranges: dict[str, tuple[tuple[int, int, int], PartitionRanges]] = {}
+        self._sorted: dict[str, tuple[tuple[int, int], bool]] = {}
+        """Asset -> (its definition's identity, key count) -> keys in string order?"""
+        """Asset -> (its changes, the definition's identity and size) -> its ranges."""
+
+    # -- writing -----------------------------------------------------------------------
+
+    def apply(
+        self, event: AnyEvent, *, topic: str = "", partition: int = -1, offset: int = -1
+    ) -> bool:
+        """Fold one event into every projection; False if its id was applied before."""
+        with self.lock:
+            if offset >= 0:
+                key = (topic, partition)
+                self.positions[key] = max(self.positions.get(key, 0), offset + 1)
+            if self.log.apply(event, topic=topic, partition=partition, offset=offset) is None:
+                return False
+            self.definitions.apply(event)
+            self.asset_state.apply(event)
+            self.runs.apply(event)
+            self.backfills.apply(event)
+            self.checks.apply(event)
+            self.components.apply(event)
+            self.automation.apply(event)
+            self.instigators.apply(event)
+            if event.type in ("AssetMaterialized", "PartitionStarted", "PartitionFailed"):
+                asset = event.asset_key
+                self._changes[asset] = self._changes.get(asset, 0) + 1
+            if event.type in (
+                "DefinitionsPublished",
+                "LocationLoadFailed",
+                "DynamicPartitionsAdded",
+                "DynamicPartitionsDeleted",
+            ):
+                self._totals.clear()
+                self._ranges.clear()
+                self.automation.refresh(self.definitions)
+            return True
+
+    def apply_all(self, events: Iterable[AnyEvent]) -> int:
+        """Apply events in order (no positions); returns how many were new."""
+        return sum(self.apply(e) for e in events)
+
+    # -- assets ------------------------------------------------------------------------
+
+    def asset_summaries(self) -> list[AssetSummary]:
+        """Every asset, defined or only seen in events, sorted by key."""
+        with self.lock:
+            keys = set(self.definitions.assets) | set(self.asset_state.partitions)
+            return [self._asset_summary(k) for k in sorted(keys)]
+
+    def asset_summary(self, key: str) -> AssetSummary:
+        """One asset.
+
+        Raises:
+            SelectionError: no location defines it and no event mentions it.
+        """
+        with self.lock:
+            if key not in self.definitions.assets and key not in self.asset_state.partitions:
+                raise SelectionError(unknown_asset_message(key, self.definitions.assets))
+            return self._asset_summary(key)
+
+    def partition_ranges(self, key: str) -> PartitionRanges:
+        """The asset's partition status as ranges over its definition's key order.
+
+        Raises:
+            SelectionError: no location defines the asset.
+            DefinitionError: the asset is not partitioned.
+        """
+        from conflux.projections.projector._ranges import summarize
+
+        with self.lock:
+            if key not in self.definitions.assets:
+                raise SelectionError(unknown_asset_message(key, self.definitions.assets))
+            pdef = self.definitions.partitions_def(key)
+            if pdef is None:
+                raise DefinitionError(f"{key} is not partitioned: drop --partitions", asset_key=key)
+            # A page that follows a busy asset asks again and again: answer from the last
+            # summary while neither the asset's state nor its partition space changed.
+            version = (self._changes.get(key, 0), id(pdef), pdef.get_num_partitions())
+            cached = self._ranges.get(key)
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            table = self.asset_state.partitions.get(key)
+            states = table.statuses() if table is not None else {}  # a snapshot, by column
+        keys = pdef.get_partition_keys()
+        summary = summarize(key, keys, states, keys_sorted=self._keys_sorted(key, pdef, keys))
+        from conflux.sdk import MultiPartitionsDefinition
+
+        if isinstance(pdef, MultiPartitionsDefinition):
+            dims = [
+                PartitionDimension(name=d.name, count=d.partitions_def.get_num_partitions())
+                for d in pdef.partitions_defs
+            ]
+            summary = summary.model_copy(update={"dimensions": dims})
+        with self.lock:
+            self._ranges[key] = (version, summary)
+        return summary
+
+    def _keys_sorted(self, key: str, pdef: object, keys: Sequence[str]) -> bool:
+        """Whether the definition lists its keys in string order (checked once per list)."""
+        seen = self._sorted.get(key)
+        if seen is not None and seen[0] == (id(pdef), len(keys)):
+            return seen[1]
+        ordered = all(map(operator.lt, keys, islice(keys, 1, None)))
+        self._sorted[key] = ((id(pdef), len(keys)), ordered)
+        return ordered
+
+    def _asset_summary(self, key: str) -> AssetSummary:
+        from conflux.sdk.runtime import describe
+
+        snap = self.definitions.assets.get(key)
+        states = current_states(self.definitions, key, self.asset_state.partitions.get(key, {}))
+        counts = status_counts(states)  # by column: no PartitionState per partition
+        latest = latest_materialization(states)
+        partitions_snapshot: PartitionsSnapshot | None = snap.partitions if snap else None
+        total = self._total(key) if snap is not None else None
+        if total is None:
+            total = max(1, len(states))
+        return AssetSummary(
+            key=key,
+            location=self.definitions.location_of(key),
+            group_name=snap.group_name if snap else None,
+            description=snap.description if snap else None,
+            defined=snap is not None,
+            partitioned=partitions_snapshot is not None
+            or (snap is None and any(pk is not None for pk in states)),
+            is_external=snap.is_external if snap else False,
+            partitions=PartitionCounts(
+                total=total,
+                materialized=counts.get("materialized", 0),
+                failed=counts.get("failed", 0),
+                in_progress=counts.get("in_progress", 0),
+            ),
+            last_materialization=LastMaterialization(
+                partition_key=latest[0],
+                data_version=latest[1].data_version,
+                time=latest[1].time,
+                run_id=latest[1].run_id,
+                source=latest[1].source,
+                event_id=latest[1].event_id,
+            )
+            if latest
+            else None,
+            partitions_snapshot=partitions_snapshot,
+            checks=self.checks.summaries(key, self.definitions.asset_checks_of(key)),
+            deps=[dep.asset_key for dep in snap.deps] if snap else [],
+            automation_condition=describe(snap.automation_condition)
+            if snap is not None and snap.automation_condition is not None
+            else None,
+        )
+
+    def _total(self, key: str) -> int | None:
+        """Partitions that exist now (1 unpartitioned; None if this version cannot tell)."""
+        cached = self._totals.get(key)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < _TOTAL_TTL_S:
+            return cached[1]
+        try:
+            pdef = self.definitions.partitions_def(key)
+            total: int | None = pdef.get_num_partitions() if pdef is not None else 1
+        except (ConfluxError, ValueError, LookupError):  # a snapshot this version cannot rebuild
+            total = None
+        self._totals[key] = (now, total)
+        return total
+
+    def validate_partition(self, key: str, partition: str | None) -> None:
+        """Check that `key` is a defined asset and `partition` fits its partitions.
+
+        Raises:
+            SelectionError: no location defines `key`.
+            InvalidPartitionKeyError: `partition` is not one of the asset's keys.
+            DefinitionError: a partitioned asset got no partition, or an unpartitioned
+                one got one.
+        """
+        with self.lock:
+            if key not in self.definitions.assets:
+                raise SelectionError(unknown_asset_message(key, self.definitions.assets))
+            pdef = self.definitions.partitions_def(key)
+        if pdef is None:
+            if partition is not None:
+                raise DefinitionError(
+                    f"{key} is not partitioned: drop --partition {partition}", asset_key=key
+                )
+            return
+        if partition is None:
+            raise DefinitionError(
+                f"{key} is partitioned ({pdef.describe_keys()}): pass --partition KEY",
+                asset_key=key,
+            )
+        pdef.validate_partition_key(partition)
+
+    def resolve_selection(self, selection: str) -> list[str]:
+        """The asset keys a selection names (see `resolve_selection`)."""
+        with self.lock:
+            return resolve_selection(selection, self.definitions)
+
+    # -- runs and events ---------------------------------------------------------------
+
+    def run_summaries(self, status: str | None = None, limit: int = 50) -> list[RunSummary]:
+        """Runs, newest first, optionally only those with `status`."""
+        with self.lock:
+            runs = self.runs.newest_first()
+            if status is not None:
+                runs = [r for r in runs if r.status == status.lower()]
+            return [_run_summary(r) for r in runs[: max(0, limit)]]
+
+    def run_summary(self, run_id: str) -> RunSummary | None:
+        """One run, or None if no event of it was seen."""
+        with self.lock:
+            run = self.runs.get(run_id)
+            return _run_summary(run) if run is not None else None
+
+    def events(
+        self,
+        *,
+        asset: str | None = None,
+        partition: str | None = None,
+        type: str | None = None,
+        since: datetime | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+        run: str | None = None,
+    ) -> list[EventRecord]:
+        """Matching events, oldest first (see `EventLog.query`)."""
+        with self.lock:
+            found = self.log.query(
+                asset=asset,
+                partition=partition,
+                type=type,
+                since=since,
+                after=after,
+                limit=limit,
+                covers=self._covers,
+                run=run,
+            )
+            return [_event_record(r) for r in found]
+
+    def run_partitions(self, run_id: str, limit: int = 1000) -> RunPartitions:
+        """A run's asset partitions, dispatch to outcome (the first `limit` of them).
+
+        Raises:
+            NotFoundError: no event carries this run id.
+        """
+        from conflux.projections.projector._run_timeline import run_timeline
+
+        with self.lock:
+            records = self.log.of_run(run_id)
+            if not records:
+                raise NotFoundError(f"no run {run_id!r}: list runs with `conflux runs`")
+            return run_timeline(run_id, records, limit=limit)
+
+    def covers(self, asset: str, span: PartitionRange, key: str) -> bool:
+        """Tell whether the range `span` of `asset`'s partitions holds `key`."""
+        return self._covers(asset, span, key)
+
+    def _covers(self, asset: str, span: PartitionRange, key: str) -> bool:
+        try:
+            pdef = self.definitions.partitions_def(asset)
+            if pdef is None:
+                return False
+            return key in pdef.get_partition_keys_in_range(span.start, span.end)
+        except (ConfluxError, ValueError, LookupError):
+            return False
+
+    # -- status ------------------------------------------------------------------------
+
+    def status(
+        self,
+        *,
+        caught_up: bool,
+        expected_locations: Iterable[str] = (),
+        now: datetime | None = None,
+        broker_problem: str | None = None,
+    ) -> StatusReport:
+        """Whether the system is ready, and why not (see `status_report`)."""
+        from conflux.projections.projector._status import status_report
+
+        with self.lock:
+            return status_report(
+                self,
+                caught_up=caught_up,
+                expected_locations=tuple(expected_locations),
+                broker_problem=broker_problem,
+                now=now or datetime.now(UTC),
+            )
+
+
+def _run_summary(run: RunState) -> RunSummary:
+    return RunSummary(
+        run_id=run.run_id,
+        status=run.status,
+        selection=run.selection,
+        asset_keys=list(run.asset_keys),
+        partition_count=run.partition_count,
+        materialized=run.materialized,
+        failed=run.failed,
+        skipped=run.skipped,
+        in_progress=run.in_progress,
+        requested_by=run.requested_by,
+        trigger=run.trigger,
+        requested_at=run.requested_at,
+        started_at=run.started_at,
+        completed_at=run.completed_at,
+        reason=run.completed.reason if run.completed else None,
+        held=run.held,
+    )
+
+
+def _event_record(record: LoggedEvent) -> EventRecord:
+    event = record.event
+    run_id = getattr(event, "run_id", None)
+    return EventRecord(
+        seq=record.seq,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        time=event.time,
+        type=event.type,
+        asset_key=",".join(record.asset_keys) or None,
+        partition_key=record.partition_key,
+        run_id=run_id if isinstance(run_id, str) else None,
+        event=event.model_dump(mode="json"),
+    )

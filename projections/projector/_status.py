@@ -1,0 +1,116 @@
+"""The readiness report behind `conflux status` and `conflux dev`'s "ready" line.
+
+Ready means: the projector has read the log to its end, a coordinator beat recently and
+said it is ready, and every expected code location has either published its definitions
+or reported why it could not load (a broken location is shown, and holds no one up).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from conflux.projections.api import ComponentStatus, DeadLetterSummary, LocationStatus, StatusReport
+from conflux.projections.folds import is_alive
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from conflux.events import ComponentHeartbeat
+    from conflux.projections.projector._read_model import ReadModel
+
+
+def _component(hb: ComponentHeartbeat, now: datetime) -> ComponentStatus:
+    return ComponentStatus(
+        component=hb.component,
+        instance_id=hb.instance_id,
+        location=hb.location,
+        ready=hb.ready,
+        alive=is_alive(hb, now),
+        last_seen=hb.time,
+        age_s=round((now - hb.time).total_seconds(), 3),
+    )
+
+
+def status_report(
+    model: ReadModel,
+    *,
+    caught_up: bool,
+    expected_locations: tuple[str, ...],
+    now: datetime,
+    broker_problem: str | None = None,
+) -> StatusReport:
+    """Build the report from the read model; the caller holds the model's lock.
+
+    `broker_problem` is the feeding projector's word on the broker (None: it answers).
+    """
+    not_ready: list[str] = []
+    if broker_problem is not None:
+        not_ready.append(f"broker: {broker_problem}")
+    if not caught_up:
+        not_ready.append("projector: still reading the log from the start")
+    beats = sorted(model.components.heartbeats.values(), key=lambda h: (h.component, h.instance_id))
+    components = [_component(hb, now) for hb in beats]
+    coordinators = sorted(
+        (c for c in components if c.component == "coordinator"), key=lambda c: c.last_seen
+    )
+    coordinator = coordinators[-1] if coordinators else None
+    if coordinator is None:
+        not_ready.append("coordinator: no heartbeat yet (is it running?)")
+    elif not coordinator.alive:
+        not_ready.append(
+            f"coordinator: last heartbeat {coordinator.age_s:.0f} s ago (is it running?)"
+        )
+    elif not coordinator.ready:
+        not_ready.append("coordinator: running, not ready yet")
+
+    workers: dict[str, int] = {}
+    for c in components:
+        if c.component == "worker" and c.alive and c.location is not None:
+            workers[c.location] = workers.get(c.location, 0) + 1
+    locations: list[LocationStatus] = []
+    for name in sorted(set(model.definitions.locations) | set(expected_locations)):
+        state = model.definitions.locations.get(name)
+        if state is None:
+            not_ready.append(f"location {name}: has not published its definitions yet")
+            locations.append(
+                LocationStatus(
+                    name=name,
+                    status="waiting",
+                    error=None,
+                    assets=0,
+                    workers_alive=workers.get(name, 0),
+                )
+            )
+            continue
+        error = None
+        if state.status == "failed" and state.error is not None:
+            error = f"{state.error.error_type}: {state.error.message}"
+        locations.append(
+            LocationStatus(
+                name=name,
+                status=state.status,
+                error=error,
+                assets=len(state.snapshot.assets) if state.snapshot else 0,
+                workers_alive=workers.get(name, 0),
+            )
+        )
+    return StatusReport(
+        ready=not not_ready,
+        not_ready=not_ready,
+        caught_up=caught_up,
+        coordinator=coordinator,
+        locations=locations,
+        components=components,
+        dead_letters=model.components.dead_letter_count,
+        recent_dead_letters=[
+            DeadLetterSummary(
+                source_topic=d.source_topic,
+                source_partition=d.source_partition,
+                source_offset=d.source_offset,
+                reason=d.reason,
+                time=d.time,
+            )
+            for d in model.components.recent_dead_letters
+        ],
+        events=len(model.log),
+    )

@@ -1,0 +1,199 @@
+"""`conflux why ASSET [--partition K]`: why an asset partition is as it is, from events.
+
+The answer has three parts, each read from the log's folds:
+
+- its latest materialization;
+- the latest run that covered it, and what asked for that run: a person (manual), a
+  backfill, a schedule or sensor tick, or automation (with the condition tree as it was
+  evaluated when the run was requested: the `AutomationEvaluated` event);
+- its automation condition evaluated now, over the same facts the coordinator uses,
+  which says why automation would not request it (or that it is about to).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, ConfigDict
+
+from conflux.events import (
+    AutomationEvaluated,
+    ConditionResult,
+    MaterializationRequested,
+    SelectionError,
+)
+from conflux.projections.folds import Evaluator, unknown_asset_message
+
+if TYPE_CHECKING:
+    from conflux.projections.projector._read_model import ReadModel
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MaterializationInfo(_Model):
+    """The latest materialization of the asset partition."""
+
+    event_id: str
+    time: datetime
+    data_version: str
+    run_id: str | None
+    source: str
+
+
+class RunCause(_Model):
+    """The latest run that covered the partition, and what asked for it."""
+
+    run_id: str
+    trigger: str
+    """`manual`, `backfill`, `schedule`, `sensor` or `automation`."""
+    requested_by: str
+    requested_at: datetime
+    status: str | None
+    explanation: str
+    """One line for people, e.g. `schedule nightly, tick 2024-05-01T02:00:00+00:00`."""
+    request_event_id: str
+    evaluation: ConditionResult | None = None
+    """For automation: the condition as it was evaluated when the run was requested."""
+
+
+class WhyReport(_Model):
+    """Why an asset partition is in its state, and what automation thinks of it now."""
+
+    asset_key: str
+    partition_key: str | None
+    materialization: MaterializationInfo | None
+    last_run: RunCause | None
+    automation_condition: str | None
+    """The asset's condition as an expression (None: not automated)."""
+    evaluation_now: ConditionResult | None
+    """The condition evaluated at `evaluated_at` (None: not automated)."""
+    evaluated_at: datetime
+
+
+def explain(model: ReadModel, asset_key: str, partition_key: str | None) -> WhyReport:
+    """Answer `why` for one asset partition.
+
+    Raises:
+        SelectionError: no location defines the asset and no event mentions it.
+        InvalidPartitionKeyError: the key is not one of the asset's partitions.
+    """
+    from conflux.sdk.runtime import describe
+
+    now = datetime.now(UTC)
+    model.validate_partition(asset_key, partition_key)
+    with model.lock:
+        graph = model.definitions
+        if asset_key not in graph.assets and asset_key not in model.asset_state.partitions:
+            raise SelectionError(unknown_asset_message(asset_key, graph.assets))
+        state = model.asset_state.get(asset_key, partition_key)
+        mat = state.materialized if state is not None else None
+        materialization = (
+            MaterializationInfo(
+                event_id=mat.event_id,
+                time=mat.time,
+                data_version=mat.data_version,
+                run_id=mat.run_id,
+                source=mat.source,
+            )
+            if mat is not None
+            else None
+        )
+        last_run = _last_run(model, asset_key, partition_key)
+        asset = graph.assets.get(asset_key)
+        condition = asset.automation_condition if asset is not None else None
+        evaluation = None
+        if condition is not None:
+            evaluator = Evaluator(
+                graph, model.asset_state, model.automation, lambda r: _open(model, r), now
+            )
+            evaluation = evaluator.evaluate(condition, asset_key, partition_key)
+    return WhyReport(
+        asset_key=asset_key,
+        partition_key=partition_key,
+        materialization=materialization,
+        last_run=last_run,
+        automation_condition=describe(condition) if condition is not None else None,
+        evaluation_now=evaluation,
+        evaluated_at=now,
+    )
+
+
+def _open(model: ReadModel, run_id: str) -> bool:
+    run = model.runs.get(run_id)
+    return run is not None and run.requested_at is not None and run.completed is None
+
+
+def _last_run(model: ReadModel, asset_key: str, partition_key: str | None) -> RunCause | None:
+    requests = model.log.query(
+        asset=asset_key,
+        partition=partition_key,
+        type="MaterializationRequested",
+        limit=1,
+        covers=model.covers,
+    )
+    if not requests:
+        return None
+    request = requests[-1].event
+    assert isinstance(request, MaterializationRequested)
+    run = model.runs.get(request.run_id)
+    tags = request.tags
+    trigger = tags.get("trigger") or ("backfill" if "backfill_id" in tags else "manual")
+    evaluation = None
+    if trigger == "automation":
+        for record in model.log.query(
+            asset=asset_key, partition=partition_key, type="AutomationEvaluated"
+        ):
+            event = record.event
+            if isinstance(event, AutomationEvaluated) and event.run_id == request.run_id:
+                evaluation = event.result
+    return RunCause(
+        run_id=request.run_id,
+        trigger=trigger,
+        requested_by=request.requested_by,
+        requested_at=request.time,
+        status=run.status if run is not None else None,
+        explanation=_explanation(trigger, request, evaluation),
+        request_event_id=request.event_id,
+        evaluation=evaluation,
+    )
+
+
+def _explanation(
+    trigger: str, request: MaterializationRequested, evaluation: ConditionResult | None
+) -> str:
+    tags = request.tags
+    if trigger == "automation":
+        if evaluation is None:
+            return "automation (its evaluation event is not in the log yet)"
+        reasons = [leaf for leaf in _true_leaves(evaluation) if leaf.detail]
+        because = "; ".join(f"{leaf.condition}: {leaf.detail}" for leaf in reasons[:3])
+        return f"automation: {evaluation.condition} was true ({because})"
+    if trigger == "schedule":
+        return f"schedule {tags.get('schedule', '?')}, tick {tags.get('tick_id', '?')}"
+    if trigger == "sensor":
+        key = tags.get("run_key")
+        return f"sensor {tags.get('sensor', '?')}" + (f", run key {key}" if key else "")
+    if trigger == "backfill":
+        chunk = tags.get("backfill_chunk")
+        return f"backfill {tags.get('backfill_id', '?')}" + (f", chunk {chunk}" if chunk else "")
+    who = request.requested_by or "someone"
+    return f"requested by {who} (selection {request.selection!r})"
+
+
+def _true_leaves(result: ConditionResult) -> list[ConditionResult]:
+    """The true leaves under a true result: what made it true.
+
+    Only true children are followed, so a true NOT (whose child is false) adds nothing;
+    `in_latest_time_window` is left out as it explains nothing.
+    """
+    if not result.children:
+        return [result]
+    return [
+        leaf
+        for child in result.children
+        if child.value and child.condition != "in_latest_time_window"
+        for leaf in _true_leaves(child)
+    ]
