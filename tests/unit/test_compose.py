@@ -75,7 +75,10 @@ def conflux_group() -> click.Group:
         modules.append(importlib.import_module(info.name))
     for module in modules:
         for value in vars(module).values():
-            if isinstance(value, click.Group) and {"dev", "worker"} <= set(value.commands):
+            # list_commands, not .commands: a lazy group loads its commands on demand.
+            if isinstance(value, click.Group) and {"dev", "worker"} <= set(
+                value.list_commands(click.Context(value))
+            ):
                 groups.append(value)
     assert groups, "no click group with `dev` and `worker` in conflux.cli"
     return groups[0]
