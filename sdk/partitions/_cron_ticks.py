@@ -32,12 +32,22 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
 
 
-def resolve_wall(naive: datetime, tz: ZoneInfo) -> datetime:
-    """The instant a schedule fires for the wall-clock time `naive` in `tz`.
+# Dagster adjusts a schedule time for daylight saving only in these hours of the day.
+DST_HOURS = frozenset({1, 2, 3})
 
-    Ambiguous times take their later occurrence; skipped times move to the end of the gap.
+
+def resolve_wall(naive: datetime, tz: ZoneInfo) -> datetime:
+    """The instant a schedule fires for the wall-clock time `naive` in `tz`, as Dagster's does.
+
+    In the hours 1 to 3 (where changes happen in most zones), an ambiguous time takes its
+    later occurrence and a skipped time moves to the end of the gap. At other hours Dagster
+    takes the time as written (zoneinfo's `fold=0`: the earlier occurrence, or the offset
+    before a gap): midnight skipped in São Paulo fires at 01:00 but is written 00:00, so
+    the result may be a wall-clock time that does not exist; its instant is right.
     """
     first = naive.replace(tzinfo=tz)
+    if naive.hour not in DST_HOURS:
+        return first
     second = naive.replace(tzinfo=tz, fold=1)
     before, after = first.utcoffset(), second.utcoffset()
     if before == after or before is None or after is None:
@@ -89,9 +99,17 @@ class Schedule(ABC):
         n = self.ordinal(moment)
         return n - 1 if self.tick(n) == moment.astimezone(UTC) else n
 
+    def wall(self, n: int) -> datetime:
+        """Tick `n` as the wall-clock time its key is written with (aware, in the zone).
+
+        The tick itself, except where a schedule time falls in a gap outside the hours
+        Dagster adjusts (see `resolve_wall`): then the time as scheduled.
+        """
+        return self.tick(n).astimezone(self.tz)
+
     def keys(self, lo: int, hi: int, fmt: KeyFormat) -> list[str]:
         """The keys of the windows starting at ticks `lo` to `hi`, both included."""
-        return [fmt.format(self.tick(n)) for n in range(lo, hi + 1)]
+        return [fmt.format(self.wall(n)) for n in range(lo, hi + 1)]
 
 
 @lru_cache(maxsize=4096)
@@ -203,8 +221,10 @@ class _Calendar(Schedule):
         """The ordinal of the last tick date on or before `day`."""
 
     def tick(self, n: int) -> datetime:
-        local = resolve_wall(datetime.combine(self.date_of(n), self._time), self.tz)
-        return local.astimezone(UTC)
+        return self.wall(n).astimezone(UTC)
+
+    def wall(self, n: int) -> datetime:
+        return resolve_wall(datetime.combine(self.date_of(n), self._time), self.tz)
 
     def ordinal(self, moment: datetime) -> int:
         n = self.floor(moment.astimezone(self.tz).date())

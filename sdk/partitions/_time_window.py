@@ -155,7 +155,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
                 f"no window of {cron_schedule!r} fits between start {_wall(raw_start, tz)} and "
                 f"end {_wall(self._end or raw_start, tz)} (end is exclusive): move end later"
             )
-        first, second = (self._format.format(self._schedule.tick(self._lo + i)) for i in (0, 1))
+        first, second = (self._format.format(self._schedule.wall(self._lo + i)) for i in (0, 1))
         if first == second:
             raise DefinitionError(
                 f"fmt {fmt!r} gives consecutive windows of {cron_schedule!r} the same key "
@@ -313,7 +313,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         try:
             n0 = self._schedule.ordinal(instant)
             for n in (n0, n0 + 1, n0 - 1, n0 + 2):
-                if self._format.format(self._schedule.tick(n)) == key:
+                if self._format.format(self._schedule.wall(n)) == key:
                     return None if self.is_ordinal_excluded(n) else n
         except (ValueError, OverflowError):  # a key near year 1 or 9999
             return None
@@ -346,7 +346,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
 
     def key_of_ordinal(self, n: int) -> str:
         """The key of window `n`."""
-        return self._format.format(self._schedule.tick(n))
+        return self._format.format(self._schedule.wall(n))
 
     def keys_of_ordinals(self, a: int, b: int) -> list[str]:
         """The keys of windows `a` to `b` (both included) that are not excluded."""
