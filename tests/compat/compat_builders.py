@@ -138,3 +138,14 @@ def outcome(fn: Any) -> tuple[str, Any]:
             return "ok", fn()
     except Exception as exc:
         return "error", exc
+
+
+BUG_SIGNS = (AttributeError, TypeError, NameError, AssertionError, KeyError, IndexError)
+"""Exceptions that mean a library is broken rather than refusing its input."""
+
+
+def same_outcome(mine: tuple[str, Any], theirs: tuple[str, Any]) -> bool:
+    """Both succeeded, or both refused (and neither refusal is a bug in disguise)."""
+    if mine[0] != theirs[0]:
+        return False
+    return mine[0] == "ok" or not isinstance(mine[1], BUG_SIGNS)
