@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         DagsterInvalidDefinitionError as DagsterInvalidDefinitionError,
         DagsterInvalidInvocationError as DagsterInvalidInvocationError,
         DagsterInvariantViolationError as DagsterInvariantViolationError,
+        DagsterUnknownPartitionError as DagsterUnknownPartitionError,
         DefinitionError as DefinitionError,
         DependencyCycleError as DependencyCycleError,
         DuplicateAssetKeyError as DuplicateAssetKeyError,

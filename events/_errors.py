@@ -24,7 +24,8 @@
 Dagster's names for the same families are aliases, so a ported `except` or
 `pytest.raises` keeps working: `DagsterError` is `ConfluxError`,
 `DagsterInvalidDefinitionError` is `DefinitionError`, `DagsterInvalidInvocationError` is
-`InvalidInvocationError`, `DagsterInvariantViolationError` is `InvariantViolationError`.
+`InvalidInvocationError`, `DagsterInvariantViolationError` is `InvariantViolationError`,
+`DagsterUnknownPartitionError` is `InvalidPartitionKeyError`.
 """
 
 from __future__ import annotations
@@ -152,3 +153,5 @@ DagsterInvalidInvocationError = InvalidInvocationError
 """Dagster's name: a function was called with arguments it cannot take."""
 DagsterInvariantViolationError = InvariantViolationError
 """Dagster's name: a rule the system relies on was broken."""
+DagsterUnknownPartitionError = InvalidPartitionKeyError
+"""Dagster's name: a partition key that the partitions definition does not have."""

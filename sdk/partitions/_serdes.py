@@ -8,15 +8,10 @@ general object serializer (events are its own pydantic models).
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import TYPE_CHECKING
 
-from pydantic import TypeAdapter
-
-from conflux.events import (
-    InvalidInvocationError,
-    PartitionMappingSnapshot,
-    PartitionsSnapshot,
-)
+from conflux.events import InvalidInvocationError
 from conflux.sdk.partitions._base import PartitionsDefinition
 from conflux.sdk.partitions._mappings import PartitionMapping
 from conflux.sdk.partitions._range import PartitionKeyRange
@@ -27,8 +22,17 @@ from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
 if TYPE_CHECKING:
     from typing import Any
 
-_PARTITIONS: TypeAdapter[Any] = TypeAdapter(PartitionsSnapshot)
-_MAPPING: TypeAdapter[Any] = TypeAdapter(PartitionMappingSnapshot)
+    from pydantic import TypeAdapter
+
+
+@cache
+def _adapters() -> tuple[TypeAdapter[Any], TypeAdapter[Any]]:
+    """Validators of the two snapshot unions, built on first use (not at import)."""
+    from pydantic import TypeAdapter
+
+    from conflux.events import PartitionMappingSnapshot, PartitionsSnapshot
+
+    return TypeAdapter(PartitionsSnapshot), TypeAdapter(PartitionMappingSnapshot)
 
 
 def serialize_value(value: object) -> str:
@@ -72,14 +76,15 @@ def deserialize_value(value: str, as_type: type | None = None) -> Any:
     data = json.loads(value)
     kind = data.get("__class__") if isinstance(data, dict) else None
     result: object
+    partitions, mappings = _adapters()
     if kind == "PartitionsDefinition":
-        result = partitions_from_snapshot(_PARTITIONS.validate_python(data["snapshot"]))
+        result = partitions_from_snapshot(partitions.validate_python(data["snapshot"]))
     elif kind == "PartitionMapping":
-        result = mapping_from_snapshot(_MAPPING.validate_python(data["snapshot"]))
+        result = mapping_from_snapshot(mappings.validate_python(data["snapshot"]))
     elif kind == "DefaultPartitionsSubset":
         result = DefaultPartitionsSubset(set(data["subset"]))
     elif kind == "TimeWindowPartitionsSubset":
-        defn = partitions_from_snapshot(_PARTITIONS.validate_python(data["partitions_def"]))
+        defn = partitions_from_snapshot(partitions.validate_python(data["partitions_def"]))
         assert isinstance(defn, TimeWindowPartitionsDefinition)
         result = TimeWindowPartitionsSubset.from_serialized(defn, data["subset"])
     elif kind == "PartitionKeyRange":

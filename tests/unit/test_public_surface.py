@@ -24,6 +24,7 @@ def test_root_exports_the_sdk_and_the_user_errors() -> None:
         "DagsterInvalidDefinitionError",
         "DagsterInvalidInvocationError",
         "DagsterInvariantViolationError",
+        "DagsterUnknownPartitionError",
         # the in-process runner, above the SDK (it drives the coordinator's planning)
         "MaterializeRunResult",
         "materialize",
