@@ -550,16 +550,20 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
     def time_window_for_partition_key(self, key: str) -> TimeWindow:
         """The window `[start, end)` that `key` names (whether or not it exists yet).
 
+        As in Dagster, a key that parses but is not a window's start (`2024-05-01` for
+        monthly windows starting on the 12th) names the first window starting at or after
+        it; `validate_partition_key` says whether a key is one of the keys.
+
         Raises:
-            InvalidPartitionKeyError: `key` is not the start of a window of this schedule.
+            InvalidPartitionKeyError: `key` does not parse with the definition's format.
         """
         n = self._ordinal_of_key(key)
-        if n is None:
+        if n is None and self._format.parse(key) is None:
             raise InvalidPartitionKeyError(
                 f"partition key {key!r} names no window: {self.describe_keys()}, "
                 f"e.g. {self._format.format(self._start)!r}: pass a window's start in that format"
             )
-        return self._window(n)
+        return self._window(self.ordinal_at_or_after_key(key) if n is None else n)
 
     def get_partition_key_for_time(self, moment: datetime) -> str:
         """The key of the window that contains `moment` (naive: wall-clock time in the zone).
