@@ -302,7 +302,9 @@ def test_incompatible_mappings_are_refused_at_load_naming_the_asset() -> None:
     def by_color(raw: int) -> int:  # default: identity, refused with the fix
         return raw
 
-    with pytest.raises(IncompatiblePartitionMappingError, match="Invalid partition mapping from by_color to raw"):
+    with pytest.raises(
+        IncompatiblePartitionMappingError, match="Invalid partition mapping from by_color to raw"
+    ):
         Definitions(assets=[raw, by_color])
 
 
