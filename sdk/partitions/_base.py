@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import hashlib
-import json
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
@@ -167,6 +165,9 @@ class PartitionsDefinition(ABC):
 
     def get_serializable_unique_identifier(self) -> str:
         """A hash of the keys (Dagster's): it changes when the keys change."""
+        import hashlib
+        import json
+
         keys = json.dumps(list(self.get_partition_keys()))
         return hashlib.sha1(keys.encode("utf-8")).hexdigest()
 
@@ -174,6 +175,8 @@ class PartitionsDefinition(ABC):
         return ", ".join(f"'{key}'" for key in self.get_partition_keys())
 
     def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
         return isinstance(other, PartitionsDefinition) and other.to_snapshot() == self.to_snapshot()
 
     def __hash__(self) -> int:

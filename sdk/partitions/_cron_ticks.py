@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 HOUR = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
+# How many ticks a calendar schedule remembers (a century of days) before starting over.
+_TICK_MEMO = 40_000
 
 
 # Dagster adjusts a schedule time for daylight saving only in these hours of the day.
@@ -109,6 +111,9 @@ class Schedule(ABC):
 
     def keys(self, lo: int, hi: int, fmt: KeyFormat) -> list[str]:
         """The keys of the windows starting at ticks `lo` to `hi`, both included."""
+        if type(self).wall is Schedule.wall:  # the key is the tick's: `format` converts it
+            tick = self.tick
+            return [fmt.format(tick(n)) for n in range(lo, hi + 1)]
         return [fmt.format(self.wall(n)) for n in range(lo, hi + 1)]
 
 
@@ -211,6 +216,7 @@ class _Calendar(Schedule):
     def __init__(self, tz: ZoneInfo, minute: int, hour: int) -> None:
         super().__init__(tz)
         self._time = time(hour, minute)
+        self._utc_ticks: dict[int, datetime] = {}  # ticks asked for, as mappings ask again
 
     @abstractmethod
     def date_of(self, n: int) -> date:
@@ -221,7 +227,12 @@ class _Calendar(Schedule):
         """The ordinal of the last tick date on or before `day`."""
 
     def tick(self, n: int) -> datetime:
-        return self.wall(n).astimezone(UTC)
+        found = self._utc_ticks.get(n)
+        if found is None:
+            if len(self._utc_ticks) >= _TICK_MEMO:
+                self._utc_ticks.clear()
+            found = self._utc_ticks[n] = self.wall(n).astimezone(UTC)
+        return found
 
     def wall(self, n: int) -> datetime:
         return resolve_wall(datetime.combine(self.date_of(n), self._time), self.tz)

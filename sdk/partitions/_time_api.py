@@ -8,7 +8,6 @@ bounds.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from datetime import date, datetime
 from enum import Enum
@@ -140,6 +139,8 @@ def describe(defn: TimeWindowPartitionsDefinition) -> str:
 
 def unique_identifier(defn: TimeWindowPartitionsDefinition) -> str:
     """A stable hash of what the definition says (equal definitions hash alike)."""
+    import hashlib
+
     return hashlib.sha1(defn.to_snapshot().model_dump_json().encode()).hexdigest()
 
 

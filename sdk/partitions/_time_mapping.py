@@ -43,7 +43,7 @@ def _utc(defn: TimeWindowPartitionsDefinition, n: int) -> datetime:
     Python compares two datetimes of one zone by wall clock, which would find the two
     occurrences of a repeated hour equal.
     """
-    return defn.tick(n).astimezone(UTC)
+    return defn.utc_tick(n)
 
 
 def _window_utc(window: TimeWindow | None) -> TimeWindow | None:

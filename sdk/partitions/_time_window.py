@@ -143,6 +143,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         self._format = KeyFormat(fmt, tz, self._schedule.repeats_every_hour)
         self._exclusions = Exclusions(exclusions or (), tz, years)
         self._lo = self._next_included(self._schedule.ordinal_at_or_after(raw_start))
+        self._bounds_memo: tuple[datetime, tuple[int, int]] | None = None
         self._start = self._schedule.tick(self._lo).astimezone(tz)
         # The last window that ends by `end` (end is exclusive).
         self._end_hi = (
@@ -256,8 +257,23 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
     def _bounds(self, current_time: datetime | None) -> tuple[int, int]:
         """Ordinals of the first and last existing windows (last < first: none exist).
 
-        Dagster's rules, window by window (see the class docstring).
+        Dagster's rules, window by window (see the class docstring). The last answer for
+        an explicit `current_time` is kept: mapping a partition asks several times.
         """
+        memo = self._bounds_memo
+        if (
+            memo is not None
+            and current_time is not None
+            and memo[0] == current_time
+            and memo[0].fold == current_time.fold  # equal wall clocks in one zone
+        ):
+            return memo[1]
+        bounds = self._compute_bounds(current_time)
+        if current_time is not None:
+            self._bounds_memo = (current_time, bounds)
+        return bounds
+
+    def _compute_bounds(self, current_time: datetime | None) -> tuple[int, int]:
         now = self._now(current_time)
         lo, k = self._lo, self._end_offset
         c = self._schedule.ordinal(now)  # the last tick at or before now
@@ -288,6 +304,10 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
     def tick(self, n: int) -> datetime:
         """The start of window `n`, an aware datetime in the definition's zone."""
         return self._schedule.tick(n).astimezone(self._schedule.tz)
+
+    def utc_tick(self, n: int) -> datetime:
+        """The start of window `n`, in UTC (compares as an instant, even in a repeated hour)."""
+        return self._schedule.tick(n)
 
     def ordinal_of_time(self, moment: datetime) -> int:
         """The ordinal of the window containing `moment` (excluded or not)."""
