@@ -252,16 +252,25 @@ class BackfillCompleted(Event):
 # -- asset partitions -----------------------------------------------------------------
 
 
-class PartitionStarted(Event):
-    """A worker began executing an asset partition."""
+class _AttemptEvent(Event):
+    """What a worker reports about its attempt at one work item, for one asset partition.
 
-    type: Literal["PartitionStarted"] = "PartitionStarted"
+    `AssetMaterialized` carries the same fields, optionally: a reported materialization
+    (`conflux report`) belongs to no attempt.
+    """
+
     asset_key: str
     partition_key: str | None = None
     run_id: str
     work_item_id: str
     worker_id: str
     attempt: int = 1
+
+
+class PartitionStarted(_AttemptEvent):
+    """A worker began executing an asset partition."""
+
+    type: Literal["PartitionStarted"] = "PartitionStarted"
 
 
 class AssetMaterialized(Event):
@@ -283,16 +292,10 @@ class AssetMaterialized(Event):
     duration_ms: float | None = None
 
 
-class PartitionFailed(Event):
+class PartitionFailed(_AttemptEvent):
     """An asset partition's execution raised; the work item failed."""
 
     type: Literal["PartitionFailed"] = "PartitionFailed"
-    asset_key: str
-    partition_key: str | None = None
-    run_id: str
-    work_item_id: str
-    worker_id: str
-    attempt: int = 1
     error_type: str
     message: str
     traceback: str = ""

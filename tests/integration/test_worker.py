@@ -196,3 +196,35 @@ def test_a_location_that_fails_to_load_reports_why(
     assert failed[0].error_type == "SyntaxError"
     assert "broken.py" in failed[0].traceback
     assert beats and beats[0].location == "broken" and beats[0].ready is False
+
+
+class _BeatsTwiceThenFails(Worker):
+    """A worker whose third heartbeat cannot be built (a fault injected into our own code)."""
+
+    beats = 0
+
+    def _beat(self) -> ComponentHeartbeat:
+        self.beats += 1
+        if self.beats > 2:
+            raise RuntimeError("the heartbeat broke")
+        return super()._beat()
+
+
+def test_a_dying_heartbeat_stops_the_worker_and_says_why(
+    broker: BrokerHandle, topics: Topics, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = _BeatsTwiceThenFails(
+        location="colors",
+        load=lambda: Definitions(assets=[paint, shout]),
+        bootstrap=broker.bootstrap,
+        topics=topics,
+        storage_dir=tmp_path,
+        broker_kind=broker.kind,
+    )
+    stop = threading.Event()
+    began = time.monotonic()
+    with caplog.at_level("ERROR", logger="conflux.worker"), pytest.raises(RuntimeError) as raised:
+        worker.run(stop)  # returns only by raising: nothing else sets `stop`
+    assert str(raised.value) == "the heartbeat broke"
+    assert stop.is_set() and time.monotonic() - began < 30
+    assert "stopping the worker so that its work is dispatched again" in caplog.text
