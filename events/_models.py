@@ -327,9 +327,13 @@ class RecordDeadLettered(Event):
     source_offset: int
     key: str | None = None
     value: str
-    """The record's value, decoded as UTF-8 with replacement (base64 if `value_base64`)."""
+    """The record's value as UTF-8 (base64 if `value_base64`); only its first
+    `DEAD_LETTER_VALUE_BYTES` bytes when `value_size` is set."""
     value_base64: bool = False
     reason: str
+    value_size: int | None = None
+    """The value's full size in bytes, when it was too large to keep whole: a dead letter
+    must fit on the dead-letter topic whatever the record that caused it."""
 
 
 # -- dynamic partitions ---------------------------------------------------------------
