@@ -36,6 +36,8 @@ from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from conflux.projections.archive import Direction
+
 N = int(os.environ.get("ARCHIVE_EVENTS", "1000000"))
 BATCH = int(os.environ.get("ARCHIVE_BATCH", "0"))
 """Records per insert; 0: the sink's default."""
@@ -44,6 +46,12 @@ LINEAGE_QUERIES = 200
 PREFIX = "conflux"
 
 _rng = random.Random(42)
+
+
+def _int(value: object) -> int:
+    """A count from a query row (rows hold plain objects; these columns are integers)."""
+    assert isinstance(value, int), value
+    return value
 
 
 def _hex() -> str:
@@ -199,17 +207,20 @@ def main() -> None:
         others = (_busy_s() - b0 - cpu_s) / ingest_s  # cores that other processes kept busy
         store.execute("OPTIMIZE TABLE events FINAL")  # disk figures after merges
         sizes = {
-            str(t): (int(r), int(b))  # type: ignore[call-overload]
+            str(t): (_int(r), _int(b))
             for t, r, b in store.query(
                 "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts"
                 " WHERE active AND database = currentDatabase() GROUP BY table"
             )
         }
         stored = sum(b for _, b in sizes.values())
-        in_memory = dict(store.query(  # the Join-engine lineage indexes live in memory
-            "SELECT name, total_bytes FROM system.tables WHERE database = currentDatabase()"
-            " AND engine = 'Join'"
-        ))  # fmt: skip
+        in_memory = {  # the Join-engine lineage indexes live in memory
+            str(name): size
+            for name, size in store.query(
+                "SELECT name, total_bytes FROM system.tables WHERE database = currentDatabase()"
+                " AND engine = 'Join'"
+            )
+        }
         print(json.dumps({
             "benchmark": "archive_ingest", "backend": "chdb", "events": len(recs),
             "batch_size": sink.batch_size, "seconds": round(ingest_s, 3),
@@ -240,7 +251,11 @@ def main() -> None:
         top = [str(r[0]) for r in store.query(layer_sql, {"p": f"warehouse/l{len(LAYERS) - 1}_"})]
         bottom = [str(r[0]) for r in store.query(layer_sql, {"p": "warehouse/l0_"})]
         rng = random.Random(7)
-        for direction, assets in (("upstream", top), ("downstream", bottom)):
+        directions: tuple[tuple[Direction, list[str]], ...] = (
+            ("upstream", top),
+            ("downstream", bottom),
+        )
+        for direction, assets in directions:
             samples, sizes_seen = [], []
             for i in range(LINEAGE_QUERIES + 10):
                 day = (datetime(2023, 1, 1) + timedelta(days=rng.randrange(365))).strftime(
@@ -249,9 +264,7 @@ def main() -> None:
                 q0 = time.perf_counter()
                 latest = store.latest_materialization(rng.choice(assets), day)
                 edges = (
-                    store.lineage(latest.event_id, direction=direction, depth=5)  # type: ignore[arg-type]
-                    if latest
-                    else []
+                    store.lineage(latest.event_id, direction=direction, depth=5) if latest else []
                 )
                 if i >= 10:  # warm-up
                     samples.append(time.perf_counter() - q0)
