@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from pydantic_core import to_json
 
-from conflux.events import decode_event, encode_event
+from conflux.events import EVENT_TYPES, decode_event, encode_event
 from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
 
 if TYPE_CHECKING:
@@ -95,7 +95,10 @@ def generate(n: int) -> Iterator[tuple[bytes, str, int, str]]:
         t += timedelta(seconds=1)
 
         def emit(d: dict[str, object], topic: str, key: str) -> tuple[bytes, str, int, str]:
-            return to_json(d), f"{PREFIX}.{topic}", hash(key) % 6, key
+            # in the model's field order, as a producer writes it (`type` comes where the
+            # event's class declares it, e.g. after fields shared through a base class)
+            fields = EVENT_TYPES[str(d["type"])].model_fields
+            return to_json({n: d[n] for n in fields}), f"{PREFIX}.{topic}", hash(key) % 6, key
 
         req = _envelope("MaterializationRequested", t, "cli", run_id)
         req.update(run_id=run_id, selection="*", asset_keys=[k for k, _ in nodes],
