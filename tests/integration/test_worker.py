@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 from brokers import BrokerHandle, read_to_end
@@ -47,14 +47,20 @@ def shout(paint: str) -> str:
     return paint + "!"
 
 
+class Part(Protocol):
+    """A coordinator, worker or projector: it runs until `stop` is set."""
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
 @contextmanager
-def running(*targets: object) -> Iterator[threading.Event]:
+def running(*targets: Part) -> Iterator[threading.Event]:
     stop = threading.Event()
     errors: list[BaseException] = []
 
-    def guard(target: object) -> None:
+    def guard(target: Part) -> None:
         try:
-            target.run(stop)  # type: ignore[attr-defined]
+            target.run(stop)
         except BaseException as exc:  # re-raised below: a part's crash fails the test
             errors.append(exc)
 

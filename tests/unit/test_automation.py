@@ -151,8 +151,8 @@ def test_bad_conditions_are_refused_with_the_fix() -> None:
     with pytest.raises(InvalidAutomationConditionError, match="not an IANA time zone"):
         AutomationCondition.on_cron("0 * * * *", "Mars/Olympus")
     with pytest.raises(InvalidAutomationConditionError, match=r"AutomationCondition\.eager\(\)"):
-
-        @asset(automation_condition="eager")  # type: ignore[arg-type]
+        # A string where a condition belongs, on purpose: the error names the fix.
+        @asset(automation_condition="eager")  # type: ignore[call-overload, untyped-decorator]
         def broken() -> None: ...
 
 

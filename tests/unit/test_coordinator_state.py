@@ -29,9 +29,12 @@ from conflux.coordinator import (
 from conflux.events import (
     AnyEvent,
     AssetMaterialized,
+    BackfillCompleted,
     LocationLoadFailed,
     RunCompleted,
     RunStarted,
+    TickCompleted,
+    TickRequested,
     WorkItemDispatched,
     WorkItemSkipped,
 )
@@ -87,6 +90,8 @@ def kinds(events: Iterable[Decision]) -> list[tuple[str, str]]:
             out.append((e.type, e.node))
         elif isinstance(e, WorkItemSkipped):
             out.append((e.type, ",".join(e.asset_keys)))
+        elif isinstance(e, BackfillCompleted | TickRequested | TickCompleted):
+            raise AssertionError(f"{e.type} is no decision of a run")
         else:
             out.append((e.type, e.run_id))
     return out
