@@ -57,7 +57,7 @@ def test_static_keys_are_refused_alike(keys: list[str]) -> None:
 
 
 def test_a_string_given_as_the_keys_is_taken_as_dagster_takes_it() -> None:
-    ours = conflux.StaticPartitionsDefinition("abc")  # type: ignore[arg-type]
+    ours = conflux.StaticPartitionsDefinition("abc")
     theirs = dagster.StaticPartitionsDefinition("abc")
     assert ours.get_partition_keys() == theirs.get_partition_keys() == "abc"
     assert ours.get_num_partitions() == theirs.get_num_partitions() == 3
@@ -103,16 +103,16 @@ def test_multi_keys_ranges_and_refusals_match(
         assert _documented_static_refusal(static_keys), (dims, ours[1])
         return
     assert theirs[0] == "ok", (dims, theirs[1])
-    keys = list(ours[1].get_partition_keys(current_time=NOW))  # type: ignore[attr-defined]
-    assert keys == list(theirs[1].get_partition_keys(current_time=NOW))  # type: ignore[attr-defined]
+    keys = list(ours[1].get_partition_keys(current_time=NOW))
+    assert keys == list(theirs[1].get_partition_keys(current_time=NOW))
     if len(keys) >= 2:
         for start, end in ((keys[0], keys[-1]), (keys[1], keys[-1]), (keys[-1], keys[0])):
             key_range = (
                 conflux.PartitionKeyRange(start, end),
                 dagster.PartitionKeyRange(start, end),
             )
-            mine = outcome(lambda r=key_range[0]: ours[1].get_partition_keys_in_range(r))  # type: ignore[attr-defined]
-            other = outcome(lambda r=key_range[1]: theirs[1].get_partition_keys_in_range(r))  # type: ignore[attr-defined]
+            mine = outcome(lambda r=key_range[0]: ours[1].get_partition_keys_in_range(r))
+            other = outcome(lambda r=key_range[1]: theirs[1].get_partition_keys_in_range(r))
             assert mine[0] == other[0], (start, end, mine, other)
             if mine[0] == "ok":
                 assert list(mine[1]) == list(other[1])
@@ -132,7 +132,7 @@ def test_three_dimensions_go_beyond_dagster_on_purpose() -> None:
 def test_a_dynamic_dimension_needs_a_name_in_both() -> None:
     for lib in (conflux, dagster):
         kind, exc = outcome(
-            lambda lib=lib: lib.MultiPartitionsDefinition(  # type: ignore[misc]
+            lambda lib=lib: lib.MultiPartitionsDefinition(
                 {
                     "s": lib.StaticPartitionsDefinition(["a"]),
                     "d": lib.DynamicPartitionsDefinition(lambda _t: ["1"]),

@@ -8,6 +8,7 @@ both libraries and asked the same questions at the same moment.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import pytest
 
@@ -102,7 +103,7 @@ def test_excluded_days_match(spec: TimeSpec) -> None:
     ],
 )
 def test_a_z_format_keeps_the_offset_after_fall_back(tz: str, expected: str) -> None:
-    spec: dict[str, object] = {
+    spec: dict[str, Any] = {
         "start_date": "2020-10-31-23:00:00" + ("-0700" if tz == "US/Pacific" else "+0100"),
         "timezone": tz,
         "fmt": "%Y-%m-%d-%H:%M:%S%z",
@@ -118,7 +119,11 @@ def test_definitions_one_library_refuses() -> None:
     """Where the two differ on purpose, this says how; each is in docs/porting-from-dagster.md."""
     # Conflux refuses a format that names two windows alike when the definition is built;
     # Dagster accepts it and refuses it when its definitions are validated.
-    spec = {"start": datetime(2024, 1, 1), "fmt": "%Y", "cron_schedule": "0 0 * * *"}
+    spec: dict[str, Any] = {
+        "start": datetime(2024, 1, 1),
+        "fmt": "%Y",
+        "cron_schedule": "0 0 * * *",
+    }
     assert outcome(lambda: conflux.TimeWindowPartitionsDefinition(**spec))[0] == "error"
     assert outcome(lambda: dagster.TimeWindowPartitionsDefinition(**spec))[0] == "ok"
     # An end before the start: Conflux refuses, Dagster has no window.
@@ -133,7 +138,7 @@ def test_definitions_one_library_refuses() -> None:
     # Both refuse an invalid cron, with the same words.
     for lib in (conflux, dagster):
         kind, exc = outcome(
-            lambda lib=lib: lib.TimeWindowPartitionsDefinition(  # type: ignore[misc]
+            lambda lib=lib: lib.TimeWindowPartitionsDefinition(
                 start="2024-01-01", fmt="%Y-%m-%d", cron_schedule="0 -24 * * *"
             )
         )

@@ -357,7 +357,7 @@ def test_dynamic_snapshots_are_rebuilt_unbound_or_bound() -> None:
 
 
 def test_docstring_examples_run() -> None:
-    names = {name: getattr(partitions, name) for name in partitions.__all__}
+    names = {name: getattr(partitions, name) for name in dir(partitions) if name[0] != "_"}
     for module in ("_calendar", "_dynamic", "_mappings", "_snapshots", "_static", "_time_window"):
         mod = __import__(f"conflux.sdk.partitions.{module}", fromlist=["_"])
         result = doctest.testmod(mod, extraglobs={**names, "datetime": datetime, "UTC": UTC})

@@ -229,7 +229,7 @@ def test_docstring_examples_of_the_new_modules_run() -> None:
     import conflux.sdk.partitions as partitions
     from conflux.sdk import InMemoryIOManager
 
-    names = {name: getattr(partitions, name) for name in partitions.__all__}
+    names = {name: getattr(partitions, name) for name in dir(partitions) if name[0] != "_"}
     extra = {**names, "datetime": datetime, "UTC": UTC, "InMemoryIOManager": InMemoryIOManager}
     for module in (
         "conflux.sdk.partitions._subset",
