@@ -43,6 +43,10 @@ class TimeWindowPartitionsSnapshot(_Frozen):
     """strftime format of the partition keys."""
     end_offset: int = 0
     """Windows past the last complete one to include (negative: fewer)."""
+    exclusions: tuple[str, ...] = ()
+    """Cron expressions whose ticks start no window (Dagster's `exclusions=`, its strings)."""
+    excluded_instants: tuple[str, ...] = ()
+    """Window starts left out (Dagster's `exclusions=`, its datetimes), ISO 8601 in UTC."""
 
 
 class MultiPartitionsSnapshot(_Frozen):
@@ -82,6 +86,8 @@ class TimeWindowMappingSnapshot(_Frozen):
     kind: Literal["time_window"] = "time_window"
     start_offset: int = 0
     end_offset: int = 0
+    allow_nonexistent_upstream_partitions: bool = False
+    """True: upstream windows that do not exist are not reported as required."""
 
 
 class AllMappingSnapshot(_Frozen):
@@ -124,13 +130,31 @@ class MultiToSingleDimensionMappingSnapshot(_Frozen):
     dimension whose partitions definition equals the single side's (inferred when used)."""
 
 
+class StaticMappingSnapshot(_Frozen):
+    """Between two static definitions, by a table of keys."""
+
+    kind: Literal["static"] = "static"
+    downstream_keys_by_upstream_key: tuple[tuple[str, tuple[str, ...]], ...]
+    """(upstream key, the downstream keys it maps to), sorted by upstream key."""
+
+
+class SpecificPartitionsMappingSnapshot(_Frozen):
+    """Every downstream partition reads the same named upstream partitions."""
+
+    kind: Literal["specific_partitions"] = "specific_partitions"
+    partition_keys: tuple[str, ...]
+    """The upstream keys read, in the order the user gave them."""
+
+
 PartitionMappingSnapshot = Annotated[
     IdentityMappingSnapshot
     | TimeWindowMappingSnapshot
     | AllMappingSnapshot
     | LastMappingSnapshot
     | MultiMappingSnapshot
-    | MultiToSingleDimensionMappingSnapshot,
+    | MultiToSingleDimensionMappingSnapshot
+    | StaticMappingSnapshot
+    | SpecificPartitionsMappingSnapshot,
     Field(discriminator="kind"),
 ]
 DimensionMappingSnapshot.model_rebuild()

@@ -53,6 +53,9 @@ if TYPE_CHECKING:
         IOManagerError as IOManagerError,
         OutputContext as OutputContext,
     )
+    from conflux.sdk._io_manager_definition import (
+        IOManagerDefinition as IOManagerDefinition,
+    )
     from conflux.sdk._keys import (
         AssetKey as AssetKey,
     )
@@ -132,14 +135,27 @@ if TYPE_CHECKING:
         MultiPartitionMapping as MultiPartitionMapping,
         MultiPartitionsDefinition as MultiPartitionsDefinition,
         MultiToSingleDimensionPartitionMapping as MultiToSingleDimensionPartitionMapping,
+        PartitionedConfig as PartitionedConfig,
         PartitionKeyRange as PartitionKeyRange,
         PartitionMapping as PartitionMapping,
         PartitionsDefinition as PartitionsDefinition,
+        PartitionsSubset as PartitionsSubset,
+        SpecificPartitionsPartitionMapping as SpecificPartitionsPartitionMapping,
+        StaticPartitionMapping as StaticPartitionMapping,
         StaticPartitionsDefinition as StaticPartitionsDefinition,
         TimeWindow as TimeWindow,
         TimeWindowPartitionMapping as TimeWindowPartitionMapping,
         TimeWindowPartitionsDefinition as TimeWindowPartitionsDefinition,
+        UpstreamPartitionsResult as UpstreamPartitionsResult,
         WeeklyPartitionsDefinition as WeeklyPartitionsDefinition,
+        daily_partitioned_config as daily_partitioned_config,
+        deserialize_value as deserialize_value,
+        hourly_partitioned_config as hourly_partitioned_config,
+        monthly_partitioned_config as monthly_partitioned_config,
+        partitioned_config as partitioned_config,
+        serialize_value as serialize_value,
+        static_partitioned_config as static_partitioned_config,
+        weekly_partitioned_config as weekly_partitioned_config,
     )
 
 __getattr__, __dir__ = lazy_package(__name__)

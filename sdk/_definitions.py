@@ -161,7 +161,8 @@ class Definitions:
             effective.validate(down_def, up_def)
         except IncompatiblePartitionMappingError as exc:
             raise IncompatiblePartitionMappingError(
-                f"asset {out.key} -> {up_key}: {exc}", asset_key=out.key.to_user_string()
+                f"Invalid partition mapping from {out.key} to {up_key}: {exc}",
+                asset_key=out.key.to_user_string(),
             ) from exc
 
     def _check_cycles(self) -> None:

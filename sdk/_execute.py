@@ -31,6 +31,7 @@ from conflux.events import (
 )
 from conflux.sdk._context import AssetExecutionContext
 from conflux.sdk._definitions import IO_MANAGER_KEY, Definitions
+from conflux.sdk._input_partitions import InputPartitions
 from conflux.sdk._io_manager import InputContext, IOManager, OutputContext
 from conflux.sdk._resources import ConfigurableResource
 from conflux.sdk._results import DataVersion, MaterializeResult, Output
@@ -246,6 +247,7 @@ class NodeExecutor:
             range_keys=tuple(k for k in keys if k is not None)
             if req.partition_range is not None
             else None,
+            input_partitions=InputPartitions(self.defs, node, keys),
         )
         try:
             kwargs = self._arguments(node, req, context)
