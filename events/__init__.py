@@ -31,6 +31,10 @@ if TYPE_CHECKING:
         ConsumedEvent as ConsumedEvent,
         EventConsumer as EventConsumer,
     )
+    from conflux.events._cron import (
+        CRON_NICKNAMES as CRON_NICKNAMES,
+        expand_cron as expand_cron,
+    )
     from conflux.events._errors import (
         ApiUnavailableError as ApiUnavailableError,
         BrokerStartError as BrokerStartError,

@@ -57,7 +57,8 @@ class ScheduleDefinition:
 
     Args:
         name: unique in the location (default: `{job.name}_schedule`).
-        cron_schedule: five-field cron expression, read in `execution_timezone`.
+        cron_schedule: five-field cron expression, or a nickname (`@hourly`, `@daily`,
+            `@weekly`, `@monthly`, `@yearly`), read in `execution_timezone`.
         target: what to materialize (an AssetSelection, a selection string, assets or
             keys); `job=` is accepted instead, as in Dagster.
         execution_timezone: IANA time zone (default UTC).
@@ -121,7 +122,8 @@ class ScheduleDefinition:
             UnknownTargetError: the target names an asset the location does not define.
         """
         what = f"schedule {self.name}"
-        cron = check_cron(self.cron_schedule, what, InvalidScheduleError)
+        check_cron(self.cron_schedule, what, InvalidScheduleError)
+        cron = " ".join(self.cron_schedule.split())  # as written: `@daily` stays `@daily`
         check_timezone(self.execution_timezone, what, InvalidScheduleError)
         keys = self.target.resolve(defs, what)
         if self.partitioned:
