@@ -8,7 +8,7 @@ schedule ticks (what the coordinator fires schedules and `on_cron` on) and Dagst
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import islice
 
 import pytest
@@ -19,7 +19,7 @@ dagster_schedules = pytest.importorskip(
 
 from conflux import AutomationCondition, Definitions, ScheduleDefinition, asset  # noqa: E402
 from conflux.events import CRON_NICKNAMES  # noqa: E402
-from conflux.projections._instigators import cron_schedule  # noqa: E402
+from conflux.projections.folds import next_cron_tick  # noqa: E402
 
 ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Australia/Sydney"]
 START = datetime(2024, 3, 1, tzinfo=UTC)
@@ -31,11 +31,12 @@ def _dagster_ticks(cron: str, zone: str, count: int) -> list[datetime]:
 
 
 def _conflux_ticks(cron: str, zone: str, count: int) -> list[datetime]:
-    schedule = cron_schedule(cron, zone)
-    first = schedule.ordinal(START)
-    if schedule.tick(first) < START:
-        first += 1
-    return [schedule.tick(n).astimezone(UTC) for n in range(first, first + count)]
+    ticks: list[datetime] = []
+    at = START - timedelta(microseconds=1)
+    while len(ticks) < count:
+        at = next_cron_tick(cron, zone, at)
+        ticks.append(at.astimezone(UTC))
+    return ticks
 
 
 @pytest.mark.parametrize("zone", ZONES)
