@@ -170,39 +170,83 @@ class BackfillPolicySnapshot(_Frozen):
 
 
 AutomationConditionKind = Literal[
+    # operators
     "and",
     "or",
     "not",
+    "since",
+    "newly_true",
+    "any_deps_match",
+    "all_deps_match",
+    "asset_matches",
+    "any_checks_match",
+    "all_checks_match",
+    # operands
     "missing",
+    "run_in_progress",
+    "backfill_in_progress",
+    "execution_failed",
+    "newly_updated",
+    "newly_requested",
+    "will_be_requested",
+    "initial_evaluation",
+    "in_latest_time_window",
+    "cron_tick_passed",
+    "code_version_changed",
+    "data_version_changed",
+    "check_passed",
+    "check_failed",
+    "executed_with_root_target",
+    "executed_with_tags",
+    "all_new_updates_have_run_tags",
+    "any_new_update_has_run_tags",
+    "custom",
+    # leaves of snapshots published before Dagster's operators (read as their expansion)
     "newly_missing",
     "in_progress",
     "any_deps_missing",
     "any_deps_in_progress",
     "any_deps_updated",
-    "cron_tick_passed",
-    "code_version_changed",
-    "in_latest_time_window",
     "all_deps_updated_since_cron",
 ]
-"""The node kinds of an automation condition (the SDK builds trees of these)."""
+"""The node kinds of an automation condition: Dagster's operators and operands (the SDK
+builds trees of these; `AutomationCondition.eager()` is an `and` of them, as in Dagster)."""
 
 
 class AutomationConditionSnapshot(_Frozen):
-    """A declarative automation condition as data: a tree of basic conditions.
+    """A declarative automation condition as data: a tree of Dagster's operators and operands.
 
-    Leaves are the basic conditions (`missing`, `newly_missing`, `in_progress`,
-    `any_deps_missing`, `any_deps_in_progress`, `any_deps_updated`, `cron_tick_passed`,
-    `code_version_changed`, `in_latest_time_window`, `all_deps_updated_since_cron`); `and`,
-    `or` and `not` combine them. The coordinator evaluates the tree; no user code is involved.
+    Operators (`and`, `or`, `not`, `since`, `newly_true`, `any_deps_match`, `all_deps_match`,
+    `asset_matches`, `any_checks_match`, `all_checks_match`) combine operands (`missing`,
+    `newly_updated`, `cron_tick_passed`, ...). The coordinator evaluates the tree; no user
+    code is involved, except `custom` nodes (a user's `AutomationCondition` subclass), whose
+    values the location's worker reports.
     """
 
     kind: AutomationConditionKind
     children: tuple[AutomationConditionSnapshot, ...] = ()
     cron_schedule: str | None = None
-    """For the cron conditions: the cron expression."""
+    """For `cron_tick_passed`: the cron expression (five fields or a nickname)."""
     cron_timezone: str = "UTC"
     label: str | None = None
     """A name for the whole subtree (e.g. `eager`), shown by `conflux why`."""
+    asset_key: str | None = None
+    """For `asset_matches`: the asset the child condition is evaluated on."""
+    allow: tuple[str, ...] | None = None
+    """For the deps operators: only these dependencies count (None: all of them)."""
+    ignore: tuple[str, ...] = ()
+    """For the deps operators: these dependencies do not count."""
+    lookback_s: float | None = None
+    """For `in_latest_time_window`: partitions ending within this many seconds of the end
+    of the latest window count as latest too."""
+    tag_keys: tuple[str, ...] | None = None
+    """For the run-tag operands: tags the run must carry (any value)."""
+    tag_values: dict[str, str] | None = None
+    """For the run-tag operands: tags the run must carry with these values."""
+    blocking_only: bool = False
+    """For the checks operators: only blocking checks count."""
+    name: str | None = None
+    """For `custom`: the condition's name (its class name unless it says otherwise)."""
 
 
 class AssetSnapshot(_Frozen):
@@ -221,6 +265,9 @@ class AssetSnapshot(_Frozen):
     kinds: tuple[str, ...] = ()
     is_external: bool = False
     """True for assets this location only observes (`AssetSpec`); never dispatched."""
+    is_observable: bool = False
+    """True for an observable source asset (`@observable_source_asset`): its function
+    observes a data version instead of materializing; a new data version is an update."""
     retry_policy: RetryPolicySnapshot | None = None
     """None: a failure is final (a lost worker is still retried, see the coordinator)."""
     pool: str | None = None
@@ -275,6 +322,9 @@ class AssetCheckSnapshot(_Frozen):
     asset_key: str
     blocking: bool = False
     description: str | None = None
+    automation_condition: AutomationConditionSnapshot | None = None
+    """When automation should run the check on its own (Dagster's
+    `@asset_check(automation_condition=...)`); None: it runs with its asset only."""
 
 
 class LocationSnapshot(_Frozen):

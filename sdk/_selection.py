@@ -306,3 +306,28 @@ def coerce_target(target: object) -> AssetSelection:
         f"target={target!r}: pass an AssetSelection, a job from define_asset_job, a "
         "selection string, an asset, an asset key, or a list of them"
     )
+
+
+def resolve_loosely(selection: AssetSelection, defs: Definitions) -> tuple[str, ...]:
+    """The keys `selection` names in `defs`, external assets and unknown keys included.
+
+    How Dagster resolves the selections of `AutomationCondition.allow()` / `.ignore()`
+    (`allow_missing=True`): a dependency defined elsewhere may be named by key, and a
+    selection that matches nothing is empty, not an error.
+    """
+    graph = _Graph(defs)
+    return tuple(sorted(_loose(selection, graph)))
+
+
+def _loose(selection: AssetSelection, graph: _Graph) -> set[str]:
+    if isinstance(selection, _Keys):
+        return set(selection.names)
+    if isinstance(selection, _Groups):
+        return {k for k, g in graph.groups.items() if g in selection.names}
+    if isinstance(selection, _Walk):
+        edges = graph.up if selection.direction == "up" else graph.down
+        return graph.walk(_loose(selection.inner, graph), edges, selection.depth)
+    if isinstance(selection, _Op):
+        a, b = _loose(selection.left, graph), _loose(selection.right, graph)
+        return a | b if selection.op == "|" else a & b if selection.op == "&" else a - b
+    return selection._resolve(graph, "selection")

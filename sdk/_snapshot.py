@@ -11,10 +11,16 @@ from conflux.events import AssetDepSnapshot, AssetSnapshot, LocationSnapshot
 
 if TYPE_CHECKING:
     from conflux.sdk._definitions import Definitions
+    from conflux.sdk._selection import AssetSelection
 
 
 def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapshot:
     """The snapshot of `defs` as location `location`; deterministic for equal definitions."""
+    from conflux.sdk._selection import resolve_loosely
+
+    def resolve(selection: AssetSelection) -> tuple[str, ...]:
+        return resolve_loosely(selection, defs)
+
     assets: list[AssetSnapshot] = []
     for node in defs.nodes:
         partitions = node.partitions_def.to_snapshot() if node.partitions_def else None
@@ -46,7 +52,7 @@ def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapsho
                         node.backfill_policy.to_snapshot() if node.backfill_policy else None
                     ),
                     automation_condition=(
-                        out.automation_condition.to_snapshot()
+                        out.automation_condition.to_snapshot(resolve)
                         if out.automation_condition is not None
                         else None
                     ),

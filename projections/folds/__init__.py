@@ -25,9 +25,13 @@ if TYPE_CHECKING:
     )
     from conflux.projections.folds._automation import (
         AutomationFacts as AutomationFacts,
-        Evaluator as Evaluator,
         cron_leaves as cron_leaves,
+        matched_assets as matched_assets,
         window_schedule as window_schedule,
+    )
+    from conflux.projections.folds._automation_eval import (
+        Evaluator as Evaluator,
+        run_group as run_group,
     )
     from conflux.projections.folds._backfill_space import (
         BackfillSpace as BackfillSpace,

@@ -63,8 +63,9 @@ def test_nicknames_are_accepted_where_dagster_accepts_them() -> None:
         theirs = dg.ScheduleDefinition(name="s", cron_schedule=nickname, target="*")
         assert ours.cron_schedule == theirs.cron_schedule == nickname
         assert ours.to_snapshot(Definitions(assets=[a])).cron_schedule == nickname
-        assert str(AutomationCondition.on_cron(nickname)) == "on_cron"
-        dg.AutomationCondition.on_cron(nickname)
+        ours_on_cron = AutomationCondition.on_cron(nickname)
+        theirs_on_cron = dg.AutomationCondition.on_cron(nickname)
+        assert ours_on_cron.get_label() == theirs_on_cron.get_label() == f"on_cron({nickname}, UTC)"
 
 
 def test_a_day_that_never_comes_is_refused_by_both() -> None:

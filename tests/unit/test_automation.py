@@ -114,10 +114,12 @@ class Harness:
 
 
 def requested(events: list[AnyEvent]) -> list[tuple[str, tuple[str, ...] | None]]:
+    """(asset, partitions) of every automatic request, in order (a run may hold several)."""
     return [
-        (e.asset_keys[0], e.partition_keys)
+        (key, e.partition_keys)
         for e in events
         if isinstance(e, MaterializationRequested)
+        for key in e.asset_keys
     ]
 
 
@@ -137,9 +139,10 @@ def test_conditions_compose_and_round_trip_as_data() -> None:
         "((missing | any_deps_updated) & ~in_progress & ~any_deps_missing)"
     )
     assert str(EAGER) == "eager"
-    assert c.on_cron("0 9 * * 1", "Europe/Berlin").to_snapshot().children[1].cron_timezone == (
-        "Europe/Berlin"
-    )
+    on_cron = c.on_cron("0 9 * * 1", "Europe/Berlin")
+    assert on_cron.get_label() == "on_cron(0 9 * * 1, Europe/Berlin)"
+    since = on_cron.to_snapshot().children[1]
+    assert since.kind == "since" and since.children[0].cron_timezone == "Europe/Berlin"
     assert composed == (
         (c.missing() | c.any_deps_updated()) & ~c.in_progress() & ~c.any_deps_missing()
     )
@@ -219,7 +222,7 @@ def test_a_replay_of_the_log_decides_nothing_again() -> None:
     for event in reversed(h.log):  # any order of the same events folds to the same facts
         fresh.apply(event)
     assert fresh.automation.facts.requested == h.state.automation.facts.requested
-    assert fresh.automation.facts.first_seen == h.state.automation.facts.first_seen
+    assert fresh.automation.facts.initial == h.state.automation.facts.initial
     ordered = CoordinatorState()
     for event in h.log:
         ordered.apply(event)
@@ -261,40 +264,76 @@ def test_a_failed_automatic_run_is_not_requested_again_and_again() -> None:
     h.failing.add("clean")
     h.report("raw")
     events = h.settle()
-    assert requested(events) == [("clean", None)]
+    # clean is due, so report (which will read it) joins its run, as in Dagster
+    assert requested(events) == [("clean", None), ("report", None)]
     assert h.settle() == []  # the failure is handled: no retry loop
     h.failing.clear()
     h.report("raw")  # new upstream data: try again
     assert requested(h.settle()) == [("clean", None), ("report", None)]
 
 
-def test_external_upstream_never_counts_as_missing() -> None:
-    @asset(deps=["vendor_feed"], automation_condition=AutomationCondition.on_missing())
-    def imported() -> None: ...
+def test_an_external_upstream_counts_as_missing_until_it_is_reported() -> None:
+    @asset
+    def a() -> None: ...
 
-    h = Harness(Definitions(assets=[AssetSpec("vendor_feed"), imported]))
-    assert requested(h.settle()) == [("imported", None)]
+    @asset(deps=["vendor_feed", a], automation_condition=EAGER)
+    def b() -> None: ...
+
+    # Dagster 1.13: 0 requested after a updates, 1 once vendor_feed is reported.
+    h = Harness(Definitions(assets=[AssetSpec("vendor_feed"), a, b]))
+    h.settle()
+    h.report("a")
+    assert requested(h.settle()) == []
+    h.report("vendor_feed")
+    assert requested(h.settle()) == [("b", None)]
     assert h.settle() == []
 
 
-def test_code_version_change_requests_a_rebuild() -> None:
+def test_a_partition_missing_when_the_condition_is_applied_is_not_requested() -> None:
+    @asset(automation_condition=AutomationCondition.on_missing())
+    def imported() -> None: ...
+
+    @asset(automation_condition=EAGER)
+    def eager() -> None: ...
+
+    h = Harness(Definitions(assets=[imported, eager]))  # Dagster: 0 requested, tick after tick
+    assert requested(h.settle()) == []
+    h.tick(3600)
+    assert requested(h.settle()) == []
+
+
+def test_eager_ignores_code_versions_and_code_version_changed_since_requested_does_not() -> None:
+    c = AutomationCondition
+
     def defs(version: str) -> Definitions:
         @asset(code_version=version, automation_condition=EAGER)
         def model() -> int:
             return 1
 
-        return Definitions(assets=[model])
+        @asset(
+            code_version=version,
+            automation_condition=c.code_version_changed().since(c.newly_requested()),
+        )
+        def rebuilt() -> int:
+            return 1
+
+        return Definitions(assets=[model, rebuilt])
 
     h = Harness(defs("1"))
-    assert requested(h.settle()) == [("model", None)]  # newly missing
-    assert h.settle() == []
+    assert requested(h.settle()) == []
     h.publish(defs("1"))
     assert requested(h.settle()) == []  # same code: nothing to do
     h.publish(defs("2"))
-    events = h.settle()
-    assert requested(events) == [("model", None)]
-    leaves = evaluations(events)[0].result.children[1].children
-    assert [leaf.condition for leaf in leaves if leaf.value] == ["code_version_changed"]
+    events = h.settle()  # Dagster: eager requests nothing; the other requests once
+    assert requested(events) == [("rebuilt", None)]
+    since = evaluations(events)[0].result
+    assert since.condition == "SINCE" and [c.condition for c in since.children] == [
+        "code_version_changed",
+        "newly_requested",
+    ]
+    assert h.settle() == []
+    h.publish(defs("2"))
+    assert requested(h.settle()) == []
 
 
 # -- partitions -------------------------------------------------------------------------------

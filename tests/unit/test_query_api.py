@@ -227,6 +227,8 @@ ROOM_EXPORTS = {
         "StatusReport",
     },
     "folds": {
+        "matched_assets",
+        "run_group",
         "AssetStateProjection",
         "AutomationFacts",
         "backfill_summaries",
