@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from conflux.events import (
     AnyEvent,
+    AssetCheckEvaluated,
     AssetMaterialized,
     MaterializationRequested,
     RunRequestSpec,
@@ -53,7 +54,7 @@ from conflux.projections.folds import (
 
 if TYPE_CHECKING:
     from conflux.coordinator._state import CoordinatorState
-    from conflux.projections.folds import DefinitionsProjection, LocationState
+    from conflux.projections.folds import DefinitionsProjection, InstigatorRecord, LocationState
 
 log = logging.getLogger("conflux.coordinator.instigators")
 
@@ -254,11 +255,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 def decide_instigators(
     state: CoordinatorState, now: datetime
-) -> list[TickRequested | TickCompleted | MaterializationRequested]:
+) -> list[TickRequested | TickCompleted | MaterializationRequested | AssetCheckEvaluated]:
     """The ticks due by `now`, and the runs that completed ticks ask for."""
     inst = state.instigators
     specs = inst.refresh(state.definitions)
-    events: list[TickRequested | TickCompleted | MaterializationRequested] = []
+    events: list[
+        TickRequested | TickCompleted | MaterializationRequested | AssetCheckEvaluated
+    ] = []
     if inst.pending:
         events.extend(_runs(state, specs, now))
     if inst._dirty:
@@ -272,10 +275,10 @@ def decide_instigators(
 
 def _tick(
     state: CoordinatorState, name: str, spec: Spec | None, now: datetime
-) -> list[TickRequested | TickCompleted | MaterializationRequested]:
+) -> list[TickRequested | TickCompleted | MaterializationRequested | AssetCheckEvaluated]:
     inst = state.instigators
     rec = inst.facts.records.get(name)
-    out: list[TickRequested | TickCompleted | MaterializationRequested] = []
+    out: list[TickRequested | TickCompleted | MaterializationRequested | AssetCheckEvaluated] = []
     if rec is not None:
         for request in sorted(rec.outstanding.values(), key=lambda r: r.tick_time):
             if request.time + timedelta(seconds=request.timeout_s + LOST_MARGIN_S) <= now:
@@ -295,6 +298,10 @@ def _tick(
                 out.append(_request(state, location, "schedule", name, tick_id, tick_time, now))
             else:
                 out.append(_schedule_tick(state, location, snap, tick_id, tick_time, now))
+    elif snap.kind in ("freshness", "automation_condition") and not (
+        snap.kind == "automation_condition" and snap.use_user_code_server
+    ):
+        out.extend(_coordinator_sensor_tick(state, location, snap, rec, now))
     elif rec is None or not rec.outstanding:  # a lost tick is folded first, then the next
         last = rec.last_request_time if rec is not None else None
         if last is None or now >= last + timedelta(seconds=snap.minimum_interval_seconds):
@@ -304,6 +311,51 @@ def _tick(
                 out.append(
                     _request(state, location, "sensor", name, tick_id, now, now, snap, events)
                 )
+    return out
+
+
+def _coordinator_sensor_tick(
+    state: CoordinatorState,
+    location: str,
+    snap: SensorSnapshot,
+    rec: InstigatorRecord | None,
+    now: datetime,
+) -> list[TickRequested | TickCompleted | MaterializationRequested | AssetCheckEvaluated]:
+    """A tick of a sensor with no user function, decided here (no worker is asked).
+
+    A freshness sensor evaluates its due freshness checks (`_freshness`); an automation
+    condition sensor only records that it ticked (automation itself is event-driven).
+    """
+    from conflux.coordinator._freshness import due_checks, evaluate
+
+    last = rec.last_request_time if rec is not None else None
+    last_done = rec.last_completed.time if rec is not None and rec.last_completed else None
+    since = max((t for t in (last, last_done) if t is not None), default=None)
+    if since is not None and now < since + timedelta(seconds=snap.minimum_interval_seconds):
+        return []
+    tick_id = derived_id("sensor-tick", snap.name, now.isoformat())
+    out: list[TickRequested | TickCompleted | MaterializationRequested | AssetCheckEvaluated] = []
+    if snap.kind == "freshness":
+        for text in due_checks(state, snap.check_keys, now):
+            asset_key, _, name = text.rpartition(":")
+            out.append(evaluate(state, (asset_key, name), now, cause=tick_id))
+    done = len(out)
+    out.append(
+        TickCompleted(
+            event_id=derived_id("tick-completed", tick_id),
+            time=now,
+            producer=PRODUCER,
+            correlation_id=tick_id,
+            instigator_type="sensor",
+            name=snap.name,
+            location=location,
+            tick_id=tick_id,
+            tick_time=now,
+            status="success" if done else "skipped",
+            skip_reason=None if done else "nothing to evaluate",
+            cursor=rec.cursor if rec is not None else None,
+        )
+    )
     return out
 
 

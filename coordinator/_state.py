@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from conflux.coordinator._automation import NOTED_TYPES, AutomationState
 from conflux.coordinator._backfill import BackfillState
+from conflux.coordinator._freshness import NOTED_TYPES as FRESHNESS_TYPES, FreshnessState
 from conflux.coordinator._instigators import InstigatorState
 from conflux.coordinator._run_state import (
     TERMINAL,
@@ -88,6 +89,7 @@ class CoordinatorState:
         timers: heap of (due time, run id, work item id) for retries.
         instigators: schedules and sensors (status, ticks, cursors).
         automation: what declarative automation evaluates next.
+        freshness: freshness checks, their results, and updates not yet answered.
     """
 
     definitions: DefinitionsProjection = field(default_factory=DefinitionsProjection)
@@ -102,6 +104,7 @@ class CoordinatorState:
     timers: list[tuple[datetime, str, str]] = field(default_factory=list)
     instigators: InstigatorState = field(default_factory=InstigatorState)
     automation: AutomationState = field(default_factory=AutomationState)
+    freshness: FreshnessState = field(default_factory=FreshnessState)
     _item_run: dict[str, str] = field(default_factory=dict, repr=False)
 
     def apply(self, event: AnyEvent) -> None:
@@ -186,6 +189,8 @@ class CoordinatorState:
                 pass
         if event.type in NOTED_TYPES:
             self.automation.apply(event)
+        if event.type in FRESHNESS_TYPES:
+            self.freshness.apply(event)
 
     # -- queries -------------------------------------------------------------------------
 

@@ -116,6 +116,7 @@ if TYPE_CHECKING:
         BackfillPolicySnapshot as BackfillPolicySnapshot,
         DimensionMappingSnapshot as DimensionMappingSnapshot,
         DynamicPartitionsSnapshot as DynamicPartitionsSnapshot,
+        FreshnessCheckSnapshot as FreshnessCheckSnapshot,
         IdentityMappingSnapshot as IdentityMappingSnapshot,
         LastMappingSnapshot as LastMappingSnapshot,
         LocationSnapshot as LocationSnapshot,

@@ -301,10 +301,23 @@ class ScheduleSnapshot(_Frozen):
 
 
 class SensorSnapshot(_Frozen):
-    """A sensor: user code evaluated in a worker on request, at most every interval."""
+    """A sensor: user code evaluated in a worker on request, at most every interval.
+
+    Two kinds run no user function: `freshness` (the coordinator evaluates the freshness
+    checks in `check_keys`) and `automation_condition` (whether automation runs for the
+    `asset_keys`, and, with `use_user_code_server`, the worker evaluates their custom
+    conditions on its ticks).
+    """
 
     name: str
-    kind: Literal["sensor", "asset_sensor", "multi_asset_sensor", "stream"] = "sensor"
+    kind: Literal[
+        "sensor",
+        "asset_sensor",
+        "multi_asset_sensor",
+        "stream",
+        "freshness",
+        "automation_condition",
+    ] = "sensor"
     minimum_interval_seconds: float = 30.0
     asset_keys: tuple[str, ...] = ()
     """The target, resolved to asset keys (empty: each run request names its assets)."""
@@ -313,6 +326,23 @@ class SensorSnapshot(_Frozen):
     default_status: Literal["running", "stopped"] = "stopped"
     description: str | None = None
     timeout_s: float = 60.0
+    check_keys: tuple[str, ...] = ()
+    """Freshness sensors: the checks they evaluate (`asset:check`)."""
+    run_tags: dict[str, str] = Field(default_factory=dict)
+    """Automation condition sensors: tags of the runs automation requests for its assets."""
+    use_user_code_server: bool = False
+    """Automation condition sensors: custom conditions are evaluated by the worker."""
+
+
+class FreshnessCheckSnapshot(_Frozen):
+    """A last-update freshness check's parameters (`build_last_update_freshness_checks`)."""
+
+    lower_bound_s: float = Field(ge=0)
+    """How old (seconds) the last update may be, before now or the latest deadline tick."""
+    deadline_cron: str | None = None
+    """When updates are due (None: the deadline is the evaluation's time)."""
+    timezone: str = "UTC"
+    severity: Literal["ERROR", "WARN"] = "WARN"
 
 
 class AssetCheckSnapshot(_Frozen):
@@ -325,6 +355,8 @@ class AssetCheckSnapshot(_Frozen):
     automation_condition: AutomationConditionSnapshot | None = None
     """When automation should run the check on its own (Dagster's
     `@asset_check(automation_condition=...)`); None: it runs with its asset only."""
+    freshness: FreshnessCheckSnapshot | None = None
+    """Set for a freshness check: the coordinator evaluates it (no function runs)."""
 
 
 class LocationSnapshot(_Frozen):

@@ -22,10 +22,15 @@ if TYPE_CHECKING:
     from conflux.sdk._automation import (
         AutomationCondition as AutomationCondition,
     )
+    from conflux.sdk._automation_context import (
+        AutomationContext as AutomationContext,
+        AutomationResult as AutomationResult,
+    )
     from conflux.sdk._check_context import (
         AssetCheckExecutionContext as AssetCheckExecutionContext,
     )
     from conflux.sdk._checks import (
+        AssetCheckKey as AssetCheckKey,
         AssetCheckResult as AssetCheckResult,
         AssetChecksDefinition as AssetChecksDefinition,
         AssetCheckSeverity as AssetCheckSeverity,
@@ -33,6 +38,7 @@ if TYPE_CHECKING:
         DuplicateCheckNameError as DuplicateCheckNameError,
         UnknownCheckTargetError as UnknownCheckTargetError,
         asset_check as asset_check,
+        multi_asset_check as multi_asset_check,
     )
     from conflux.sdk._context import (
         AssetExecutionContext as AssetExecutionContext,
@@ -40,6 +46,10 @@ if TYPE_CHECKING:
     )
     from conflux.sdk._definitions import (
         Definitions as Definitions,
+    )
+    from conflux.sdk._freshness import (
+        build_last_update_freshness_checks as build_last_update_freshness_checks,
+        build_sensor_for_freshness_checks as build_sensor_for_freshness_checks,
     )
     from conflux.sdk._instigators import (
         DuplicateInstigatorNameError as DuplicateInstigatorNameError,

@@ -56,7 +56,8 @@ def validate_instigators(
             raise DefinitionError(
                 f"Definitions(jobs=...) got {job!r}: pass jobs made by define_asset_job(...)"
             )
-        job.selection.resolve(defs, f"job {job.name}")
+        if not job.selection.is_checks_only:  # a checks-only job is refused as a target
+            job.selection.resolve(defs, f"job {job.name}")
     seen: dict[str, str] = {}
     found_schedules: dict[str, ScheduleDefinition] = {}
     found_sensors: dict[str, SensorDefinition] = {}

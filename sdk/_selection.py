@@ -67,13 +67,21 @@ class AssetSelection:
     def _resolve(self, graph: _Graph, what: str) -> set[str]:
         raise NotImplementedError
 
+    is_checks_only: bool = False
+    """True for a selection of asset checks alone (`checks_for_assets`, `checks`)."""
+
     def resolve(self, defs: Definitions, what: str = "target") -> list[str]:
         """The selected asset keys (`a/b` strings), sorted; external assets left out.
 
         Raises:
-            UnknownTargetError: a named asset or group is not in `defs`, or nothing is
-                selected (the message names `what` and close keys).
+            UnknownTargetError: a named asset or group is not in `defs`, nothing is
+                selected, or only checks are (the message names `what` and the fix).
         """
+        if self.is_checks_only:
+            raise UnknownTargetError(
+                f"{what} selects asset checks only: Conflux runs an asset's checks with the "
+                "asset, in the same work item, so target the assets themselves"
+            )
         graph = _Graph(defs)
         keys = self._resolve(graph, what) - graph.external
         if not keys:
@@ -107,6 +115,37 @@ class AssetSelection:
     def from_string(text: str) -> AssetSelection:
         """The CLI's selection syntax: `a,b`, `*a`, `a*`, `+a`, `a+`, `group:g`, `*`."""
         return _parse(text)
+
+    @staticmethod
+    def checks_for_assets(*assets: object) -> AssetSelection:
+        """The checks of these assets, without the assets (Dagster's name).
+
+        Conflux runs checks with their asset, so this selection can name a job but not be
+        a schedule's or sensor's target (docs/porting-from-dagster.md).
+        """
+        return _Checks(AssetSelection.assets(*assets), ())
+
+    @staticmethod
+    def checks(*checks: object) -> AssetSelection:
+        """These asset checks (`AssetChecksDefinition`s or `AssetCheckKey`s), alone."""
+        names: list[str] = []
+        for item in checks:
+            for key in getattr(item, "check_keys", None) or [item]:
+                names.append(key.to_user_string() if hasattr(key, "to_user_string") else str(key))
+        return _Checks(_Keys(()), tuple(names))
+
+    @staticmethod
+    def all_asset_checks() -> AssetSelection:
+        """Every asset check (alone; see `checks_for_assets`)."""
+        return _Checks(_All(), ())
+
+    def without_checks(self) -> AssetSelection:
+        """The same assets, without their checks (Dagster's name).
+
+        Conflux runs an asset's checks whenever it materializes the asset, so the checks
+        still run (docs/porting-from-dagster.md); the selected assets are the same.
+        """
+        return self
 
     def upstream(self, depth: int | None = None) -> AssetSelection:
         """With everything upstream (up to `depth` levels)."""
@@ -165,6 +204,18 @@ class _Groups(AssetSelection):
                 )
             found |= members
         return found
+
+
+@dataclass(frozen=True)
+class _Checks(AssetSelection):
+    """Checks alone: of the assets `of` selects, or named `asset:check`."""
+
+    of: AssetSelection
+    names: tuple[str, ...]
+    is_checks_only: bool = True
+
+    def _resolve(self, graph: _Graph, what: str) -> set[str]:
+        return set()
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,9 @@ if TYPE_CHECKING:
 MIN_INTERVAL_S = 1.0
 """The shortest `minimum_interval_seconds` (Dagster's floor is 30 s)."""
 
-SensorKind = Literal["sensor", "asset_sensor", "multi_asset_sensor", "stream"]
+SensorKind = Literal[
+    "sensor", "asset_sensor", "multi_asset_sensor", "stream", "freshness", "automation_condition"
+]
 Position = tuple[str, str]
 """(ISO time, event id) of a materialization: ordered like the events."""
 
@@ -177,6 +179,7 @@ class SensorDefinition:
         timeout_seconds: float = 60.0,
         kind: SensorKind = "sensor",
         monitored_assets: Sequence[object] = (),
+        check_keys: Sequence[str] = (),
     ) -> None:
         self.name: str = name or str(getattr(evaluation_fn, "__name__", "sensor"))
         self.evaluation_fn = evaluation_fn
@@ -189,6 +192,7 @@ class SensorDefinition:
         self.default_status = default_status
         self.timeout_seconds = float(timeout_seconds)
         self.kind: SensorKind = kind
+        self.check_keys = tuple(check_keys)
         self.monitored_keys = tuple(
             k
             for item in monitored_assets
@@ -235,7 +239,13 @@ class SensorDefinition:
             else "stopped",
             description=self.description,
             timeout_s=self.timeout_seconds,
+            check_keys=self.check_keys,
+            **self._snapshot_extra(),
         )
+
+    def _snapshot_extra(self) -> dict[str, object]:
+        """Fields of the snapshot that only some kinds of sensor set."""
+        return {}
 
     def evaluate(
         self,

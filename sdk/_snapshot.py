@@ -64,7 +64,7 @@ def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapsho
         assets=tuple(assets),
         python_version=platform.python_version(),
         executable=sys.executable,
-        asset_checks=defs.checks.snapshots(),
+        asset_checks=defs.checks.snapshots(resolve),
         schedules=defs.instigators.schedule_snapshots,
         sensors=defs.instigators.sensor_snapshots,
     )

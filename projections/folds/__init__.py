@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from conflux.projections.folds._automation import (
         AutomationFacts as AutomationFacts,
         cron_leaves as cron_leaves,
+        latest_tick as latest_tick,
         matched_assets as matched_assets,
         window_schedule as window_schedule,
     )
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     )
     from conflux.projections.folds._instigators import (
         InstigatorFacts as InstigatorFacts,
+        InstigatorRecord as InstigatorRecord,
         InstigatorSummary as InstigatorSummary,
         defined_instigators as defined_instigators,
         effective_status as effective_status,

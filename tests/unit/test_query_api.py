@@ -227,6 +227,8 @@ ROOM_EXPORTS = {
         "StatusReport",
     },
     "folds": {
+        "InstigatorRecord",
+        "latest_tick",
         "matched_assets",
         "run_group",
         "AssetStateProjection",
