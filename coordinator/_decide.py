@@ -23,9 +23,13 @@ from conflux.coordinator._queue import QueueLimits
 from conflux.coordinator._state import TERMINAL, queue_keys
 from conflux.events import (
     AssetCheckEvaluated,
+    AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     BackfillCompleted,
     ConfluxError,
+    DynamicPartitionsAdded,
+    DynamicPartitionsDeleted,
     MaterializationRequested,
     RunCompleted,
     RunHeld,
@@ -62,6 +66,10 @@ Decision = (
     | TickCompleted
     | AutomationEvaluated
     | AssetCheckEvaluated
+    | AssetMaterialized
+    | AssetObserved
+    | DynamicPartitionsAdded
+    | DynamicPartitionsDeleted
 )
 """What the coordinator emits."""
 

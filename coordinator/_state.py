@@ -34,6 +34,7 @@ from conflux.events import (
     AnyEvent,
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     BackfillCanceled,
     BackfillCompleted,
@@ -64,6 +65,12 @@ if TYPE_CHECKING:
     from conflux.coordinator._planner import Plan, WorkItem
 
 __all__ = ["TERMINAL", "CoordinatorState", "ItemStatus", "Outcome", "RunProgress", "RunState"]
+
+
+_REPORTED = frozenset(
+    {"AssetMaterialized", "AssetObserved", "DynamicPartitionsAdded", "DynamicPartitionsDeleted"}
+)
+"""Event types a sensor tick may stand for (see `InstigatorState.note_reported`)."""
 
 
 def queue_keys(item: WorkItem) -> tuple[str, ...]:
@@ -117,6 +124,8 @@ class CoordinatorState:
             case PartitionStarted():
                 self.assets.apply(event)
                 self._record_started(event)
+            case AssetObserved():
+                self._record_materialized(event)  # it completes its work item
             case PartitionFailed():
                 self.assets.apply(event)
                 self._record_failed(event)
@@ -187,6 +196,8 @@ class CoordinatorState:
                     self.dirty_backfills.discard(event.backfill_id)
             case _:
                 pass
+        if event.type in _REPORTED and self.instigators.pending:
+            self.instigators.note_reported(event)
         if event.type in NOTED_TYPES:
             self.automation.apply(event)
         if event.type in FRESHNESS_TYPES:
@@ -283,7 +294,7 @@ class CoordinatorState:
                 run.full_check = True
                 self.dirty.add(run_id)
 
-    def _record_materialized(self, event: AssetMaterialized) -> None:
+    def _record_materialized(self, event: AssetMaterialized | AssetObserved) -> None:
         if event.work_item_id is None:
             return  # reported, or not part of a run: asset state only
         run = self._active(event.run_id or self._item_run.get(event.work_item_id))

@@ -305,6 +305,10 @@ class AssetObserved(Event):
     """`executed`: an observable source's function in a work item; `sensor`: a sensor
     tick's asset events; `reported`: from outside (the CLI or an API)."""
     run_id: str | None = None
+    work_item_id: str | None = None
+    """The work item that ran the observation function (it completes that item)."""
+    worker_id: str | None = None
+    attempt: int | None = None
     tick_id: str | None = None
     """The sensor tick that reported it, if any."""
 
@@ -468,6 +472,35 @@ class TickRequested(Event):
     """When the instigator's previous tick completed (the sensor context shows it)."""
 
 
+class SensorAssetEvent(BaseModel):
+    """An asset event a sensor reported (`SensorResult(asset_events=[...])`).
+
+    The coordinator records it as an `AssetMaterialized` (`source="reported"`) or an
+    `AssetObserved` when it folds the tick.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["materialization", "observation"]
+    asset_key: str
+    partition_key: str | None = None
+    data_version: str | None = None
+    """None: a materialization gets a fresh data version; an observation carries none."""
+    description: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class DynamicPartitionsChange(BaseModel):
+    """Keys a sensor adds to or deletes from a dynamic partitions definition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Literal["add", "delete"]
+    partitions_def_name: str
+    partition_keys: tuple[str, ...]
+
+
 class CustomConditionResult(BaseModel):
     """A custom automation condition's value, as a location's worker evaluated it.
 
@@ -507,6 +540,10 @@ class TickCompleted(Event):
     worker_id: str | None = None
     """The worker that evaluated it (None: decided by the coordinator alone)."""
     duration_ms: float | None = None
+    asset_events: tuple[SensorAssetEvent, ...] = ()
+    """Sensors: the asset events to record (the coordinator emits them, then the runs)."""
+    dynamic_partitions_requests: tuple[DynamicPartitionsChange, ...] = ()
+    """Sensors: dynamic partition keys to add or delete (emitted before the runs)."""
     condition_results: tuple[CustomConditionResult, ...] = ()
     """Automation condition sensors: the custom conditions' values (see
     `CustomConditionResult`)."""

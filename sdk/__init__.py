@@ -19,6 +19,13 @@ if TYPE_CHECKING:
         asset as asset,
         multi_asset as multi_asset,
     )
+    from conflux.sdk._asset_events import (
+        AssetMaterialization as AssetMaterialization,
+        AssetObservation as AssetObservation,
+        ObserveResult as ObserveResult,
+        SourceAsset as SourceAsset,
+        observable_source_asset as observable_source_asset,
+    )
     from conflux.sdk._automation import (
         AutomationCondition as AutomationCondition,
     )

@@ -13,6 +13,7 @@ materialization consumed per asset).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import logging
@@ -277,7 +278,7 @@ class SensorDefinition:
         result = tick_result(fn(context) if _takes_args(fn) else fn(), what)
         if result.cursor_set:
             return result
-        return TickResult(result.run_requests, result.skip_reason, context.cursor)
+        return dataclasses.replace(result, cursor=context.cursor)
 
     def _asset_tick(
         self,

@@ -46,6 +46,7 @@ def build_location_snapshot(defs: Definitions, location: str) -> LocationSnapsho
                     deps=tuple(deps[k] for k in sorted(deps)),
                     kinds=out.kinds,
                     is_external=node.is_external,
+                    is_observable=node.is_observable,
                     retry_policy=node.retry_policy.to_snapshot() if node.retry_policy else None,
                     pool=node.pool,
                     backfill_policy=(

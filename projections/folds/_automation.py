@@ -215,7 +215,8 @@ class AutomationFacts:
             if asset.automation_condition is not None and not asset.is_external
         }
         read_by: dict[str, set[str]] = {}
-        data_watch: set[str] = set()
+        # an observable source's updates are its new data versions: keep them
+        data_watch: set[str] = {k for k, a in graph.assets.items() if a.is_observable}
         for key, condition in self.automated.items():
             reads = {key, *graph.upstream_of(key), *matched_assets(condition)}
             for other in reads:
