@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING
 from conflux.events import (
     AnyEvent,
     AutomationEvaluated,
+    InstigatorStatusChanged,
     MaterializationRequested,
     RunCompleted,
     TickCompleted,
@@ -42,6 +43,7 @@ from conflux.projections.folds import (
     AutomationFacts,
     Evaluator,
     cron_leaves,
+    effective_status,
     next_cron_tick,
     run_group,
     window_schedule,
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from conflux.coordinator._state import CoordinatorState
-    from conflux.events import ConditionResult
+    from conflux.events import ConditionResult, SensorSnapshot
     from conflux.projections.folds import DefinitionsProjection
 
 log = logging.getLogger("conflux.coordinator.automation")
@@ -80,6 +82,7 @@ NOTED_TYPES = frozenset(
         "LocationLoadFailed",
         "DynamicPartitionsAdded",
         "TickCompleted",
+        "InstigatorStatusChanged",
     }
 )
 """The event types `AutomationState.apply` reads; the fold skips the call for the rest
@@ -110,6 +113,9 @@ class AutomationState:
     run_partitions: dict[str, list[AssetPartition]] = field(default_factory=dict)
     planned_runs: dict[str, list[AssetPartition]] = field(default_factory=dict)
     levels: dict[str, int] = field(default_factory=dict)
+    sensors: dict[str, tuple[str, SensorSnapshot]] = field(default_factory=dict)
+    """Automated asset -> (location, the automation condition sensor that governs it); an
+    asset none targets is governed by the implicit default sensor, always running."""
     timed: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     """(cron, time zone) -> the automated assets a tick of it may change (a cron node of
     their condition, or their time window)."""
@@ -150,6 +156,10 @@ class AutomationState:
             self.graph_changed = event.event_id
         elif kind == "TickCompleted":
             self._custom_reported(event)
+        elif isinstance(event, InstigatorStatusChanged):
+            for asset_key, (_, sensor) in self.sensors.items():
+                if sensor.name == event.name:  # started or stopped: look at its assets again
+                    self.full[asset_key] = event.event_id
 
     def _custom_reported(self, event: AnyEvent) -> None:
         """A worker reported custom conditions: evaluate the assets they belong to again."""
@@ -191,6 +201,7 @@ def decide_automation(
         auto.facts,
         lambda r: _run_open(state, r),
         now,
+        group_of=lambda key: _group(graph, auto.sensors, key),
     )
     due: dict[AssetPartition, tuple[ConditionResult, tuple[str, ...]]] = {}
     queue = [(auto.levels.get(a, 0), a, p or "", p) for (a, p) in auto.candidates]
@@ -207,21 +218,21 @@ def decide_automation(
         seen.add(ap)
         budget -= 1
         condition = auto.facts.automated.get(asset_key)
-        if condition is None:
+        if condition is None or not _governed(state, asset_key):
             continue
         quick = evaluator.evaluate(condition, asset_key, partition, explain=False)
         if not quick.value:
             continue
         result = evaluator.evaluate(condition, asset_key, partition)
         due[ap] = (result, tuple(sorted(causes)))
-        evaluator.step_requests[ap] = run_group(graph, asset_key)
+        evaluator.step_requests[ap] = _group(graph, auto.sensors, asset_key)
         for down, keys in _dependents(graph, auto, asset_key, partition, now):
             for key in keys:
                 nxt = (down, key)
                 if nxt not in seen:
                     causes_of.setdefault(nxt, set()).update(causes)
                     heapq.heappush(queue, (auto.levels.get(down, 0), down, key or "", key))
-    events.extend(_request(graph, due, now))
+    events.extend(_request(graph, due, now, auto.sensors))
     return events
 
 
@@ -244,13 +255,20 @@ def _request(
     graph: DefinitionsProjection,
     due: dict[AssetPartition, tuple[ConditionResult, tuple[str, ...]]],
     now: datetime,
+    sensors: Mapping[str, tuple[str, SensorSnapshot]],
 ) -> list[AutomationEvaluated | MaterializationRequested]:
-    """One run per location, partitions definition and key set; an evaluation per partition."""
+    """One run per location, partitions definition, sensor and key set.
+
+    An evaluation per partition; a run carries its automation condition sensor's
+    `run_tags`.
+    """
     by_group: dict[str, dict[str, list[str | None]]] = {}
+    tags_of: dict[str, dict[str, str]] = {}
     for asset_key, partition in due:
-        by_group.setdefault(run_group(graph, asset_key), {}).setdefault(asset_key, []).append(
-            partition
-        )
+        sensor = sensors.get(asset_key)
+        group = _group(graph, sensors, asset_key)
+        tags_of[group] = dict(sensor[1].run_tags) if sensor else {}
+        by_group.setdefault(group, {}).setdefault(asset_key, []).append(partition)
     events: list[AutomationEvaluated | MaterializationRequested] = []
     for name in sorted(by_group):
         runs: dict[tuple[str | None, ...], list[str]] = {}
@@ -258,7 +276,7 @@ def _request(
             ordered = tuple(sorted(keys, key=lambda k: "" if k is None else k))
             runs.setdefault(ordered, []).append(asset_key)
         for key_set, assets in sorted(runs.items(), key=lambda r: (sorted(r[1]), r[0])):
-            events.extend(_run(sorted(assets), key_set, due, now))
+            events.extend(_run(sorted(assets), key_set, due, now, tags_of[name]))
     return events
 
 
@@ -267,6 +285,7 @@ def _run(
     keys: tuple[str | None, ...],
     due: dict[AssetPartition, tuple[ConditionResult, tuple[str, ...]]],
     now: datetime,
+    tags: dict[str, str],
 ) -> list[AutomationEvaluated | MaterializationRequested]:
     causes = sorted({c for a in assets for k in keys for c in due[(a, k)][1]})
     run_id = derived_id("automation", *assets, "|", *(k or "" for k in keys), "|", *causes)
@@ -288,7 +307,7 @@ def _run(
                     trigger_event_ids=cs,
                 )
             )
-    events.append(_run_request(run_id, assets, keys, now, cause=events[0].event_id))
+    events.append(_run_request(run_id, assets, keys, now, cause=events[0].event_id, tags=tags))
     return events
 
 
@@ -299,6 +318,7 @@ def _run_request(
     now: datetime,
     *,
     cause: str | None,
+    tags: Mapping[str, str] | None = None,
 ) -> MaterializationRequested:
     """The request of an automatic run.
 
@@ -316,8 +336,26 @@ def _run_request(
         asset_keys=tuple(assets),
         partition_keys=partition_keys or None,
         requested_by="automation",
-        tags={"trigger": "automation"},
+        tags={**(tags or {}), "trigger": "automation"},
     )
+
+
+def _group(
+    graph: DefinitionsProjection, sensors: Mapping[str, tuple[str, SensorSnapshot]], key: str
+) -> str:
+    """The run an automatic request of `key` joins: location, partitions, sensor."""
+    sensor = sensors.get(key)
+    return run_group(graph, key) + (f"|{sensor[1].name}" if sensor else "")
+
+
+def _governed(state: CoordinatorState, asset_key: str) -> bool:
+    """Whether automation runs for the asset: its automation condition sensor is running."""
+    found = state.automation.sensors.get(asset_key)
+    if found is None:
+        return True
+    sensor = found[1]
+    record = state.instigators.facts.records.get(sensor.name)
+    return effective_status(record, sensor.default_status) == "running"
 
 
 def _run_open(state: CoordinatorState, run_id: str) -> bool:
@@ -334,6 +372,15 @@ def _on_graph_change(
     """Re-read the automated assets; evaluate each fully once; reset the timers."""
     auto.facts.refresh(graph)
     auto.levels = _levels(graph, auto.facts.automated)
+    auto.sensors = {}
+    for location, state in sorted(graph.locations.items()):
+        snapshot = state.snapshot
+        for sensor in sorted(snapshot.sensors if snapshot else (), key=lambda s: s.name):
+            if sensor.kind != "automation_condition":
+                continue
+            for asset_key in sensor.asset_keys:
+                if graph.location_of(asset_key) == location:
+                    auto.sensors.setdefault(asset_key, (location, sensor))
     for key in auto.facts.automated:
         auto.full[key] = cause
     timed: dict[tuple[str, str], set[str]] = {}

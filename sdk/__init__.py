@@ -33,6 +33,9 @@ if TYPE_CHECKING:
         AutomationContext as AutomationContext,
         AutomationResult as AutomationResult,
     )
+    from conflux.sdk._automation_sensor import (
+        AutomationConditionSensorDefinition as AutomationConditionSensorDefinition,
+    )
     from conflux.sdk._check_context import (
         AssetCheckExecutionContext as AssetCheckExecutionContext,
     )

@@ -522,6 +522,14 @@ class BuiltinAutomationCondition(AutomationCondition):
         """The data-only form the coordinator evaluates (see `AutomationCondition`)."""
         from conflux.events import AutomationConditionSnapshot
 
+        if (self.kind in _DEPS_OR_CHECKS or self.kind == "asset_matches") and _has_custom(self):
+            raise InvalidAutomationConditionError(
+                f"{self.get_label() or self.name}: a custom condition inside an operator over "
+                "other assets or checks is not supported (the worker evaluates custom "
+                "conditions for the asset they are attached to): use it at the top of the "
+                "asset's own condition"
+            )
+
         def keys(selection: AssetSelection | None) -> tuple[str, ...] | None:
             if selection is None:
                 return None
@@ -594,6 +602,10 @@ def _name(c: BuiltinAutomationCondition) -> str:
             props.append("tag_values={" + ",".join(f"{k}:{v}" for k, v in c.tag_values) + "}")
         return c.kind + (f"({', '.join(props)})" if props else "")
     return _OPERATOR_NAMES.get(c.kind, c.kind)
+
+
+def _has_custom(condition: AutomationCondition) -> bool:
+    return condition.is_custom or any(_has_custom(c) for c in condition.children)
 
 
 def _matches(condition: AutomationCondition, old: AutomationCondition | str) -> bool:

@@ -133,15 +133,22 @@ class AutomationResult:
 
     def __init__(
         self,
-        context: AutomationContext | EntitySubset,
-        true_subset: EntitySubset | AutomationContext | None = None,
+        *args: AutomationContext | EntitySubset,
+        context: AutomationContext | None = None,
+        true_subset: EntitySubset | None = None,
         cursor: str | None = None,
         child_results: Sequence[AutomationResult] | None = None,
-        **kwargs: object,
+        **_ignored: object,
     ) -> None:
-        if "context" in kwargs or isinstance(context, EntitySubset):
-            context, true_subset = kwargs.pop("context", true_subset), context  # type: ignore[assignment]
-        if not isinstance(context, AutomationContext) or not isinstance(true_subset, EntitySubset):
+        for arg in args:
+            if isinstance(arg, AutomationContext) and context is None:
+                context = arg
+            elif isinstance(arg, EntitySubset) and true_subset is None:
+                true_subset = arg
+            else:
+                context = None
+                break
+        if context is None or true_subset is None:
             raise TypeError(
                 "AutomationResult(context, true_subset): pass the AutomationContext evaluate() "
                 "received and an EntitySubset (e.g. context.candidate_subset)"

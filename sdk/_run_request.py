@@ -17,7 +17,12 @@ from conflux.events import DefinitionError
 from conflux.sdk._keys import AssetKey
 
 if TYPE_CHECKING:
-    from conflux.events import DynamicPartitionsChange, RunRequestSpec, SensorAssetEvent
+    from conflux.events import (
+        CustomConditionResult,
+        DynamicPartitionsChange,
+        RunRequestSpec,
+        SensorAssetEvent,
+    )
     from conflux.sdk._asset import AssetsDefinition
 
 
@@ -134,11 +139,18 @@ class TickResult:
     """True when the result itself carried a cursor (a `SensorResult(cursor=...)`)."""
     asset_events: tuple[SensorAssetEvent, ...] = ()
     dynamic_partitions_requests: tuple[DynamicPartitionsChange, ...] = ()
+    condition_results: tuple[CustomConditionResult, ...] = ()
+    """Automation condition sensors: the custom conditions' values."""
 
     @property
     def has_effects(self) -> bool:
-        """True when the tick asks for anything (runs, asset events, partition changes)."""
-        return bool(self.run_requests or self.asset_events or self.dynamic_partitions_requests)
+        """True when the tick yields anything (runs, asset events, partition changes, values)."""
+        return bool(
+            self.run_requests
+            or self.asset_events
+            or self.dynamic_partitions_requests
+            or self.condition_results
+        )
 
 
 def tick_result(result: object, what: str) -> TickResult:

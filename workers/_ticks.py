@@ -258,6 +258,7 @@ class TickEvaluator:
             cursor=result.cursor,
             asset_events=result.asset_events,
             dynamic_partitions_requests=result.dynamic_partitions_requests,
+            condition_results=result.condition_results,
         )
 
     def _failure(

@@ -82,8 +82,10 @@ class Evaluator:
         facts: automation's facts (requests, runs, first publications, ...).
         run_open: whether a run is still open.
         now: the instant of the evaluation.
-        step_requests: asset partition -> the run group (`run_group`) of what this decision
+        step_requests: asset partition -> the run group (`group_of`) of what this decision
             step requests so far (`will_be_requested`); the caller adds to it.
+        group_of: which run an asset's automatic request joins (default `run_group`: its
+            location and partitions definition; the coordinator adds its automation sensor).
     """
 
     graph: DefinitionsProjection
@@ -92,6 +94,8 @@ class Evaluator:
     run_open: Callable[[str], bool]
     now: datetime
     step_requests: dict[AssetPartition, str] = field(default_factory=dict)
+    group_of: Callable[[str], str] | None = None
+    """The run group of an asset's automatic requests (default: `run_group`)."""
     _ups: dict[tuple[str, str | None, str], list[str | None]] = field(default_factory=dict)
     _ticks: dict[tuple[str, str], datetime] = field(default_factory=dict)
     # the root of the evaluation in progress
@@ -540,7 +544,8 @@ class Evaluator:
         root = (self._root[0], self._root[1])
         if ap == root:
             return True
-        return group == run_group(self.graph, self._root[0])
+        group_of = self.group_of or (lambda key: run_group(self.graph, key))
+        return group == group_of(self._root[0])
 
     def _executed_with_root(self, entity: Entity) -> _Val:
         asset_key, _, check = entity

@@ -437,3 +437,134 @@ def test_a_partition_planned_in_an_open_run_is_in_progress_for_automation() -> N
         MaterializationRequested(time=h.tick(), run_id="m2", selection="raw", asset_keys=("raw",))
     )
     assert requested(h.settle()) == [("clean", None), ("report", None)]
+
+
+# -- Dagster's operators ------------------------------------------------------------------------
+
+
+def test_replace_without_allow_and_ignore_edit_trees_as_in_dagster() -> None:
+    c = AutomationCondition
+    eager = c.eager()
+    no_missing = eager.replace("any_deps_missing", c.any_deps_missing().ignore(c_sel("b")))
+    assert no_missing != eager and str(no_missing) == "eager"
+    assert eager.without(~c.in_progress()).children[-1] == ~c.any_deps_in_progress()
+    with pytest.raises(InvalidAutomationConditionError, match="not an operand"):
+        eager.without(c.missing())
+    allowed = c.any_deps_match(c.missing()).allow(c_sel("a"))
+    assert allowed.name.startswith("ANY_DEPS_MATCH(allow_selection=")
+    since = c.newly_updated().since(c.newly_requested())
+    assert [child.name for child in since.children] == ["newly_updated", "newly_requested"]
+    assert c.cron_tick_passed("@daily").name == (
+        "cron_tick_passed(cron_schedule=@daily, cron_timezone=UTC)"
+    )
+
+
+def c_sel(*keys: str) -> object:
+    from conflux.sdk import AssetSelection
+
+    return AssetSelection.keys(*keys)
+
+
+def test_allow_and_ignore_resolve_against_the_location_into_the_snapshot() -> None:
+    from conflux.sdk import AssetSelection
+
+    @asset(group_name="raw")
+    def a() -> int:
+        return 1
+
+    @asset
+    def b() -> int:
+        return 2
+
+    @asset(
+        automation_condition=AutomationCondition.any_deps_match(
+            AutomationCondition.missing()
+        ).ignore(AssetSelection.groups("raw") | AssetSelection.keys("elsewhere"))
+    )
+    def c(a: int, b: int) -> int:
+        return a + b
+
+    snapshot = build_location_snapshot(Definitions(assets=[a, b, c]), "loc")
+    condition = {s.key: s for s in snapshot.assets}["c"].automation_condition
+    assert condition is not None and condition.ignore == ("a", "elsewhere")
+
+
+def test_a_custom_condition_is_evaluated_by_the_worker_and_read_by_the_coordinator() -> None:
+    from conflux.events import CustomConditionResult, TickCompleted
+    from conflux.sdk import AutomationContext, AutomationResult
+
+    class Weekday(AutomationCondition):
+        def evaluate(self, context: AutomationContext) -> AutomationResult:
+            weekday = context.evaluation_time.weekday() < 5
+            subset = context.candidate_subset if weekday else context.get_empty_subset()
+            return AutomationResult(context, subset)
+
+    @asset
+    def raw() -> int:
+        return 1
+
+    @asset(automation_condition=AutomationCondition.eager() & Weekday())
+    def clean(raw: int) -> int:
+        return raw
+
+    defs = Definitions(assets=[raw, clean])
+    sensor = defs.instigators.sensors["default_automation_condition_sensor"]
+    [monday] = sensor.condition_results(datetime(2024, 3, 4, tzinfo=UTC))  # type: ignore[attr-defined]
+    assert (monday.root_key, monday.node_path, monday.true_partitions) == ("clean", "0.1", None)
+    [sunday] = sensor.condition_results(datetime(2024, 3, 3, tzinfo=UTC))  # type: ignore[attr-defined]
+    assert sunday.true_partitions == ()
+    h = Harness(defs)
+    h.settle()
+    h.report("raw")
+    assert requested(h.settle()) == []  # the worker has not reported the custom node yet
+
+    def report(result: CustomConditionResult) -> TickCompleted:
+        return TickCompleted(
+            time=h.tick(),
+            instigator_type="sensor",
+            name="default_automation_condition_sensor",
+            location="loc",
+            tick_id=f"t{h.now.isoformat()}",
+            tick_time=h.now,
+            status="success",
+            condition_results=(result,),
+        )
+
+    h.feed(report(sunday))
+    assert requested(h.settle()) == []
+    h.feed(report(monday))
+    assert requested(h.settle()) == [("clean", None)]
+
+
+def test_a_custom_condition_over_other_assets_is_refused_with_the_reason() -> None:
+    class Always(AutomationCondition):
+        def evaluate(self, context: object) -> object:
+            raise AssertionError("never evaluated")
+
+    with pytest.raises(InvalidAutomationConditionError, match="custom condition inside"):
+        AutomationCondition.any_deps_match(Always()).to_snapshot()
+
+
+def test_automation_condition_sensors_gate_their_assets_and_tag_their_runs() -> None:
+    from conflux.events import InstigatorStatusChanged
+    from conflux.sdk import AssetSelection, AutomationConditionSensorDefinition
+
+    sensor = AutomationConditionSensorDefinition(
+        "nightly", target=AssetSelection.keys("clean"), run_tags={"team": "data"}
+    )
+    chain = _chain()
+    defs = Definitions(assets=list(chain.nodes), sensors=[sensor])
+    h = Harness(defs)
+    h.settle()
+    h.report("raw")
+    assert requested(h.settle()) == []  # the sensor is stopped (Dagster's default)
+    h.feed(
+        InstigatorStatusChanged(
+            time=h.tick(), instigator_type="sensor", name="nightly", status="running"
+        )
+    )
+    events = h.settle()
+    runs = [e for e in events if isinstance(e, MaterializationRequested)]
+    assert [r.asset_keys for r in runs] == [("clean",), ("report",)]
+    assert runs[0].tags == {"team": "data", "trigger": "automation"}
+    assert runs[1].tags == {"trigger": "automation"}  # the implicit default sensor's
