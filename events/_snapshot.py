@@ -181,6 +181,8 @@ AutomationConditionKind = Literal[
     "asset_matches",
     "any_checks_match",
     "all_checks_match",
+    "any_job_root_assets_match",
+    "all_job_root_assets_match",
     # operands
     "missing",
     "run_in_progress",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from conflux.sdk._asset_events import (
         AssetMaterialization as AssetMaterialization,
         AssetObservation as AssetObservation,
+        EventLogEntry as EventLogEntry,
         ObserveResult as ObserveResult,
         SourceAsset as SourceAsset,
         observable_source_asset as observable_source_asset,
@@ -76,7 +77,12 @@ if TYPE_CHECKING:
     from conflux.sdk._keys import (
         AssetKey as AssetKey,
     )
+    from conflux.sdk._lazy_definitions import (
+        LazyDefinitions as LazyDefinitions,
+        definitions as definitions,
+    )
     from conflux.sdk._loading import (
+        file_relative_path as file_relative_path,
         load_definitions_from_file as load_definitions_from_file,
         load_definitions_from_module as load_definitions_from_module,
     )

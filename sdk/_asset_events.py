@@ -23,7 +23,7 @@ from conflux.events import DefinitionError
 from conflux.sdk._keys import AssetKey, to_asset_key
 
 if TYPE_CHECKING:
-    from conflux.events import AssetObserved, PartitionFailed, SensorAssetEvent
+    from conflux.events import AssetMaterialized, AssetObserved, PartitionFailed, SensorAssetEvent
     from conflux.sdk._asset import AssetsDefinition
     from conflux.sdk._automation import AutomationCondition
     from conflux.sdk._execute import ExecutionRequest, NodeExecutor
@@ -363,3 +363,97 @@ def observe(
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class MetadataEntry:
+    """One metadata value as Dagster's records hand it out (`entry.value`)."""
+
+    value: object
+
+    @property
+    def text(self) -> str:
+        """The value as text."""
+        return str(self.value)
+
+
+class EventLogEntry:
+    """A recorded asset event, as Dagster's sensors and instance queries hand it out.
+
+    Wraps the `AssetMaterialized` (or `AssetObserved`) event: Dagster's attributes
+    (`asset_materialization`, `asset_observation`, `run_id`, `timestamp`) come from it, and
+    the event's own fields (`data_version`, `event_id`, ...) read through.
+    """
+
+    def __init__(self, event: AssetMaterialized | AssetObserved) -> None:
+        self._event = event
+
+    @property
+    def event(self) -> AssetMaterialized | AssetObserved:
+        """The Conflux event."""
+        return self._event
+
+    @property
+    def run_id(self) -> str:
+        """The run that recorded it ('' when reported from outside)."""
+        return self._event.run_id or ""
+
+    @property
+    def timestamp(self) -> float:
+        """When it was recorded (POSIX seconds)."""
+        return self._event.time.timestamp()
+
+    @property
+    def dagster_event_type(self) -> str:
+        """`ASSET_MATERIALIZATION` or `ASSET_OBSERVATION`."""
+        observed = self._event.type == "AssetObserved"
+        return "ASSET_OBSERVATION" if observed else "ASSET_MATERIALIZATION"
+
+    @property
+    def asset_materialization(self) -> AssetMaterialization | None:
+        """The materialization (None for an observation)."""
+        if self._event.type != "AssetMaterialized":
+            return None
+        return AssetMaterialization(
+            asset_key=self._event.asset_key,
+            partition=self._event.partition_key,
+            metadata={k: MetadataEntry(v) for k, v in self._event.metadata.items()},
+            tags={DATA_VERSION_TAG: self._event.data_version or ""},
+        )
+
+    @property
+    def asset_observation(self) -> AssetObservation | None:
+        """The observation (None for a materialization)."""
+        if self._event.type != "AssetObserved":
+            return None
+        return AssetObservation(
+            asset_key=self._event.asset_key,
+            partition=self._event.partition_key,
+            metadata={k: MetadataEntry(v) for k, v in self._event.metadata.items()},
+            tags={DATA_VERSION_TAG: self._event.data_version or ""},
+        )
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._event, name)
+
+    def __repr__(self) -> str:
+        return f"EventLogEntry({self._event!r})"
+
+
+class CheckInstance:
+    """The part of Dagster's `DagsterInstance` a check uses: the asset's latest materialization.
+
+    A check runs in the work item that materialized its asset, so the latest
+    materialization of that asset (partition) is the one it checks; other assets' history
+    is the read side's (`conflux events`), not a worker's.
+    """
+
+    def __init__(self, materialization: AssetMaterialized | None) -> None:
+        self._materialization = materialization
+
+    def get_latest_materialization_event(self, asset_key: object) -> EventLogEntry | None:
+        """The checked asset's materialization (None for any other asset)."""
+        mat = self._materialization
+        if mat is None or to_asset_key(asset_key).to_user_string() != mat.asset_key:  # type: ignore[arg-type]
+            return None
+        return EventLogEntry(mat)

@@ -302,6 +302,22 @@ class AutomationCondition:
             "all_checks_match", (condition,), blocking_only=blocking_only
         )
 
+    @staticmethod
+    def any_job_root_assets_match(condition: AutomationCondition) -> BuiltinAutomationCondition:
+        """(Dagster preview, for jobs) Some root asset of the job matches; not evaluated."""
+        label = condition.get_label() or condition.name
+        return BuiltinAutomationCondition("any_job_root_assets_match", (condition,)).with_label(
+            f"any_job_root_assets_match({label})"
+        )
+
+    @staticmethod
+    def all_job_root_assets_match(condition: AutomationCondition) -> BuiltinAutomationCondition:
+        """(Dagster preview, for jobs) Every root asset of the job matches; not evaluated."""
+        label = condition.get_label() or condition.name
+        return BuiltinAutomationCondition("all_job_root_assets_match", (condition,)).with_label(
+            f"all_job_root_assets_match({label})"
+        )
+
     # -- Dagster's compositions ---------------------------------------------------------
 
     @staticmethod

@@ -106,6 +106,19 @@ class AutomationConditionSensorDefinition(SensorDefinition):
     def _snapshot_extra(self) -> dict[str, object]:
         return {"run_tags": self.run_tags, "use_user_code_server": self.use_user_code_server}
 
+    def target_keys(self, defs: Definitions) -> list[str]:
+        """The computed assets the target selects.
+
+        None is fine (Dagster's default sensor targets every asset, whatever the location
+        holds).
+        """
+        from conflux.sdk._selection import resolve_loosely
+
+        if self.target is None:
+            return []
+        computed = {k.to_user_string() for k in defs.asset_keys if not defs.node_for(k).is_external}
+        return [k for k in resolve_loosely(self.target, defs) if k in computed]
+
     def evaluate(
         self,
         *,
@@ -132,7 +145,7 @@ class AutomationConditionSensorDefinition(SensorDefinition):
         defs = self._defs
         if defs is None or self.target is None:
             return
-        for key in self.target.resolve(defs, f"sensor {self.name}"):
+        for key in self.target_keys(defs):
             condition = condition_of(defs, key, self)
             if condition is None:
                 continue

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from conflux.events import AssetCheckEvaluated, AssetMaterialized
     from conflux.sdk._asset import AssetsDefinition
+    from conflux.sdk._asset_events import CheckInstance
     from conflux.sdk._definitions import Definitions
     from conflux.sdk._execute import ExecutionRequest
     from conflux.sdk._io_manager import IOManager
@@ -52,6 +53,15 @@ class AssetCheckExecutionContext(AssetExecutionContext):
     """
 
     check_name: str = ""
+    materialization: AssetMaterialized | None = None
+    """The materialization being checked (None when it is not known)."""
+
+    @property
+    def instance(self) -> CheckInstance:
+        """Dagster's instance, as far as a check uses it (`get_latest_materialization_event`)."""
+        from conflux.sdk._asset_events import CheckInstance
+
+        return CheckInstance(self.materialization)
 
 
 Yielded = dict[tuple[AssetKey, str], AssetCheckResult]
@@ -235,6 +245,7 @@ class CheckRunner:
             log=logging.getLogger(f"conflux.check.{check.name}"),
             attempt=req.attempt,
             check_name=check.name,
+            materialization=mat,
         )
 
     def _run_one(

@@ -55,6 +55,14 @@ class DuplicateCheckNameError(DefinitionError):
     """Two checks of one asset share a name."""
 
 
+class ExternalCheckTargetWarning(UserWarning):
+    """A check targets an asset no worker of its location computes, so it never runs.
+
+    Dagster accepts such checks (the asset becomes external) and can run them on their
+    own; Conflux runs checks with their asset's materialization.
+    """
+
+
 class AssetCheckSeverity(enum.Enum):
     """How bad a failed check is: ERROR blocks dependents (if the check is blocking)."""
 
@@ -372,6 +380,19 @@ def multi_asset_check(
     return decorate
 
 
+def unknown_targets(checks: Sequence[object], nodes: Sequence[AssetsDefinition]) -> list[AssetKey]:
+    """The assets the checks target that no node defines (sorted, each once)."""
+    defined = {key for node in nodes for key in node.keys}
+    found = {
+        spec.asset_key
+        for check in checks
+        if isinstance(check, AssetChecksDefinition)
+        for spec in check.specs
+        if spec.asset_key not in defined
+    }
+    return sorted(found, key=lambda k: k.to_user_string())
+
+
 def coerce_check_specs(
     specs: Sequence[AssetCheckSpec] | None, node: str
 ) -> tuple[AssetCheckSpec, ...]:
@@ -416,7 +437,7 @@ def validate_checks(defs: Definitions, checks: Sequence[object]) -> LocationChec
     """Bind the checks' resources and validate their targets and names.
 
     Raises:
-        UnknownCheckTargetError: a check targets an asset the location does not compute.
+        UnknownCheckTargetError: an asset's `check_specs` name an asset it does not compute.
         DuplicateCheckNameError: two checks of one asset share a name.
         DefinitionError: not a check, a missing resource, or several value parameters.
     """
@@ -501,10 +522,18 @@ def _target(
             asset_key=key.to_user_string(),
         ) from None
     if node.is_external and not observed_ok:
-        raise UnknownCheckTargetError(
-            f"{where}: {key} is an external asset (AssetSpec), which no worker executes, so "
-            "its checks would never run: check an asset computed here",
-            asset_key=key.to_user_string(),
+        import difflib
+        import warnings
+
+        known = [k.to_user_string() for k in defs.asset_keys if not defs.node_for(k).is_external]
+        close = difflib.get_close_matches(key.to_user_string(), known, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        warnings.warn(
+            f"{where}: {key} is an external asset here{hint}; Conflux runs a check in the work "
+            "item that materializes its asset, so this check never runs: check an asset "
+            "computed here, or define the asset in this location",
+            ExternalCheckTargetWarning,
+            stacklevel=4,
         )
     taken = names.setdefault(key, set())
     if spec.name in taken:

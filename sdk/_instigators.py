@@ -110,7 +110,7 @@ def _implicit_sensors(defs: Definitions, sensors: Sequence[object]) -> list[obje
         if isinstance(item, AutomationConditionSensorDefinition) and item.use_user_code_server:
             if item.name == DEFAULT_SENSOR_NAME or item.target is None:
                 return []
-            covered.update(item.target.resolve(defs, f"sensor {item.name}"))
+            covered.update(item.target_keys(defs))
     wanted = [
         out.key.to_user_string()
         for node in defs.nodes

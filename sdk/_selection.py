@@ -314,6 +314,7 @@ def define_asset_job(
     partitions_def: PartitionsDefinition | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
+    automation_condition: object = None,
 ) -> UnresolvedAssetJobDefinition:
     """A named asset selection for `@schedule(job=...)` and `build_schedule_from_partitioned_job`.
 
@@ -323,7 +324,20 @@ def define_asset_job(
         partitions_def: the partitions the job runs over (default: its assets' own).
         tags: tags added to every run it starts.
         description: shown with the job.
+        automation_condition: accepted (a preview API in Dagster) and not evaluated:
+            Conflux automates assets, not jobs (a warning says so); put the condition on
+            the job's assets.
     """
+    if automation_condition is not None:
+        import warnings
+
+        warnings.warn(
+            f"define_asset_job({name!r}, automation_condition=...): Conflux automates assets, "
+            "not jobs, so this condition is not evaluated: give the job's assets their "
+            "automation_condition",
+            UserWarning,
+            stacklevel=2,
+        )
     return UnresolvedAssetJobDefinition(
         name=name,
         selection=coerce_target(selection) if selection is not None else _All(),

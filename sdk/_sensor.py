@@ -215,7 +215,7 @@ class SensorDefinition:
             )
         if self.timeout_seconds <= 0:
             raise InvalidSensorError(f"{what}: timeout_seconds must be positive")
-        keys = self.target.resolve(defs, what) if self.target is not None else []
+        keys = self.target_keys(defs)
         monitored: list[str] = []
         if self.monitored_keys:
             known = {k.to_user_string() for k in defs.asset_keys}
@@ -243,6 +243,14 @@ class SensorDefinition:
             check_keys=self.check_keys,
             **self._snapshot_extra(),
         )
+
+    def target_keys(self, defs: Definitions) -> list[str]:
+        """The target's asset keys (empty: each run request names its assets).
+
+        Raises:
+            UnknownTargetError: the target names an asset the location does not define.
+        """
+        return self.target.resolve(defs, f"sensor {self.name}") if self.target is not None else []
 
     def _snapshot_extra(self) -> dict[str, object]:
         """Fields of the snapshot that only some kinds of sensor set."""
@@ -294,8 +302,11 @@ class SensorDefinition:
         if not fresh:
             return TickResult(skip_reason=f"no new materialization of {key}", cursor=cursor)
         latest = max(fresh, key=position_of)
+        from conflux.sdk._asset_events import EventLogEntry
+
         context = SensorEvaluationContext(**common)  # type: ignore[arg-type]
-        result = tick_result(self.evaluation_fn(context, latest), f"asset sensor {self.name}")
+        entry = EventLogEntry(latest)  # Dagster's type; the event's fields read through
+        result = tick_result(self.evaluation_fn(context, entry), f"asset sensor {self.name}")
         positions[key] = position_of(latest)
         return TickResult(result.run_requests, result.skip_reason, _encode(positions))
 

@@ -91,7 +91,7 @@ def _default_conditions(defs: Definitions) -> dict[str, AutomationCondition]:
             continue
         if sensor.default_condition is None or sensor.target is None:
             continue
-        for key in sensor.target.resolve(defs, f"sensor {sensor.name}"):
+        for key in sensor.target_keys(defs):
             found.setdefault(key, sensor.default_condition)
     return found
 

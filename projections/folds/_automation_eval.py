@@ -419,7 +419,7 @@ class Evaluator:
             return seen[1] if seen is not None else None
         if kind == "data_version_changed":
             return self.facts.data_changed.get(ap)
-        raise ValueError(f"unknown automation condition kind {kind!r}")
+        return None  # a kind Conflux does not evaluate (e.g. a job's): never true
 
     def _since_ref(self, at: datetime | None) -> bool:
         return at is not None and (self._ref is None or at > self._ref)
