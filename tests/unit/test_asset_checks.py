@@ -29,7 +29,6 @@ from conflux import (
     materialize,
 )
 from conflux.cli._reads import _checks_cell, _print_checks
-from conflux.sdk._checks import ExternalCheckTargetWarning
 from conflux.coordinator import CoordinatorState, decide, work_item_id
 from conflux.events import (
     AssetCheckEvaluated,
@@ -43,6 +42,7 @@ from conflux.events import (
 )
 from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
 from conflux.projections.projector import ReadModel
+from conflux.sdk._checks import ExternalCheckTargetWarning
 from conflux.sdk._snapshot import snapshot_id
 
 if TYPE_CHECKING:
