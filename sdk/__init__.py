@@ -86,6 +86,9 @@ if TYPE_CHECKING:
         load_definitions_from_file as load_definitions_from_file,
         load_definitions_from_module as load_definitions_from_module,
     )
+    from conflux.sdk._metadata_checks import (
+        build_metadata_bounds_checks as build_metadata_bounds_checks,
+    )
     from conflux.sdk._policies import (
         BackfillPolicy as BackfillPolicy,
         Backoff as Backoff,
@@ -111,6 +114,7 @@ if TYPE_CHECKING:
         InvalidScheduleError as InvalidScheduleError,
         ScheduleDefinition as ScheduleDefinition,
         ScheduleEvaluationContext as ScheduleEvaluationContext,
+        build_schedule_context as build_schedule_context,
         build_schedule_from_partitioned_job as build_schedule_from_partitioned_job,
         schedule as schedule,
     )
@@ -126,6 +130,7 @@ if TYPE_CHECKING:
         SensorDefinition as SensorDefinition,
         SensorEvaluationContext as SensorEvaluationContext,
         asset_sensor as asset_sensor,
+        build_sensor_context as build_sensor_context,
         multi_asset_sensor as multi_asset_sensor,
         sensor as sensor,
     )

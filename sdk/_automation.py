@@ -139,6 +139,24 @@ class AutomationCondition:
         """This condition with every `old` (a condition, or a name or label) replaced by `new`."""
         return new if _matches(self, old) else self
 
+    def with_label(self, label: str | None) -> AutomationCondition:
+        """The same condition, named `label` (built-in conditions; a custom one is itself)."""
+        return self
+
+    def allow(self, selection: AssetSelection) -> AutomationCondition:
+        """Only dependencies in `selection` count, in every deps operator within."""
+        return self
+
+    def ignore(self, selection: AssetSelection) -> AutomationCondition:
+        """Dependencies in `selection` do not count, in every deps operator within."""
+        return self
+
+    def without(self, condition: AutomationCondition) -> AutomationCondition:
+        """(For an `and`) the same condition without the operand equal to `condition`."""
+        raise InvalidAutomationConditionError(
+            f"without(): {self.name} is not an AND of conditions: call it on one (e.g. eager())"
+        )
+
     # -- operands ----------------------------------------------------------------------
 
     @staticmethod

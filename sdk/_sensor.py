@@ -310,8 +310,37 @@ class SensorDefinition:
         positions[key] = position_of(latest)
         return TickResult(result.run_requests, result.skip_reason, _encode(positions))
 
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        """Call the sensor's function directly (as Dagster does, for unit tests)."""
+        return self.evaluation_fn(*args, **kwargs)
+
     def __repr__(self) -> str:
         return f"SensorDefinition({self.name!r}, kind={self.kind!r})"
+
+
+def build_sensor_context(
+    instance: object = None,
+    cursor: str | None = None,
+    repository_name: str | None = None,
+    repository_def: object = None,
+    sensor_name: str | None = None,
+    resources: Mapping[str, object] | None = None,
+    definitions: object = None,
+    instance_ref: object = None,
+    last_sensor_start_time: float | None = None,
+    **_ignored: object,
+) -> SensorEvaluationContext:
+    """A `SensorEvaluationContext` for calling a sensor's function in a test (Dagster's).
+
+    Example:
+        >>> my_sensor(build_sensor_context(cursor="42"))
+    """
+    del instance, repository_name, repository_def, resources, definitions, instance_ref
+    return SensorEvaluationContext(
+        sensor_name=sensor_name or "sensor",
+        cursor=cursor,
+        last_tick_completion_time=last_sensor_start_time,
+    )
 
 
 def _takes_args(fn: Callable[..., object]) -> bool:

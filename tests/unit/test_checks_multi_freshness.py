@@ -223,3 +223,24 @@ def test_freshness_check_factories_refuse_what_dagster_refuses() -> None:
         build_last_update_freshness_checks(assets=[one, one], lower_bound_delta=timedelta(1))
     with pytest.raises(DefinitionError, match="not a freshness check"):
         build_sensor_for_freshness_checks(freshness_checks=[both])
+
+
+def test_metadata_bounds_checks_read_the_materialization_they_check() -> None:
+    from conflux import MaterializeResult, build_metadata_bounds_checks
+
+    @asset
+    def counted() -> MaterializeResult:
+        return MaterializeResult(metadata={"rows": 12})
+
+    low, high = (
+        build_metadata_bounds_checks(assets=[counted], metadata_key="rows", min_value=10),
+        build_metadata_bounds_checks(
+            assets=[counted], metadata_key="rows", max_value=12, exclusive_max=True
+        ),
+    )
+    [ok] = materialize([counted, *low]).check_evaluations
+    assert ok.passed and ok.check_name == "rows_bounds_check" and ok.severity == "WARN"
+    [too_big] = materialize([counted, *high]).check_evaluations
+    assert not too_big.passed and "greater than or equal to 12" in (too_big.description or "")
+    with pytest.raises(DefinitionError, match="min_value"):
+        build_metadata_bounds_checks(assets=[counted], metadata_key="rows")

@@ -132,6 +132,9 @@ def test_sdk_surface_snapshot() -> None:
             "file_relative_path",
             "multi_asset_check",
             "observable_source_asset",
+            "build_schedule_context",
+            "build_sensor_context",
+            "build_metadata_bounds_checks",
         ]
     )
 
