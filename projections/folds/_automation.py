@@ -68,7 +68,7 @@ class AutomationFacts:
             (Dagster: "part of an in-progress run"). Requests of a partition range are
             not indexed here.
         runs: run id -> (asset keys, tags) of its request (what `executed_with_root_target`
-            and the run-tag conditions read).
+            and the run-tag conditions read), for runs of assets that conditions read.
         initial: automated asset -> (condition, partitions, time): when the asset's current
             condition and partitions definition were first published
             (`initial_evaluation`, and the reference of every "newly" before any request).
@@ -119,7 +119,7 @@ class AutomationFacts:
             if event.asset_key in self.data_watch:
                 self._data_version(event.asset_key, event.partition_key, event)
         elif isinstance(event, MaterializationRequested):
-            if event.run_id not in self.runs:
+            if event.run_id not in self.runs and any(k in self.read_by for k in event.asset_keys):
                 self.runs[event.run_id] = (event.asset_keys, event.tags)
             for key in self.planned_by(event):
                 previous = self.planned.get(key)
