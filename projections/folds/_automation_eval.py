@@ -101,6 +101,9 @@ class Evaluator:
     # the root of the evaluation in progress
     _root: Entity = ("", None, None)
     _ref: datetime | None = None
+    _explain: bool = False
+    """Whether details are written (only for explanations: the fast path skips them)."""
+    _updated: dict[AssetPartition, datetime | None] = field(default_factory=dict)
 
     def evaluate(
         self,
@@ -117,8 +120,9 @@ class Evaluator:
         the fast path the coordinator takes before it explains a true result.
         """
         self._root = (asset_key, partition_key, check_name)
+        self._explain = explain
         self._ref = self._reference()
-        val, result = self._eval(condition, self._root, "0", explain)
+        val, result = self._eval(condition, self._root, "0", explain, need_at=False)
         if result is None:
             return ConditionResult(
                 condition=_title(condition), kind=condition.kind, value=val.value
@@ -128,13 +132,23 @@ class Evaluator:
     # -- the tree --------------------------------------------------------------------------
 
     def _eval(
-        self, node: AutomationConditionSnapshot, entity: Entity, path: str, explain: bool
+        self,
+        node: AutomationConditionSnapshot,
+        entity: Entity,
+        path: str,
+        explain: bool,
+        *,
+        need_at: bool = True,
     ) -> tuple[_Val, ConditionResult | None]:
-        """Evaluate `node` on `entity`; with `explain`, also its result tree."""
+        """Evaluate `node` on `entity`; with `explain`, also its result tree.
+
+        With `need_at=False` (no `since` or `newly_true` above reads this node's time) and
+        no explanation, `&` and `|` stop at the first operand that decides them.
+        """
         if node.kind in _LEGACY_KINDS:
-            return self._eval(_legacy(node), entity, path, explain)
+            return self._eval(_legacy(node), entity, path, explain, need_at=need_at)
         children: list[ConditionResult] | None = [] if explain else None
-        val = self._node(node, entity, path, children)
+        val = self._node(node, entity, path, children, need_at=need_at)
         if not explain:
             return val, None
         return val, ConditionResult(
@@ -154,16 +168,23 @@ class Evaluator:
         entity: Entity,
         path: str,
         out: list[ConditionResult] | None,
+        *,
+        need_at: bool = True,
     ) -> _Val:
         """Evaluate `node` on `entity`; append the children's results to `out` if given."""
         kind = node.kind
         if kind in ("and", "or", "not", "since", "newly_true"):
+            lazy = not need_at and out is None and kind in ("and", "or", "not")
             vals = []
             for i, child in enumerate(node.children):
-                val, result = self._eval(child, entity, f"{path}.{i}", out is not None)
+                val, result = self._eval(
+                    child, entity, f"{path}.{i}", out is not None, need_at=not lazy
+                )
                 vals.append(val)
                 if out is not None and result is not None:
                     out.append(result)
+                if lazy and kind != "not" and val.value == (kind == "or"):
+                    return _Val(val.value, None)  # decided, and no one reads the time
             return self._operator(node, entity, vals, path)
         if kind in ("any_deps_match", "all_deps_match"):
             return self._deps(node, entity, path, out)
@@ -187,6 +208,8 @@ class Evaluator:
         if kind == "since":
             trigger, reset = vals
             value = trigger.at is not None and (reset.at is None or trigger.at > reset.at)
+            if not self._explain:
+                return _Val(value, trigger.at if value else None)
             if trigger.at is None:
                 detail = "never true"
             elif reset.at is None:
@@ -198,6 +221,8 @@ class Evaluator:
         # newly_true
         became = self._became(node.children[0], entity, f"{path}.0") if vals[0].value else None
         value = self._since_ref(became)
+        if not self._explain:
+            return _Val(value, became)
         if not vals[0].value:
             detail = "not true"
         elif became is None:
@@ -348,6 +373,8 @@ class Evaluator:
                 fact = self.facts.checks.get((asset_key, partition, check))
                 return _state(self, fact is None, "never ran" if fact is None else "ran")
             at = self._updated_at(ap)
+            if not self._explain:
+                return _state(self, at is None, "")
             return _state(
                 self,
                 at is None,
@@ -388,6 +415,8 @@ class Evaluator:
             return self._custom(entity, path)
         at = self._occurred_at(node, entity)
         value = self._since_ref(at)
+        if not self._explain:
+            return _Val(value, at)
         verb = _VERBS.get(kind, kind)
         if kind == "newly_updated" and check is not None:
             verb = "ran"
@@ -491,10 +520,16 @@ class Evaluator:
         return fact.time if fact is not None else None
 
     def _updated_at(self, ap: AssetPartition) -> datetime | None:
-        """The partition's latest update.
+        """The partition's latest update (cached for the step).
 
         A materialization, or (observable sources) a new data version observed.
         """
+        if ap in self._updated:
+            return self._updated[ap]
+        found = self._updated[ap] = self._read_updated_at(ap)
+        return found
+
+    def _read_updated_at(self, ap: AssetPartition) -> datetime | None:
         state = self.assets.get(ap[0], ap[1])
         if state is not None and state.materialized is not None:
             return state.materialized.time
