@@ -100,8 +100,8 @@ class AutomationState:
         candidates: asset partitions to evaluate -> the events that caused it.
         timers: heap of (due, cron, time zone) for cron conditions and time windows.
         run_partitions: open automation run -> the partitions it was asked for.
-        planned_runs: open run of any trigger -> the automated partitions it names, which
-            automation waits for (`in_progress`) and evaluates again once it ends.
+        planned_runs: open run of any trigger -> the partitions it names that conditions
+            read, which automation waits for (`in_progress`) and looks at again once it ends.
         levels: automated asset -> its depth in the graph (evaluation order in a step).
     """
 
@@ -149,8 +149,8 @@ class AutomationState:
             for key in done or ():
                 self.triggers[key] = event.event_id  # dependents may go on now
             for key in self.planned_runs.pop(event.run_id, ()):
-                # automation waited for this run: look again at what it was to handle
-                self.candidates.setdefault(key, set()).add(event.event_id)
+                # automation waited for this run: look again at what reads its partitions
+                self.triggers[key] = event.event_id
         elif kind in ("DefinitionsPublished", "LocationLoadFailed", "DynamicPartitionsAdded"):
             self.facts.apply(event)
             self.graph_changed = event.event_id

@@ -62,10 +62,10 @@ class AutomationFacts:
 
     Attributes:
         requested: asset partition -> (time, run id) of automation's latest request.
-        planned: automated asset partition -> (time, run id) of the latest request of any
-            run that names it (by key, or an unpartitioned asset): such a partition is in
-            progress while that run is open and has not yet materialized or failed it
-            (Dagster: "part of an in-progress run"). Requests of a partition range are
+        planned: asset partition that a condition reads -> (time, run id) of the latest
+            request of any run that names it (by key, or an unpartitioned asset): such a
+            partition is in progress while that run is open and has not yet materialized or
+            failed it (Dagster: "part of an in-progress run"). Requests of a partition range are
             not indexed here.
         runs: run id -> (asset keys, tags) of its request (what `executed_with_root_target`
             and the run-tag conditions read), for runs of assets that conditions read.
@@ -201,11 +201,11 @@ class AutomationFacts:
             self.initial[key] = (condition, partitions, at)
 
     def planned_by(self, request: MaterializationRequested) -> list[AssetPartition]:
-        """The automated asset partitions a request names (see `planned`)."""
+        """The partitions a request names of assets that conditions read (see `planned`)."""
         if request.partition_range is not None:
             return []
         keys: tuple[str | None, ...] = request.partition_keys or (None,)
-        return [(a, k) for a in request.asset_keys if a in self.automated for k in keys]
+        return [(a, k) for a in request.asset_keys if a in self.read_by for k in keys]
 
     def refresh(self, graph: DefinitionsProjection) -> None:
         """Re-read which assets have a condition (call after the graph changed)."""
