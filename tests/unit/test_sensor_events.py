@@ -232,3 +232,26 @@ def test_a_new_data_version_of_an_observable_source_updates_its_dependents() -> 
         if isinstance(e, MaterializationRequested)
     ]
     assert same == []  # the same data version is no update
+
+
+def test_observations_are_archived_and_indexed_by_asset() -> None:
+    import tempfile
+
+    from conflux.events import encode_event
+    from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
+    from conflux.projections.projector import ReadModel
+
+    observed = AssetObserved(time=T0, asset_key="vendor_file", data_version="v3", source="sensor")
+    model = ReadModel()
+    model.apply(observed)
+    [entry] = model.log.query(asset="vendor_file", partition=None, limit=10)
+    assert entry.event == observed
+    with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
+        store.create_schema()
+        sink = ArchiveSink(store, batch_size=10)
+        try:
+            sink.add([RawRecord(encode_event(observed), "c.assets", 0, 0)])
+            sink.flush()
+        finally:
+            sink.close()
+        assert store.count("events") == 1
