@@ -255,3 +255,17 @@ def test_observations_are_archived_and_indexed_by_asset() -> None:
         finally:
             sink.close()
         assert store.count("events") == 1
+
+
+def test_a_tick_with_asset_events_survives_the_wire() -> None:
+    from conflux.events import CustomConditionResult, decode_event, encode_event
+
+    result = feed.evaluate(cursor=None)
+    tick = _completed(result).model_copy(
+        update={
+            "condition_results": (
+                CustomConditionResult(root_key="report", node_path="0.1", true_partitions=()),
+            )
+        }
+    )
+    assert decode_event(encode_event(tick)) == tick
