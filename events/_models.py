@@ -252,16 +252,25 @@ class BackfillCompleted(Event):
 # -- asset partitions -----------------------------------------------------------------
 
 
-class PartitionStarted(Event):
-    """A worker began executing an asset partition."""
+class _AttemptEvent(Event):
+    """What a worker reports about its attempt at one work item, for one asset partition.
 
-    type: Literal["PartitionStarted"] = "PartitionStarted"
+    `AssetMaterialized` carries the same fields, optionally: a reported materialization
+    (`conflux report`) belongs to no attempt.
+    """
+
     asset_key: str
     partition_key: str | None = None
     run_id: str
     work_item_id: str
     worker_id: str
     attempt: int = 1
+
+
+class PartitionStarted(_AttemptEvent):
+    """A worker began executing an asset partition."""
+
+    type: Literal["PartitionStarted"] = "PartitionStarted"
 
 
 class AssetMaterialized(Event):
@@ -313,16 +322,10 @@ class AssetObserved(Event):
     """The sensor tick that reported it, if any."""
 
 
-class PartitionFailed(Event):
+class PartitionFailed(_AttemptEvent):
     """An asset partition's execution raised; the work item failed."""
 
     type: Literal["PartitionFailed"] = "PartitionFailed"
-    asset_key: str
-    partition_key: str | None = None
-    run_id: str
-    work_item_id: str
-    worker_id: str
-    attempt: int = 1
     error_type: str
     message: str
     traceback: str = ""
@@ -354,9 +357,13 @@ class RecordDeadLettered(Event):
     source_offset: int
     key: str | None = None
     value: str
-    """The record's value, decoded as UTF-8 with replacement (base64 if `value_base64`)."""
+    """The record's value as UTF-8 (base64 if `value_base64`); only its first
+    `DEAD_LETTER_VALUE_BYTES` bytes when `value_size` is set."""
     value_base64: bool = False
     reason: str
+    value_size: int | None = None
+    """The value's full size in bytes, when it was too large to keep whole: a dead letter
+    must fit on the dead-letter topic whatever the record that caused it."""
 
 
 # -- dynamic partitions ---------------------------------------------------------------

@@ -39,7 +39,9 @@ DATA_VERSION_TAG = "dagster/data_version"
 class _AssetEvent:
     asset_key: AssetKey
     description: str | None = None
-    metadata: Mapping[str, object] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    """Dagster's metadata (values as given; `MetadataEntry`s, with `.value`, when read
+    back from a recorded event)."""
     partition: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
 
@@ -47,7 +49,7 @@ class _AssetEvent:
         self,
         asset_key: CoercibleToAssetKey,
         description: str | None = None,
-        metadata: Mapping[str, object] | None = None,
+        metadata: Mapping[str, Any] | None = None,
         partition: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
@@ -433,7 +435,7 @@ class EventLogEntry:
             tags={DATA_VERSION_TAG: self._event.data_version or ""},
         )
 
-    def __getattr__(self, name: str) -> object:
+    def __getattr__(self, name: str) -> Any:  # the wrapped event's fields, whatever they are
         return getattr(self._event, name)
 
     def __repr__(self) -> str:

@@ -10,7 +10,7 @@ from conflux.cli._system import find_system
 
 if TYPE_CHECKING:
     from conflux.events import ConditionResult
-    from conflux.projections.projector import WhyReport
+    from conflux.projections.api import WhyReport
 
 
 def why(*, asset_key: str, partition: str | None, as_json: bool, state_dir: str) -> int:

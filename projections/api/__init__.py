@@ -44,5 +44,15 @@ if TYPE_CHECKING:
         RunSummary as RunSummary,
         StatusReport as StatusReport,
     )
+    from conflux.projections.api._reports import (
+        InstigatorSummary as InstigatorSummary,
+        LocationError as LocationError,
+        LocationSummary as LocationSummary,
+        LocationWorker as LocationWorker,
+        MaterializationInfo as MaterializationInfo,
+        RunCause as RunCause,
+        TickSummary as TickSummary,
+        WhyReport as WhyReport,
+    )
 
 __getattr__, __dir__ = lazy_package(__name__)

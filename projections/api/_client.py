@@ -39,8 +39,7 @@ from conflux.projections.api._models import (
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from conflux.projections.folds import InstigatorSummary
-    from conflux.projections.projector import LocationSummary, WhyReport
+    from conflux.projections.api._reports import InstigatorSummary, LocationSummary, WhyReport
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -63,7 +62,7 @@ def _raise_for(body: bytes, status: int, url: str) -> ConfluxError:
     if cls is None:
         import conflux.events
 
-        found = getattr(conflux.events, kind) if kind in conflux.events.__all__ else None
+        found = getattr(conflux.events, kind, None)  # only the package's public names
         cls = found if isinstance(found, type) and issubclass(found, ConfluxError) else ConfluxError
     try:
         return cls(message)
@@ -175,7 +174,7 @@ class ApiClient:
 
     def why(self, asset_key: str, partition: str | None = None) -> WhyReport:
         """Why an asset partition is as it is (`conflux why`)."""
-        from conflux.projections.projector import WhyReport
+        from conflux.projections.api._reports import WhyReport
 
         return self._one(WhyReport, "/why", {"asset": asset_key, "partition": partition})
 
@@ -235,19 +234,19 @@ class ApiClient:
 
     def instigators(self, instigator_type: str | None = None) -> list[InstigatorSummary]:
         """Every schedule and sensor (or those of one type): status, cursor, ticks."""
-        from conflux.projections.folds import InstigatorSummary
+        from conflux.projections.api._reports import InstigatorSummary
 
         return self._many(InstigatorSummary, "/instigators", {"type": instigator_type})
 
     def instigator(self, name: str, instigator_type: str | None = None) -> InstigatorSummary:
         """One schedule or sensor. Raises `NotFoundError` naming close matches."""
-        from conflux.projections.folds import InstigatorSummary
+        from conflux.projections.api._reports import InstigatorSummary
 
         path = f"/instigators/{quote(name, safe='')}"
         return self._one(InstigatorSummary, path, {"type": instigator_type})
 
     def locations(self) -> list[LocationSummary]:
         """Every code location: status, interpreter, snapshot, live workers, last error."""
-        from conflux.projections.projector import LocationSummary
+        from conflux.projections.api._reports import LocationSummary
 
         return self._many(LocationSummary, "/locations")

@@ -41,8 +41,7 @@ if TYPE_CHECKING:
     )
     from conflux.projections.folds._backfills import (
         BackfillsProjection as BackfillsProjection,
-        backfill_summaries as backfill_summaries,
-        backfill_summary as backfill_summary,
+        summarize_backfill as summarize_backfill,
     )
     from conflux.projections.folds._checks import (
         ChecksProjection as ChecksProjection,
@@ -59,17 +58,15 @@ if TYPE_CHECKING:
     from conflux.projections.folds._instigators import (
         InstigatorFacts as InstigatorFacts,
         InstigatorRecord as InstigatorRecord,
-        InstigatorSummary as InstigatorSummary,
         defined_instigators as defined_instigators,
         effective_status as effective_status,
         next_cron_tick as next_cron_tick,
         next_tick as next_tick,
-        read_instigators as read_instigators,
         ticks_between as ticks_between,
     )
     from conflux.projections.folds._runs import (
+        RunRecord as RunRecord,
         RunsProjection as RunsProjection,
-        RunState as RunState,
     )
     from conflux.projections.folds._selection import (
         resolve_selection as resolve_selection,

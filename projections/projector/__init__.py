@@ -21,7 +21,6 @@ if TYPE_CHECKING:
         LoggedEvent as LoggedEvent,
     )
     from conflux.projections.projector._locations import (
-        LocationSummary as LocationSummary,
         close_location_names as close_location_names,
     )
     from conflux.projections.projector._projector import (
@@ -41,9 +40,6 @@ if TYPE_CHECKING:
         archive_fold as archive_fold,
         read_model_fold as read_model_fold,
         replay as replay,
-    )
-    from conflux.projections.projector._why import (
-        WhyReport as WhyReport,
     )
 
 __getattr__, __dir__ = lazy_package(__name__)

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from conflux.events import ConfluxError
 from conflux.projections.api import NotFoundError
-from conflux.projections.folds import backfill_summaries, backfill_summary
+from conflux.projections.projector._backfill_views import backfill_summaries, backfill_summary
 from conflux.projections.projector._dynamic import (
     dynamic_partitions_keys,
     dynamic_partitions_summaries,
@@ -280,7 +280,7 @@ class QueryApi:
 
                 return _dump(location_summaries(model, self._expected))
             case ["instigators"] | ["instigators", _]:
-                from conflux.projections.folds import read_instigators
+                from conflux.projections.projector._instigator_views import read_instigators
 
                 kind = query.get("type") or None
                 if kind not in (None, "schedule", "sensor"):

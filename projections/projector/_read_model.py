@@ -40,8 +40,8 @@ from conflux.projections.folds import (
     ComponentsProjection,
     DefinitionsProjection,
     InstigatorFacts,
+    RunRecord,
     RunsProjection,
-    RunState,
     latest_materialization,
     resolve_selection,
     status_counts,
@@ -374,7 +374,7 @@ class ReadModel:
             )
 
 
-def _run_summary(run: RunState) -> RunSummary:
+def _run_summary(run: RunRecord) -> RunSummary:
     return RunSummary(
         run_id=run.run_id,
         status=run.status,

@@ -15,62 +15,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
-
 from conflux.events import (
     AutomationEvaluated,
     ConditionResult,
     MaterializationRequested,
     SelectionError,
 )
+from conflux.projections.api import MaterializationInfo, RunCause, WhyReport
 from conflux.projections.folds import Evaluator, unknown_asset_message
 
 if TYPE_CHECKING:
     from conflux.projections.projector._read_model import ReadModel
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MaterializationInfo(_Model):
-    """The latest materialization of the asset partition."""
-
-    event_id: str
-    time: datetime
-    data_version: str
-    run_id: str | None
-    source: str
-
-
-class RunCause(_Model):
-    """The latest run that covered the partition, and what asked for it."""
-
-    run_id: str
-    trigger: str
-    """`manual`, `backfill`, `schedule`, `sensor` or `automation`."""
-    requested_by: str
-    requested_at: datetime
-    status: str | None
-    explanation: str
-    """One line for people, e.g. `schedule nightly, tick 2024-05-01T02:00:00+00:00`."""
-    request_event_id: str
-    evaluation: ConditionResult | None = None
-    """For automation: the condition as it was evaluated when the run was requested."""
-
-
-class WhyReport(_Model):
-    """Why an asset partition is in its state, and what automation thinks of it now."""
-
-    asset_key: str
-    partition_key: str | None
-    materialization: MaterializationInfo | None
-    last_run: RunCause | None
-    automation_condition: str | None
-    """The asset's condition as an expression (None: not automated)."""
-    evaluation_now: ConditionResult | None
-    """The condition evaluated at `evaluated_at` (None: not automated)."""
-    evaluated_at: datetime
 
 
 def explain(model: ReadModel, asset_key: str, partition_key: str | None) -> WhyReport:

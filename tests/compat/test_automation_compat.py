@@ -1,3 +1,5 @@
+# mypy: disallow-untyped-decorators=False
+# (each scenario is written once against `lib`, Conflux or Dagster, chosen at run time)
 """Declarative automation decides as Dagster 1.13 does, on small graphs, step by step.
 
 Each scenario runs on Dagster (`evaluate_automation_conditions`, tick by tick, its requests

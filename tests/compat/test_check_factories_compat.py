@@ -1,3 +1,5 @@
+# mypy: disallow-untyped-decorators=False
+# (each scenario is written once against `lib`, Conflux or Dagster, chosen at run time)
 """Check factories and multi-asset checks answer as Dagster's do (Dagster 1.13)."""
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ from conflux.sdk._snapshot import snapshot_id
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from conflux import AssetChecksDefinition
     from conflux.events import AnyEvent
 
 DAYS = DailyPartitionsDefinition(start_date="2024-01-01")
@@ -63,7 +64,9 @@ def report(orders: list[int | None]) -> int:
     return len(orders)
 
 
-def nulls_check(*, blocking: bool, severity: AssetCheckSeverity = AssetCheckSeverity.ERROR):
+def nulls_check(
+    *, blocking: bool, severity: AssetCheckSeverity = AssetCheckSeverity.ERROR
+) -> AssetChecksDefinition:
     @asset_check(asset=orders, blocking=blocking)
     def no_nulls(orders: list[int | None]) -> AssetCheckResult:
         nulls = sum(1 for o in orders if o is None)
@@ -227,7 +230,7 @@ def test_definitions_refuse_bad_checks_with_the_fix() -> None:
     with pytest.raises(DefinitionError, match="receives one value"):
         Definitions([orders], asset_checks=[two_values])
     with pytest.raises(DefinitionError, match="needs the asset it checks"):
-        asset_check(lambda: True)  # type: ignore[call-overload]
+        asset_check(lambda: True)
 
     @asset(check_specs=[AssetCheckSpec("c", asset="elsewhere")])
     def wrong_target() -> int:

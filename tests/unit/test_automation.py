@@ -24,8 +24,11 @@ from conflux.events import (
     WorkItemDispatched,
 )
 from conflux.sdk import (
+    AssetSelection,
     AssetSpec,
     AutomationCondition,
+    AutomationContext,
+    AutomationResult,
     DailyPartitionsDefinition,
     Definitions,
     StaticPartitionsDefinition,
@@ -134,7 +137,7 @@ def test_conditions_compose_and_round_trip_as_data() -> None:
     c = AutomationCondition
     composed = (c.missing() | c.any_deps_updated()) & ~c.in_progress() & ~c.any_deps_missing()
     assert composed.kind == "and"
-    assert [child.kind for child in composed.children] == ["or", "not", "not"]
+    assert [child.name for child in composed.children] == ["OR", "NOT", "NOT"]
     assert describe(composed.to_snapshot()) == (
         "((missing | any_deps_updated) & ~in_progress & ~any_deps_missing)"
     )
@@ -154,8 +157,8 @@ def test_bad_conditions_are_refused_with_the_fix() -> None:
     with pytest.raises(InvalidAutomationConditionError, match="not an IANA time zone"):
         AutomationCondition.on_cron("0 * * * *", "Mars/Olympus")
     with pytest.raises(InvalidAutomationConditionError, match=r"AutomationCondition\.eager\(\)"):
-
-        @asset(automation_condition="eager")  # type: ignore[arg-type]
+        # A string where a condition belongs, on purpose: the error names the fix.
+        @asset(automation_condition="eager")  # type: ignore[call-overload, untyped-decorator]
         def broken() -> None: ...
 
 
@@ -459,9 +462,7 @@ def test_replace_without_allow_and_ignore_edit_trees_as_in_dagster() -> None:
     )
 
 
-def c_sel(*keys: str) -> object:
-    from conflux.sdk import AssetSelection
-
+def c_sel(*keys: str) -> AssetSelection:
     return AssetSelection.keys(*keys)
 
 
@@ -491,7 +492,6 @@ def test_allow_and_ignore_resolve_against_the_location_into_the_snapshot() -> No
 
 def test_a_custom_condition_is_evaluated_by_the_worker_and_read_by_the_coordinator() -> None:
     from conflux.events import CustomConditionResult, TickCompleted
-    from conflux.sdk import AutomationContext, AutomationResult
 
     class Weekday(AutomationCondition):
         def evaluate(self, context: AutomationContext) -> AutomationResult:
@@ -538,7 +538,7 @@ def test_a_custom_condition_is_evaluated_by_the_worker_and_read_by_the_coordinat
 
 def test_a_custom_condition_over_other_assets_is_refused_with_the_reason() -> None:
     class Always(AutomationCondition):
-        def evaluate(self, context: object) -> object:
+        def evaluate(self, context: AutomationContext) -> AutomationResult:
             raise AssertionError("never evaluated")
 
     with pytest.raises(InvalidAutomationConditionError, match="custom condition inside"):

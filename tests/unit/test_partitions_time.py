@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -198,6 +199,15 @@ def test_start_parsing() -> None:
     assert unaligned.get_first_partition_key(at(2024, 2, 1)) == "2024-01-02"
 
 
+class DailyOptions(TypedDict, total=False):
+    """The `DailyPartitionsDefinition` arguments the refusals below get wrong."""
+
+    start_date: str
+    end_date: str
+    timezone: str
+    fmt: str
+
+
 @pytest.mark.parametrize(
     ("kwargs", "complaint"),
     [
@@ -208,9 +218,10 @@ def test_start_parsing() -> None:
         ({"fmt": "%Y-%m"}, "the same key"),
     ],
 )
-def test_bad_definitions_are_refused_with_the_fix(kwargs: dict[str, str], complaint: str) -> None:
+def test_bad_definitions_are_refused_with_the_fix(kwargs: DailyOptions, complaint: str) -> None:
+    options: DailyOptions = {"start_date": "2024-01-01", **kwargs}
     with pytest.raises(DefinitionError, match=complaint):
-        DailyPartitionsDefinition(**{"start_date": "2024-01-01", **kwargs})  # type: ignore[arg-type]
+        DailyPartitionsDefinition(**options)
 
 
 @pytest.mark.parametrize(

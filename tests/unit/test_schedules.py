@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from coordinator_builders import DAILY, snap
@@ -55,13 +56,18 @@ def location(
     )
 
 
-def status(name: str, value: str, at: datetime, kind: str = "schedule") -> InstigatorStatusChanged:
+def status(
+    name: str,
+    value: Literal["running", "stopped"],
+    at: datetime,
+    kind: Literal["schedule", "sensor"] = "schedule",
+) -> InstigatorStatusChanged:
     return InstigatorStatusChanged(
         event_id=f"status-{name}-{value}-{at.isoformat()}",
         time=at,
-        instigator_type=kind,  # type: ignore[arg-type]
+        instigator_type=kind,
         name=name,
-        status=value,  # type: ignore[arg-type]
+        status=value,
         producer="test",
     )
 
@@ -88,7 +94,7 @@ def ticks(events: list[AnyEvent]) -> list[TickCompleted]:
 
 
 def schedule(name: str = "every5", cron: str = "*/5 * * * *", **kw: object) -> ScheduleSnapshot:
-    return ScheduleSnapshot(name=name, cron_schedule=cron, asset_keys=("orders",), **kw)  # type: ignore[arg-type]
+    return ScheduleSnapshot(name=name, cron_schedule=cron, asset_keys=("orders",), **kw)
 
 
 def started(*schedules: ScheduleSnapshot, at: datetime = T0) -> CoordinatorState:
