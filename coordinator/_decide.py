@@ -16,14 +16,20 @@ from typing import TYPE_CHECKING, Literal
 
 from conflux.coordinator._automation import decide_automation
 from conflux.coordinator._backfill import chunk_request
+from conflux.coordinator._freshness import decide_freshness
 from conflux.coordinator._instigators import decide_instigators
 from conflux.coordinator._planner import plan_run
 from conflux.coordinator._queue import QueueLimits
 from conflux.coordinator._state import TERMINAL, queue_keys
 from conflux.events import (
+    AssetCheckEvaluated,
+    AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     BackfillCompleted,
     ConfluxError,
+    DynamicPartitionsAdded,
+    DynamicPartitionsDeleted,
     MaterializationRequested,
     RunCompleted,
     RunHeld,
@@ -44,7 +50,6 @@ if TYPE_CHECKING:
     from conflux.coordinator._backfill import BackfillState
     from conflux.coordinator._planner import Plan, WorkItem
     from conflux.coordinator._state import CoordinatorState, ItemStatus, RunState
-    from conflux.events import AssetCheckEvaluated
 
 PRODUCER = "coordinator"
 
@@ -60,6 +65,11 @@ Decision = (
     | TickRequested
     | TickCompleted
     | AutomationEvaluated
+    | AssetCheckEvaluated
+    | AssetMaterialized
+    | AssetObserved
+    | DynamicPartitionsAdded
+    | DynamicPartitionsDeleted
 )
 """What the coordinator emits."""
 
@@ -107,6 +117,7 @@ def decide(
     events: list[Decision] = []
     events.extend(decide_instigators(state, now))
     events.extend(decide_automation(state, now))
+    events.extend(decide_freshness(state, now))
     events.extend(_decide_backfills(state, now))
     touched: list[RunState] = []
     for run_id in state.take_dirty():

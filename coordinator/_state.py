@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from conflux.coordinator._automation import NOTED_TYPES, AutomationState
 from conflux.coordinator._backfill import BackfillState
+from conflux.coordinator._freshness import NOTED_TYPES as FRESHNESS_TYPES, FreshnessState
 from conflux.coordinator._instigators import InstigatorState
 from conflux.coordinator._run_state import (
     TERMINAL,
@@ -33,6 +34,7 @@ from conflux.events import (
     AnyEvent,
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     BackfillCanceled,
     BackfillCompleted,
@@ -65,6 +67,12 @@ if TYPE_CHECKING:
 __all__ = ["TERMINAL", "CoordinatorState", "ItemStatus", "Outcome", "RunProgress", "RunState"]
 
 
+_REPORTED = frozenset(
+    {"AssetMaterialized", "AssetObserved", "DynamicPartitionsAdded", "DynamicPartitionsDeleted"}
+)
+"""Event types a sensor tick may stand for (see `InstigatorState.note_reported`)."""
+
+
 def queue_keys(item: WorkItem) -> tuple[str, ...]:
     """The run-queue counters one in-flight item counts against."""
     keys = ("*", f"location:{item.location}")
@@ -88,6 +96,7 @@ class CoordinatorState:
         timers: heap of (due time, run id, work item id) for retries.
         instigators: schedules and sensors (status, ticks, cursors).
         automation: what declarative automation evaluates next.
+        freshness: freshness checks, their results, and updates not yet answered.
     """
 
     definitions: DefinitionsProjection = field(default_factory=DefinitionsProjection)
@@ -102,6 +111,7 @@ class CoordinatorState:
     timers: list[tuple[datetime, str, str]] = field(default_factory=list)
     instigators: InstigatorState = field(default_factory=InstigatorState)
     automation: AutomationState = field(default_factory=AutomationState)
+    freshness: FreshnessState = field(default_factory=FreshnessState)
     _item_run: dict[str, str] = field(default_factory=dict, repr=False)
 
     def apply(self, event: AnyEvent) -> None:
@@ -114,6 +124,8 @@ class CoordinatorState:
             case PartitionStarted():
                 self.assets.apply(event)
                 self._record_started(event)
+            case AssetObserved():
+                self._record_materialized(event)  # it completes its work item
             case PartitionFailed():
                 self.assets.apply(event)
                 self._record_failed(event)
@@ -184,8 +196,12 @@ class CoordinatorState:
                     self.dirty_backfills.discard(event.backfill_id)
             case _:
                 pass
+        if event.type in _REPORTED and self.instigators.pending:
+            self.instigators.note_reported(event)
         if event.type in NOTED_TYPES:
             self.automation.apply(event)
+        if event.type in FRESHNESS_TYPES:
+            self.freshness.apply(event)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -278,7 +294,7 @@ class CoordinatorState:
                 run.full_check = True
                 self.dirty.add(run_id)
 
-    def _record_materialized(self, event: AssetMaterialized) -> None:
+    def _record_materialized(self, event: AssetMaterialized | AssetObserved) -> None:
         if event.work_item_id is None:
             return  # reported, or not part of a run: asset state only
         run = self._active(event.run_id or self._item_run.get(event.work_item_id))

@@ -292,6 +292,36 @@ class AssetMaterialized(Event):
     duration_ms: float | None = None
 
 
+class AssetObserved(Event):
+    """An asset partition was observed: its data version (and metadata) seen, not produced.
+
+    Dagster's `AssetObservation`: an observable source asset's function, a sensor's
+    `SensorResult(asset_events=[AssetObservation(...)])` or a report records what is there
+    without materializing it. Nothing is planned from it and it does not make the
+    partition materialized; a new data version counts as an update of an observable
+    source for automation (`newly_updated`, `data_version_changed`). Keyed like a
+    materialization of the same asset partition.
+    """
+
+    type: Literal["AssetObserved"] = "AssetObserved"
+    asset_key: str
+    partition_key: str | None = None
+    data_version: str | None = None
+    """The observed data version (None: the observation carries none)."""
+    description: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    source: Literal["executed", "reported", "sensor"] = "reported"
+    """`executed`: an observable source's function in a work item; `sensor`: a sensor
+    tick's asset events; `reported`: from outside (the CLI or an API)."""
+    run_id: str | None = None
+    work_item_id: str | None = None
+    """The work item that ran the observation function (it completes that item)."""
+    worker_id: str | None = None
+    attempt: int | None = None
+    tick_id: str | None = None
+    """The sensor tick that reported it, if any."""
+
+
 class PartitionFailed(_AttemptEvent):
     """An asset partition's execution raised; the work item failed."""
 
@@ -449,6 +479,54 @@ class TickRequested(Event):
     """When the instigator's previous tick completed (the sensor context shows it)."""
 
 
+class SensorAssetEvent(BaseModel):
+    """An asset event a sensor reported (`SensorResult(asset_events=[...])`).
+
+    The coordinator records it as an `AssetMaterialized` (`source="reported"`) or an
+    `AssetObserved` when it folds the tick.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["materialization", "observation"]
+    asset_key: str
+    partition_key: str | None = None
+    data_version: str | None = None
+    """None: a materialization gets a fresh data version; an observation carries none."""
+    description: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class DynamicPartitionsChange(BaseModel):
+    """Keys a sensor adds to or deletes from a dynamic partitions definition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Literal["add", "delete"]
+    partitions_def_name: str
+    partition_keys: tuple[str, ...]
+
+
+class CustomConditionResult(BaseModel):
+    """A custom automation condition's value, as a location's worker evaluated it.
+
+    Custom conditions (a user's `AutomationCondition` subclass) are user code, so the
+    coordinator never runs them (rule 7): the location's worker evaluates them on the
+    ticks of its automation condition sensor and reports the values here.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    root_key: str
+    """The asset whose condition holds the node (`asset:check` for a check's)."""
+    node_path: str
+    """The node's place in that condition's tree (`0.2.1`: root, third child, second)."""
+    true_partitions: tuple[str, ...] | None = None
+    """The partitions it is true for; None: every partition (or true, unpartitioned);
+    empty: none (or false)."""
+
+
 class TickCompleted(Event):
     """One tick of a schedule or sensor ended: what it asked for, skipped, or the error."""
 
@@ -469,6 +547,13 @@ class TickCompleted(Event):
     worker_id: str | None = None
     """The worker that evaluated it (None: decided by the coordinator alone)."""
     duration_ms: float | None = None
+    asset_events: tuple[SensorAssetEvent, ...] = ()
+    """Sensors: the asset events to record (the coordinator emits them, then the runs)."""
+    dynamic_partitions_requests: tuple[DynamicPartitionsChange, ...] = ()
+    """Sensors: dynamic partition keys to add or delete (emitted before the runs)."""
+    condition_results: tuple[CustomConditionResult, ...] = ()
+    """Automation condition sensors: the custom conditions' values (see
+    `CustomConditionResult`)."""
 
 
 # -- automation ------------------------------------------------------------------------
@@ -481,6 +566,9 @@ class ConditionResult(BaseModel):
 
     condition: str
     """The node's label, e.g. `missing`, `any_deps_updated`, `AND`, `NOT`, `eager`."""
+    kind: str | None = None
+    """The node's kind (`and`, `since`, `any_deps_match`, `missing`, ...); None in
+    evaluations recorded before conditions had Dagster's operators."""
     value: bool
     detail: str | None = None
     """What made it true or false, for people (e.g. which upstream was updated)."""
@@ -549,6 +637,7 @@ AnyEvent = Annotated[
     | BackfillCompleted
     | PartitionStarted
     | AssetMaterialized
+    | AssetObserved
     | PartitionFailed
     | ComponentHeartbeat
     | RecordDeadLettered
@@ -582,6 +671,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         BackfillCompleted,
         PartitionStarted,
         AssetMaterialized,
+        AssetObserved,
         PartitionFailed,
         ComponentHeartbeat,
         RecordDeadLettered,

@@ -13,6 +13,7 @@ from conflux.events._base import Event  # noqa: TC001 - isinstance/pydantic at r
 from conflux.events._models import (
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     BackfillCanceled,
     BackfillCompleted,
@@ -76,7 +77,10 @@ class Topics:
 
     @property
     def assets(self) -> str:
-        """Asset partition events (started, materialized, failed), keyed by asset partition."""
+        """Asset partition events (started, materialized, observed, failed, checked).
+
+        Keyed by asset partition.
+        """
         return f"{self.prefix}.assets"
 
     @property
@@ -155,7 +159,11 @@ class Topics:
             case BackfillCompleted():
                 return self.runs, event.backfill_id
             case (
-                PartitionStarted() | AssetMaterialized() | PartitionFailed() | AssetCheckEvaluated()
+                PartitionStarted()
+                | AssetMaterialized()
+                | AssetObserved()
+                | PartitionFailed()
+                | AssetCheckEvaluated()
             ):
                 return self.assets, asset_partition_key(event.asset_key, event.partition_key)
             case InstigatorStatusChanged() | TickRequested() | TickCompleted():

@@ -252,10 +252,13 @@ class TickEvaluator:
     ) -> TickCompleted:
         return TickCompleted(
             **self._common(request, duration_ms),
-            status="success" if result.run_requests else "skipped",
+            status="success" if result.has_effects else "skipped",
             run_requests=result.run_requests,
-            skip_reason=None if result.run_requests else result.skip_reason,
+            skip_reason=None if result.has_effects else result.skip_reason,
             cursor=result.cursor,
+            asset_events=result.asset_events,
+            dynamic_partitions_requests=result.dynamic_partitions_requests,
+            condition_results=result.condition_results,
         )
 
     def _failure(

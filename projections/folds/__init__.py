@@ -25,9 +25,14 @@ if TYPE_CHECKING:
     )
     from conflux.projections.folds._automation import (
         AutomationFacts as AutomationFacts,
-        Evaluator as Evaluator,
         cron_leaves as cron_leaves,
+        latest_tick as latest_tick,
+        matched_assets as matched_assets,
         window_schedule as window_schedule,
+    )
+    from conflux.projections.folds._automation_eval import (
+        Evaluator as Evaluator,
+        run_group as run_group,
     )
     from conflux.projections.folds._backfill_space import (
         BackfillSpace as BackfillSpace,
@@ -52,6 +57,7 @@ if TYPE_CHECKING:
     )
     from conflux.projections.folds._instigators import (
         InstigatorFacts as InstigatorFacts,
+        InstigatorRecord as InstigatorRecord,
         defined_instigators as defined_instigators,
         effective_status as effective_status,
         next_cron_tick as next_cron_tick,

@@ -23,6 +23,7 @@ from conflux.events import (
     SensorCursorSet,
     TickCompleted,
     TickRequested,
+    expand_cron,
 )
 
 if TYPE_CHECKING:
@@ -151,7 +152,11 @@ _SCHEDULES_LOCK = threading.Lock()
 
 
 def cron_schedule(cron: str, timezone: str) -> Schedule:
-    """The ticks of `cron` read in `timezone`, with Dagster's daylight-saving rules (cached)."""
+    """The ticks of `cron` read in `timezone`, with Dagster's daylight-saving rules (cached).
+
+    A nickname (`@daily`) ticks as the five-field expression it stands for.
+    """
+    cron = expand_cron(cron)
     key = (cron, timezone)
     with _SCHEDULES_LOCK:
         found = _SCHEDULES.get(key)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from conflux.events import (
     AssetMaterialized,
+    AssetObserved,
     MaterializationRequested,
     PartitionFailed,
     PartitionStarted,
@@ -159,6 +160,7 @@ class RunsProjection:
             | RunCompleted
             | PartitionStarted
             | AssetMaterialized
+            | AssetObserved
             | PartitionFailed,
         ):
             return
@@ -208,7 +210,7 @@ class RunsProjection:
                 )
             case PartitionFailed():
                 _outcome(run, (event.asset_key, event.partition_key), event.attempt, 1, "failed")
-            case AssetMaterialized():
+            case AssetMaterialized() | AssetObserved():  # an observation completes its item
                 attempt = event.attempt if event.attempt is not None else _FINAL_ATTEMPT
                 _outcome(run, (event.asset_key, event.partition_key), attempt, 2, "materialized")
 

@@ -141,14 +141,22 @@ def _explanation(
 def _true_leaves(result: ConditionResult) -> list[ConditionResult]:
     """The true leaves under a true result: what made it true.
 
-    Only true children are followed, so a true NOT (whose child is false) adds nothing;
-    `in_latest_time_window` is left out as it explains nothing.
+    Only true children are followed, so a true NOT (whose child is false) adds nothing; a
+    `since` is followed into its trigger only; an operator over dependencies or checks is
+    a leaf (its detail names what matched); `in_latest_time_window` is left out as it
+    explains nothing.
     """
-    if not result.children:
+    if not result.children or result.kind in _SUMMARIZED:
         return [result]
+    children = result.children[:1] if result.kind == "since" else result.children
     return [
         leaf
-        for child in result.children
+        for child in children
         if child.value and child.condition != "in_latest_time_window"
         for leaf in _true_leaves(child)
     ]
+
+
+_SUMMARIZED = frozenset(
+    {"any_deps_match", "all_deps_match", "any_checks_match", "all_checks_match", "asset_matches"}
+)

@@ -11,6 +11,7 @@ from conflux.events import (
     EVENT_TYPES,
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AssetSnapshot,
     AutomationEvaluated,
     BackfillCanceled,
@@ -105,6 +106,14 @@ SAMPLES = [
         partition_key="x",
         data_version="v2",
         metadata={"rows": 3, "n": [1, {"k": None}]},
+    ),
+    AssetObserved(
+        asset_key="src",
+        partition_key="x",
+        data_version="v7",
+        metadata={"files": 2},
+        source="sensor",
+        tick_id="t1",
     ),
     PartitionFailed(
         asset_key="a",

@@ -11,6 +11,7 @@ import conflux
 
 DOC = Path(__file__).parents[2] / "docs" / "porting-from-dagster.md"
 ROW = re.compile(r"^\| `(?P<name>[A-Za-z_][\w.]*)` \| (?P<status>[^|]+?) \|")
+STATUSES = {"supported", "supported, differs", "not supported"}
 
 
 def _rows() -> list[tuple[str, str]]:
@@ -32,7 +33,9 @@ def _lookup(name: str) -> object:
 def test_the_doc_has_tables_with_known_statuses() -> None:
     rows = _rows()
     assert len(rows) > 50
-    assert {status for _, status in rows} <= {"supported", "supported, differs", "not supported"}
+    assert {status for _, status in rows} <= STATUSES
+    names = [name for name, _ in rows]
+    assert len(names) == len(set(names)), "a name is listed twice"
 
 
 @pytest.mark.parametrize(

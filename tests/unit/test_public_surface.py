@@ -145,6 +145,26 @@ def test_sdk_surface_snapshot() -> None:
             "load_definitions_from_file",
             "load_definitions_from_module",
             "multi_asset",
+            # issue 19: automation, checks, freshness, sensors, source assets
+            "AssetCheckKey",
+            "AssetMaterialization",
+            "AssetObservation",
+            "AutomationConditionSensorDefinition",
+            "AutomationContext",
+            "AutomationResult",
+            "EventLogEntry",
+            "LazyDefinitions",
+            "ObserveResult",
+            "SourceAsset",
+            "build_last_update_freshness_checks",
+            "build_sensor_for_freshness_checks",
+            "definitions",
+            "file_relative_path",
+            "multi_asset_check",
+            "observable_source_asset",
+            "build_schedule_context",
+            "build_sensor_context",
+            "build_metadata_bounds_checks",
         ]
     )
 

@@ -235,6 +235,10 @@ ROOM_EXPORTS = {
         "WhyReport",
     },
     "folds": {
+        "InstigatorRecord",
+        "latest_tick",
+        "matched_assets",
+        "run_group",
         "AssetStateProjection",
         "AutomationFacts",
         "BackfillSpace",
