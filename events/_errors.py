@@ -127,8 +127,14 @@ class EventValidationError(ConfluxError, ValueError):
     """
 
     def __init__(self, reason: str) -> None:
+        # One line whatever the record held (a type name with a newline in it, say):
+        # control characters are shown escaped.
+        reason = reason.translate(_ESCAPED_CONTROLS)
         super().__init__(reason)
         self.reason = reason
+
+
+_ESCAPED_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
 
 
 class UserCodeError(ConfluxError):
