@@ -176,7 +176,7 @@ def decide_automation(
         if result.value:
             due.setdefault(asset_key, []).append((partition, result, tuple(sorted(causes))))
     for asset_key in sorted(due):
-        events.extend(_request(asset_key, due[asset_key], now))
+        events.extend(_request(asset_key, due[asset_key], now, state.epoch))
     return events
 
 
@@ -184,6 +184,7 @@ def _request(
     asset_key: str,
     partitions: list[tuple[str | None, ConditionResult, tuple[str, ...]]],
     now: datetime,
+    epoch: int,
 ) -> list[AutomationEvaluated | MaterializationRequested]:
     """One run for the asset's due partitions, and an evaluation event per partition."""
     partitions.sort(key=lambda p: "" if p[0] is None else p[0])
@@ -195,6 +196,7 @@ def _request(
             event_id=derived_id("automation-evaluated", run_id, partition or ""),
             time=now,
             producer=PRODUCER,
+            epoch=epoch,
             correlation_id=run_id,
             causation_id=cs[-1] if cs else None,
             asset_key=asset_key,
@@ -205,7 +207,7 @@ def _request(
         )
         for partition, result, cs in partitions
     ]
-    events.append(_run_request(run_id, asset_key, keys, now, cause=events[0].event_id))
+    events.append(_run_request(run_id, asset_key, keys, now, cause=events[0].event_id, epoch=epoch))
     return events
 
 
@@ -216,6 +218,7 @@ def _run_request(
     now: datetime,
     *,
     cause: str | None,
+    epoch: int,
 ) -> MaterializationRequested:
     """The request of an automatic run.
 
@@ -226,6 +229,7 @@ def _run_request(
         event_id=derived_id("automation-request", run_id),
         time=now,
         producer=PRODUCER,
+        epoch=epoch,
         correlation_id=run_id,
         causation_id=cause,
         run_id=run_id,
@@ -350,5 +354,7 @@ def _repair(state: CoordinatorState, now: datetime) -> list[MaterializationReque
     for run_id, partitions in sorted(missing.items()):
         keys = sorted({p for _, p in partitions if p is not None})
         log.warning("automation: run %s was evaluated but never requested; requesting", run_id)
-        events.append(_run_request(run_id, partitions[0][0], keys, now, cause=None))
+        events.append(
+            _run_request(run_id, partitions[0][0], keys, now, cause=None, epoch=state.epoch)
+        )
     return events

@@ -22,7 +22,8 @@ def coordinator_fold() -> tuple[CoordinatorState, Callable[[list[ConsumedEvent]]
     state = CoordinatorState()
 
     def fold(records: list[ConsumedEvent]) -> None:
+        fold_one = state.fold  # through the epoch fence, as the live coordinator folds
         for record in records:
-            state.apply(record.event)
+            fold_one(record.event, record.topic, record.partition)
 
     return state, fold

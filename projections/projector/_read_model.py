@@ -18,6 +18,7 @@ from conflux.events import (
     AnyEvent,
     ConfluxError,
     DefinitionError,
+    EpochFence,
     PartitionsSnapshot,
     SelectionError,
 )
@@ -81,6 +82,8 @@ class ReadModel:
         """What `conflux why` evaluates conditions over (the coordinator folds the same)."""
         self.instigators = InstigatorFacts()
         """Schedules' and sensors' status, cursors and ticks (the coordinator folds the same)."""
+        self.fence = EpochFence()
+        """Per partition, the newest leadership epoch marked: what `apply` refuses."""
         self.positions: dict[tuple[str, int], int] = {}
         """(topic, partition) -> the next offset to read: where a restart would resume."""
         self._totals: dict[str, tuple[float, int | None]] = {}
@@ -96,11 +99,17 @@ class ReadModel:
     def apply(
         self, event: AnyEvent, *, topic: str = "", partition: int = -1, offset: int = -1
     ) -> bool:
-        """Fold one event into every projection; False if its id was applied before."""
+        """Fold one event into every projection; False if its id was applied before.
+
+        A decision of a coordinator that had lost leadership (a newer epoch's mark came
+        first in its partition) is refused too, before anything sees it: see `fence`.
+        """
         with self.lock:
             if offset >= 0:
                 key = (topic, partition)
                 self.positions[key] = max(self.positions.get(key, 0), offset + 1)
+            if not self.fence.admit(event, topic, partition):
+                return False
             if self.log.apply(event, topic=topic, partition=partition, offset=offset) is None:
                 return False
             self.definitions.apply(event)
