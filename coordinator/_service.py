@@ -150,6 +150,8 @@ class Coordinator:
         self.emitted = 0
         """Events emitted so far (a dispatch counts once, though written to two topics)."""
         self._work_topics: set[str] = set()
+        self._locations: set[str] = set()
+        """Locations whose work and tick-request topics exist (a new leader marks them)."""
         self.checkpoint_path = checkpoint
         self.resumed_from: dict[tuple[str, int], int] | None = None
         """The checkpoint's offsets when the state was loaded from one."""
@@ -440,7 +442,7 @@ class Coordinator:
         self.epoch = state.epoch = epoch
         self._marked = set()
         written = [self.topics.runs, self.topics.requests, self.topics.ticks]
-        for location in sorted(self._work_topics_of()):
+        for location in sorted(self._locations):
             written += [self.topics.work(location), self.topics.tick_requests(location)]
         self._mark(producer, written)
         producer.flush()
@@ -489,10 +491,6 @@ class Coordinator:
                 return False
             self._fold(self._take(consumer))
         return True
-
-    def _work_topics_of(self) -> set[str]:
-        """The locations whose work topics exist (the leader marks them all)."""
-        return set(self.state.definitions.locations)
 
     def _mark(self, producer: EventProducer, names: Sequence[str]) -> None:
         """Mark the current epoch in every partition of the topics not marked yet.
@@ -662,6 +660,7 @@ class Coordinator:
             [self.topics.work_spec(location), self.topics.tick_requests_spec(location)],
         )
         self._work_topics.add(topic)
+        self._locations.add(location)
 
     def _step(self, producer: EventProducer) -> None:
         """One decision step: emit every decision, flush, and fold them at once."""
