@@ -55,7 +55,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from conflux.events import PartitionRange
-    from conflux.projections.api import StatusReport
+    from conflux.projections.api import BrokerStatus, StatusReport
 
 _TOTAL_TTL_S = 30.0
 """How long a time-window asset's partition count is reused (it changes with the clock)."""
@@ -369,6 +369,7 @@ class ReadModel:
         expected_locations: Iterable[str] = (),
         now: datetime | None = None,
         broker_problem: str | None = None,
+        brokers: Sequence[BrokerStatus] = (),
     ) -> StatusReport:
         """Whether the system is ready, and why not (see `status_report`)."""
         from conflux.projections.projector._status import status_report
@@ -379,6 +380,7 @@ class ReadModel:
                 caught_up=caught_up,
                 expected_locations=tuple(expected_locations),
                 broker_problem=broker_problem,
+                brokers=brokers,
                 now=now or datetime.now(UTC),
             )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import tempfile
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 from coordinator_builders import T0, materialized, published, request, snap
@@ -17,6 +17,7 @@ from coordinator_builders import T0, materialized, published, request, snap
 from conflux.coordinator import CoordinatorState, coordinator_fold, decide
 from conflux.coordinator._leadership import ClaimsFold, redeliveries
 from conflux.events import (
+    ComponentHeartbeat,
     ConsumedEvent,
     EpochFence,
     EpochMarked,
@@ -346,3 +347,48 @@ def test_a_worker_takes_each_delivery_once_and_none_of_a_fenced_leader() -> None
     assert deliveries.take(record(dispatch("r", "i2", epoch=2)))  # the leader's
     assert deliveries.take(record(dispatch("r", "i3", epoch=1), partition=1))  # unmarked
     assert (deliveries.fenced, deliveries.repeated) == (1, 1)
+
+
+# -- what `conflux status` shows -----------------------------------------------------------
+
+
+def _coordinator_beat(
+    instance: str, seconds: float, role: Literal["active", "standby"], epoch: int
+) -> ComponentHeartbeat:
+    return ComponentHeartbeat(
+        component="coordinator",
+        instance_id=instance,
+        pid=100 + epoch,
+        role=role,
+        epoch=epoch,
+        time=T0 + timedelta(seconds=seconds),
+    )
+
+
+def test_status_lists_coordinators_and_names_the_newest_epochs_leader() -> None:
+    from conflux.projections.api import BrokerStatus
+
+    model = ReadModel()
+    model.apply(_coordinator_beat("a", 0, "active", 1))
+    model.apply(_coordinator_beat("b", 0.5, "standby", 1))
+    now = T0 + timedelta(seconds=1)
+    broker = BrokerStatus(id=1, host="127.0.0.1", port=9092, state="online", controller=True)
+    report = model.status(caught_up=True, now=now, brokers=[broker])
+    assert report.ready and report.coordinator is not None
+    assert (report.coordinator.instance_id, report.coordinator.pid) == ("a", 101)
+    assert {(c.instance_id, c.role, c.epoch) for c in report.coordinators} == {
+        ("a", "active", 1),
+        ("b", "standby", 1),
+    }
+    assert report.brokers == [broker]
+    # `a` paused; `b` took over with epoch 2; `a` wakes and beats once more as active.
+    model.apply(_coordinator_beat("b", 8, "active", 2))
+    model.apply(_coordinator_beat("a", 8.5, "active", 1))
+    report = model.status(caught_up=True, now=T0 + timedelta(seconds=9))
+    assert report.coordinator is not None
+    assert (report.coordinator.instance_id, report.coordinator.epoch) == ("b", 2)
+    # Only standbys alive: not ready, and the reason says a takeover is due.
+    model.apply(_coordinator_beat("b", 20, "standby", 2))
+    report = model.status(caught_up=True, now=T0 + timedelta(seconds=21))
+    assert not report.ready
+    assert report.not_ready[0].startswith("coordinator: no active coordinator (1 on standby")
