@@ -131,9 +131,9 @@ class TickEvaluator:
                 for record in records:
                     event = record.event
                     if (
-                        isinstance(event, TickRequested)
+                        self.deliveries.take(record)  # first: it must see the marks too
+                        and isinstance(event, TickRequested)
                         and event.location == self.location
-                        and self.deliveries.take(record)
                     ):
                         self._queued.setdefault(event.name, deque()).append(event)
                 self._watch(producer)

@@ -219,12 +219,13 @@ class Worker:
                 records = consumer.poll(timeout=0.1, max_records=1)
                 if records:
                     records += consumer.poll(timeout=0, max_records=BATCH - 1)
+                # Every record goes through `take`: the marks too, which it keeps.
                 items = [
                     r.event
                     for r in records
-                    if isinstance(r.event, WorkItemDispatched)
+                    if self.deliveries.take(r)
+                    and isinstance(r.event, WorkItemDispatched)
                     and r.event.location == self.location
-                    and self.deliveries.take(r)
                 ]
                 if records:
                     self._execute(producer, executor, items, consumer.commit)
