@@ -11,7 +11,8 @@ broker:
   everything), then the checkpoint it writes on a clean stop (seconds, bytes);
 - `coordinator_restart`: a coordinator with that checkpoint, start to ready;
 - `decode_and_fold_us` (no broker): per record, `decode_event` alone and the coordinator's
-  fold alone (`CoordinatorState.apply`), thread CPU time, over the same records.
+  fold alone (`CoordinatorState.fold`: the epoch fence, then `apply`), thread CPU time,
+  over the same records.
 
 Timed phases also report `other_processes_cores`: how many cores other processes kept busy
 meanwhile (the machine has 2, shared), so that a contended figure reads as one.
@@ -166,8 +167,9 @@ def decode_and_fold(n: int = 200_000, chunk: int = 1000) -> dict[str, float]:
         events = [decode_event(v) for v in values]
         gc.enable()
         decoded = time.thread_time()
-        for event in events:
-            state.apply(event)
+        fold = state.fold  # through the epoch fence, as the coordinator folds the log
+        for i, event in enumerate(events, first):
+            fold(event, "bench.assets", i % 6)
         decoding += decoded - started
         folding += time.thread_time() - decoded
     return {
