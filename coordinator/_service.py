@@ -23,7 +23,7 @@ import logging
 import os
 import socket
 import time
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 from conflux.coordinator._checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from conflux.coordinator._decide import PRODUCER, decide
@@ -36,6 +36,7 @@ from conflux.coordinator._liveness import DEFAULT_HEARTBEAT_TIMEOUT_S, WorkerClo
 from conflux.coordinator._queue import QueueLimits
 from conflux.coordinator._state import CoordinatorState
 from conflux.events import (
+    FENCED_TYPES,
     AssetMaterialized,
     ComponentHeartbeat,
     DefinitionsPublished,
@@ -579,13 +580,17 @@ class Coordinator:
         gc.disable()
         try:
             records = self._take(consumer)
-            fold = self.state.fold
+            apply, admit = self.state.apply, self.state.fence.admit
             for record in records:
                 event = record.event
-                if not fold(event, record.topic, record.partition):
+                kind = event.type
+                # `state.fold`, inlined: most records (the workers') are no decisions
+                if kind in FENCED_TYPES and not admit(event, record.topic, record.partition):
                     self._refused(event)
-                elif event.type == "DefinitionsPublished":
-                    self._ensure_work_topic(event.location)
+                    continue
+                apply(event)
+                if kind == "DefinitionsPublished":
+                    self._ensure_work_topic(cast("DefinitionsPublished", event).location)
             self.applied += len(records)
             del records  # freed before the GC resumes (but the last event)
         finally:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from conflux.events._epochs import (
         DECIDER as DECIDER,
         DECISION_TYPES as DECISION_TYPES,
+        FENCED_TYPES as FENCED_TYPES,
         EpochFence as EpochFence,
         decision_epoch as decision_epoch,
         mark_id as mark_id,

@@ -48,7 +48,10 @@ SHARED_TYPES: frozenset[str] = frozenset({"MaterializationRequested", "TickCompl
 """Event types a coordinator emits and others do too: a decision when `producer` is the
 coordinator (people request runs; workers complete sensor ticks)."""
 
-_WATCHED = DECISION_TYPES | SHARED_TYPES | {"EpochMarked"}
+FENCED_TYPES: frozenset[str] = DECISION_TYPES | SHARED_TYPES | {"EpochMarked"}
+"""The event types `EpochFence.admit` looks at; it admits every other type as it is (hot
+loops test this set first and skip the call)."""
+_WATCHED = FENCED_TYPES
 
 
 def decision_epoch(event: Event) -> int | None:
