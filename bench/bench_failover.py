@@ -6,7 +6,9 @@ backfill of BENCH_PARTITIONS minutely partitions of a no-op asset (each ~1 ms). 
 BENCH_KILLS times (default 5): find the active coordinator by its heartbeat, kill -9 it,
 and time until the first `WorkItemDispatched` of a newer epoch arrives on the runs topic
 (the standby dispatching again); then start a new standby in its place and wait until it
-has caught up. At the end the backfill runs out, everything stops, and the log is counted:
+has caught up. Then the leader is stopped cleanly (SIGTERM: it leaves the group, no
+session to wait out) and the same is timed. At the end the backfill runs out, everything
+stops, and the log is counted:
 
 - lost: partitions of the backfill with no counted materialization (must be 0);
 - double counted: partitions with more than one counted materialization (must be 0). A
@@ -264,6 +266,20 @@ def run(system: System) -> dict[str, object]:
             "the new standby did not catch up",
         )
         time.sleep(1.0)
+    # Then a clean stop (a deploy): the leader leaves the group, no session to wait out.
+    leader = watch.active()
+    assert leader is not None and leader.pid is not None
+    victim = next(p for p in coordinators if p.pid == leader.pid)
+    old = leader.epoch or 0
+    victim.send_signal(signal.SIGTERM)
+    stopped = time.monotonic()
+    watch.until(
+        lambda: any(t > stopped and e > old for t, e in watch.dispatches),
+        "no dispatch of a newer epoch after a clean stop",
+    )
+    clean_stop = min(t for t, e in watch.dispatches if t > stopped and e > old) - stopped
+    victim.wait(timeout=60)
+    coordinators.remove(victim)
     killed_all_at = time.monotonic()
     watch.until(lambda: watch.done is not None, "the backfill did not complete", timeout=900)
     finished_s = time.monotonic() - killed_all_at
@@ -292,6 +308,7 @@ def run(system: System) -> dict[str, object]:
         "takeover_p50_s": round(statistics.median(takeovers), 2),
         "takeover_max_s": round(max(takeovers), 2),
         "target_p50_s": 5.0,
+        "clean_stop_takeover_s": round(clean_stop, 2),
         **counts,
         "replay_equals_live": replay_equal,
         "backfill_finished_s_after_last_kill": round(finished_s, 1),

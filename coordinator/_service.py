@@ -228,6 +228,7 @@ class Coordinator:
             try:
                 if self._loop(consumer, beats, producer, stop):
                     return True
+                self._leave()  # first: a standby takes over while this one checkpoints
                 if self.ready:
                     self._confirm(consumer)
                     self._checkpoint(consumer)
@@ -235,12 +236,18 @@ class Coordinator:
             finally:
                 beats.close()
         finally:
-            group, self._group = self._group, None
             try:
-                if group is not None:
-                    group.close()  # leave the group: a standby takes over at once
+                self._leave()
             finally:
                 consumer.close()
+
+    def _leave(self) -> None:
+        """Stop leading and leave the leader group: a standby takes over at once."""
+        group, self._group = self._group, None
+        if self.active:
+            self._step_down("stopping")
+        if group is not None:
+            group.close()
 
     def _reset(self) -> None:
         """Forget the folded state (the log refused a decision in it): fold it again."""
