@@ -302,8 +302,24 @@ def test_the_archive_keeps_no_fenced_decision() -> None:
         ids = {row["event_id"] for row in store.query_arrow("SELECT event_id FROM events")
                .to_pylist()}  # fmt: skip
     assert zombie.event_id not in ids
-    assert len(ids) == len(log.records) - 1
+    assert len(ids) == len(log.records) - 1  # the marks too
     assert sink.fence.fenced == 1
+
+
+def test_the_archive_takes_the_new_event_types() -> None:
+    from archive_tables import archived
+
+    claim = LeadershipClaimed(instance_id="c", pid=7, proposed_epoch=2, time=T0)
+    mark = EpochMarked(epoch=2, instance_id="c", topic="t.runs", partition=1, partitions=3)
+    records = [
+        ConsumedEvent(claim, "t.leader", 0, 0, "leader", 0, encode_event(claim)),
+        ConsumedEvent(mark, "t.runs", 1, 0, mark_key(1, 3), 0, encode_event(mark)),
+    ]
+    rows = archived(records)["events"]
+    assert [(r["type"], r["topic"]) for r in rows] == [
+        ("LeadershipClaimed", "t.leader"),
+        ("EpochMarked", "t.runs"),
+    ]
 
 
 # -- a new leader's reconciliation, and workers -------------------------------------------
