@@ -11,7 +11,8 @@ broker:
   everything), then the checkpoint it writes on a clean stop (seconds, bytes);
 - `coordinator_restart`: a coordinator with that checkpoint, start to ready;
 - `decode_and_fold_us` (no broker): per record, `decode_event` alone and the coordinator's
-  fold alone (`CoordinatorState.apply`), thread CPU time, over the same records.
+  fold alone (the epoch fence's type check, then `CoordinatorState.apply`, as the
+  coordinator's catch-up loop folds), thread CPU time, over the same records.
 
 Timed phases also report `other_processes_cores`: how many cores other processes kept busy
 meanwhile (the machine has 2, shared), so that a contended figure reads as one.
@@ -152,7 +153,7 @@ def decode_and_fold(n: int = 200_000, chunk: int = 1000) -> dict[str, float]:
     coordinator runs it.
     """
     from conflux.coordinator import CoordinatorState
-    from conflux.events import decode_event
+    from conflux.events import FENCED_TYPES, decode_event
 
     head, _, tail = TEMPLATE.partition(b'"event_id":"')
     rest = tail[32:]
@@ -170,8 +171,10 @@ def decode_and_fold(n: int = 200_000, chunk: int = 1000) -> dict[str, float]:
         events = [decode_event(v) for v in values]
         gc.enable()
         decoded = time.thread_time()
-        for event in events:
-            state.apply(event)
+        apply, admit = state.apply, state.fence.admit
+        for i, event in enumerate(events, first):  # through the fence, as `_catch_up` folds
+            if event.type not in FENCED_TYPES or admit(event, "bench.assets", i % 6):
+                apply(event)
         decoding += decoded - started
         folding += time.thread_time() - decoded
     return {

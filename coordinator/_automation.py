@@ -232,7 +232,7 @@ def decide_automation(
                 if nxt not in seen:
                     causes_of.setdefault(nxt, set()).update(causes)
                     heapq.heappush(queue, (auto.levels.get(down, 0), down, key or "", key))
-    events.extend(_request(graph, due, now, auto.sensors))
+    events.extend(_request(graph, due, now, auto.sensors, state.epoch))
     return events
 
 
@@ -256,6 +256,7 @@ def _request(
     due: dict[AssetPartition, tuple[ConditionResult, tuple[str, ...]]],
     now: datetime,
     sensors: Mapping[str, tuple[str, SensorSnapshot]],
+    epoch: int,
 ) -> list[AutomationEvaluated | MaterializationRequested]:
     """One run per location, partitions definition, sensor and key set.
 
@@ -276,7 +277,7 @@ def _request(
             ordered = tuple(sorted(keys, key=lambda k: "" if k is None else k))
             runs.setdefault(ordered, []).append(asset_key)
         for key_set, assets in sorted(runs.items(), key=lambda r: (sorted(r[1]), r[0])):
-            events.extend(_run(sorted(assets), key_set, due, now, tags_of[name]))
+            events.extend(_run(sorted(assets), key_set, due, now, tags_of[name], epoch))
     return events
 
 
@@ -286,6 +287,7 @@ def _run(
     due: dict[AssetPartition, tuple[ConditionResult, tuple[str, ...]]],
     now: datetime,
     tags: dict[str, str],
+    epoch: int,
 ) -> list[AutomationEvaluated | MaterializationRequested]:
     causes = sorted({c for a in assets for k in keys for c in due[(a, k)][1]})
     run_id = derived_id("automation", *assets, "|", *(k or "" for k in keys), "|", *causes)
@@ -298,6 +300,7 @@ def _run(
                     event_id=derived_id("automation-evaluated", run_id, asset_key, partition or ""),
                     time=now,
                     producer=PRODUCER,
+                    epoch=epoch,
                     correlation_id=run_id,
                     causation_id=cs[-1] if cs else None,
                     asset_key=asset_key,
@@ -307,7 +310,9 @@ def _run(
                     trigger_event_ids=cs,
                 )
             )
-    events.append(_run_request(run_id, assets, keys, now, cause=events[0].event_id, tags=tags))
+    events.append(
+        _run_request(run_id, assets, keys, now, cause=events[0].event_id, tags=tags, epoch=epoch)
+    )
     return events
 
 
@@ -319,6 +324,7 @@ def _run_request(
     *,
     cause: str | None,
     tags: Mapping[str, str] | None = None,
+    epoch: int,
 ) -> MaterializationRequested:
     """The request of an automatic run.
 
@@ -329,6 +335,7 @@ def _run_request(
         event_id=derived_id("automation-request", run_id),
         time=now,
         producer=PRODUCER,
+        epoch=epoch,
         correlation_id=run_id,
         causation_id=cause,
         run_id=run_id,
@@ -514,5 +521,5 @@ def _repair(state: CoordinatorState, now: datetime) -> list[MaterializationReque
         assets = sorted({a for a, _ in partitions})
         keys = sorted({p for _, p in partitions if p is not None})
         log.warning("automation: run %s was evaluated but never requested; requesting", run_id)
-        events.append(_run_request(run_id, assets, keys, now, cause=None))
+        events.append(_run_request(run_id, assets, keys, now, cause=None, epoch=state.epoch))
     return events

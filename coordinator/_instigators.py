@@ -301,7 +301,7 @@ def _tick(state: CoordinatorState, name: str, spec: Spec | None, now: datetime) 
     if rec is not None:
         for request in sorted(rec.outstanding.values(), key=lambda r: r.tick_time):
             if request.time + timedelta(seconds=request.timeout_s + LOST_MARGIN_S) <= now:
-                out.append(_lost(request, now))
+                out.append(_lost(request, now, state.epoch))
     inst._dirty.add(name)  # queued again once what is emitted here is folded (or at once)
     if spec is None or effective_status(rec, spec[1].default_status) != "running":
         return out
@@ -395,6 +395,7 @@ def _request(
         event_id=derived_id("tick-requested", tick_id),
         time=now,
         producer=PRODUCER,
+        epoch=state.epoch,
         correlation_id=tick_id,
         instigator_type="sensor" if kind == "sensor" else "schedule",
         name=name,
@@ -420,6 +421,7 @@ def _schedule_tick(
         "event_id": tick_id,
         "time": now,
         "producer": PRODUCER,
+        "epoch": state.epoch,
         "correlation_id": tick_id,
         "instigator_type": "schedule",
         "name": snap.name,
@@ -494,12 +496,13 @@ def _reported(
     return out
 
 
-def _lost(request: TickRequested, now: datetime) -> TickCompleted:
+def _lost(request: TickRequested, now: datetime, epoch: int) -> TickCompleted:
     waited = request.timeout_s + LOST_MARGIN_S
     return TickCompleted(
         event_id=derived_id("tick-lost", request.tick_id),
         time=now,
         producer=PRODUCER,
+        epoch=epoch,
         correlation_id=request.tick_id,
         causation_id=request.event_id,
         instigator_type=request.instigator_type,
@@ -588,6 +591,7 @@ def _runs(
                     event_id=derived_id("instigator-run", run_id),
                     time=now,
                     producer=PRODUCER,
+                    epoch=state.epoch,
                     correlation_id=run_id,
                     causation_id=tick.event_id,
                     run_id=run_id,

@@ -22,6 +22,7 @@ from conflux.coordinator._automation import NOTED_TYPES, AutomationState
 from conflux.coordinator._backfill import BackfillState
 from conflux.coordinator._freshness import NOTED_TYPES as FRESHNESS_TYPES, FreshnessState
 from conflux.coordinator._instigators import InstigatorState
+from conflux.coordinator._leadership import ClaimsFold
 from conflux.coordinator._run_state import (
     TERMINAL,
     ItemStatus,
@@ -42,7 +43,9 @@ from conflux.events import (
     DefinitionsPublished,
     DynamicPartitionsAdded,
     DynamicPartitionsDeleted,
+    EpochFence,
     InstigatorStatusChanged,
+    LeadershipClaimed,
     LocationLoadFailed,
     MaterializationRequested,
     PartitionFailed,
@@ -97,6 +100,10 @@ class CoordinatorState:
         instigators: schedules and sensors (status, ticks, cursors).
         automation: what declarative automation evaluates next.
         freshness: freshness checks, their results, and updates not yet answered.
+        fence: per partition, the highest leadership epoch marked: what `fold` refuses.
+        claims: the leader topic's claims (who leads, under which epoch).
+        epoch: the epoch `decide` stamps decisions with (set by the service when it
+            becomes the leader; not a fold).
     """
 
     definitions: DefinitionsProjection = field(default_factory=DefinitionsProjection)
@@ -112,7 +119,20 @@ class CoordinatorState:
     instigators: InstigatorState = field(default_factory=InstigatorState)
     automation: AutomationState = field(default_factory=AutomationState)
     freshness: FreshnessState = field(default_factory=FreshnessState)
+    fence: EpochFence = field(default_factory=EpochFence)
+    claims: ClaimsFold = field(default_factory=ClaimsFold)
+    epoch: int = 0
     _item_run: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def fold(self, event: AnyEvent, topic: str, partition: int) -> bool:
+        """Fold an event read at (topic, partition), unless a newer epoch's mark fenced it.
+
+        Returns False for a refused decision (see `conflux.events.EpochFence`).
+        """
+        if not self.fence.admit(event, topic, partition):
+            return False
+        self.apply(event)
+        return True
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event (idempotent; events of other types are ignored)."""
@@ -194,6 +214,8 @@ class CoordinatorState:
                 if backfill.completed is None:
                     backfill.completed = event
                     self.dirty_backfills.discard(event.backfill_id)
+            case LeadershipClaimed():
+                self.claims.apply(event)
             case _:
                 pass
         if event.type in _REPORTED and self.instigators.pending:

@@ -16,9 +16,12 @@ from conflux._lazy import lazy_package
 
 if TYPE_CHECKING:
     from conflux.events._admin import (
+        BrokerInfo as BrokerInfo,
         await_topics as await_topics,
+        describe_brokers as describe_brokers,
         ensure_topics as ensure_topics,
         kafka_config as kafka_config,
+        partition_counts as partition_counts,
         wait_for_broker as wait_for_broker,
     )
     from conflux.events._base import (
@@ -34,6 +37,17 @@ if TYPE_CHECKING:
     from conflux.events._cron import (
         CRON_NICKNAMES as CRON_NICKNAMES,
         expand_cron as expand_cron,
+    )
+    from conflux.events._epochs import (
+        DECIDER as DECIDER,
+        DECISION_TYPES as DECISION_TYPES,
+        FENCED_TYPES as FENCED_TYPES,
+        EpochFence as EpochFence,
+        decision_epoch as decision_epoch,
+        mark_id as mark_id,
+        mark_key as mark_key,
+        murmur2 as murmur2,
+        partition_for as partition_for,
     )
     from conflux.events._errors import (
         ApiUnavailableError as ApiUnavailableError,
@@ -77,7 +91,9 @@ if TYPE_CHECKING:
         DynamicPartitionsAdded as DynamicPartitionsAdded,
         DynamicPartitionsChange as DynamicPartitionsChange,
         DynamicPartitionsDeleted as DynamicPartitionsDeleted,
+        EpochMarked as EpochMarked,
         InstigatorStatusChanged as InstigatorStatusChanged,
+        LeadershipClaimed as LeadershipClaimed,
         LocationLoadFailed as LocationLoadFailed,
         LocationReloadRequested as LocationReloadRequested,
         MaterializationRequested as MaterializationRequested,

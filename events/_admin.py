@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException
@@ -183,6 +184,51 @@ def await_topics(
                 "core topics), or check the topic prefix"
             )
         time.sleep(0.1)
+
+
+def partition_counts(bootstrap: str, names: Sequence[str], timeout: float = 10.0) -> dict[str, int]:
+    """The partition count of each topic of `names`, as the broker has them now.
+
+    Raises:
+        BrokerUnavailableError: the broker did not answer.
+        InfrastructureError: a topic does not exist (the message names it).
+    """
+    return await_topics(admin_client(bootstrap), bootstrap, list(names), timeout)
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    """One broker of the cluster, as the cluster metadata shows it."""
+
+    id: int
+    host: str
+    port: int
+    state: Literal["online", "offline"]
+    """`offline`: partitions name it as a replica, but the cluster lists it no more."""
+    controller: bool = False
+
+
+def describe_brokers(bootstrap: str, timeout: float = 2.0) -> list[BrokerInfo]:
+    """Every broker the cluster metadata knows: those it lists, and replicas it lacks.
+
+    Raises:
+        BrokerUnavailableError: no broker answered within `timeout`.
+    """
+    try:
+        metadata = admin_client(bootstrap).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise unavailable(bootstrap, f"did not answer within {timeout:g}s", exc) from exc
+    controller = getattr(metadata, "controller_id", -1)
+    found = {
+        b.id: BrokerInfo(b.id, b.host or "", b.port or 0, "online", b.id == controller)
+        for b in metadata.brokers.values()
+    }
+    for topic in metadata.topics.values():
+        for part in (topic.partitions or {}).values():
+            for replica in part.replicas:
+                if replica not in found:
+                    found[replica] = BrokerInfo(replica, "", 0, "offline")
+    return [found[k] for k in sorted(found)]
 
 
 def ensure_topics(

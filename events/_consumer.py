@@ -342,6 +342,13 @@ class EventConsumer:
     def _on_message_error(self, err: KafkaError, topic: str, partition: int) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
             self._at_end.add((topic, partition))
+        elif err.code() == KafkaError.INVALID_SESSION_TIMEOUT:
+            # The group would never assign anything: say so rather than wait forever.
+            raise InfrastructureError(
+                f"the broker at {self._bootstrap} refused the consumer group's session "
+                f"({err.str()}): it must lie within the brokers' group.min.session.timeout.ms "
+                "and group.max.session.timeout.ms (a coordinator's is --session-timeout)"
+            )
         elif err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART or err.fatal():
             raise InfrastructureError(f"consuming {topic} failed: {err.str()}")
         else:  # transient (transport, leader change): librdkafka retries by itself

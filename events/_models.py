@@ -80,6 +80,9 @@ class MaterializationRequested(Event):
     """Somebody asked for assets (and partitions) to be materialized; a run follows."""
 
     type: Literal["MaterializationRequested"] = "MaterializationRequested"
+    epoch: int | None = None
+    """The leadership epoch of the coordinator that decided it; None when a person or a
+    worker made it (a coordinator's without one is of epoch 0, before leadership)."""
     run_id: str
     selection: str
     """The selection as the requester wrote it (for audit)."""
@@ -99,6 +102,8 @@ class RunStarted(Event):
     """The coordinator accepted a request and planned its work."""
 
     type: Literal["RunStarted"] = "RunStarted"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     run_id: str
     asset_keys: tuple[str, ...]
     partition_count: int
@@ -114,6 +119,8 @@ class WorkItemDispatched(Event):
     """
 
     type: Literal["WorkItemDispatched"] = "WorkItemDispatched"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     work_item_id: str
     """Deterministic: (run, node, partition); the attempt is separate."""
     run_id: str
@@ -144,6 +151,8 @@ class WorkItemSkipped(Event):
     """A planned work item will not run, because an upstream failed in the same run."""
 
     type: Literal["WorkItemSkipped"] = "WorkItemSkipped"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     work_item_id: str
     run_id: str
     asset_keys: tuple[str, ...]
@@ -164,6 +173,8 @@ class RunHeld(Event):
     """
 
     type: Literal["RunHeld"] = "RunHeld"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     run_id: str
     location: str
     reason: str
@@ -174,6 +185,8 @@ class RunCompleted(Event):
     """A run ended: every work item materialized, failed or was skipped."""
 
     type: Literal["RunCompleted"] = "RunCompleted"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     run_id: str
     status: Literal["success", "failed", "canceled"]
     materialized: int = 0
@@ -191,6 +204,8 @@ class WorkItemAbandoned(Event):
     """
 
     type: Literal["WorkItemAbandoned"] = "WorkItemAbandoned"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     work_item_id: str
     run_id: str
     asset_keys: tuple[str, ...]
@@ -240,6 +255,8 @@ class BackfillCompleted(Event):
     """A backfill ended: every chunk completed, or it was canceled and drained."""
 
     type: Literal["BackfillCompleted"] = "BackfillCompleted"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     backfill_id: str
     status: Literal["success", "failed", "canceled"]
     chunks: int = 0
@@ -346,6 +363,14 @@ class ComponentHeartbeat(Event):
     """For workers: the work item being executed, if any."""
     interval_s: float = 2.0
     """How often this component beats; readers call it gone after a few missed beats."""
+    pid: int | None = None
+    """The process id on its host (None: a beat from before it was reported)."""
+    role: Literal["active", "standby"] | None = None
+    """Coordinators: `active` decides, `standby` folds the log and waits to take over
+    (None: a coordinator from before leadership, which always decides)."""
+    epoch: int | None = None
+    """Coordinators: the leadership epoch it decides under (active), or the latest one it
+    has seen (standby)."""
 
 
 class RecordDeadLettered(Event):
@@ -462,6 +487,8 @@ class TickRequested(Event):
     """
 
     type: Literal["TickRequested"] = "TickRequested"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     instigator_type: Literal["schedule", "sensor"]
     name: str
     location: str
@@ -531,6 +558,9 @@ class TickCompleted(Event):
     """One tick of a schedule or sensor ended: what it asked for, skipped, or the error."""
 
     type: Literal["TickCompleted"] = "TickCompleted"
+    epoch: int | None = None
+    """The leadership epoch of the coordinator that decided it; None when a person or a
+    worker made it (a coordinator's without one is of epoch 0, before leadership)."""
     instigator_type: Literal["schedule", "sensor"]
     name: str
     location: str
@@ -582,6 +612,8 @@ class AutomationEvaluated(Event):
     """
 
     type: Literal["AutomationEvaluated"] = "AutomationEvaluated"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     asset_key: str
     partition_key: str | None = None
     run_id: str
@@ -621,6 +653,50 @@ class AssetCheckEvaluated(Event):
     """The `AssetMaterialized` event the check looked at."""
 
 
+# -- leadership (several coordinators, one decides) -----------------------------------
+
+
+class LeadershipClaimed(Event):
+    """A coordinator became the leader group's owner and claims the right to decide.
+
+    Written to the leader topic (one partition), whose order decides between claims: a
+    claim's epoch is `max(proposed_epoch, the epoch of the claim before it + 1)`, so two
+    claims never share an epoch and a later claim always has the higher one. The claimant
+    then marks its epoch in every partition it writes (`EpochMarked`) before deciding.
+    """
+
+    type: Literal["LeadershipClaimed"] = "LeadershipClaimed"
+    instance_id: str
+    """The claiming coordinator's instance id (as in its heartbeats)."""
+    pid: int | None = None
+    """Its process id, for people."""
+    proposed_epoch: int
+    """One more than the highest epoch the claimant has seen, in claims and in marks (so a
+    leader topic that was emptied, as a Tansu restart does, cannot lower the epoch)."""
+
+
+class EpochMarked(Event):
+    """A new leader's epoch begins in this partition; older epochs' decisions after it lapse.
+
+    The leader writes one to each partition of each topic it writes decisions (or work
+    deliveries) to, before deciding. Every fold keeps, per partition, the highest epoch
+    marked so far and ignores a decision of a lower epoch that follows it (Kafka keeps a
+    partition's order, so every fold and every replay draw the same line). Keyed so that
+    it lands in `partition` of `topic` with any client's default partitioner.
+    """
+
+    type: Literal["EpochMarked"] = "EpochMarked"
+    epoch: int
+    instance_id: str
+    """The leader that marked it."""
+    topic: str
+    """The topic it marks (the one it is written to)."""
+    partition: int
+    """The partition it marks (the one it is written to)."""
+    partitions: int
+    """How many partitions the topic had when it was marked (what the key was chosen for)."""
+
+
 AnyEvent = Annotated[
     DefinitionsPublished
     | LocationLoadFailed
@@ -648,7 +724,9 @@ AnyEvent = Annotated[
     | TickRequested
     | TickCompleted
     | AutomationEvaluated
-    | AssetCheckEvaluated,
+    | AssetCheckEvaluated
+    | LeadershipClaimed
+    | EpochMarked,
     Field(discriminator="type"),
 ]
 """Any Conflux event; parse with `decode_event`."""
@@ -683,6 +761,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TickCompleted,
         AutomationEvaluated,
         AssetCheckEvaluated,
+        LeadershipClaimed,
+        EpochMarked,
     )
 }
 """Event type name -> model class."""

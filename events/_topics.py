@@ -22,7 +22,9 @@ from conflux.events._models import (
     DefinitionsPublished,
     DynamicPartitionsAdded,
     DynamicPartitionsDeleted,
+    EpochMarked,
     InstigatorStatusChanged,
+    LeadershipClaimed,
     LocationLoadFailed,
     LocationReloadRequested,
     MaterializationRequested,
@@ -102,6 +104,19 @@ class Topics:
         """Records that failed validation, keyed by their source topic."""
         return f"{self.prefix}.dlq"
 
+    @property
+    def leader(self) -> str:
+        """Leadership claims (one partition); its consumer group picks the claimant.
+
+        Not a core topic: coordinators create it, and nothing else reads it (the claims'
+        consequences, the epoch marks, are in the topics the leader writes).
+        """
+        return f"{self.prefix}.leader"
+
+    def leader_spec(self) -> TopicSpec:
+        """The spec of the leader topic: one partition, so that one member owns it."""
+        return TopicSpec(self.leader, 1)
+
     def work(self, location: str) -> str:
         """A location's work topic: the work items its workers consume."""
         return f"{self.prefix}.work.{location}"
@@ -178,4 +193,10 @@ class Topics:
                 return self.dlq, event.source_topic
             case DynamicPartitionsAdded() | DynamicPartitionsDeleted():
                 return self.definitions, event.partitions_def_name
+            case EpochMarked():
+                from conflux.events._epochs import mark_key
+
+                return event.topic, mark_key(event.partition, event.partitions)
+            case LeadershipClaimed():
+                return self.leader, "leader"
         raise TypeError(f"no topic for event type {type(event).__name__}")

@@ -34,6 +34,7 @@ from conflux.sdk.runtime import (
     error_type_name,
     snapshot_id,
 )
+from conflux.workers._deliveries import Deliveries
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -89,6 +90,8 @@ class Worker:
         self.executed = 0
         self.ticks: TickEvaluator | None = None
         """Evaluates the location's sensor and schedule ticks (None: it has none)."""
+        self.deliveries = Deliveries()
+        """Which work items it takes: not a fenced leader's, each once (`_deliveries.py`)."""
         self.heartbeat_error: BaseException | None = None
         """Why the heartbeat thread died, if it did (then `run` stops and re-raises it)."""
 
@@ -216,10 +219,13 @@ class Worker:
                 records = consumer.poll(timeout=0.1, max_records=1)
                 if records:
                     records += consumer.poll(timeout=0, max_records=BATCH - 1)
+                # Every record goes through `take`: the marks too, which it keeps.
                 items = [
                     r.event
                     for r in records
-                    if isinstance(r.event, WorkItemDispatched) and r.event.location == self.location
+                    if self.deliveries.take(r)
+                    and isinstance(r.event, WorkItemDispatched)
+                    and r.event.location == self.location
                 ]
                 if records:
                     self._execute(producer, executor, items, consumer.commit)

@@ -412,6 +412,14 @@ def status(as_json: bool, state_dir: str) -> None:
 
 @cli.command()
 @_queue_options
+@click.option(
+    "--session-timeout",
+    type=click.FloatRange(min=0.5),
+    default=None,
+    help="Seconds before a standby takes over from a leader that died (the leader "
+    "group's session; default 6 on Kafka, whose brokers refuse less than their "
+    "group.min.session.timeout.ms, 3 on Tansu).",
+)
 @STATE_DIR
 def coordinator(
     max_concurrent: int | None,
@@ -419,9 +427,10 @@ def coordinator(
     location_limits: tuple[str, ...],
     heartbeat_timeout: float | None,
     schedule_catchup: int | None,
+    session_timeout: float | None,
     state_dir: str,
 ) -> None:
-    """Run the coordinator (one part, for real deployments)."""
+    """Run a coordinator (one part, for real deployments); run several: one leads."""
     from conflux.cli._parts import run_coordinator
     from conflux.coordinator import DEFAULT_MAX_CONCURRENT, QueueLimits, parse_limits
 
@@ -439,6 +448,7 @@ def coordinator(
             limits=limits,
             heartbeat_timeout_s=heartbeat_timeout,
             max_catchup_ticks=schedule_catchup,
+            session_timeout_s=session_timeout,
         )
     )
 

@@ -69,8 +69,9 @@ def run_coordinator(
     limits: QueueLimits | None = None,
     heartbeat_timeout_s: float | None = None,
     max_catchup_ticks: int | None = None,
+    session_timeout_s: float | None = None,
 ) -> int:
-    """Run the coordinator until stopped."""
+    """Run a coordinator until stopped (the leader, or a standby if another leads)."""
     from conflux.coordinator import DEFAULT_HEARTBEAT_TIMEOUT_S, Coordinator
     from conflux.events import wait_for_broker
 
@@ -87,6 +88,7 @@ def run_coordinator(
         limits=limits,
         heartbeat_timeout_s=heartbeat_timeout_s or DEFAULT_HEARTBEAT_TIMEOUT_S,
         max_catchup_ticks=max_catchup_ticks,
+        session_timeout_s=session_timeout_s,
     ).run(stop)
     return 0
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         BACKFILL_ENDED as BACKFILL_ENDED,
         AssetSummary as AssetSummary,
         BackfillSummary as BackfillSummary,
+        BrokerStatus as BrokerStatus,
         CheckResultSummary as CheckResultSummary,
         CheckSummary as CheckSummary,
         ComponentStatus as ComponentStatus,

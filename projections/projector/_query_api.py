@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from pydantic import JsonValue
 
     from conflux.events import Event
+    from conflux.projections.api import BrokerStatus
     from conflux.projections.projector._lineage import LineageService
     from conflux.projections.projector._read_model import ReadModel
 
@@ -129,6 +130,7 @@ class QueryApi:
         broker_problem: Callable[[], str | None] = lambda: None,
         expected_locations: Sequence[str] = (),
         emit: Callable[[Event], None] | None = None,
+        brokers: Callable[[], Sequence[BrokerStatus]] = tuple,
     ) -> None:
         """Bind the server.
 
@@ -145,6 +147,7 @@ class QueryApi:
                 ready.
             emit: puts an event on the log (and waits until the broker has it); None
                 serves reads only, and actions answer 503.
+            brokers: the cluster's brokers from its metadata, for `/status`.
 
         Raises:
             UnsafeBindError: `host` is not loopback and no token is given.
@@ -153,6 +156,7 @@ class QueryApi:
         self.model = model
         self._caught_up = caught_up
         self._broker_problem = broker_problem
+        self._brokers = brokers
         self._expected = tuple(expected_locations)
         self._host = host
         self._emit = emit
@@ -217,6 +221,7 @@ class QueryApi:
                         caught_up=self._caught_up(),
                         expected_locations=self._expected,
                         broker_problem=self._broker_problem(),
+                        brokers=self._brokers(),
                     )
                 )
             case ["assets"]:

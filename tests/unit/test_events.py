@@ -22,8 +22,10 @@ from conflux.events import (
     DefinitionsPublished,
     DynamicPartitionsAdded,
     DynamicPartitionsDeleted,
+    EpochMarked,
     EventValidationError,
     InstigatorStatusChanged,
+    LeadershipClaimed,
     LocationLoadFailed,
     LocationReloadRequested,
     LocationSnapshot,
@@ -48,6 +50,8 @@ from conflux.events import (
     decode_event,
     derived_id,
     encode_event,
+    mark_key,
+    partition_for,
     register_upcaster,
 )
 from conflux.events._serde import UPCASTERS
@@ -164,6 +168,8 @@ SAMPLES = [
         blocking=True,
         metadata={"nulls": 3},
     ),
+    LeadershipClaimed(instance_id="coordinator@h:1:ab", pid=1, proposed_epoch=3),
+    EpochMarked(epoch=3, instance_id="c1", topic="t.runs", partition=2, partitions=3),
     LocationReloadRequested(location="shop", requested_by="me"),
     RecordDeadLettered(
         source_topic="t", source_partition=0, source_offset=5, value="{", reason="not JSON"
@@ -280,5 +286,9 @@ def test_routing_keys_keep_one_asset_partition_together() -> None:
     assert topics.route(SAMPLES[0]) == ("t.definitions", "shop")
     assert topics.route(SAMPLES[-1]) == ("t.dlq", "t")
     assert topics.route(SAMPLES[-2]) == ("t.definitions", "shop")  # LocationReloadRequested
+    claim, mark = SAMPLES[-4], SAMPLES[-3]
+    assert topics.route(claim) == ("t.leader", "leader")
+    assert topics.route(mark) == ("t.runs", mark_key(2, 3))
+    assert partition_for(mark_key(2, 3), 3) == 2
     assert topics.work("shop") == "t.work.shop"
     assert {spec.name for spec in topics.core()} >= {"t.runs", "t.assets", "t.dlq", "t.requests"}

@@ -201,6 +201,7 @@ ROOM_EXPORTS = {
         "AssetSummary",
         "BACKFILL_ENDED",
         "BackfillSummary",
+        "BrokerStatus",
         "CheckResultSummary",
         "CheckSummary",
         "ComponentStatus",
