@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class _Frozen(BaseModel):
@@ -251,6 +251,8 @@ class ScheduleSnapshot(_Frozen):
     default_status: Literal["running", "stopped"] = "stopped"
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    run_config: dict[str, JsonValue] | None = None
+    """The config of every run it starts (its job's `define_asset_job(config=...)`)."""
 
 
 class SensorSnapshot(_Frozen):
@@ -266,6 +268,8 @@ class SensorSnapshot(_Frozen):
     default_status: Literal["running", "stopped"] = "stopped"
     description: str | None = None
     timeout_s: float = 60.0
+    run_config: dict[str, JsonValue] | None = None
+    """The config of runs it requests without their own (its job's `config=`)."""
 
 
 class AssetCheckSnapshot(_Frozen):

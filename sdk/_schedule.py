@@ -85,6 +85,7 @@ class ScheduleDefinition:
         tags: Mapping[str, str] | None = None,
         execution_fn: Callable[..., object] | None = None,
         partitioned: bool = False,
+        run_config: object = None,
     ) -> None:
         if name is None:
             if job is None:
@@ -106,11 +107,20 @@ class ScheduleDefinition:
         self.tags: dict[str, str] = {**(job.tags if job else {}), **dict(tags or {})}
         self.execution_fn = execution_fn
         self.partitioned = partitioned
+        from conflux.sdk._config import coerce_run_config
+
+        self.run_config = (
+            coerce_run_config(run_config)
+            if run_config is not None
+            else (job.run_config if job else None)
+        )
 
     @property
     def partitions_def(self) -> PartitionsDefinition | None:
         """The job's partitions definition, if the schedule was built from a partitioned job."""
-        return self.job.partitions_def if self.job is not None else None
+        if self.job is None:
+            return None
+        return self.job.partitions_def or _inferred_partitions_def(self.job)
 
     def to_snapshot(self, defs: Definitions) -> ScheduleSnapshot:
         """Validate against `defs` and describe the schedule as data.
@@ -138,6 +148,7 @@ class ScheduleDefinition:
             else "stopped",
             description=self.description,
             tags=dict(self.tags),
+            run_config=self.run_config,
         )
 
     def evaluate(self, tick_time: datetime, log: logging.Logger | None = None) -> TickResult:
@@ -156,6 +167,16 @@ class ScheduleDefinition:
 
     def __repr__(self) -> str:
         return f"ScheduleDefinition({self.name!r}, cron_schedule={self.cron_schedule!r})"
+
+
+def _inferred_partitions_def(job: UnresolvedAssetJobDefinition) -> PartitionsDefinition | None:
+    """The one partitions definition of the job's assets given as objects.
+
+    Dagster infers a partitioned job's partitions from its assets when `define_asset_job`
+    names none; so does this, from the assets the selection gives as objects.
+    """
+    found = {p for p in job.asset_partitions_defs if p is not None}
+    return found.pop() if len(found) == 1 else None
 
 
 def _takes_context(fn: Callable[..., object]) -> bool:
@@ -255,12 +276,13 @@ def build_schedule_from_partitioned_job(
     """
     from conflux.sdk.partitions import TimeWindowPartitionsDefinition
 
-    pdef = job.partitions_def
+    pdef = job.partitions_def or _inferred_partitions_def(job)
     if not isinstance(pdef, TimeWindowPartitionsDefinition):
         raise InvalidScheduleError(
-            f"build_schedule_from_partitioned_job({job.name}): the job needs "
-            "partitions_def=<a daily, hourly, ... TimeWindowPartitionsDefinition>: pass it to "
-            "define_asset_job(partitions_def=...)"
+            f"build_schedule_from_partitioned_job({job.name}): the job's assets are not "
+            "time-partitioned alike: select assets with one daily, hourly, ... "
+            "TimeWindowPartitionsDefinition (given as assets), or pass partitions_def= to "
+            "define_asset_job"
         )
     fields = pdef.cron_schedule.split()
     for index, value in (

@@ -24,9 +24,63 @@ def test_root_exports_the_sdk_and_the_user_errors() -> None:
         assert getattr(conflux, name) is not None
 
 
+ASSETS_IO_CONFIG_OPS = [
+    "Config",
+    "ConfigurableIOManagerFactory",
+    "ConfigurableResourceFactory",
+    "EnvVar",
+    "Failure",
+    "GraphDefinition",
+    "GraphIn",
+    "GraphOut",
+    "IOManagerDefinition",
+    "In",
+    "InitResourceContext",
+    "InputManager",
+    "InvalidConfigError",
+    "MetadataValue",
+    "OpDefinition",
+    "OpExecutionContext",
+    "Out",
+    "PartitionedConfig",
+    "PermissiveConfig",
+    "ResourceDefinition",
+    "ResourceDependency",
+    "ResourceParam",
+    "RetryRequested",
+    "RunConfig",
+    "TableColumn",
+    "TableColumnConstraints",
+    "TableColumnDep",
+    "TableColumnLineage",
+    "TableConstraints",
+    "TableRecord",
+    "TableSchema",
+    "build_asset_context",
+    "build_input_context",
+    "build_output_context",
+    "definitions",
+    "file_relative_path",
+    "fs_io_manager",
+    "graph",
+    "graph_asset",
+    "graph_multi_asset",
+    "input_manager",
+    "io_manager",
+    "mem_io_manager",
+    "op",
+    "resource",
+    "static_partitioned_config",
+    "with_resources",
+    "with_source_code_references",
+]
+"""Added for Dagster parity in assets, IO, config, resources, testing and ops (issue 19)."""
+
+
 def test_sdk_surface_snapshot() -> None:
     assert sorted(conflux.sdk.__all__) == sorted(
         [
+            *ASSETS_IO_CONFIG_OPS,
             "AddDynamicPartitionsRequest",
             "AssetSelection",
             "DefaultScheduleStatus",

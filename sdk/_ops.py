@@ -1,0 +1,787 @@
+"""Ops inside assets: `@op`, `@graph`, `@graph_asset`, `@graph_multi_asset` (Dagster's names).
+
+An asset may be computed by a graph of ops instead of one function. The graph's function
+is *traced* once, at decoration: calling an op inside it records an invocation and
+returns a handle to its output(s), so the function's body says which op feeds which. The
+result is an ordinary `AssetsDefinition` whose function runs the recorded ops in order,
+passing values from op to op in memory: the worker executes the whole graph as one work
+item, and only the graph's outputs (the assets) go through the IO manager.
+
+An op receives, like an asset function, `context` (the asset's `AssetExecutionContext`,
+also named `OpExecutionContext`), `config` (its own `Config`, from the run config under
+`ops: {<asset>: {ops: {<op>: {config: ...}}}}`, or directly under `ops: {<op>: ...}`),
+resources by type or name, and its inputs. Called outside a graph, an op calls its
+function directly (a unit test).
+
+Jobs made only of ops (`@job`) are not supported: see docs/porting-from-dagster.md.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import inspect
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from conflux.events import DefinitionError
+from conflux.sdk._context import AssetExecutionContext
+from conflux.sdk._params import inspect_params
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from conflux.sdk._asset import AssetsDefinition
+    from conflux.sdk._automation import AutomationCondition
+    from conflux.sdk._checks import AssetCheckSpec
+    from conflux.sdk._keys import AssetKey, CoercibleToAssetKey
+    from conflux.sdk._policies import BackfillPolicy, RetryPolicy
+    from conflux.sdk._specs import AssetIn, AssetOut
+    from conflux.sdk.partitions import PartitionsDefinition
+
+OpExecutionContext = AssetExecutionContext
+"""Dagster's op context: in Conflux an op runs inside an asset and gets the asset's context."""
+
+_NO_VALUE: Any = object()
+
+
+@dataclass(frozen=True)
+class In:
+    """An op's input (Dagster's `In`): a default value, metadata, an input manager."""
+
+    dagster_type: object = None
+    description: str | None = None
+    default_value: object = _NO_VALUE
+    metadata: Mapping[str, object] | None = None
+    asset_key: object = None
+    asset_partitions: object = None
+    input_manager_key: str | None = None
+
+
+@dataclass(frozen=True)
+class Out:
+    """An op's output (Dagster's `Out`); inside a graph asset values pass in memory."""
+
+    dagster_type: object = None
+    description: str | None = None
+    is_required: bool = True
+    io_manager_key: str | None = None
+    metadata: Mapping[str, object] | None = None
+    code_version: str | None = None
+
+
+@dataclass(frozen=True)
+class GraphIn:
+    """A graph's input (Dagster's `GraphIn`)."""
+
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class GraphOut:
+    """A graph's output (Dagster's `GraphOut`)."""
+
+    description: str | None = None
+
+
+# -- tracing ------------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class _Invocation:
+    op: OpDefinition
+    name: str
+    args: dict[str, object]
+    """Parameter -> a `_Handle` (an upstream op's output, or a graph input) or a constant."""
+
+
+@dataclass(frozen=True, eq=False)
+class _Handle:
+    invocation: _Invocation | None
+    output: str
+    """The op's output name; for a graph input (`invocation` None), the input's name."""
+
+    def __iter__(self) -> Iterator[_Handle]:
+        raise DefinitionError(
+            f"the output of op {self.invocation.name if self.invocation else self.output!r} "
+            "is one value: give the op out={'a': Out(), 'b': Out()} to unpack several"
+        )
+
+
+class _Outputs(tuple[_Handle, ...]):
+    """An op's several outputs in a graph body: unpack them, index them, or by name."""
+
+    names: tuple[str, ...]
+
+    def __new__(cls, handles: Sequence[_Handle], names: Sequence[str]) -> _Outputs:
+        made = super().__new__(cls, handles)
+        made.names = tuple(names)
+        return made
+
+    def __getattr__(self, name: str) -> _Handle:
+        if name in self.names:
+            return self[self.names.index(name)]
+        raise AttributeError(name)
+
+
+@dataclass
+class _Trace:
+    invocations: list[_Invocation] = field(default_factory=list)
+    used: dict[str, int] = field(default_factory=dict)
+
+    def unique(self, name: str) -> str:
+        count = self.used.get(name, 0)
+        self.used[name] = count + 1
+        return name if count == 0 else f"{name}_{count + 1}"
+
+
+_TRACE: contextvars.ContextVar[_Trace | None] = contextvars.ContextVar("conflux_graph_trace")
+
+
+# -- ops ----------------------------------------------------------------------------------
+
+
+class OpDefinition:
+    """A function a graph asset runs (made by `@op`); calling it outside a graph calls it."""
+
+    def __init__(
+        self,
+        fn: Callable[..., object],
+        *,
+        name: str | None = None,
+        ins: Mapping[str, In] | None = None,
+        out: Out | Mapping[str, Out] | None = None,
+        config_schema: object = None,
+        required_resource_keys: Sequence[str] | None = None,
+        tags: Mapping[str, object] | None = None,
+        description: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.description = description or inspect.getdoc(fn)
+        self.tags = dict(tags or {})
+        self.retry_policy = retry_policy
+        self.ins = dict(ins or {})
+        if isinstance(out, Mapping):
+            self.outs: dict[str, Out] = dict(out)
+        else:
+            self.outs = {"result": out or Out()}
+        params = inspect_params(fn, f"op {self.name}")
+        self.context_param = params.context
+        self.config_param = params.config
+        self.config_type: type[BaseModel] | None = params.config_type
+        self.op_config = False
+        if self.config_type is None and config_schema is not None:
+            from conflux.sdk._config import schema_model
+
+            self.config_type, self.op_config = schema_model(self.name, config_schema), True
+        self.resource_params = params.resources
+        self.required_resource_keys = tuple(required_resource_keys or ())
+        self.input_names = params.inputs
+        unknown = set(self.ins) - set(self.input_names)
+        if unknown:
+            raise DefinitionError(
+                f"op {self.name}: ins names {sorted(unknown)} but the function has no such "
+                "parameter"
+            )
+
+    @property
+    def output_names(self) -> list[str]:
+        """The op's output names, in order."""
+        return list(self.outs)
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        trace = _TRACE.get(None)
+        if trace is None:
+            return self.fn(*args, **kwargs)  # a direct call (a unit test)
+        return self._invoke(trace, self.name, args, kwargs)
+
+    def alias(self, name: str) -> _AliasedOp:
+        """This op under another name in a graph (Dagster's `alias`)."""
+        return _AliasedOp(self, name)
+
+    def tag(self, tags: Mapping[str, object]) -> OpDefinition:
+        """Dagster's `tag`: this op (tags are kept on the definition only)."""
+        return self
+
+    def with_hooks(self, hooks: object) -> OpDefinition:
+        """Dagster's `with_hooks`: accepted, hooks are not run."""
+        return self
+
+    def _invoke(
+        self, trace: _Trace, name: str, args: Sequence[object], kwargs: Mapping[str, object]
+    ) -> Any:
+        if len(args) > len(self.input_names):
+            raise DefinitionError(
+                f"op {self.name} takes {len(self.input_names)} input(s) in a graph, got {len(args)}"
+            )
+        bound: dict[str, object] = dict(zip(self.input_names, args, strict=False))
+        for key, value in kwargs.items():
+            if key not in self.input_names:
+                raise DefinitionError(f"op {self.name} has no input {key!r}")
+            bound[key] = value
+        for missing in (p for p in self.input_names if p not in bound):
+            spec = self.ins.get(missing)
+            if spec is not None and spec.default_value is not _NO_VALUE:
+                bound[missing] = spec.default_value
+            elif not _has_default(self.fn, missing):
+                raise DefinitionError(
+                    f"op {self.name}: input {missing!r} is not connected in the graph: pass it "
+                    "the output of another op (or a graph input)"
+                )
+        invocation = _Invocation(self, trace.unique(name), bound)
+        trace.invocations.append(invocation)
+        names = self.output_names
+        if len(names) == 1:
+            return _Handle(invocation, names[0])
+        return _Outputs([_Handle(invocation, n) for n in names], names)
+
+    def __repr__(self) -> str:
+        return f"OpDefinition({self.name!r})"
+
+
+@dataclass(frozen=True)
+class _AliasedOp:
+    op: OpDefinition
+    name: str
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        trace = _TRACE.get(None)
+        if trace is None:
+            return self.op.fn(*args, **kwargs)
+        return self.op._invoke(trace, self.name, args, kwargs)
+
+
+def _has_default(fn: Callable[..., object], param: str) -> bool:
+    try:
+        parameter = inspect.signature(fn).parameters[param]
+    except (KeyError, TypeError, ValueError):
+        return False
+    return parameter.default is not inspect.Parameter.empty
+
+
+def op(
+    compute_fn: Callable[..., object] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    ins: Mapping[str, In] | None = None,
+    out: Out | Mapping[str, Out] | None = None,
+    config_schema: object = None,
+    required_resource_keys: Sequence[str] | None = None,
+    tags: Mapping[str, object] | None = None,
+    version: str | None = None,
+    retry_policy: RetryPolicy | None = None,
+    code_version: str | None = None,
+    pool: str | None = None,
+) -> Any:
+    """Declare an op: a step of a graph asset (Dagster's `@op`).
+
+    Example:
+        >>> @op
+        ... def add_one(value: int) -> int:
+        ...     return value + 1
+        ...
+        >>> @graph_asset
+        ... def incremented(upstream_asset: int) -> int:
+        ...     return add_one(add_one(upstream_asset))
+    """
+    del version, code_version, pool
+
+    def wrap(fn: Callable[..., object]) -> OpDefinition:
+        return OpDefinition(
+            fn,
+            name=name,
+            ins=ins,
+            out=out,
+            config_schema=config_schema,
+            required_resource_keys=required_resource_keys,
+            tags=tags,
+            description=description,
+            retry_policy=retry_policy,
+        )
+
+    return wrap(compute_fn) if compute_fn is not None else wrap
+
+
+# -- graphs -------------------------------------------------------------------------------
+
+
+class GraphDefinition:
+    """A composition of ops (made by `@graph`).
+
+    Used inside graph assets, or turned into assets with `AssetsDefinition.from_graph`.
+    """
+
+    def __init__(
+        self,
+        fn: Callable[..., object],
+        *,
+        name: str | None = None,
+        ins: Mapping[str, object] | None = None,
+        out: object = None,
+        description: str | None = None,
+    ) -> None:
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.description = description or inspect.getdoc(fn)
+        self.ins = dict(ins or {})
+        self.out = out
+        self.input_names = [
+            n
+            for n, p in inspect.signature(fn).parameters.items()
+            if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
+
+    def __call__(self, *args: object, **kwargs: object) -> Any:
+        trace = _TRACE.get(None)
+        if trace is None:
+            raise DefinitionError(
+                f"graph {self.name} runs inside an asset: wrap it with @graph_asset or "
+                "AssetsDefinition.from_graph(...) (jobs of ops are not supported)"
+            )
+        return self.fn(*args, **kwargs)  # nested: its ops join the outer trace
+
+    def __repr__(self) -> str:
+        return f"GraphDefinition({self.name!r})"
+
+
+def graph(
+    compose_fn: Callable[..., object] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    ins: Mapping[str, object] | None = None,
+    out: object = None,
+    config: object = None,
+    tags: Mapping[str, object] | None = None,
+) -> Any:
+    """Declare a graph of ops (Dagster's `@graph`), for use in graph assets."""
+    del config, tags
+
+    def wrap(fn: Callable[..., object]) -> GraphDefinition:
+        return GraphDefinition(fn, name=name, ins=ins, out=out, description=description)
+
+    return wrap(compose_fn) if compose_fn is not None else wrap
+
+
+@dataclass(frozen=True)
+class TracedGraph:
+    """A graph body traced into invocations, and what it returns."""
+
+    name: str
+    invocations: tuple[_Invocation, ...]
+    inputs: tuple[str, ...]
+    result: object
+    """A `_Handle`, a dict of output name -> `_Handle`, a tuple of them, or None."""
+
+    def run(
+        self, context: AssetExecutionContext, inputs: Mapping[str, object], resources: Any
+    ) -> dict[tuple[str, str], object]:
+        """Run the ops in order; return every output value by (invocation name, output)."""
+        values: dict[tuple[str, str], object] = {}
+        for inv in self.invocations:
+            produced = _run_op(inv, context, values, inputs, resources)
+            for out_name, value in produced.items():
+                values[(inv.name, out_name)] = value
+        return values
+
+    def value_of(
+        self,
+        handle: object,
+        values: Mapping[tuple[str, str], object],
+        inputs: Mapping[str, object],
+    ) -> object:
+        """The value a handle stands for after a run."""
+        if isinstance(handle, _Handle):
+            if handle.invocation is None:
+                return inputs[handle.output]
+            return values[(handle.invocation.name, handle.output)]
+        return handle
+
+
+def trace_graph(fn: Callable[..., object], name: str, inputs: Sequence[str]) -> TracedGraph:
+    """Trace a graph body: call it with handles for its inputs, recording op invocations.
+
+    Raises:
+        DefinitionError: the body does something other than wire ops together.
+    """
+    trace = _Trace()
+    token = _TRACE.set(trace)
+    try:
+        result = fn(**{p: _Handle(None, p) for p in inputs})
+    finally:
+        _TRACE.reset(token)
+    return TracedGraph(name, tuple(trace.invocations), tuple(inputs), result)
+
+
+def _run_op(
+    inv: _Invocation,
+    context: AssetExecutionContext,
+    values: Mapping[tuple[str, str], object],
+    inputs: Mapping[str, object],
+    resources: Any,
+) -> dict[str, object]:
+    """Call one op with its inputs, context, config and resources; its outputs by name."""
+    from conflux.sdk._results import Output
+
+    definition = inv.op
+    kwargs: dict[str, object] = {}
+    for param, arg in inv.args.items():
+        if isinstance(arg, _Handle):
+            kwargs[param] = (
+                inputs[arg.output]
+                if arg.invocation is None
+                else values[(arg.invocation.name, arg.output)]
+            )
+        else:
+            kwargs[param] = arg
+    import dataclasses
+
+    op_context = dataclasses.replace(context, output_names=tuple(definition.output_names))
+    if definition.config_type is not None:
+        from conflux.sdk._config import build_config
+
+        raw = _op_config(context, inv.name)
+        config = build_config(definition.config_type, raw, f"op {inv.name}")  # type: ignore[arg-type]
+        if definition.config_param is not None:
+            kwargs[definition.config_param] = config
+        if definition.op_config:
+            op_context = dataclasses.replace(op_context, op_config=config.model_dump())
+    if definition.context_param is not None:
+        kwargs[definition.context_param] = op_context
+    for res in definition.resource_params:
+        kwargs[res] = getattr(resources, res)
+    result = definition.fn(**kwargs)
+    names = definition.output_names
+    if inspect.isgenerator(result):
+        result = list(result)
+    if len(names) == 1:
+        if isinstance(result, list) and len(result) == 1 and isinstance(result[0], Output):
+            result = result[0]
+        return {names[0]: result.value if isinstance(result, Output) else result}
+    out: dict[str, object] = {}
+    items = list(result) if isinstance(result, list | tuple) else [result]
+    if items and all(isinstance(i, Output) for i in items):
+        for item in items:
+            assert isinstance(item, Output)
+            out[item.output_name or "result"] = item.value
+        return out
+    if len(items) != len(names):
+        raise DefinitionError(
+            f"op {inv.name} has outputs {names} but returned {len(items)} value(s): return a "
+            "tuple in that order, or yield Output(value, output_name=...)"
+        )
+    return dict(zip(names, items, strict=True))
+
+
+def _op_config(context: AssetExecutionContext, op_name: str) -> object:
+    """An op's config in the run config: nested under its asset, or directly by name."""
+    run_config = context.run_config or {}
+    ops = run_config.get("ops") if isinstance(run_config, Mapping) else None
+    if not isinstance(ops, Mapping):
+        return None
+    for node in (context.node_name, *(str(k) for k in context.asset_keys)):
+        entry = ops.get(node) if node else None
+        if isinstance(entry, Mapping) and isinstance(entry.get("ops"), Mapping):
+            inner = entry["ops"].get(op_name)
+            if isinstance(inner, Mapping):
+                return inner.get("config")
+    entry = ops.get(op_name)
+    return entry.get("config") if isinstance(entry, Mapping) else None
+
+
+# -- graph assets --------------------------------------------------------------------------
+
+
+def _graph_node_fn(
+    traced: TracedGraph, outputs: Sequence[str], multi: bool
+) -> Callable[..., object]:
+    """The function the executor calls for a graph asset: run the ops, return the assets."""
+
+    def run_graph(__context: AssetExecutionContext, **inputs: object) -> object:
+        values = traced.run(__context, inputs, __context.resources)
+        result = traced.result
+        if not multi:
+            if result is None:
+                return None
+            return traced.value_of(result, values, inputs)
+        if isinstance(result, Mapping):
+            return tuple(traced.value_of(result[name], values, inputs) for name in outputs)
+        if isinstance(result, tuple | list):
+            return tuple(traced.value_of(h, values, inputs) for h in result)
+        return traced.value_of(result, values, inputs)
+
+    return run_graph
+
+
+def _resource_params(traced: TracedGraph) -> tuple[str, ...]:
+    found: dict[str, None] = {}
+    for inv in traced.invocations:
+        for res in (*inv.op.resource_params, *inv.op.required_resource_keys):
+            found[res] = None
+    return tuple(found)
+
+
+def graph_asset(
+    compose_fn: Callable[..., object] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    ins: Mapping[str, AssetIn] | None = None,
+    config: object = None,
+    key_prefix: str | Sequence[str] | None = None,
+    group_name: str | None = None,
+    partitions_def: PartitionsDefinition | None = None,
+    metadata: Mapping[str, object] | None = None,
+    tags: Mapping[str, str] | None = None,
+    owners: Sequence[str] | None = None,
+    automation_condition: AutomationCondition | None = None,
+    backfill_policy: BackfillPolicy | None = None,
+    resource_defs: Mapping[str, object] | None = None,
+    check_specs: Sequence[AssetCheckSpec] | None = None,
+    code_version: str | None = None,
+    key: CoercibleToAssetKey | None = None,
+    kinds: Sequence[str] | None = None,
+    retry_policy: RetryPolicy | None = None,
+    pool: str | None = None,
+) -> Any:
+    """Declare an asset computed by a graph of ops (Dagster's `@graph_asset`).
+
+    The function wires ops together and returns the op output that is the asset's value;
+    its parameters are upstream assets, as for `@asset`. The worker runs the whole graph
+    as one work item; values pass between ops in memory.
+
+    Example:
+        >>> @op
+        ... def fetch() -> list[int]: ...
+        >>> @op
+        ... def clean(rows: list[int]) -> list[int]: ...
+        >>> @graph_asset
+        ... def cleaned_rows() -> list[int]:
+        ...     return clean(fetch())
+    """
+    del config
+
+    def wrap(fn: Callable[..., object]) -> AssetsDefinition:
+        from conflux.sdk._asset import OutputSpec, _inspect_params, _prefix
+        from conflux.sdk._automation import coerce_condition
+        from conflux.sdk._keys import AssetKey, to_asset_key
+
+        node = name or fn.__name__
+        asset_key = to_asset_key(key) if key is not None else _prefix(AssetKey([node]), key_prefix)
+        _, inputs, _ = _inspect_params(fn, ins or {})
+        traced = trace_graph(fn, node, [i.param for i in inputs])
+        if traced.result is None:
+            raise DefinitionError(
+                f"@graph_asset {node} returns nothing: return the output of the op that "
+                "computes the asset's value",
+                asset_key=asset_key.to_user_string(),
+            )
+        out = OutputSpec(
+            name="result",
+            key=asset_key,
+            description=description or inspect.getdoc(fn),
+            metadata=dict(metadata or {}),
+            group_name=group_name or "default",
+            code_version=code_version,
+            kinds=tuple(kinds or ()),
+            automation_condition=coerce_condition(automation_condition, f"asset {asset_key}"),
+            tags=dict(tags or {}),
+            owners=tuple(owners or ()),
+        )
+        return _graph_assets_definition(
+            node,
+            traced,
+            (out,),
+            inputs,
+            partitions_def,
+            check_specs,
+            backfill_policy,
+            retry_policy,
+            pool,
+            resource_defs,
+            multi=False,
+        )
+
+    return wrap(compose_fn) if compose_fn is not None else wrap
+
+
+def graph_multi_asset(
+    *,
+    outs: Mapping[str, AssetOut],
+    name: str | None = None,
+    ins: Mapping[str, AssetIn] | None = None,
+    partitions_def: PartitionsDefinition | None = None,
+    backfill_policy: BackfillPolicy | None = None,
+    group_name: str | None = None,
+    can_subset: bool = False,
+    resource_defs: Mapping[str, object] | None = None,
+    check_specs: Sequence[AssetCheckSpec] | None = None,
+    config: object = None,
+    retry_policy: RetryPolicy | None = None,
+    pool: str | None = None,
+) -> Callable[[Callable[..., object]], AssetsDefinition]:
+    """Declare several assets computed by one graph of ops (Dagster's `@graph_multi_asset`).
+
+    The function returns a dict of output name -> op output (or a tuple in the order of
+    `outs`). `can_subset` is accepted; Conflux runs the whole graph.
+
+    Example:
+        >>> @graph_multi_asset(outs={"first": AssetOut(), "second": AssetOut()})
+        ... def two_assets(upstream_asset: int) -> dict[str, object]:
+        ...     one, two = split(upstream_asset)
+        ...     return {"first": one, "second": two}
+    """
+    del config, can_subset
+
+    def wrap(fn: Callable[..., object]) -> AssetsDefinition:
+        from conflux.sdk._asset import OutputSpec, _inspect_params, _prefix
+        from conflux.sdk._automation import coerce_condition
+        from conflux.sdk._keys import AssetKey, to_asset_key
+
+        node = name or fn.__name__
+        _, inputs, _ = _inspect_params(fn, ins or {})
+        traced = trace_graph(fn, node, [i.param for i in inputs])
+        outputs = []
+        for out_name, spec in outs.items():
+            out_key = (
+                to_asset_key(spec.key)
+                if spec.key
+                else _prefix(AssetKey([out_name]), spec.key_prefix)
+            )
+            outputs.append(
+                OutputSpec(
+                    name=out_name,
+                    key=out_key,
+                    description=spec.description,
+                    metadata=dict(spec.metadata or {}),
+                    group_name=spec.group_name or group_name or "default",
+                    code_version=spec.code_version,
+                    kinds=tuple(spec.kinds or ()),
+                    automation_condition=coerce_condition(
+                        spec.automation_condition, f"{node}: {out_key}"
+                    ),
+                    io_manager_key=spec.io_manager_key,
+                    tags=dict(spec.tags or {}),
+                    owners=tuple(spec.owners or ()),
+                    is_required=spec.is_required,
+                )
+            )
+        result = traced.result
+        if isinstance(result, Mapping):
+            unknown = set(result) - set(outs)
+            if unknown:
+                raise DefinitionError(
+                    f"@graph_multi_asset {node} returns outputs {sorted(unknown)} that outs "
+                    "does not declare",
+                    asset_key=node,
+                )
+        return _graph_assets_definition(
+            node,
+            traced,
+            tuple(outputs),
+            inputs,
+            partitions_def,
+            check_specs,
+            backfill_policy,
+            retry_policy,
+            pool,
+            resource_defs,
+            multi=True,
+        )
+
+    return wrap
+
+
+def _graph_assets_definition(
+    node: str,
+    traced: TracedGraph,
+    outputs: tuple[Any, ...],
+    inputs: tuple[Any, ...],
+    partitions_def: PartitionsDefinition | None,
+    check_specs: Sequence[AssetCheckSpec] | None,
+    backfill_policy: BackfillPolicy | None,
+    retry_policy: RetryPolicy | None,
+    pool: str | None,
+    resource_defs: Mapping[str, object] | None,
+    *,
+    multi: bool,
+) -> AssetsDefinition:
+    from conflux.sdk._asset import AssetsDefinition, _check_specs
+
+    fn = _graph_node_fn(traced, [o.name for o in outputs], multi)
+    return AssetsDefinition(
+        node=node,
+        fn=fn,
+        outputs=outputs,
+        inputs=inputs,
+        partitions_def=partitions_def,
+        context_param="__context",
+        required_resource_keys=_resource_params(traced),
+        retry_policy=retry_policy,
+        pool=pool,
+        backfill_policy=backfill_policy,
+        check_specs=_check_specs(check_specs, node),
+        op_name=node,
+        resource_defs=dict(resource_defs or {}),
+        graph=traced,
+    )
+
+
+def assets_from_graph(
+    graph_def: GraphDefinition,
+    keys_by_input_name: Mapping[str, AssetKey] | None = None,
+    keys_by_output_name: Mapping[str, AssetKey] | None = None,
+    *,
+    key_prefix: str | Sequence[str] | None = None,
+    group_name: str | None = None,
+    partitions_def: PartitionsDefinition | None = None,
+    resource_defs: Mapping[str, object] | None = None,
+) -> AssetsDefinition:
+    """`AssetsDefinition.from_graph`: a graph's outputs as assets (one asset: the graph's)."""
+    from conflux.sdk._asset import InputSpec, OutputSpec, _prefix
+    from conflux.sdk._keys import AssetKey, to_asset_key
+
+    inputs = tuple(
+        InputSpec(
+            p,
+            to_asset_key((keys_by_input_name or {})[p])
+            if p in (keys_by_input_name or {})
+            else AssetKey([p]),
+            None,
+        )
+        for p in graph_def.input_names
+    )
+    traced = trace_graph(graph_def.fn, graph_def.name, [i.param for i in inputs])
+    result = traced.result
+    names = list(result) if isinstance(result, Mapping) else ["result"]
+    outputs = []
+    for out_name in names:
+        given = (keys_by_output_name or {}).get(out_name)
+        default = AssetKey([graph_def.name if out_name == "result" else out_name])
+        outputs.append(
+            OutputSpec(
+                name=out_name,
+                key=to_asset_key(given) if given is not None else _prefix(default, key_prefix),
+                description=graph_def.description,
+                metadata={},
+                group_name=group_name or "default",
+                code_version=None,
+                kinds=(),
+            )
+        )
+    return _graph_assets_definition(
+        graph_def.name,
+        traced,
+        tuple(outputs),
+        inputs,
+        partitions_def,
+        None,
+        None,
+        None,
+        None,
+        resource_defs,
+        multi=isinstance(result, Mapping),
+    )
