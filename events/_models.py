@@ -303,6 +303,11 @@ class PartitionFailed(Event):
     error_type: str
     message: str
     traceback: str = ""
+    retry_requested: int | None = None
+    """The asset raised `RetryRequested(max_retries=N)`: retried up to N times even without
+    a retry policy (None: it did not)."""
+    retry_after_s: float | None = None
+    """With `retry_requested`: seconds to wait before the next attempt."""
 
 
 # -- liveness and dead letters --------------------------------------------------------

@@ -57,8 +57,19 @@ class OutputSpec:
     """False: the function may leave this output out (`AssetOut(is_required=False)`)."""
 
 
+class _AssetsDefinitionType(type):
+    """Lets `AssetsDefinition(specs=[...])` build external assets, as Dagster's constructor."""
+
+    def __call__(
+        cls, *args: object, specs: Sequence[AssetSpec] | None = None, **kwargs: object
+    ) -> object:
+        if specs is not None and not args and not kwargs:
+            return external_asset_group(specs)
+        return super().__call__(*args, **kwargs)
+
+
 @dataclass(frozen=True)
-class AssetsDefinition:
+class AssetsDefinition(metaclass=_AssetsDefinitionType):
     """A node (one function) and the assets it computes.
 
     Made by `@asset` and `@multi_asset`; what `Definitions(assets=[...])` takes. Calling it
@@ -653,6 +664,25 @@ def external_asset(spec: AssetSpec) -> AssetsDefinition:
     )
 
 
-def external_assets(specs: Sequence[AssetSpec]) -> list[AssetsDefinition]:
-    """`AssetsDefinition(specs=[...])` in Dagster: one external asset per spec."""
-    return [external_asset(spec) for spec in specs]
+def external_asset_group(specs: Sequence[AssetSpec]) -> AssetsDefinition:
+    """`AssetsDefinition(specs=[...])`: the specs as external assets of one definition.
+
+    Raises:
+        DefinitionError: no specs, or specs with different partitions definitions.
+    """
+    if not specs:
+        raise DefinitionError("AssetsDefinition(specs=[...]) needs at least one AssetSpec")
+    parts = [external_asset(spec) for spec in specs]
+    pdefs = {id(p.partitions_def) for p in parts if p.partitions_def is not None}
+    if len(pdefs) > 1:
+        raise DefinitionError(
+            "AssetsDefinition(specs=[...]): the specs have different partitions_defs: give "
+            "them one, or pass the specs to Definitions(assets=...) one by one"
+        )
+    return AssetsDefinition(
+        node=",".join(p.node for p in parts),
+        fn=None,
+        outputs=tuple(out for p in parts for out in p.outputs),
+        partitions_def=next((p.partitions_def for p in parts if p.partitions_def), None),
+        is_external=True,
+    )

@@ -582,6 +582,9 @@ class NodeExecutor:
             self.errors[req.work_item_id] = exc
         error_type = error_type_name(exc)
         tb = "".join(traceback.format_exception(exc))
+        from conflux.sdk._definitions_tools import RetryRequested
+
+        retry = exc if isinstance(exc, RetryRequested) else None
         return [
             PartitionFailed(
                 asset_key=out.key.to_user_string(),
@@ -593,6 +596,8 @@ class NodeExecutor:
                 error_type=error_type,
                 message=str(exc) or error_type,
                 traceback=tb if index == 0 else "",
+                retry_requested=retry.max_retries if retry is not None else None,
+                retry_after_s=retry.seconds_to_wait if retry is not None else None,
                 producer=self.producer,
                 correlation_id=req.run_id,
                 causation_id=req.causation_id,

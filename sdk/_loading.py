@@ -21,7 +21,12 @@ if TYPE_CHECKING:
 
 
 def _definitions_in(module: types.ModuleType, location: str) -> Definitions:
+    from conflux.sdk._definitions_tools import LazyDefinitions
+
     found = [v for v in vars(module).values() if isinstance(v, Definitions)]
+    lazy = [v for v in vars(module).values() if isinstance(v, LazyDefinitions)]
+    if lazy:  # `@definitions` functions: built now, merged with any Definitions (Dagster's way)
+        return Definitions.merge(*found, *(fn() for fn in lazy))
     if len(found) == 1:
         return found[0]
     if len(found) > 1:

@@ -26,6 +26,7 @@ from conflux.events import (
     MultiPartitionsSnapshot,
     PartitionFailed,
     RunCompleted,
+    UnknownDependencyError,
     WorkItemDispatched,
     new_id,
     utcnow,
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from conflux.events import LocationSnapshot
+    from conflux.sdk._asset import OutputSpec
     from conflux.sdk._checks import AssetChecksDefinition
     from conflux.sdk._resources_runtime import ResourceSet
     from conflux.sdk._specs import AssetSpec
@@ -92,22 +94,37 @@ class MaterializeRunResult:
         self, asset_key: CoercibleToAssetKey, partition_key: str | None = None
     ) -> object:
         """The value an asset (partition) stored, read back through the IO manager."""
-        from conflux.sdk._io_manager import InputContext
+        from conflux.sdk._io_manager import InputContext, OutputContext
 
         if self._io_manager is None:
             raise LookupError("this result kept no IO manager")
         key = to_asset_key(asset_key)
         manager: object = self._io_manager
+        node: AssetsDefinition | None = None
+        out: OutputSpec | None = None
         if self._defs is not None and self._resources is not None:
             try:
                 node = self._defs.node_for(key)
-            except Exception:
+            except UnknownDependencyError:
                 node = None
             out = next((o for o in node.outputs if o.key == key), None) if node else None
             if out is not None and out.io_manager_key is not None:
                 manager = self._resources.io_manager(out.io_manager_key, None)
+        upstream = OutputContext(
+            asset_key=key,
+            partition_key=partition_key,
+            run_id=self.run_id,
+            name=out.name if out is not None else "result",
+            step_key=(node.op_name or node.node) if node is not None else None,
+        )
         return manager.load_input(  # type: ignore[attr-defined]
-            InputContext(key, partition_key, (partition_key,), downstream_asset_key="<result>")
+            InputContext(
+                key,
+                partition_key,
+                (partition_key,),
+                downstream_asset_key="<result>",
+                upstream_output=upstream,
+            )
         )
 
     def output_for_node(self, node_name: str, output_name: str = "result") -> object:

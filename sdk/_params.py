@@ -71,16 +71,40 @@ def _config_type(annotation: object) -> type[BaseModel] | None:
     return None
 
 
+def _signature(fn: Callable[..., object]) -> inspect.Signature:
+    """`fn`'s signature with its annotations evaluated where possible.
+
+    Under `from __future__ import annotations` an annotation is a string; a class defined
+    in the function that declares the asset (a test, a factory) is found in the locals of
+    the frames that are declaring it, as pydantic finds forward references.
+    """
+    try:
+        return inspect.signature(fn, eval_str=True)
+    except (NameError, TypeError, SyntaxError):
+        pass
+    import sys
+
+    local_names: dict[str, object] = {}
+    frame = sys._getframe(1)
+    for _ in range(8):
+        frame = frame.f_back  # type: ignore[assignment]
+        if frame is None:
+            break
+        for name, value in frame.f_locals.items():
+            local_names.setdefault(name, value)
+    try:
+        return inspect.signature(fn, eval_str=True, locals=local_names)
+    except (NameError, TypeError, SyntaxError):  # annotations naming what is not importable
+        return inspect.signature(fn)
+
+
 def inspect_params(fn: Callable[..., object], what: str) -> Params:
     """Sort `fn`'s parameters (see the module docstring).
 
     Raises:
         DefinitionError: `*args` / `**kwargs`, or a `config` parameter with no `Config` type.
     """
-    try:
-        signature = inspect.signature(fn, eval_str=True)
-    except (NameError, TypeError, SyntaxError):  # annotations naming what is not importable here
-        signature = inspect.signature(fn)
+    signature = _signature(fn)
     context: str | None = None
     config: str | None = None
     config_type: type[BaseModel] | None = None
