@@ -197,6 +197,23 @@ __all__ = [
     "graph_asset",
     "graph_multi_asset",
     "op",
+    "Array",
+    "Field",
+    "Noneable",
+    "Permissive",
+    "Shape",
+    "Nothing",
+    "ExecuteInProcessResult",
+    "build_op_context",
+    "build_init_resource_context",
+    "build_resources",
+    "get_dagster_logger",
+    "load_assets_from_current_module",
+    "load_assets_from_modules",
+    "load_assets_from_package_module",
+    "load_assets_from_package_name",
+    "map_asset_specs",
+    "materialize_to_memory",
 ]
 
 _WHERE = {name: "conflux.events" if name in _ERRORS else "conflux.sdk" for name in __all__}

@@ -35,11 +35,16 @@ if TYPE_CHECKING:
         asset_check,
     )
     from conflux.sdk._config import (
+        Array,
         Config,
         EnvVar,
+        Field,
         InvalidConfigError,
+        Noneable,
+        Permissive,
         PermissiveConfig,
         RunConfig,
+        Shape,
     )
     from conflux.sdk._context import (
         AssetExecutionContext,
@@ -54,6 +59,13 @@ if TYPE_CHECKING:
         RetryRequested,
         definitions,
         file_relative_path,
+        get_dagster_logger,
+        load_assets_from_current_module,
+        load_assets_from_modules,
+        load_assets_from_package_module,
+        load_assets_from_package_name,
+        map_asset_specs,
+        materialize_to_memory,
         static_partitioned_config,
         with_resources,
         with_source_code_references,
@@ -87,6 +99,7 @@ if TYPE_CHECKING:
         load_definitions_from_module,
     )
     from conflux.sdk._materialize import (
+        ExecuteInProcessResult,
         MaterializeRunResult,
         materialize,
     )
@@ -105,6 +118,7 @@ if TYPE_CHECKING:
         GraphIn,
         GraphOut,
         In,
+        Nothing,
         OpDefinition,
         OpExecutionContext,
         Out,
@@ -178,6 +192,9 @@ if TYPE_CHECKING:
     )
     from conflux.sdk._testing import (
         build_asset_context,
+        build_init_resource_context,
+        build_op_context,
+        build_resources,
     )
     from conflux.sdk.partitions import (
         AddDynamicPartitionsRequest,
@@ -340,6 +357,23 @@ _WHERE: dict[str, str] = {
     "graph_asset": "conflux.sdk._ops",
     "graph_multi_asset": "conflux.sdk._ops",
     "op": "conflux.sdk._ops",
+    "Array": "conflux.sdk._config",
+    "Field": "conflux.sdk._config",
+    "Noneable": "conflux.sdk._config",
+    "Permissive": "conflux.sdk._config",
+    "Shape": "conflux.sdk._config",
+    "Nothing": "conflux.sdk._ops",
+    "ExecuteInProcessResult": "conflux.sdk._materialize",
+    "build_op_context": "conflux.sdk._testing",
+    "build_init_resource_context": "conflux.sdk._testing",
+    "build_resources": "conflux.sdk._testing",
+    "get_dagster_logger": "conflux.sdk._definitions_tools",
+    "load_assets_from_current_module": "conflux.sdk._definitions_tools",
+    "load_assets_from_modules": "conflux.sdk._definitions_tools",
+    "load_assets_from_package_module": "conflux.sdk._definitions_tools",
+    "load_assets_from_package_name": "conflux.sdk._definitions_tools",
+    "map_asset_specs": "conflux.sdk._definitions_tools",
+    "materialize_to_memory": "conflux.sdk._definitions_tools",
 }
 """Public name -> the private module that defines it (loaded on first use)."""
 
@@ -491,4 +525,21 @@ __all__ = [
     "graph_asset",
     "graph_multi_asset",
     "op",
+    "Array",
+    "Field",
+    "Noneable",
+    "Permissive",
+    "Shape",
+    "Nothing",
+    "ExecuteInProcessResult",
+    "build_op_context",
+    "build_init_resource_context",
+    "build_resources",
+    "get_dagster_logger",
+    "load_assets_from_current_module",
+    "load_assets_from_modules",
+    "load_assets_from_package_module",
+    "load_assets_from_package_name",
+    "map_asset_specs",
+    "materialize_to_memory",
 ]

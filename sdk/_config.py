@@ -314,18 +314,94 @@ def build_config(config_type: type[BaseModel], raw: JsonValue, where: str) -> Ba
         ) from None
 
 
-def schema_model(name: str, schema: object) -> type[BaseModel]:
-    """A model for Dagster's older `config_schema=` (a dict of field -> Python type, or a type).
+_NO_DEFAULT: Any = object()
 
-    Values that are not types (Dagster `Field(...)`s) accept anything.
+
+class Field:
+    """A field of Dagster's older config schema.
+
+    Example:
+        >>> @asset(config_schema={"n": Field(int, default_value=1)})
+        ... def counted(context: AssetExecutionContext) -> int:
+        ...     return context.op_config["n"]
+    """
+
+    def __init__(
+        self,
+        config: object = Any,
+        default_value: object = _NO_DEFAULT,
+        is_required: bool | None = None,
+        description: str | None = None,
+    ) -> None:
+        self.config = config
+        self.default_value = default_value
+        self.is_required = is_required if is_required is not None else default_value is _NO_DEFAULT
+        self.description = description
+
+
+class Noneable:
+    """Dagster's older config type "this, or None"."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+
+class Array:
+    """Dagster's older config type "a list of this"."""
+
+    def __init__(self, inner: object) -> None:
+        self.inner = inner
+
+
+class Shape:
+    """Dagster's older config type "an object with these fields"."""
+
+    def __init__(self, fields: Mapping[str, object], description: str | None = None) -> None:
+        self.fields = dict(fields)
+
+
+class Permissive(Shape):
+    """Dagster's older config type "an object with these fields, and any others"."""
+
+    def __init__(self, fields: Mapping[str, object] | None = None) -> None:
+        super().__init__(fields or {})
+
+
+def _python_type(config: object, name: str) -> Any:
+    """The Python type of one older config type."""
+    if isinstance(config, Noneable):
+        return _python_type(config.inner, name) | None
+    if isinstance(config, Array):
+        return list[_python_type(config.inner, name)]  # type: ignore[misc]
+    if isinstance(config, Shape | Mapping):
+        return schema_model(name, config)
+    if isinstance(config, list) and len(config) == 1:
+        return list[_python_type(config[0], name)]  # type: ignore[misc]
+    return config if isinstance(config, type) else Any
+
+
+def schema_model(name: str, schema: object) -> type[BaseModel]:
+    """A model for Dagster's older `config_schema=` (field -> type, `Field`, `Shape`, ...).
+
+    Types Conflux does not read accept anything.
     """
     from pydantic import create_model
 
     if isinstance(schema, type) and issubclass(schema, BaseModel):
         return schema
+    base: type[Config] = PermissiveConfig if isinstance(schema, Permissive) else Config
     fields: dict[str, Any] = {}
-    if isinstance(schema, Mapping):
-        for key, typ in schema.items():
-            fields[str(key)] = (typ if isinstance(typ, type) else Any, ...)
-        return create_model(f"{name}_config", __base__=Config, **fields)
+    items = schema.fields if isinstance(schema, Shape) else schema
+    if isinstance(items, Mapping):
+        for key, spec in items.items():
+            if isinstance(spec, Field):
+                default = (
+                    ...
+                    if spec.is_required
+                    else (None if spec.default_value is _NO_DEFAULT else spec.default_value)
+                )
+                fields[str(key)] = (_python_type(spec.config, f"{name}_{key}"), default)
+            else:
+                fields[str(key)] = (_python_type(spec, f"{name}_{key}"), ...)
+        return create_model(f"{name}_config", __base__=base, **fields)
     return create_model(f"{name}_config", __base__=PermissiveConfig)

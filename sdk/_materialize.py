@@ -391,3 +391,7 @@ def materialize(
     if raise_on_error and executor.check_errors:  # a check that raised (Dagster raises too)
         raise next(iter(executor.check_errors.values()))
     return result
+
+
+ExecuteInProcessResult = MaterializeRunResult
+"""Dagster's name for what an in-process run returns."""

@@ -45,6 +45,14 @@ OpExecutionContext = AssetExecutionContext
 _NO_VALUE: Any = object()
 
 
+class Nothing:
+    """Dagster's type of an input that carries no value, only order (`In(Nothing)`).
+
+    Such an input is not a parameter of the op's function; wiring an op's output to it
+    makes the op run after that op.
+    """
+
+
 @dataclass(frozen=True)
 class In:
     """An op's input (Dagster's `In`): a default value, metadata, an input manager."""
@@ -179,7 +187,12 @@ class OpDefinition:
         self.resource_params = params.resources
         self.required_resource_keys = tuple(required_resource_keys or ())
         self.input_names = params.inputs
-        unknown = set(self.ins) - set(self.input_names)
+        self.order_inputs = tuple(
+            n
+            for n, spec in self.ins.items()
+            if spec.dagster_type is Nothing and n not in params.inputs
+        )
+        unknown = set(self.ins) - set(self.input_names) - set(self.order_inputs)
         if unknown:
             raise DefinitionError(
                 f"op {self.name}: ins names {sorted(unknown)} but the function has no such "
@@ -218,6 +231,8 @@ class OpDefinition:
             )
         bound: dict[str, object] = dict(zip(self.input_names, args, strict=False))
         for key, value in kwargs.items():
+            if key in self.order_inputs:
+                continue  # a Nothing input: ordering only, and ops run in the order wired
             if key not in self.input_names:
                 raise DefinitionError(f"op {self.name} has no input {key!r}")
             bound[key] = value

@@ -178,7 +178,7 @@ def test_build_output_and_input_context_drive_an_io_manager() -> None:
     upstream = build_output_context(name="abc", step_key="123")
     assert manager.load_input(build_input_context(upstream_output=upstream)) == 5
     keyed = build_output_context(asset_key=AssetKey(["a", "b"]), partition_key="p")
-    assert keyed.asset_key.path == ("a", "b") and keyed.has_partition_key
+    assert keyed.asset_key.path == ["a", "b"] and keyed.has_partition_key
     assert keyed.asset_partition_key == "p" and keyed.get_identifier() == ["a", "b", "p"]
 
 
