@@ -14,7 +14,7 @@ run config as `{"env": NAME}` (never its value), resolved where the config is us
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
@@ -405,3 +405,40 @@ def schema_model(name: str, schema: object) -> type[BaseModel]:
                 fields[str(key)] = (_python_type(spec, f"{name}_{key}"), ...)
         return create_model(f"{name}_config", __base__=base, **fields)
     return create_model(f"{name}_config", __base__=PermissiveConfig)
+
+
+def config_from_yaml_strings(yaml_strings: Sequence[str]) -> dict[str, Any]:
+    """One run config from YAML documents, later ones merged over earlier (Dagster's helper).
+
+    Raises:
+        InvalidConfigError: a document is not YAML of a mapping.
+    """
+    import yaml
+
+    merged: dict[str, Any] = {}
+    for text in yaml_strings:
+        try:
+            value = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise InvalidConfigError(f"run config YAML does not parse: {exc}") from None
+        if not isinstance(value, Mapping):
+            raise InvalidConfigError("a run config YAML document must be a mapping")
+        merged = _deep_merge(merged, dict(value))
+    return merged
+
+
+def config_from_files(config_files: Sequence[str]) -> dict[str, Any]:
+    """One run config from YAML files, later ones merged over earlier (Dagster's helper)."""
+    from pathlib import Path
+
+    return config_from_yaml_strings([Path(f).read_text(encoding="utf-8") for f in config_files])
+
+
+def _deep_merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _deep_merge(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out

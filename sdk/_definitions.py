@@ -327,12 +327,18 @@ class Definitions:
         jobs: list[object] = []
         checks: list[object] = []
         resources: dict[str, object] = {}
+
+        def add(into: list[object], items: list[object]) -> None:
+            for item in items:  # one object given to several Definitions counts once
+                if not any(item is seen for seen in into):
+                    into.append(item)
+
         for defs in def_sets:
-            assets += defs.assets
-            schedules += defs.schedules
-            sensors += defs.sensors
-            jobs += defs.jobs
-            checks += defs.asset_checks
+            add(assets, defs.assets)
+            add(schedules, defs.schedules)
+            add(sensors, defs.sensors)
+            add(jobs, defs.jobs)
+            add(checks, defs.asset_checks)
             for key, value in defs.resources.items():
                 if key in resources and resources[key] is not value and resources[key] != value:
                     raise DefinitionError(

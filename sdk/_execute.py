@@ -259,7 +259,7 @@ class NodeExecutor:
         try:
             kwargs = self._arguments(node, req, context)
             assert node.fn is not None, "external assets are never dispatched"
-            result, yielded = split_check_results(node, node.fn(**kwargs))
+            result, yielded = split_check_results(node, _expand_check_results(node.fn(**kwargs)))
             produced = dict(self._outputs(node, result))
             values = {
                 out.key: self._per_partition(node, out, produced[out.key], keys)
@@ -605,6 +605,26 @@ class NodeExecutor:
             for out in node.outputs
             for index, key in enumerate(keys)
         ]
+
+
+def _expand_check_results(result: object) -> object:
+    """`MaterializeResult(check_results=[...])` as the results beside the materialization."""
+    import dataclasses
+
+    items = list(result) if inspect.isgenerator(result) else result
+    if isinstance(items, MaterializeResult) and items.check_results:
+        return [dataclasses.replace(items, check_results=()), *items.check_results]
+    if isinstance(items, list | tuple) and any(
+        isinstance(i, MaterializeResult) and i.check_results for i in items
+    ):
+        out: list[object] = []
+        for item in items:
+            if isinstance(item, MaterializeResult) and item.check_results:
+                out += [dataclasses.replace(item, check_results=()), *item.check_results]
+            else:
+                out.append(item)
+        return out
+    return items
 
 
 def _some(keys: list[str], shown: int = 5) -> str:

@@ -103,22 +103,22 @@ class MetadataValue:
     @staticmethod
     def asset(asset_key: object) -> MetadataValue:
         """A link to an asset."""
-        return AssetMetadataValue(str(asset_key))
+        return DagsterAssetMetadataValue(str(asset_key))
 
     @staticmethod
     def job(job_name: str, location_name: str | None = None) -> MetadataValue:
         """A link to a job."""
-        return JobMetadataValue(job_name)
+        return DagsterJobMetadataValue(job_name)
 
     @staticmethod
     def dagster_run(run_id: str) -> MetadataValue:
         """A link to a run."""
-        return RunMetadataValue(run_id)
+        return DagsterRunMetadataValue(run_id)
 
     @staticmethod
     def pool(pool: str) -> MetadataValue:
         """A concurrency pool."""
-        return TextMetadataValue(pool)
+        return PoolMetadataValue(pool)
 
     @staticmethod
     def table(records: Sequence[TableRecord], schema: TableSchema | None = None) -> MetadataValue:
@@ -208,22 +208,28 @@ class NullMetadataValue(MetadataValue):
     kind = "null"
 
 
-class AssetMetadataValue(MetadataValue):
+class DagsterAssetMetadataValue(MetadataValue):
     """An asset key."""
 
     kind = "asset"
 
 
-class JobMetadataValue(MetadataValue):
+class DagsterJobMetadataValue(MetadataValue):
     """A job name."""
 
     kind = "job"
 
 
-class RunMetadataValue(MetadataValue):
+class DagsterRunMetadataValue(MetadataValue):
     """A run id."""
 
     kind = "dagster_run"
+
+
+class PoolMetadataValue(MetadataValue):
+    """A concurrency pool."""
+
+    kind = "pool"
 
 
 class TableMetadataValue(MetadataValue):
