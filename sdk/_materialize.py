@@ -128,17 +128,24 @@ class MaterializeRunResult:
         )
 
     def output_for_node(self, node_name: str, output_name: str = "result") -> object:
-        """The value stored by node `node_name`'s output `output_name` (unpartitioned runs).
+        """The value stored by node `node_name`'s output `output_name` in this run.
 
-        For a `@multi_asset`, `output_name` is the key of `outs` (or the asset key).
+        For a `@multi_asset`, `output_name` is the key of `outs` (or the asset key). A
+        partitioned asset's value is the one partition the run materialized.
         """
         if self._defs is not None:
             for node in self._defs.nodes:
                 if node.node == node_name or node.op_name == node_name:
                     for out in node.outputs:
                         if out.name == output_name or len(node.outputs) == 1:
-                            return self.asset_value(out.key)
+                            return self.asset_value(out.key, self._only_partition(out.key))
         return self.asset_value(node_name)
+
+    def _only_partition(self, key: AssetKey) -> str | None:
+        parts = {
+            m.partition_key for m in self.materializations if m.asset_key == key.to_user_string()
+        }
+        return parts.pop() if len(parts) == 1 else None
 
     def asset_materializations_for_node(self, node_name: str) -> list[AssetMaterialized]:
         """The materializations of the assets of node `node_name` (Dagster's name)."""
