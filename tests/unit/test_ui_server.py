@@ -258,3 +258,15 @@ def test_partition_ranges_are_cached_until_the_asset_changes() -> None:
     after = model.partition_ranges("colors")
     assert after is not first
     assert after.counts["materialized"] == first.counts["materialized"] + 1
+
+
+def test_the_materialize_action_carries_a_run_config(served: tuple[QueryApi, list[Event]]) -> None:
+    api, emitted = served
+    config = {"ops": {"colors": {"config": {"threshold": 3}}}}
+    body = {"selection": "colors", "partitions": ["red"], "run_config": config}
+    status, _, answer = _call(api, "POST", "/actions/materialize", body)
+    assert status == 200, answer
+    event = emitted[-1]
+    assert isinstance(event, MaterializationRequested) and event.run_config == config
+    bad = {"selection": "colors", "partitions": ["red"], "run_config": [1]}
+    assert _call(api, "POST", "/actions/materialize", bad)[0] == 400
