@@ -413,8 +413,9 @@ def config_from_yaml_strings(yaml_strings: Sequence[str]) -> dict[str, Any]:
     Raises:
         InvalidConfigError: a document is not YAML of a mapping.
     """
-    import yaml
+    import importlib
 
+    yaml: Any = importlib.import_module("yaml")  # pyyaml is a dependency; its stubs may not be
     merged: dict[str, Any] = {}
     for text in yaml_strings:
         try:

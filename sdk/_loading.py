@@ -100,7 +100,9 @@ def load_definitions_from_current_module() -> Definitions:
 
     module = inspect.getmodule(inspect.stack()[1][0])
     if module is None:
-        raise LocationLoadError("load_definitions_from_current_module: no calling module")
+        raise LocationLoadError(
+            "load_definitions_from_current_module: no calling module", location="<current>"
+        )
     return load_definitions_from_module(module)
 
 

@@ -8,16 +8,17 @@ declared with `configure_at_launch()` takes its config from the run's config.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from conflux.sdk._config import EnvVarModel
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     from pydantic import JsonValue
 
@@ -42,12 +43,35 @@ class ConfigurableResource(EnvVarModel):
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+    _resource_context: InitResourceContext | None = PrivateAttr(default=None)
+
+    def __class_getitem__(cls, item: object) -> Any:
+        """`ConfigurableResource[T]` (Dagster's typed form) is the class itself here."""
+        return cls
 
     def setup_for_execution(self, context: object = None) -> None:
         """Called once in a worker before the first asset that uses this resource runs."""
 
     def teardown_after_execution(self, context: object = None) -> None:
         """Called once when the worker (or `materialize`) is done with the resource."""
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: InitResourceContext) -> Iterator[Any]:
+        """Set up, give what assets receive (this resource), tear down (Dagster's hook).
+
+        Override it to keep something open for the whole execution (a connection).
+        """
+        _call_hook(self.setup_for_execution, context)
+        try:
+            yield self
+        finally:
+            _call_hook(self.teardown_after_execution, context)
+
+    def with_resource_context(self, context: InitResourceContext) -> Any:
+        """A copy that `get_resource_context()` answers with `context`."""
+        copy = self.model_copy()
+        copy._resource_context = context
+        return copy
 
     @classmethod
     def configure_at_launch(cls, **defaults: object) -> PartialResource:
@@ -60,7 +84,9 @@ class ConfigurableResource(EnvVarModel):
         return PartialResource(cls, dict(defaults))
 
     def get_resource_context(self) -> InitResourceContext:
-        """A context for this resource (its config; no run)."""
+        """The context the resource was set up with (its config; no instance in Conflux)."""
+        if self._resource_context is not None:
+            return self._resource_context
         return InitResourceContext(resource_config=self.model_dump())
 
 
@@ -138,6 +164,20 @@ class ResourceDefinition:
     def build(self, config: object = None) -> object:
         """The object this definition makes, with `config` as its resource config."""
         return _call_resource_fn(self.resource_fn, InitResourceContext(resource_config=config))
+
+
+def _call_hook(method: Callable[..., object], context: object) -> None:
+    """Call a set-up/tear-down hook with the context if it takes one (Dagster's), else bare."""
+    import inspect
+
+    try:
+        takes = len(inspect.signature(method).parameters) > 0
+    except (TypeError, ValueError):
+        takes = False
+    if takes:
+        method(context)
+    else:
+        method()
 
 
 def _call_resource_fn(fn: Callable[..., object], context: InitResourceContext) -> object:

@@ -17,7 +17,7 @@ resolves, on first use, to the object assets receive:
 
 from __future__ import annotations
 
-import inspect
+import contextlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +38,7 @@ class ResourceSet:
         self.defs = defs
         self.default_io_manager = default_io_manager
         self._built: dict[tuple[str, str], object] = {}
-        self._set_up: list[Any] = []
+        self._stack = contextlib.ExitStack()
 
     # -- lookups --------------------------------------------------------------------------
 
@@ -78,9 +78,7 @@ class ResourceSet:
 
     def close(self) -> None:
         """Tear down every resource that was set up, last first."""
-        for resource in reversed(self._set_up):
-            _call_optional(resource.teardown_after_execution)
-        self._set_up.clear()
+        self._stack.close()
 
     # -- building -------------------------------------------------------------------------
 
@@ -127,21 +125,9 @@ class ResourceSet:
             config = resolve_env(raw, where) if raw is not None else None
             return value.build(config)
         if isinstance(value, ConfigurableResource):
-            _call_optional(value.setup_for_execution, InitResourceContext(value.model_dump()))
-            self._set_up.append(value)
+            context = InitResourceContext(value.model_dump())
+            return self._stack.enter_context(value.yield_for_execution(context))
         return value
-
-
-def _call_optional(method: Any, context: object = None) -> None:
-    """Call a set-up/tear-down hook with the context if it takes one (Dagster's), else bare."""
-    try:
-        takes = len(inspect.signature(method).parameters) > 0
-    except (TypeError, ValueError):
-        takes = False
-    if takes:
-        method(context)
-    else:
-        method()
 
 
 class _Namespace:

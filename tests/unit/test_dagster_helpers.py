@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import types
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -33,6 +35,9 @@ from conflux import (
     resource,
 )
 from conflux.events import DefinitionError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 
 def test_build_op_context_gives_op_config_and_resources() -> None:
@@ -146,3 +151,30 @@ def test_dagster_logger_and_asset_key_forms(caplog: pytest.LogCaptureFixture) ->
     key = AssetKey(["a", "b"])
     assert key.path == ["a", "b"] and key.to_string() == '["a", "b"]'
     assert key.to_python_identifier() == "a__b"
+
+
+def test_a_resource_yields_what_assets_receive_for_the_whole_run() -> None:
+    events: list[str] = []
+
+    class Client:
+        def query(self) -> str:
+            return "rows"
+
+    class Database(ConfigurableResource[Client]):  # Dagster's typed form
+        url: str
+
+        @contextlib.contextmanager
+        def yield_for_execution(self, context: object) -> Iterator[Client]:
+            events.append("open")
+            yield Client()
+            events.append("close")
+
+    @asset
+    def rows(db: Database) -> str:
+        events.append("asset")
+        return db.query()  # type: ignore[attr-defined]
+
+    assert (
+        materialize([rows], resources={"db": Database(url="x")}).output_for_node("rows") == "rows"
+    )
+    assert events == ["open", "asset", "close"]
