@@ -326,6 +326,12 @@ def _op_name(key: AssetKey, name: str | None) -> str:
     return name or "__".join(key.path)
 
 
+def _pool_from_tags(op_tags: Mapping[str, object] | None) -> str | None:
+    """Dagster's older op tag `dagster/concurrency_key` names the pool (as `pool=` does)."""
+    key = (op_tags or {}).get("dagster/concurrency_key")
+    return str(key) if key is not None else None
+
+
 def returns_none(fn: Callable[..., object]) -> bool:
     """True when `fn` is annotated `-> None` (Dagster then stores nothing)."""
     try:
@@ -440,7 +446,8 @@ def asset(
         ... def daily_report(orders: list[dict[str, int]]) -> int:
         ...     return len(orders)
     """
-    del op_tags, dagster_type
+    del dagster_type
+    pool = pool or _pool_from_tags(op_tags)
 
     def decorate(f: Fn) -> AssetsDefinition:
         node = name or f.__name__
@@ -522,7 +529,7 @@ def multi_asset(
         ... def extract() -> tuple[list[str], list[str]]:
         ...     return load_users(), load_orders()
     """
-    del op_tags
+    pool = pool or _pool_from_tags(op_tags)
     if bool(outs) == bool(specs):
         raise DefinitionError("multi_asset needs exactly one of outs={...} or specs=[...]")
 

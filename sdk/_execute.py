@@ -607,11 +607,24 @@ class NodeExecutor:
         ]
 
 
+def _as_result(item: object) -> object:
+    """A yielded `AssetMaterialization` of the node's own asset, as a `MaterializeResult`.
+
+    Dagster lets an asset yield one for an output it stores nothing for. Matched by name
+    and shape, so that this module needs no import of the sensor events' module.
+    """
+    if type(item).__name__ == "AssetMaterialization" and hasattr(item, "asset_key"):
+        metadata = getattr(item, "metadata", None) or {}
+        return MaterializeResult(asset_key=item.asset_key, metadata=metadata)
+    return item
+
+
 def _expand_check_results(result: object) -> object:
     """`MaterializeResult(check_results=[...])` as the results beside the materialization."""
     import dataclasses
 
     items = list(result) if inspect.isgenerator(result) else result
+    items = [_as_result(i) for i in items] if isinstance(items, list | tuple) else _as_result(items)
     if isinstance(items, MaterializeResult) and items.check_results:
         return [dataclasses.replace(items, check_results=()), *items.check_results]
     if isinstance(items, list | tuple) and any(

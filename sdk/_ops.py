@@ -472,6 +472,12 @@ def _run_op(
     names = definition.output_names
     if inspect.isgenerator(result):
         result = list(result)
+        if any(isinstance(i, Output) for i in result):
+            # events an op yields beside its outputs (AssetMaterialization, ...) are logged
+            for item in result:
+                if not isinstance(item, Output):
+                    context.log.info("op %s yielded %r", inv.name, item)
+            result = [i for i in result if isinstance(i, Output)]
     if len(names) == 1:
         if isinstance(result, list) and len(result) == 1 and isinstance(result[0], Output):
             result = result[0]
