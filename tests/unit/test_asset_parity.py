@@ -157,6 +157,12 @@ def test_partitioned_schedule_infers_partitions_from_the_selected_assets() -> No
     assert schedule.cron_schedule == "0 0 * * *" and schedule.partitioned
     defs = Definitions(assets=[daily_asset], schedules=[schedule], jobs=[job])
     assert build_location_snapshot(defs, "loc").schedules[0].partitioned
+    # selected by key: the partitions are known when Definitions resolves the selection
+    by_key = define_asset_job("by_key", selection="daily_asset")
+    later = build_schedule_from_partitioned_job(by_key, hour_of_day=1)
+    defs = Definitions(assets=[daily_asset], schedules=[later], jobs=[by_key])
+    snap = build_location_snapshot(defs, "loc").schedules[0]
+    assert (snap.cron_schedule, snap.partitioned) == ("0 1 * * *", True)
 
 
 def test_a_none_output_is_stored_so_a_downstream_asset_loads_it(tmp_path: Path) -> None:
