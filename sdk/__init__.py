@@ -72,6 +72,10 @@ if TYPE_CHECKING:
         with_resources,
         with_source_code_references,
     )
+    from conflux.sdk._graph_assets import (
+        graph_asset,
+        graph_multi_asset,
+    )
     from conflux.sdk._instigators import (
         DuplicateInstigatorNameError,
     )
@@ -148,8 +152,6 @@ if TYPE_CHECKING:
         OpExecutionContext,
         Out,
         graph,
-        graph_asset,
-        graph_multi_asset,
         op,
     )
     from conflux.sdk._policies import (
@@ -307,7 +309,7 @@ _WHERE: dict[str, str] = {
     "IOManagerError": "conflux.sdk._io_manager",
     "IdentityPartitionMapping": "conflux.sdk.partitions",
     "InMemoryIOManager": "conflux.sdk._io_manager",
-    "InputContext": "conflux.sdk._io_manager",
+    "InputContext": "conflux.sdk._io_contexts",
     "LastPartitionMapping": "conflux.sdk.partitions",
     "MaterializeResult": "conflux.sdk._results",
     "MaterializeRunResult": "conflux.sdk._materialize",
@@ -317,7 +319,7 @@ _WHERE: dict[str, str] = {
     "MultiPartitionsDefinition": "conflux.sdk.partitions",
     "MultiToSingleDimensionPartitionMapping": "conflux.sdk.partitions",
     "Output": "conflux.sdk._results",
-    "OutputContext": "conflux.sdk._io_manager",
+    "OutputContext": "conflux.sdk._io_contexts",
     "PartitionKeyRange": "conflux.sdk.partitions",
     "PartitionMapping": "conflux.sdk.partitions",
     "PartitionsDefinition": "conflux.sdk.partitions",
@@ -348,8 +350,8 @@ _WHERE: dict[str, str] = {
     "ConfigurableIOManagerFactory": "conflux.sdk._io_manager",
     "IOManagerDefinition": "conflux.sdk._io_manager",
     "InputManager": "conflux.sdk._io_manager",
-    "build_input_context": "conflux.sdk._io_manager",
-    "build_output_context": "conflux.sdk._io_manager",
+    "build_input_context": "conflux.sdk._io_contexts",
+    "build_output_context": "conflux.sdk._io_contexts",
     "fs_io_manager": "conflux.sdk._io_manager",
     "input_manager": "conflux.sdk._io_manager",
     "io_manager": "conflux.sdk._io_manager",
@@ -379,8 +381,8 @@ _WHERE: dict[str, str] = {
     "OpExecutionContext": "conflux.sdk._ops",
     "Out": "conflux.sdk._ops",
     "graph": "conflux.sdk._ops",
-    "graph_asset": "conflux.sdk._ops",
-    "graph_multi_asset": "conflux.sdk._ops",
+    "graph_asset": "conflux.sdk._graph_assets",
+    "graph_multi_asset": "conflux.sdk._graph_assets",
     "op": "conflux.sdk._ops",
     "Array": "conflux.sdk._config",
     "Field": "conflux.sdk._config",

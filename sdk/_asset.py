@@ -123,7 +123,8 @@ class AssetsDefinition(metaclass=_AssetsDefinitionType):
         resource_defs: Mapping[str, object] | None = None,
     ) -> AssetsDefinition:
         """Assets computed by a `@graph` (Dagster's `AssetsDefinition.from_graph`)."""
-        from conflux.sdk._ops import GraphDefinition, assets_from_graph
+        from conflux.sdk._graph_assets import assets_from_graph
+        from conflux.sdk._ops import GraphDefinition
 
         if not isinstance(graph_def, GraphDefinition):
             raise DefinitionError(f"from_graph takes a @graph, not {graph_def!r}")
@@ -148,7 +149,8 @@ class AssetsDefinition(metaclass=_AssetsDefinitionType):
         partitions_def: PartitionsDefinition | None = None,
     ) -> AssetsDefinition:
         """An asset computed by one `@op` (Dagster's `AssetsDefinition.from_op`)."""
-        from conflux.sdk._ops import GraphDefinition, OpDefinition, assets_from_graph
+        from conflux.sdk._graph_assets import assets_from_graph
+        from conflux.sdk._ops import GraphDefinition, OpDefinition
 
         if not isinstance(op_def, OpDefinition):
             raise DefinitionError(f"from_op takes an @op, not {op_def!r}")
