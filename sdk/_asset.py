@@ -55,6 +55,8 @@ class OutputSpec:
     owners: tuple[str, ...] = ()
     is_required: bool = True
     """False: the function may leave this output out (`AssetOut(is_required=False)`)."""
+    freshness_policy: object = None
+    """Dagster's `freshness_policy=`, kept on the definition (see docs/porting-from-dagster.md)."""
 
 
 class _AssetsDefinitionType(type):
@@ -395,6 +397,12 @@ def asset(
     compute_kind: str | None = ...,
     output_required: bool = ...,
     dagster_type: object = ...,
+    resource_defs: Mapping[str, object] | None = ...,
+    io_manager_def: object = ...,
+    freshness_policy: object = ...,
+    hooks: object = ...,
+    is_virtual: bool = ...,
+    non_argument_deps: Sequence[object] | None = ...,
 ) -> Callable[[Fn], AssetsDefinition]: ...
 
 
@@ -427,6 +435,12 @@ def asset(
     compute_kind: str | None = None,
     output_required: bool = True,
     dagster_type: object = None,
+    resource_defs: Mapping[str, object] | None = None,
+    io_manager_def: object = None,
+    freshness_policy: object = None,
+    hooks: object = None,
+    is_virtual: bool = False,
+    non_argument_deps: Sequence[object] | None = None,
 ) -> AssetsDefinition | Callable[[Fn], AssetsDefinition]:
     """Declare an asset computed by the decorated function.
 
@@ -436,8 +450,12 @@ def asset(
     `ConfigurableResource` receive the resource of that name. Return the value to store,
     an `Output`, or a `MaterializeResult`.
 
-    `io_manager_key` names the resource that stores the value (default `io_manager`);
-    `op_tags`, `compute_kind` and `dagster_type` are accepted for Dagster compatibility.
+    `io_manager_key` names the resource that stores the value (default `io_manager`), or
+    `io_manager_def` gives the IO manager itself; `resource_defs` attaches resources (a
+    `Definitions` that gives the same key wins). `op_tags` (its
+    `dagster/concurrency_key` names the pool), `compute_kind`, `dagster_type`, `hooks` and
+    `freshness_policy` are accepted for Dagster compatibility; `non_argument_deps` are
+    `deps`. Virtual assets (`is_virtual=True`) are not supported.
 
     Example:
         >>> @asset(partitions_def=DailyPartitionsDefinition(start_date="2024-01-01"))
@@ -448,14 +466,26 @@ def asset(
         ... def daily_report(orders: list[dict[str, int]]) -> int:
         ...     return len(orders)
     """
-    del dagster_type
+    del dagster_type, hooks, compute_kind
     pool = pool or _pool_from_tags(op_tags)
+    if is_virtual:
+        raise DefinitionError(
+            "@asset(is_virtual=True): virtual assets are not supported in Conflux: compute the "
+            "asset, or declare it with AssetSpec (an external asset)"
+        )
+    deps = [*(deps or ()), *(non_argument_deps or ())]
+    resources = dict(resource_defs or {})
 
     def decorate(f: Fn) -> AssetsDefinition:
         node = name or f.__name__
         asset_key = to_asset_key(key) if key is not None else _prefix(AssetKey([node]), key_prefix)
-        context_param, inputs, resources = _inspect_params(f, ins or {})
+        context_param, inputs, resource_params = _inspect_params(f, ins or {})
         config_param, config_type, op_config = _node_config(f, node, config_schema)
+        manager_key = io_manager_key
+        node_resources = dict(resources)
+        if io_manager_def is not None and manager_key is None:
+            manager_key = f"__io_manager_{node}"  # Dagster names it after the asset, too
+            node_resources[manager_key] = io_manager_def
         out = OutputSpec(
             name="result",
             key=asset_key,
@@ -463,22 +493,23 @@ def asset(
             metadata=dict(metadata or {}),
             group_name=group_name or "default",
             code_version=code_version,
-            kinds=tuple(kinds or ((compute_kind,) if compute_kind else ())),
+            kinds=tuple(kinds or ()),
             automation_condition=coerce_condition(automation_condition, f"asset {asset_key}"),
-            io_manager_key=io_manager_key,
+            io_manager_key=manager_key,
             tags=dict(tags or {}),
             owners=tuple(owners or ()),
             is_required=output_required,
+            freshness_policy=freshness_policy,
         )
         return AssetsDefinition(
             node=node,
             fn=f,
             outputs=(out,),
             inputs=inputs,
-            deps=coerce_deps(deps or (), str(asset_key)),
+            deps=coerce_deps(deps, str(asset_key)),
             partitions_def=partitions_def,
             context_param=context_param,
-            resource_params=resources,
+            resource_params=resource_params,
             tags=dict(tags or {}),
             retry_policy=retry_policy,
             pool=pool,
@@ -490,6 +521,7 @@ def asset(
             required_resource_keys=tuple(required_resource_keys or ()),
             op_name=_op_name(asset_key, name),
             returns_none=returns_none(f),
+            resource_defs=node_resources,
         )
 
     return decorate(fn) if fn is not None else decorate
@@ -516,6 +548,9 @@ def multi_asset(
     required_resource_keys: Sequence[str] | None = None,
     op_tags: Mapping[str, object] | None = None,
     compute_kind: str | None = None,
+    description: str | None = None,
+    resource_defs: Mapping[str, object] | None = None,
+    hooks: object = None,
 ) -> Callable[[Fn], AssetsDefinition]:
     """Declare one function that computes several assets at once.
 
@@ -531,6 +566,7 @@ def multi_asset(
         ... def extract() -> tuple[list[str], list[str]]:
         ...     return load_users(), load_orders()
     """
+    del hooks, compute_kind
     pool = pool or _pool_from_tags(op_tags)
     if bool(outs) == bool(specs):
         raise DefinitionError("multi_asset needs exactly one of outs={...} or specs=[...]")
@@ -546,11 +582,11 @@ def multi_asset(
                 OutputSpec(
                     name=out_name,
                     key=key,
-                    description=out.description,
+                    description=out.description or description,
                     metadata=dict(out.metadata or {}),
                     group_name=out.group_name or group_name or "default",
                     code_version=out.code_version or code_version,
-                    kinds=tuple(out.kinds or ((compute_kind,) if compute_kind else ())),
+                    kinds=tuple(out.kinds or ()),
                     automation_condition=coerce_condition(
                         out.automation_condition or automation_condition, f"{node}: {key}"
                     ),
@@ -610,6 +646,7 @@ def multi_asset(
             can_subset=can_subset,
             op_name=node,
             returns_none=returns_none(f),
+            resource_defs=dict(resource_defs or {}),
         )
 
     return decorate

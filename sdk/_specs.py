@@ -124,6 +124,8 @@ class AssetSpec:
     """In a `@multi_asset(specs=...)`: the function may leave this asset out."""
     io_manager_key: str | None = None
     """The resource that loads this asset's value for downstream assets (and stores it)."""
+    freshness_policy: object = None
+    """Dagster's `freshness_policy=`, kept on the spec."""
 
     def __init__(
         self,
@@ -141,6 +143,7 @@ class AssetSpec:
         owners: Sequence[str] | None = None,
         skippable: bool = False,
         io_manager_key: str | None = None,
+        freshness_policy: object = None,
     ) -> None:
         object.__setattr__(self, "key", to_asset_key(key))
         object.__setattr__(self, "deps", coerce_deps(deps, to_asset_key(key).to_user_string()))
@@ -155,6 +158,7 @@ class AssetSpec:
         object.__setattr__(self, "owners", tuple(owners or ()))
         object.__setattr__(self, "skippable", skippable)
         object.__setattr__(self, "io_manager_key", io_manager_key)
+        object.__setattr__(self, "freshness_policy", freshness_policy)
 
     def _fields(self) -> dict[str, object]:
         return {
@@ -170,6 +174,7 @@ class AssetSpec:
             "owners": self.owners,
             "skippable": self.skippable,
             "io_manager_key": self.io_manager_key,
+            "freshness_policy": self.freshness_policy,
         }
 
     def replace_attributes(self, **changes: object) -> AssetSpec:
@@ -226,6 +231,8 @@ class AssetOut:
     owners: Sequence[str] | None = None
     tags: Mapping[str, str] | None = None
     kinds: Sequence[str] | None = ()
+    freshness_policy: object = None
+    """Dagster's `freshness_policy=`, kept on the output."""
 
 
 def coerce_dep(dep: object) -> AssetDep:

@@ -314,3 +314,36 @@ def test_definitions_decorated_functions_are_merged_when_a_location_loads(tmp_pa
     )
     defs = load_definitions_from_file(tmp_path / "loc.py")
     assert [str(k) for k in defs.asset_keys] == ["a"] and defs.resources == {"token": "x"}
+
+
+def test_io_manager_def_resource_defs_and_non_argument_deps() -> None:
+    from conflux import IOManagerDefinition, ResourceDefinition
+
+    stored: dict[str, object] = {}
+
+    class Memory:
+        def handle_output(self, context: object, obj: object) -> None:
+            stored[str(context.asset_key)] = obj  # type: ignore[attr-defined]
+
+        def load_input(self, context: object) -> object:
+            return stored[str(context.asset_key)]  # type: ignore[attr-defined]
+
+    @asset(io_manager_def=IOManagerDefinition.hardcoded_io_manager(Memory()))
+    def kept() -> int:
+        return 3
+
+    @asset(
+        resource_defs={"x": ResourceDefinition.hardcoded_resource(5)},
+        required_resource_keys={"x"},
+        non_argument_deps=["elsewhere"],
+    )
+    def uses(context) -> int:  # type: ignore[no-untyped-def]
+        return int(context.resources.x)
+
+    result = materialize([kept, uses])
+    assert stored == {"kept": 3} and result.output_for_node("uses") == 5
+    assert [str(d.key) for d in uses.deps] == ["elsewhere"]
+    with pytest.raises(DefinitionError, match="virtual assets are not supported"):
+
+        @asset(is_virtual=True)
+        def virtual() -> None: ...
