@@ -152,3 +152,9 @@ def test_a_graph_asset_must_return_an_op_output() -> None:
 def test_graph_assets_validate_in_definitions() -> None:
     defs = Definitions(assets=[upstream_asset, derived_asset])
     assert [str(k) for k in defs.asset_keys] == ["derived_asset", "upstream_asset"]
+
+
+def test_an_asset_from_one_op() -> None:
+    from_op = AssetsDefinition.from_op(add_one, keys_by_input_name={"value": "upstream_asset"})
+    assert from_op.key.to_user_string() == "add_one"
+    assert materialize([upstream_asset, from_op]).asset_value("add_one") == 4
