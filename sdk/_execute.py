@@ -335,8 +335,19 @@ class NodeExecutor:
                 definition_metadata=up.definition_metadata,
                 partitions_def=up.partitions_def,
                 resources=self.resources.namespace(req.run_config),
+                downstream_partition_key=self._run_partition(node, req),
             )
         )
+
+    @staticmethod
+    def _run_partition(node: AssetsDefinition, req: ExecutionRequest) -> str | None:
+        """The one partition the call is for (None: unpartitioned, or a range)."""
+        from conflux.sdk.partitions import MultiPartitionsDefinition
+
+        key = req.partition_key if req.partition_range is None else None
+        if key is not None and isinstance(node.partitions_def, MultiPartitionsDefinition):
+            return node.partitions_def.get_partition_key_from_str(key)
+        return key
 
     def load_stored(
         self, asset_key: str, partition_key: str | None, req: ExecutionRequest

@@ -40,17 +40,31 @@ class _PartitionsMixin:
         """True when one partition is stored or loaded."""
         return self._partition_key is not None
 
+    def _typed(self, key: str) -> str:
+        """A multi-partitioned asset's key as a `MultiPartitionKey` (a `str`), as in Dagster."""
+        from conflux.sdk.partitions import MultiPartitionsDefinition
+
+        pdef = self.partitions_def
+        if isinstance(pdef, MultiPartitionsDefinition):
+            return pdef.get_partition_key_from_str(key)
+        return key
+
     @property
     def partition_key(self) -> str:
-        """The partition (raises when there is none, as in Dagster)."""
+        """The partition (raises when there is none, as in Dagster).
+
+        For a multi-partitioned asset it is a `MultiPartitionKey`, as the asset's context's.
+        """
         if self._partition_key is None:
             raise IOManagerError("this IO manager call is not for one partition")
-        return self._partition_key
+        return self._typed(self._partition_key)
 
     @property
     def asset_partition_key(self) -> str:
-        """Dagster's name for `partition_key`."""
-        return self.partition_key
+        """The one partition of the asset stored or loaded (raises when there is not one)."""
+        if self._partition_key is None:
+            raise IOManagerError("this IO manager call is not for one partition")
+        return self._typed(self._partition_key)
 
     @property
     def has_asset_partitions(self) -> bool:
@@ -60,7 +74,7 @@ class _PartitionsMixin:
     @property
     def asset_partition_keys(self) -> list[str]:
         """Every partition of the call, in order."""
-        return [k for k in self._partition_keys if k is not None]
+        return [self._typed(k) for k in self._partition_keys if k is not None]
 
     @property
     def asset_partition_key_range(self) -> PartitionKeyRange:
@@ -207,12 +221,14 @@ class InputContext(_PartitionsMixin):
         log: logging.Logger | None = None,
         dagster_type: object = None,
         op_def: object = None,
+        downstream_partition_key: str | None = None,
     ) -> None:
         self._asset_key = _key_or_none(asset_key)
         self._partition_key = partition_key
         self._partition_keys = tuple(
             partition_keys if partition_keys is not None else (partition_key,)
         )
+        self._downstream_partition_key = downstream_partition_key
         self.downstream_asset_key = downstream_asset_key
         self.multi_partition = multi_partition
         self.name = name
@@ -246,6 +262,23 @@ class InputContext(_PartitionsMixin):
     def partition_keys(self) -> tuple[str | None, ...]:
         """Every upstream partition the downstream partition reads."""
         return self._partition_keys
+
+    @property
+    def has_partition_key(self) -> bool:
+        """True when the run is for one partition (of the downstream asset), as in Dagster."""
+        return self._downstream_partition_key is not None or self._partition_key is not None
+
+    @property
+    def partition_key(self) -> str:
+        """The partition of the run that loads the input, as in Dagster (the downstream's).
+
+        The upstream partitions it reads are `asset_partition_key(s)`. A context built
+        without the downstream's (`build_input_context(partition_key=...)`) answers the
+        given key.
+        """
+        if self._downstream_partition_key is not None:
+            return self._downstream_partition_key
+        return super().partition_key
 
     @property
     def metadata(self) -> dict[str, object]:

@@ -224,6 +224,53 @@ def io_contexts_scenario(dg: Lib, folder: Path) -> Any:
     return loaded, list(keyed.asset_key.path), keyed.has_partition_key, keyed.asset_partition_key
 
 
+def io_context_partitions_scenario(dg: Lib, folder: Path) -> Any:
+    """What an IO manager is told about partitions: the run's key, the upstream's keys, and
+    a multi-partitioned asset's keys as `MultiPartitionKey`s."""
+    seen: list[Any] = []
+
+    class Recording(dg.IOManager):  # type: ignore[name-defined]
+        def handle_output(self, context: Any, obj: Any) -> None:
+            key = context.asset_partition_key
+            seen.append(("out", str(key), isinstance(key, dg.MultiPartitionKey)))
+
+        def load_input(self, context: Any) -> Any:
+            keys = context.asset_partition_keys
+            multi = [isinstance(k, dg.MultiPartitionKey) for k in keys]
+            seen.append(("in", str(context.partition_key), [str(k) for k in keys], multi))
+            return 1
+
+    days = dg.DailyPartitionsDefinition(start_date="2024-01-01")
+
+    @dg.asset(partitions_def=days)
+    def daily() -> int:
+        return 1
+
+    @dg.asset(
+        partitions_def=days,
+        ins={"daily": dg.AssetIn(partition_mapping=dg.TimeWindowPartitionMapping(-1, 0))},
+    )
+    def two_days(daily: Any) -> int:
+        return 2
+
+    grid = dg.MultiPartitionsDefinition(
+        {"day": days, "region": dg.StaticPartitionsDefinition(["eu", "us"])}
+    )
+
+    @dg.asset(partitions_def=grid)
+    def cell() -> int:
+        return 1
+
+    @dg.asset(partitions_def=grid)
+    def after_cell(cell: Any) -> int:
+        return 2
+
+    resources = {"io_manager": Recording()}
+    dg.materialize([daily, two_days], partition_key="2024-01-03", resources=resources)
+    dg.materialize([cell, after_cell], partition_key="2024-01-02|eu", resources=resources)
+    return seen
+
+
 def resources_scenario(dg: Lib, folder: Path) -> Any:
     class Counter(dg.ConfigurableResource):  # type: ignore[name-defined]
         start: int
@@ -269,6 +316,7 @@ SCENARIOS = [
     self_dependency_scenario,
     io_manager_key_scenario,
     io_contexts_scenario,
+    io_context_partitions_scenario,
     resources_scenario,
     retry_requested_scenario,
 ]
