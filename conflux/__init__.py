@@ -6,7 +6,8 @@ code location needs. The parts live in subpackages: `conflux.events` (the contra
 
 The public names are the SDK's, the errors a user's code meets, and `materialize` (the
 in-process runner, which drives the coordinator's own planning and so sits above every
-part: `conflux/_materialize.py`). They are listed once, in the block below (see
+part: `conflux/_materialize.py`, with `materialize_to_memory` and Dagster's name for its
+result, `ExecuteInProcessResult`). They are listed once, in the block below (see
 `conflux._lazy`), and load on first use, so `import conflux.events` (the coordinator,
 the projector, the CLI) does not pay for the SDK, and the SDK never pays for Kafka.
 """
@@ -19,8 +20,10 @@ from conflux._lazy import lazy_package
 
 if TYPE_CHECKING:
     from conflux._materialize import (
+        ExecuteInProcessResult as ExecuteInProcessResult,
         MaterializeRunResult as MaterializeRunResult,
         materialize as materialize,
+        materialize_to_memory as materialize_to_memory,
     )
     from conflux.events import (
         ConfluxError as ConfluxError,

@@ -26,13 +26,21 @@ from conflux.events import (
     MultiPartitionsSnapshot,
     PartitionFailed,
     RunCompleted,
+    UnknownDependencyError,
     WorkItemDispatched,
     new_id,
     utcnow,
 )
-from conflux.sdk import AssetKey, AssetsDefinition, Definitions, InMemoryIOManager, IOManager
+from conflux.sdk import (
+    AssetKey,
+    AssetsDefinition,
+    Definitions,
+    InMemoryIOManager,
+    InputContext,
+    IOManager,
+    OutputContext,
+)
 from conflux.sdk.runtime import (
-    IO_MANAGER_KEY,
     CoercibleToAssetKey,
     ExecutionRequest,
     NodeExecutor,
@@ -46,6 +54,7 @@ if TYPE_CHECKING:
 
     from conflux.events import LocationSnapshot
     from conflux.sdk import AssetChecksDefinition, AssetSpec
+    from conflux.sdk.runtime import OutputSpec, ResourceSet
 
 LOCATION = "in_process"
 
@@ -64,6 +73,8 @@ class MaterializeRunResult:
     events: list[Event] = field(default_factory=list)
     success: bool = False
     _io_manager: IOManager | None = None
+    _defs: Definitions | None = None
+    _resources: ResourceSet | None = None
 
     @property
     def materializations(self) -> list[AssetMaterialized]:
@@ -92,18 +103,70 @@ class MaterializeRunResult:
         self, asset_key: CoercibleToAssetKey, partition_key: str | None = None
     ) -> object:
         """The value an asset (partition) stored, read back through the IO manager."""
-        from conflux.sdk import InputContext
-
         if self._io_manager is None:
             raise LookupError("this result kept no IO manager")
-        key = to_asset_key(asset_key).to_user_string()
-        return self._io_manager.load_input(
-            InputContext(key, partition_key, (partition_key,), downstream_asset_key="<result>")
+        key = to_asset_key(asset_key)
+        manager: object = self._io_manager
+        node: AssetsDefinition | None = None
+        out: OutputSpec | None = None
+        if self._defs is not None and self._resources is not None:
+            try:
+                node = self._defs.node_for(key)
+            except UnknownDependencyError:
+                node = None
+            out = next((o for o in node.outputs if o.key == key), None) if node else None
+            if out is not None and out.io_manager_key is not None:
+                manager = self._resources.io_manager(out.io_manager_key, None)
+        upstream = OutputContext(
+            asset_key=key,
+            partition_key=partition_key,
+            run_id=self.run_id,
+            name=out.name if out is not None else "result",
+            step_key=(node.op_name or node.node) if node is not None else None,
+        )
+        return manager.load_input(  # type: ignore[attr-defined]
+            InputContext(
+                key,
+                partition_key,
+                (partition_key,),
+                downstream_asset_key="<result>",
+                upstream_output=upstream,
+            )
         )
 
-    def output_for_node(self, node_name: str) -> object:
-        """The value stored by the single asset of node `node_name` (unpartitioned runs)."""
+    def output_for_node(self, node_name: str, output_name: str = "result") -> object:
+        """The value stored by node `node_name`'s output `output_name` in this run.
+
+        For a `@multi_asset`, `output_name` is the key of `outs` (or the asset key). A
+        partitioned asset's value is the one partition the run materialized.
+        """
+        if self._defs is not None:
+            for node in self._defs.nodes:
+                if node.node == node_name or node.op_name == node_name:
+                    for out in node.outputs:
+                        if out.name == output_name or len(node.outputs) == 1:
+                            return self.asset_value(out.key, self._only_partition(out.key))
         return self.asset_value(node_name)
+
+    def _only_partition(self, key: AssetKey) -> str | None:
+        parts = {
+            m.partition_key for m in self.materializations if m.asset_key == key.to_user_string()
+        }
+        return parts.pop() if len(parts) == 1 else None
+
+    def asset_materializations_for_node(self, node_name: str) -> list[AssetMaterialized]:
+        """The materializations of the assets of node `node_name` (Dagster's name)."""
+        keys: set[str] = {node_name}
+        if self._defs is not None:
+            for node in self._defs.nodes:
+                if node.node == node_name or node.op_name == node_name:
+                    keys |= {k.to_user_string() for k in node.keys}
+        return [m for m in self.materializations if m.asset_key in keys]
+
+    @property
+    def all_events(self) -> list[Event]:
+        """Every event of the run (Dagster's name)."""
+        return list(self.events)
 
 
 def _selected_keys(
@@ -132,6 +195,26 @@ def _selected_keys(
     for key in keys:
         defs.node_for(key)
     return tuple(sorted({k.to_user_string() for k in keys}))
+
+
+def _check_config(
+    defs: Definitions, asset_keys: Sequence[str], config: Mapping[str, object] | None
+) -> None:
+    """Build every selected asset's config once, so a bad one fails before anything runs.
+
+    Raises:
+        InvalidConfigError: a selected asset's config does not fit.
+    """
+    from conflux.sdk.runtime import build_config, node_config
+
+    seen: set[str] = set()
+    for key in asset_keys:
+        node = defs.node_for(key)
+        if node.config_type is None or node.node in seen:
+            continue
+        seen.add(node.node)
+        raw = node_config(config, node.node, node.op_name or node.node)  # type: ignore[arg-type]
+        build_config(node.config_type, raw, f"asset {key}")
 
 
 def _dynamic_additions(
@@ -191,13 +274,15 @@ def _dynamic_additions(
 
 def materialize(
     assets: Sequence[AssetsDefinition | AssetSpec | AssetChecksDefinition],
-    *,
-    partition_key: str | None = None,
+    run_config: object = None,
+    instance: object = None,
     resources: Mapping[str, object] | None = None,
-    selection: str | Sequence[CoercibleToAssetKey | AssetsDefinition] | None = None,
+    partition_key: str | None = None,
     raise_on_error: bool = True,
-    run_id: str | None = None,
     tags: Mapping[str, str] | None = None,
+    selection: str | Sequence[CoercibleToAssetKey | AssetsDefinition] | None = None,
+    *,
+    run_id: str | None = None,
     dynamic_partitions: Mapping[str, Sequence[str]] | None = None,
 ) -> MaterializeRunResult:
     """Materialize `assets` (or the `selection` among them) in this process, without a broker.
@@ -213,6 +298,11 @@ def materialize(
     assets, so a test needs no setup. Either way the additions are
     `DynamicPartitionsAdded` events at the start of `result.events`.
 
+    `run_config` (a `RunConfig` or a dict in Dagster's shape) configures the assets'
+    `config` parameters; it travels in the request event as in a deployment, and every
+    selected asset's config is checked before anything runs. `instance` is accepted for
+    Dagster compatibility (Conflux's state is the run's events).
+
     Example:
         >>> result = materialize([raw_orders, daily_revenue], partition_key="2024-01-03")
         >>> assert result.success
@@ -221,12 +311,16 @@ def materialize(
     Raises:
         DefinitionError: the assets do not validate, or a partition key is missing or
             not valid for a selected asset; nothing runs.
+        InvalidConfigError: the run config does not fit a selected asset's `Config`.
         SelectionError: `selection` names an asset that is not among `assets`.
         Exception: with `raise_on_error`, the first exception an asset raised, else the
             first a check function raised (`@asset_check`s are passed in `assets` too).
     """
     from conflux.coordinator import CoordinatorState, decide, plan_run
+    from conflux.sdk.runtime import coerce_run_config
 
+    del instance
+    config = coerce_run_config(run_config)
     defs = Definitions(assets=assets, resources=resources)
     snapshot = build_location_snapshot(defs, LOCATION)
     state = CoordinatorState()
@@ -254,7 +348,9 @@ def materialize(
         tags=dict(tags or {}),
         producer="materialize",
         correlation_id=run,
+        run_config=config,
     )
+    _check_config(defs, asset_keys, config)
     try:
         plan_run(request, state.definitions)
     except InvalidPartitionKeyError as exc:
@@ -265,16 +361,17 @@ def materialize(
             f"{exc} (in process: list it in materialize(..., dynamic_partitions={{{given}}}))",
             asset_key=exc.asset_key,
         ) from exc
-    io_manager = defs.resources.get(IO_MANAGER_KEY)
-    io = io_manager if isinstance(io_manager, IOManager) else InMemoryIOManager()
     executor = NodeExecutor(
         defs,
-        default_io_manager=io,
+        default_io_manager=InMemoryIOManager(),
         worker_id="in-process",
         producer="materialize",
         keep_errors=True,
     )
-    result = MaterializeRunResult(run_id=run, _io_manager=io)
+    io = executor.io_manager
+    result = MaterializeRunResult(
+        run_id=run, _io_manager=io, _defs=defs, _resources=executor.resources
+    )
 
     def record(event: AnyEvent) -> None:
         result.events.append(event)
@@ -311,3 +408,41 @@ def materialize(
     if raise_on_error and executor.check_errors:  # a check that raised (Dagster raises too)
         raise next(iter(executor.check_errors.values()))
     return result
+
+
+ExecuteInProcessResult = MaterializeRunResult
+"""Dagster's name for what an in-process run returns."""
+
+
+def materialize_to_memory(
+    assets: Sequence[AssetsDefinition | AssetSpec | AssetChecksDefinition],
+    run_config: object = None,
+    instance: object = None,
+    resources: Mapping[str, object] | None = None,
+    partition_key: str | None = None,
+    raise_on_error: bool = True,
+    tags: Mapping[str, str] | None = None,
+    selection: str | Sequence[CoercibleToAssetKey | AssetsDefinition] | None = None,
+) -> MaterializeRunResult:
+    """`materialize` with values kept in memory (Dagster's name; Conflux's default anyway).
+
+    Raises:
+        DefinitionError: `resources` gives an `io_manager` (this keeps values in memory).
+    """
+    if resources and "io_manager" in resources:
+        from conflux.events import DefinitionError
+
+        raise DefinitionError(
+            "materialize_to_memory keeps values in memory: drop resources['io_manager'], or "
+            "call materialize(...)"
+        )
+    return materialize(
+        assets,
+        run_config=run_config,
+        instance=instance,
+        resources=resources,
+        partition_key=partition_key,
+        raise_on_error=raise_on_error,
+        tags=tags,
+        selection=selection,
+    )

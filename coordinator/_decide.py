@@ -540,6 +540,7 @@ def _dispatched(
         partition_count=item.partition_count,
         partition_keys=item.partition_keys,
         upstream_spans=item.upstream_spans,
+        run_config=run.request.run_config if run.request is not None else None,
     )
 
 

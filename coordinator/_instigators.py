@@ -600,6 +600,9 @@ def _runs(
                     partition_keys=(rr.partition_key,) if rr.partition_key is not None else None,
                     requested_by=f"{kind}:{tick.name}",
                     tags=tags,
+                    run_config=rr.run_config
+                    if rr.run_config is not None
+                    else (spec[1].run_config if spec is not None else None),
                 )
             )
     inst.pending.clear()

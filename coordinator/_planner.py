@@ -186,6 +186,8 @@ def plan_run(request: MaterializationRequested, graph: DefinitionsProjection) ->
     for n in order:
         asset = graph.assets[n.keys[0]]
         keys = parts[n]
+        if _self_dependent(n, graph) and len(keys) > 1:
+            keys = _in_partition_order(graph, n, keys, now)
         policy = asset.backfill_policy
         if policy is not None and len(keys) > 1:
             items.extend(_ranged_items(request, graph, n, keys, policy, reads))
@@ -206,6 +208,29 @@ def plan_run(request: MaterializationRequested, graph: DefinitionsProjection) ->
             reads.ids[(n.node, p)] = item.work_item_id
             items.append(item)
     return Plan(request.run_id, tuple(items), tuple(sorted(node_of)))
+
+
+def _self_dependent(n: _Node, graph: DefinitionsProjection) -> bool:
+    """True when an asset of the node reads its own earlier partitions.
+
+    Dagster allows it on time windows:
+    `AssetDep(itself, partition_mapping=TimeWindowPartitionMapping(-1, -1))`.
+    """
+    return any(key in graph.upstream_of(key) for key in n.keys)
+
+
+def _in_partition_order(
+    graph: DefinitionsProjection, n: _Node, keys: list[str | None], now: datetime
+) -> list[str | None]:
+    """A self-dependent node's keys in the definition's order.
+
+    So each partition's item is planned after (and depends on) the items of the
+    partitions before it.
+    """
+    pdef = graph.partitions_def(n.keys[0])
+    if pdef is None:
+        return keys
+    return sorted(keys, key=lambda k: pdef.index_of(k, now) if k is not None else -1)
 
 
 class _Reads:
@@ -230,8 +255,10 @@ class _Reads:
         deps: dict[str, None] = {}
         for key in n.keys:
             for up_key in self.graph.upstream_of(key):
-                if up_key in n.keys:
+                if up_key in n.keys and up_key != key:
                     continue  # computed by this very node
+                # (up_key == key: a self-dependency on earlier partitions, which the node's
+                # items of those partitions, planned first, compute)
                 up_node = self.node_of.get(up_key)
                 for up_p in _upstream_partitions(
                     self.graph, self.mappings, key, up_key, p, self.now

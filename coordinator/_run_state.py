@@ -260,7 +260,8 @@ class RunState:
                 retries = max(item.max_retries, LOST_WORKER_RETRIES)
                 return "retrying" if attempt <= retries else "failed"
             if attempt in outcome.failed:
-                return "retrying" if attempt <= item.max_retries else "failed"
+                requested = outcome.failed[attempt].retry_requested or 0
+                return "retrying" if attempt <= max(item.max_retries, requested) else "failed"
         if item.work_item_id in self.skipped:
             return "skipped"
         if item.work_item_id in self.dispatched:
@@ -278,7 +279,9 @@ class RunState:
             return lost.time, lost.event_id
         failure = outcome.failed[attempt]
         delay = 0.0
-        if item.retry_policy is not None:
+        if failure.retry_requested is not None and attempt > item.max_retries:
+            delay = failure.retry_after_s or 0.0  # RetryRequested beyond the policy's retries
+        elif item.retry_policy is not None:
             seed = f"{item.work_item_id}:{attempt}"
             delay = retry_delay_s(item.retry_policy, attempt, seed)
         return failure.time + timedelta(seconds=delay), failure.event_id

@@ -96,6 +96,11 @@ class MaterializationRequested(Event):
     requested_by: str = ""
     """The user or system that asked (e.g. `$USER` for the CLI)."""
     tags: dict[str, str] = Field(default_factory=dict)
+    run_config: dict[str, JsonValue] | None = None
+    """The run's config in Dagster's shape (`{"ops": {asset: {"config": {...}}},
+    "resources": {...}}`); the coordinator copies it onto each work item unread (it
+    imports no user code) and the worker builds each asset's `Config` from its part.
+    Optional and absent from older records, so no schema version change."""
 
 
 class RunStarted(Event):
@@ -141,6 +146,8 @@ class WorkItemDispatched(Event):
     partition_keys: tuple[str, ...] | None = None
     """A ranged item's keys, listed only when the worker cannot expand the range itself
     (dynamic partitions, whose keys live in the log); None otherwise."""
+    run_config: dict[str, JsonValue] | None = None
+    """The run's config, as requested (see `MaterializationRequested.run_config`)."""
     upstream_spans: tuple[tuple[int, ...], ...] = ()
     """A ranged item's lineage: per partition of the range, in order, the half-open index
     spans `lo, hi, lo, hi, ...` of `upstream` that partition reads (empty when not ranged,
@@ -346,6 +353,11 @@ class PartitionFailed(_AttemptEvent):
     error_type: str
     message: str
     traceback: str = ""
+    retry_requested: int | None = None
+    """The asset raised `RetryRequested(max_retries=N)`: retried up to N times even without
+    a retry policy (None: it did not)."""
+    retry_after_s: float | None = None
+    """With `retry_requested`: seconds to wait before the next attempt."""
 
 
 # -- liveness and dead letters --------------------------------------------------------
@@ -457,6 +469,8 @@ class RunRequestSpec(BaseModel):
     """The assets to materialize; None means the instigator's target."""
     partition_key: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    run_config: dict[str, JsonValue] | None = None
+    """The run's config (`RunRequest(run_config=...)`, else the job's `config=`)."""
 
 
 class InstigatorStatusChanged(Event):

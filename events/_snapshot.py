@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 
 class _Frozen(BaseModel):
@@ -324,6 +324,8 @@ class ScheduleSnapshot(_Frozen):
     default_status: Literal["running", "stopped"] = "stopped"
     description: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    run_config: dict[str, JsonValue] | None = None
+    """The config of every run it starts (its job's `define_asset_job(config=...)`)."""
 
 
 class SensorSnapshot(_Frozen):
@@ -358,6 +360,8 @@ class SensorSnapshot(_Frozen):
     """Automation condition sensors: tags of the runs automation requests for its assets."""
     use_user_code_server: bool = False
     """Automation condition sensors: custom conditions are evaluated by the worker."""
+    run_config: dict[str, JsonValue] | None = None
+    """The config of runs it requests without their own (its job's `config=`)."""
 
 
 class FreshnessCheckSnapshot(_Frozen):

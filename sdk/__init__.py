@@ -51,6 +51,20 @@ if TYPE_CHECKING:
         asset_check as asset_check,
         multi_asset_check as multi_asset_check,
     )
+    from conflux.sdk._config import (
+        Array as Array,
+        Config as Config,
+        EnvVar as EnvVar,
+        Field as Field,
+        InvalidConfigError as InvalidConfigError,
+        Noneable as Noneable,
+        Permissive as Permissive,
+        PermissiveConfig as PermissiveConfig,
+        RunConfig as RunConfig,
+        Shape as Shape,
+        config_from_files as config_from_files,
+        config_from_yaml_strings as config_from_yaml_strings,
+    )
     from conflux.sdk._context import (
         AssetExecutionContext as AssetExecutionContext,
         ContextError as ContextError,
@@ -58,24 +72,48 @@ if TYPE_CHECKING:
     from conflux.sdk._definitions import (
         Definitions as Definitions,
     )
+    from conflux.sdk._definitions_tools import (
+        Failure as Failure,
+        RetryRequested as RetryRequested,
+        get_dagster_logger as get_dagster_logger,
+        load_assets_from_current_module as load_assets_from_current_module,
+        load_assets_from_modules as load_assets_from_modules,
+        load_assets_from_package_module as load_assets_from_package_module,
+        load_assets_from_package_name as load_assets_from_package_name,
+        map_asset_specs as map_asset_specs,
+        with_resources as with_resources,
+        with_source_code_references as with_source_code_references,
+    )
     from conflux.sdk._freshness import (
         build_last_update_freshness_checks as build_last_update_freshness_checks,
         build_sensor_for_freshness_checks as build_sensor_for_freshness_checks,
     )
+    from conflux.sdk._graph_assets import (
+        graph_asset as graph_asset,
+        graph_multi_asset as graph_multi_asset,
+    )
     from conflux.sdk._instigators import (
         DuplicateInstigatorNameError as DuplicateInstigatorNameError,
     )
-    from conflux.sdk._io_manager import (
-        ConfigurableIOManager as ConfigurableIOManager,
-        FilesystemIOManager as FilesystemIOManager,
-        InMemoryIOManager as InMemoryIOManager,
+    from conflux.sdk._io_contexts import (
         InputContext as InputContext,
-        IOManager as IOManager,
         IOManagerError as IOManagerError,
         OutputContext as OutputContext,
+        build_input_context as build_input_context,
+        build_output_context as build_output_context,
     )
-    from conflux.sdk._io_manager_definition import (
+    from conflux.sdk._io_manager import (
+        ConfigurableIOManager as ConfigurableIOManager,
+        ConfigurableIOManagerFactory as ConfigurableIOManagerFactory,
+        FilesystemIOManager as FilesystemIOManager,
+        InMemoryIOManager as InMemoryIOManager,
+        InputManager as InputManager,
+        IOManager as IOManager,
         IOManagerDefinition as IOManagerDefinition,
+        fs_io_manager as fs_io_manager,
+        input_manager as input_manager,
+        io_manager as io_manager,
+        mem_io_manager as mem_io_manager,
     )
     from conflux.sdk._keys import (
         AssetKey as AssetKey,
@@ -86,11 +124,56 @@ if TYPE_CHECKING:
     )
     from conflux.sdk._loading import (
         file_relative_path as file_relative_path,
+        load_definitions_from_current_module as load_definitions_from_current_module,
         load_definitions_from_file as load_definitions_from_file,
         load_definitions_from_module as load_definitions_from_module,
+        load_definitions_from_modules as load_definitions_from_modules,
+        load_definitions_from_package_module as load_definitions_from_package_module,
+        load_definitions_from_package_name as load_definitions_from_package_name,
+    )
+    from conflux.sdk._metadata import (
+        BoolMetadataValue as BoolMetadataValue,
+        DagsterAssetMetadataValue as DagsterAssetMetadataValue,
+        DagsterJobMetadataValue as DagsterJobMetadataValue,
+        DagsterRunMetadataValue as DagsterRunMetadataValue,
+        FloatMetadataValue as FloatMetadataValue,
+        IntMetadataValue as IntMetadataValue,
+        JsonMetadataValue as JsonMetadataValue,
+        MarkdownMetadataValue as MarkdownMetadataValue,
+        MetadataValue as MetadataValue,
+        NotebookMetadataValue as NotebookMetadataValue,
+        NullMetadataValue as NullMetadataValue,
+        PathMetadataValue as PathMetadataValue,
+        PoolMetadataValue as PoolMetadataValue,
+        PythonArtifactMetadataValue as PythonArtifactMetadataValue,
+        TableColumn as TableColumn,
+        TableColumnConstraints as TableColumnConstraints,
+        TableColumnDep as TableColumnDep,
+        TableColumnLineage as TableColumnLineage,
+        TableColumnLineageMetadataValue as TableColumnLineageMetadataValue,
+        TableConstraints as TableConstraints,
+        TableMetadataValue as TableMetadataValue,
+        TableRecord as TableRecord,
+        TableSchema as TableSchema,
+        TableSchemaMetadataValue as TableSchemaMetadataValue,
+        TextMetadataValue as TextMetadataValue,
+        TimestampMetadataValue as TimestampMetadataValue,
+        UrlMetadataValue as UrlMetadataValue,
     )
     from conflux.sdk._metadata_checks import (
         build_metadata_bounds_checks as build_metadata_bounds_checks,
+    )
+    from conflux.sdk._ops import (
+        GraphDefinition as GraphDefinition,
+        GraphIn as GraphIn,
+        GraphOut as GraphOut,
+        In as In,
+        Nothing as Nothing,
+        OpDefinition as OpDefinition,
+        OpExecutionContext as OpExecutionContext,
+        Out as Out,
+        graph as graph,
+        op as op,
     )
     from conflux.sdk._policies import (
         BackfillPolicy as BackfillPolicy,
@@ -100,6 +183,12 @@ if TYPE_CHECKING:
     )
     from conflux.sdk._resources import (
         ConfigurableResource as ConfigurableResource,
+        ConfigurableResourceFactory as ConfigurableResourceFactory,
+        InitResourceContext as InitResourceContext,
+        ResourceDefinition as ResourceDefinition,
+        ResourceDependency as ResourceDependency,
+        ResourceParam as ResourceParam,
+        resource as resource,
     )
     from conflux.sdk._results import (
         DataVersion as DataVersion,
@@ -150,6 +239,12 @@ if TYPE_CHECKING:
         StreamRecord as StreamRecord,
         StreamSensorDefinition as StreamSensorDefinition,
         stream_sensor as stream_sensor,
+    )
+    from conflux.sdk._testing import (
+        build_asset_context as build_asset_context,
+        build_init_resource_context as build_init_resource_context,
+        build_op_context as build_op_context,
+        build_resources as build_resources,
     )
     from conflux.sdk.partitions import (
         AddDynamicPartitionsRequest as AddDynamicPartitionsRequest,

@@ -25,7 +25,6 @@ from conflux.sdk._checks import (
 )
 from conflux.sdk._context import AssetExecutionContext
 from conflux.sdk._execute import OutputMismatchError, _jsonable, error_type_name
-from conflux.sdk._io_manager import InputContext
 from conflux.sdk._keys import AssetKey, to_asset_key
 
 if TYPE_CHECKING:
@@ -38,7 +37,6 @@ if TYPE_CHECKING:
     from conflux.sdk._asset_events import CheckInstance
     from conflux.sdk._definitions import Definitions
     from conflux.sdk._execute import ExecutionRequest
-    from conflux.sdk._io_manager import IOManager
 
 
 class CheckResultError(Exception):
@@ -126,14 +124,15 @@ class CheckRunner:
         self,
         defs: Definitions,
         *,
-        io_manager: IOManager,
+        load: Callable[[str, str | None, ExecutionRequest], object],
         resource: Callable[[str], object],
         worker_id: str,
         producer: str,
         errors: dict[str, BaseException] | None = None,
     ) -> None:
         self.defs = defs
-        self.io_manager = io_manager
+        self.load = load
+        """Asset key, partition key, request -> the stored value (through its IO manager)."""
         self.resource = resource
         self.worker_id = worker_id
         self.producer = producer
@@ -262,14 +261,7 @@ class CheckRunner:
             for name in check.resource_params:
                 kwargs[name] = self.resource(name)
             if check.value_param is not None:
-                kwargs[check.value_param] = self.io_manager.load_input(
-                    InputContext(
-                        asset_key=mat.asset_key,
-                        partition_key=mat.partition_key,
-                        partition_keys=(mat.partition_key,),
-                        downstream_asset_key=mat.asset_key,
-                    )
-                )
+                kwargs[check.value_param] = self.load(mat.asset_key, mat.partition_key, req)
             returned = check.fn(**kwargs)
             if returned is None:
                 return None  # Dagster records no evaluation for a check that returns nothing

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
     import logging
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
 
+    from conflux.sdk._checks import AssetCheckKey
     from conflux.sdk._keys import AssetKey
     from conflux.sdk.partitions import (
         MultiPartitionKey,
@@ -52,10 +53,76 @@ class AssetExecutionContext:
     input_partitions: Callable[[str], tuple[PartitionsDefinition | None, list[str]]] | None = None
     """Input name -> (upstream definition, the upstream keys this call reads); set by the
     executor for the `*_for_input` methods (see `sdk/_input_partitions.py`)."""
+    op_config: Any = None
+    """The node's config as a dict (Dagster's `context.op_config`, for `config_schema=`)."""
+    resources: Any = None
+    """The location's resources by attribute: `context.resources.warehouse`."""
+    run_config: Mapping[str, Any] | None = None
+    """The run's whole config (Dagster's `context.run_config`)."""
+    output_names: tuple[str, ...] = ()
+    """The names of the node's outputs (`selected_output_names`: all, Conflux runs whole nodes)."""
+    run_tags: Mapping[str, str] = field(default_factory=dict)
+    """The run's tags (Dagster's `context.run_tags`)."""
+    node_name: str = ""
+    """The node (function, or `name=`) being executed (Dagster's `op.name`)."""
+
+    @property
+    def selected_output_names(self) -> set[str]:
+        """Outputs to compute: every output (Conflux does not run part of a node)."""
+        return set(self.output_names or ("result",))
+
+    @property
+    def selected_asset_keys(self) -> set[AssetKey]:
+        """Assets to compute: every asset of the node."""
+        return set(self.asset_keys)
+
+    @property
+    def selected_asset_check_keys(self) -> set[AssetCheckKey]:
+        """Checks to evaluate: every check of the node (see `AssetCheckSpec.key`)."""
+        return set(self._check_keys)
+
+    _check_keys: tuple[AssetCheckKey, ...] = ()
+
+    def asset_key_for_output(self, output_name: str = "result") -> AssetKey:
+        """The asset an output stores (the first asset for `result`)."""
+        if output_name in self.output_names:
+            return self.asset_keys[self.output_names.index(output_name)]
+        return self.asset_key
+
+    def asset_partition_key_for_output(self, output_name: str = "result") -> str:
+        """The partition being materialized (Dagster's per-output name)."""
+        return self.partition_key
+
+    def output_for_asset_key(self, asset_key: AssetKey) -> str:
+        """The output name that stores `asset_key`."""
+        index = self.asset_keys.index(asset_key)
+        return self.output_names[index] if self.output_names else "result"
+
+    def log_event(self, event: object) -> None:
+        """Accepted for Dagster compatibility; the event is logged, not recorded."""
+        self.log.info("event: %r", event)
+
+    @property
+    def instance(self) -> Any:
+        """None: Conflux has no Dagster instance, the event log is the state.
+
+        (A check's context answers `get_latest_materialization_event` for its asset.)
+        """
+        return None
+
+    @property
+    def has_assets_def(self) -> bool:
+        """True: the context belongs to an asset."""
+        return bool(self.asset_keys)
 
     @property
     def asset_key(self) -> AssetKey:
         """The key of the asset being materialized (the first, for a multi_asset)."""
+        if not self.asset_keys:
+            raise ContextError(
+                "this context is not bound to an asset yet: pass it to the asset function "
+                "(my_asset(context)), which binds it"
+            )
         return self.asset_keys[0]
 
     @property

@@ -34,16 +34,17 @@ from conflux.sdk._context import AssetExecutionContext
 from conflux.sdk._definitions import IO_MANAGER_KEY, Definitions
 from conflux.sdk._input_partitions import InputPartitions
 from conflux.sdk._io_manager import InputContext, IOManager, OutputContext
-from conflux.sdk._resources import ConfigurableResource
+from conflux.sdk._keys import AssetKey
+from conflux.sdk._metadata import metadata_to_json
+from conflux.sdk._resources_runtime import ResourceSet
 from conflux.sdk._results import DataVersion, MaterializeResult, Output
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Mapping
 
     from pydantic import JsonValue
 
-    from conflux.sdk._asset import AssetsDefinition, OutputSpec
-    from conflux.sdk._keys import AssetKey
+    from conflux.sdk._asset import AssetsDefinition, InputSpec, OutputSpec
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class ExecutionRequest:
     """A ranged item's keys when listed (dynamic partitions); else expanded from the range."""
     upstream_spans: tuple[tuple[int, ...], ...] = ()
     """Per partition of the range: the spans of `upstream` it reads (see the dispatch)."""
+    run_config: Mapping[str, JsonValue] | None = None
+    """The run's config (Dagster's shape); the node's part configures its `config`."""
+    tags: Mapping[str, str] | None = None
 
     @classmethod
     def from_dispatch(cls, item: WorkItemDispatched) -> ExecutionRequest:
@@ -80,6 +84,7 @@ class ExecutionRequest:
             partition_count=item.partition_count,
             partition_keys=item.partition_keys,
             upstream_spans=item.upstream_spans,
+            run_config=item.run_config,
         )
 
     def upstream_of(self, index: int) -> tuple[UpstreamRef, ...]:
@@ -112,13 +117,13 @@ class OutputMismatchError(Exception):
 
 
 def _jsonable(value: object) -> JsonValue:
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return str(value)
+    from conflux.sdk._metadata import _plain
+
+    return _plain(value)
+
+
+class IOManagerLookupError(Exception):
+    """An input names a resource that is not an IO manager."""
 
 
 class NodeExecutor:
@@ -134,11 +139,11 @@ class NodeExecutor:
         keep_errors: bool = False,
     ) -> None:
         self.defs = defs
-        io_manager = defs.resources.get(IO_MANAGER_KEY)
-        self.io_manager = io_manager if isinstance(io_manager, IOManager) else default_io_manager
         self.worker_id = worker_id
         self.producer = producer
-        self._set_up: list[ConfigurableResource] = []
+        self.resources = ResourceSet(defs, default_io_manager=default_io_manager)
+        """Resources as assets receive them (set up once, torn down by `close`)."""
+        self.io_manager = self.resources.io_manager(IO_MANAGER_KEY, None)
         self.keep_errors = keep_errors
         self.errors: dict[str, BaseException] = {}
         """With `keep_errors`: work item id -> what user code raised (`materialize`
@@ -149,7 +154,7 @@ class NodeExecutor:
 
         self.checks = CheckRunner(
             defs,
-            io_manager=self.io_manager,
+            load=self.load_stored,
             resource=self._resource,
             worker_id=worker_id,
             producer=producer,
@@ -158,9 +163,7 @@ class NodeExecutor:
 
     def close(self) -> None:
         """Tear down every resource that was set up."""
-        for resource in reversed(self._set_up):
-            resource.teardown_after_execution()
-        self._set_up.clear()
+        self.resources.close()
 
     def partitions(self, node: AssetsDefinition, req: ExecutionRequest) -> list[str | None]:
         """The partitions `req` covers, in order: its key, or a ranged item's keys.
@@ -253,11 +256,17 @@ class NodeExecutor:
             if req.partition_range is not None
             else None,
             input_partitions=InputPartitions(self.defs, node, keys),
+            resources=self.resources.namespace(req.run_config),
+            run_config=req.run_config,
+            output_names=tuple(out.name for out in node.outputs),
+            node_name=node.node,
+            run_tags=dict(req.tags or {}),
+            _check_keys=tuple(s.key for s in node.check_specs),
         )
         try:
             kwargs = self._arguments(node, req, context)
             assert node.fn is not None, "external assets are never dispatched"
-            result, yielded = split_check_results(node, node.fn(**kwargs))
+            result, yielded = split_check_results(node, _expand_check_results(node.fn(**kwargs)))
             produced = dict(self._outputs(node, result))
             values = {
                 out.key: self._per_partition(node, out, produced[out.key], keys)
@@ -278,31 +287,123 @@ class NodeExecutor:
         self, node: AssetsDefinition, req: ExecutionRequest, context: AssetExecutionContext
     ) -> dict[str, object]:
         kwargs: dict[str, object] = {}
+        if node.config_type is not None:
+            from conflux.sdk._config import build_config, node_config
+
+            raw = node_config(req.run_config, node.node, node.op_name or node.node)
+            config = build_config(node.config_type, raw, f"asset {node.outputs[0].key}")
+            if node.config_param is not None:
+                kwargs[node.config_param] = config
+            if node.op_config:
+                context.op_config = config.model_dump()
         if node.context_param is not None:
             kwargs[node.context_param] = context
         for name in node.resource_params:
-            kwargs[name] = self._resource(name)
+            kwargs[name] = self._resource(name, req.run_config)
         for inp in node.inputs:
-            key = inp.key.to_user_string()
-            refs = [ref for ref in req.upstream if ref.asset_key == key]
-            partition_keys = tuple(ref.partition_key for ref in refs) or (None,)
-            kwargs[inp.param] = self.io_manager.load_input(
-                InputContext(
-                    asset_key=key,
-                    partition_key=partition_keys[0],
-                    partition_keys=partition_keys,
-                    downstream_asset_key=node.outputs[0].key.to_user_string(),
-                    multi_partition=len(refs) > 1,
-                )
-            )
+            kwargs[inp.param] = self._load(node, inp, req)
         return kwargs
 
-    def _resource(self, name: str) -> object:
-        resource = self.defs.resources[name]
-        if isinstance(resource, ConfigurableResource) and resource not in self._set_up:
-            resource.setup_for_execution()
-            self._set_up.append(resource)
-        return resource
+    def _load(self, node: AssetsDefinition, inp: InputSpec, req: ExecutionRequest) -> object:
+        """Load one input through the IO manager that stores it (or `input_manager_key`)."""
+        key = inp.key.to_user_string()
+        refs = [ref for ref in req.upstream if ref.asset_key == key]
+        if not refs:
+            # the mapping reads no upstream partition (before the upstream's first one, or a
+            # self-dependency's first partition): Dagster's IO managers load None then
+            return None
+        partition_keys = tuple(ref.partition_key for ref in refs) or (None,)
+        up = self._upstream_output(inp.key, partition_keys)
+        manager = self.resources.io_manager(
+            inp.input_manager_key or self._io_key(inp.key), req.run_config
+        )
+        loader = getattr(manager, "load_input", None)
+        if loader is None:
+            raise IOManagerLookupError(
+                f"{node.outputs[0].key} loads {key} with resource "
+                f"{inp.input_manager_key or self._io_key(inp.key)!r}, which is not an IO manager"
+            )
+        return loader(
+            InputContext(
+                asset_key=inp.key,
+                partition_key=partition_keys[0] if len(partition_keys) == 1 else None,
+                partition_keys=partition_keys,
+                downstream_asset_key=node.outputs[0].key.to_user_string(),
+                multi_partition=len(refs) > 1,
+                name=inp.param,
+                upstream_output=up,
+                definition_metadata=up.definition_metadata,
+                partitions_def=up.partitions_def,
+                resources=self.resources.namespace(req.run_config),
+                downstream_partition_key=self._run_partition(node, req),
+            )
+        )
+
+    @staticmethod
+    def _run_partition(node: AssetsDefinition, req: ExecutionRequest) -> str | None:
+        """The one partition the call is for (None: unpartitioned, or a range)."""
+        from conflux.sdk.partitions import MultiPartitionsDefinition
+
+        key = req.partition_key if req.partition_range is None else None
+        if key is not None and isinstance(node.partitions_def, MultiPartitionsDefinition):
+            return node.partitions_def.get_partition_key_from_str(key)
+        return key
+
+    def load_stored(
+        self, asset_key: str, partition_key: str | None, req: ExecutionRequest
+    ) -> object:
+        """An asset partition's stored value, through the IO manager that stores it.
+
+        What a check's parameter named after its asset receives.
+        """
+        key = AssetKey.from_user_string(asset_key)
+        up = self._upstream_output(key, (partition_key,))
+        manager = self.resources.io_manager(self._io_key(key), req.run_config)
+        return manager.load_input(
+            InputContext(
+                asset_key=key,
+                partition_key=partition_key,
+                partition_keys=(partition_key,),
+                downstream_asset_key=asset_key,
+                upstream_output=up,
+                definition_metadata=up.definition_metadata,
+                partitions_def=up.partitions_def,
+                resources=self.resources.namespace(req.run_config),
+            )
+        )
+
+    def _io_key(self, key: AssetKey) -> str:
+        """The IO manager resource key that stores `key` (`io_manager` unless told)."""
+        try:
+            node = self.defs.node_for(key)
+        except Exception:  # another location's asset: the default
+            return IO_MANAGER_KEY
+        for out in node.outputs:
+            if out.key == key:
+                return out.io_manager_key or IO_MANAGER_KEY
+        return IO_MANAGER_KEY
+
+    def _upstream_output(
+        self, key: AssetKey, partition_keys: tuple[str | None, ...]
+    ) -> OutputContext:
+        """The `upstream_output` of an input: what Dagster says about the stored output."""
+        try:
+            node = self.defs.node_for(key)
+        except Exception:
+            return OutputContext(asset_key=key, partition_keys=partition_keys)
+        out = next(o for o in node.outputs if o.key == key)
+        return OutputContext(
+            asset_key=key,
+            partition_key=partition_keys[0] if len(partition_keys) == 1 else None,
+            partition_keys=partition_keys,
+            name=out.name,
+            step_key=node.op_name or node.node,
+            definition_metadata=out.metadata,
+            partitions_def=node.partitions_def,
+        )
+
+    def _resource(self, name: str, run_config: Mapping[str, JsonValue] | None = None) -> object:
+        return self.resources.get(name, run_config)
 
     # -- outputs --------------------------------------------------------------------------
 
@@ -319,6 +420,12 @@ class NodeExecutor:
             ):
                 result = result[0]
             yield outputs[0].key, result
+            return
+        if result is None or (isinstance(result, list) and not result):
+            # nothing returned: every output materialized with no value (as Dagster does for
+            # `@multi_asset(specs=...)`), or left out when it is not required
+            for each in outputs:
+                yield each.key, MaterializeResult()
             return
         items = list(result) if isinstance(result, list | tuple) else [result]
         by_name = {out.name: out for out in outputs}
@@ -342,9 +449,12 @@ class NodeExecutor:
                     raise OutputMismatchError(f"{node.node} returned an unknown output: {item!r}")
                 seen.add(out.key)
                 yield out.key, item
-            missing = [str(o.key) for o in outputs if o.key not in seen]
+            missing = [str(o.key) for o in outputs if o.key not in seen and o.is_required]
             if missing:
                 raise OutputMismatchError(f"{node.node} returned no value for {missing}")
+            for each in outputs:
+                if each.key not in seen:  # an optional output the function left out
+                    yield each.key, MaterializeResult()
             return
         if len(items) != len(outputs):
             raise OutputMismatchError(
@@ -418,18 +528,35 @@ class NodeExecutor:
         metadata: dict[str, JsonValue] = {}
         version: DataVersion | str | None = None
         fingerprint: str | None = None
+        store = True
         if isinstance(value, MaterializeResult):
-            metadata.update(value.metadata)
+            metadata.update(metadata_to_json(value.metadata))
             version = value.data_version
-        else:
-            if isinstance(value, Output):
-                metadata.update(value.metadata)
-                version = value.data_version
-                value = value.value
-            fingerprint = self.io_manager.handle_output(
-                OutputContext(asset_key=key, partition_key=partition_key, run_id=req.run_id),
-                value,
+            store = value.value is not None
+            value = value.value
+        elif isinstance(value, Output):
+            metadata.update(metadata_to_json(value.metadata))
+            version = value.data_version
+            value = value.value
+        if value is None and node.returns_none:
+            store = False  # `-> None`: nothing to store, as in Dagster
+        if store:
+            output_context = OutputContext(
+                asset_key=out.key,
+                partition_key=partition_key,
+                run_id=req.run_id,
+                name=out.name,
+                step_key=node.op_name or node.node,
+                definition_metadata=out.metadata,
+                partitions_def=node.partitions_def,
+                resources=context.resources,
             )
+            manager = self.resources.io_manager(
+                out.io_manager_key or IO_MANAGER_KEY, req.run_config
+            )
+            handled = manager.handle_output(output_context, value)
+            fingerprint = handled if isinstance(handled, str) else None
+            metadata.update(metadata_to_json(output_context.get_logged_metadata()))
         for extra in (context._metadata.get(""), context._metadata.get(out.name)):
             if extra:
                 metadata.update({k: _jsonable(v) for k, v in extra.items()})
@@ -496,6 +623,9 @@ class NodeExecutor:
             self.errors[req.work_item_id] = exc
         error_type = error_type_name(exc)
         tb = "".join(traceback.format_exception(exc))
+        from conflux.sdk._definitions_tools import RetryRequested
+
+        retry = exc if isinstance(exc, RetryRequested) else None
         return [
             PartitionFailed(
                 asset_key=out.key.to_user_string(),
@@ -507,6 +637,8 @@ class NodeExecutor:
                 error_type=error_type,
                 message=str(exc) or error_type,
                 traceback=tb if index == 0 else "",
+                retry_requested=retry.max_retries if retry is not None else None,
+                retry_after_s=retry.seconds_to_wait if retry is not None else None,
                 producer=self.producer,
                 correlation_id=req.run_id,
                 causation_id=req.causation_id,
@@ -514,6 +646,39 @@ class NodeExecutor:
             for out in node.outputs
             for index, key in enumerate(keys)
         ]
+
+
+def _as_result(item: object) -> object:
+    """A yielded `AssetMaterialization` of the node's own asset, as a `MaterializeResult`.
+
+    Dagster lets an asset yield one for an output it stores nothing for. Matched by name
+    and shape, so that this module needs no import of the sensor events' module.
+    """
+    if type(item).__name__ == "AssetMaterialization" and hasattr(item, "asset_key"):
+        metadata = getattr(item, "metadata", None) or {}
+        return MaterializeResult(asset_key=item.asset_key, metadata=metadata)
+    return item
+
+
+def _expand_check_results(result: object) -> object:
+    """`MaterializeResult(check_results=[...])` as the results beside the materialization."""
+    import dataclasses
+
+    items = list(result) if inspect.isgenerator(result) else result
+    items = [_as_result(i) for i in items] if isinstance(items, list | tuple) else _as_result(items)
+    if isinstance(items, MaterializeResult) and items.check_results:
+        return [dataclasses.replace(items, check_results=()), *items.check_results]
+    if isinstance(items, list | tuple) and any(
+        isinstance(i, MaterializeResult) and i.check_results for i in items
+    ):
+        out: list[object] = []
+        for item in items:
+            if isinstance(item, MaterializeResult) and item.check_results:
+                out += [dataclasses.replace(item, check_results=()), *item.check_results]
+            else:
+                out.append(item)
+        return out
+    return items
 
 
 def _some(keys: list[str], shown: int = 5) -> str:

@@ -4,6 +4,14 @@ The default, `FilesystemIOManager`, stores each asset partition as a JSON file u
 base folder (the state folder's `storage/` in `conflux dev`). No pickle (rule 8): values
 must be JSON-serializable, pydantic models, `bytes` or `str`; anything else asks for an
 IO manager of your own.
+
+The contexts an IO manager receives (`OutputContext`, `InputContext`) have Dagster's
+attributes (`asset_key` is an `AssetKey`, `name`, `step_key`, `has_partition_key`,
+`asset_partition_key`, `upstream_output`, `definition_metadata`, ...); the forms Dagster
+users write (`ConfigurableIOManager`, `ConfigurableIOManagerFactory`, `@io_manager`,
+`IOManagerDefinition`, `InputManager`) are accepted as resources and resolved per node
+by `resolve_io_manager`. `build_output_context` / `build_input_context` make contexts
+for unit tests.
 """
 
 from __future__ import annotations
@@ -13,43 +21,47 @@ import json
 import os
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
-from conflux.events import ConfluxError
-from conflux.sdk._resources import ConfigurableResource
+from conflux.sdk._config import EnvVarModel
+from conflux.sdk._io_contexts import (
+    InputContext,
+    IOManagerError,
+    OutputContext,
+    _Resources,
+    build_input_context,
+    build_output_context,
+)
+from conflux.sdk._resources import ConfigurableResource, InitResourceContext
 
+if TYPE_CHECKING:
+    from conflux.sdk._keys import AssetKey
 
-class IOManagerError(ConfluxError):
-    """An IO manager could not store or load a value."""
-
-
-@dataclass(frozen=True)
-class OutputContext:
-    """What an IO manager knows when it stores a value."""
-
-    asset_key: str
-    partition_key: str | None
-    run_id: str
-
-
-@dataclass(frozen=True)
-class InputContext:
-    """What an IO manager knows when it loads an upstream value."""
-
-    asset_key: str
-    """The upstream asset being loaded."""
-    partition_key: str | None
-    """The upstream partition, for a single-partition read."""
-    partition_keys: tuple[str | None, ...]
-    """Every upstream partition the downstream partition reads (several under a mapping)."""
-    downstream_asset_key: str
-    multi_partition: bool = False
-    """True when the mapping reads several upstream partitions: load a dict key -> value,
-    leaving out the partitions that hold no value yet (a report over the days built so
-    far); a single-partition read of a missing value is an error."""
+__all__ = [
+    "ConfigurableIOManager",
+    "ConfigurableIOManagerFactory",
+    "FilesystemIOManager",
+    "IOManager",
+    "IOManagerDefinition",
+    "IOManagerError",
+    "InMemoryIOManager",
+    "InputContext",
+    "InputManager",
+    "OutputContext",
+    "_Resources",
+    "build_input_context",
+    "build_output_context",
+    "fs_io_manager",
+    "input_manager",
+    "io_manager",
+    "mem_io_manager",
+    "resolve_io_manager",
+]
 
 
 class IOManager(ABC):
@@ -60,16 +72,113 @@ class IOManager(ABC):
     """
 
     @abstractmethod
-    def handle_output(self, context: OutputContext, obj: object) -> str | None:
+    def handle_output(self, context: OutputContext, obj: Any) -> Any:
         """Store `obj` for `context.asset_key` / `context.partition_key`."""
 
     @abstractmethod
-    def load_input(self, context: InputContext) -> object:
+    def load_input(self, context: InputContext) -> Any:
         """Load an upstream value. With several upstream partitions, a dict key -> value."""
+
+
+class InputManager(ABC):
+    """Loads inputs only (Dagster's `InputManager`, used through `input_manager_key`)."""
+
+    @abstractmethod
+    def load_input(self, context: InputContext) -> Any:
+        """Load an input value."""
 
 
 class ConfigurableIOManager(ConfigurableResource, IOManager):
     """An IO manager configured like a resource (put it in `resources={"io_manager": ...}`)."""
+
+
+class ConfigurableIOManagerFactory(EnvVarModel):
+    """A configured model that builds the IO manager (Dagster's name).
+
+    Example:
+        >>> class ParquetIOManager(ConfigurableIOManagerFactory):
+        ...     base_path: str
+        ...     def create_io_manager(self, context: InitResourceContext) -> IOManager:
+        ...         return MyParquetIOManager(self.base_path)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    def create_io_manager(self, context: InitResourceContext) -> IOManager:
+        """Build the IO manager (once per worker, or per `materialize`)."""
+        raise NotImplementedError(f"{type(self).__name__} must define create_io_manager()")
+
+
+@dataclass(frozen=True)
+class IOManagerDefinition:
+    """An IO manager made by a function (Dagster's `@io_manager` / `IOManagerDefinition`)."""
+
+    resource_fn: Callable[..., object]
+    config_schema: object = None
+    description: str | None = None
+    input_config_schema: object = None
+
+    @staticmethod
+    def hardcoded_io_manager(value: object, description: str | None = None) -> IOManagerDefinition:
+        """An IO manager that is always `value`."""
+        return IOManagerDefinition(lambda *_: value, description=description)
+
+    def configured(self, config: Mapping[str, object]) -> IOManagerDefinition:
+        """This IO manager with fixed config."""
+        fn = self.resource_fn
+
+        def configured_fn(context: InitResourceContext) -> object:
+            context.resource_config = dict(config)
+            return _call(fn, context)
+
+        return IOManagerDefinition(configured_fn, description=self.description)
+
+    def build(self, config: object = None) -> object:
+        """The IO manager this definition makes."""
+        return _call(self.resource_fn, InitResourceContext(resource_config=config))
+
+
+def _call(fn: Callable[..., object], context: InitResourceContext) -> object:
+    import inspect
+
+    try:
+        takes = len(inspect.signature(fn).parameters) > 0
+    except (TypeError, ValueError):
+        takes = True
+    return fn(context) if takes else fn()
+
+
+def io_manager(
+    fn: Callable[..., object] | None = None,
+    *,
+    config_schema: object = None,
+    description: str | None = None,
+    required_resource_keys: set[str] | None = None,
+    input_config_schema: object = None,
+    output_config_schema: object = None,
+) -> Any:
+    """Declare an IO manager as a function of its init context (Dagster's `@io_manager`).
+
+    Example:
+        >>> @io_manager
+        ... def warehouse_io_manager() -> IOManager:
+        ...     return WarehouseIOManager()
+    """
+    del required_resource_keys, output_config_schema
+
+    def wrap(f: Callable[..., object]) -> IOManagerDefinition:
+        return IOManagerDefinition(
+            f,
+            config_schema=config_schema,
+            description=description,
+            input_config_schema=input_config_schema,
+        )
+
+    return wrap(fn) if fn is not None else wrap
+
+
+input_manager = io_manager
+"""Dagster's `@input_manager`: an IO manager used only to load (`input_manager_key=`)."""
 
 
 def _encode(obj: object) -> bytes:
@@ -101,26 +210,34 @@ def _decode(raw: bytes) -> object:
 class FilesystemIOManager(ConfigurableIOManager):
     """Stores values as files: `<base_dir>/<asset/key>/<partition or __all__>`.
 
-    Writes are atomic (temp file + rename), so a reader never sees half a value.
+    Writes are atomic (temp file + rename), so a reader never sees half a value. A `None`
+    value is stored too (as JSON null), so a downstream asset loads it, as in Dagster; an
+    asset annotated `-> None` stores nothing. Without `base_dir`, a worker uses its storage
+    folder and `materialize` a temporary one.
     """
 
-    base_dir: str
+    base_dir: str | None = None
 
-    def _path(self, asset_key: str, partition_key: str | None) -> Path:
+    def _path(self, asset_key: AssetKey, partition_key: str | None) -> Path:
+        if self.base_dir is None:
+            raise IOManagerError(
+                "FilesystemIOManager() has no base_dir here: pass base_dir=..., or let the "
+                "worker (or materialize) choose its storage folder"
+            )
         name = "__all__" if partition_key is None else partition_key.replace("/", "%2F")
-        return Path(self.base_dir, *asset_key.split("/"), name)
+        return Path(self.base_dir, *asset_key.path, name)
 
     def handle_output(self, context: OutputContext, obj: object) -> str | None:
-        """Store `obj` atomically; return the sha256 of what was written."""
-        if obj is None:
-            return None
+        """Store `obj` atomically; return the sha256 of what was written (None for None)."""
         data = _encode(obj)
-        path = self._path(context.asset_key, context.partition_key)
+        path = self._path(context.asset_key, context._partition_key)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
+        if obj is None:
+            return None  # no value, no fingerprint: the version derives from code and inputs
         return hashlib.sha256(data).hexdigest()[:16]
 
     def load_input(self, context: InputContext) -> object:
@@ -132,9 +249,11 @@ class FilesystemIOManager(ConfigurableIOManager):
                 if path.exists():
                     found[key] = _decode(path.read_bytes())
             return found
-        return self._load(context.asset_key, context.partition_key, context)
+        return self._load(context.asset_key, context._partition_key, context)
 
-    def _load(self, asset_key: str, partition_key: str | None, context: InputContext) -> object:
+    def _load(
+        self, asset_key: AssetKey, partition_key: str | None, context: InputContext
+    ) -> object:
         path = self._path(asset_key, partition_key)
         try:
             return _decode(path.read_bytes())
@@ -153,8 +272,10 @@ class InMemoryIOManager(IOManager):
         self.values: dict[tuple[str, str | None], object] = {}
 
     def handle_output(self, context: OutputContext, obj: object) -> str | None:
-        """Keep `obj`; fingerprint it when it is encodable."""
-        self.values[(context.asset_key, context.partition_key)] = obj
+        """Keep `obj`; fingerprint it when it is encodable (None has no fingerprint)."""
+        self.values[(context.asset_key.to_user_string(), context._partition_key)] = obj
+        if obj is None:
+            return None
         try:
             return hashlib.sha256(_encode(obj)).hexdigest()[:16]
         except IOManagerError:
@@ -162,21 +283,47 @@ class InMemoryIOManager(IOManager):
 
     def load_input(self, context: InputContext) -> object:
         """Return the kept value(s)."""
+        asset = context.asset_key.to_user_string()
 
         def one(key: str | None) -> object:
             try:
-                return self.values[(context.asset_key, key)]
+                return self.values[(asset, key)]
             except KeyError:
                 raise IOManagerError(
-                    f"{context.downstream_asset_key} reads {context.asset_key}"
+                    f"{context.downstream_asset_key} reads {asset}"
                     f"{'' if key is None else f' partition {key!r}'}, which has no value in "
                     "memory: include it in the selection"
                 ) from None
 
         if context.multi_partition:
             return {
-                key: self.values[(context.asset_key, key)]
+                key: self.values[(asset, key)]
                 for key in context.partition_keys
-                if (context.asset_key, key) in self.values
+                if (asset, key) in self.values
             }
-        return one(context.partition_key)
+        return one(context._partition_key)
+
+
+fs_io_manager = IOManagerDefinition(
+    lambda context: FilesystemIOManager(
+        base_dir=(context.resource_config or {}).get("base_dir")
+        if isinstance(context.resource_config, Mapping)
+        else None
+    ),
+    description="Dagster's fs_io_manager: a FilesystemIOManager",
+)
+mem_io_manager = IOManagerDefinition(lambda *_: InMemoryIOManager(), description="in memory")
+
+
+def resolve_io_manager(value: object, *, storage_dir: str | None) -> object:
+    """The object that stores and loads for resource `value` (an IO manager in any form).
+
+    A `FilesystemIOManager` without `base_dir` gets `storage_dir`.
+    """
+    if isinstance(value, ConfigurableIOManagerFactory):
+        value = value.create_io_manager(InitResourceContext(resource_config=value.model_dump()))
+    elif isinstance(value, IOManagerDefinition):
+        value = value.build()
+    if isinstance(value, FilesystemIOManager) and value.base_dir is None:
+        value = FilesystemIOManager(base_dir=storage_dir or tempfile.mkdtemp(prefix="conflux-"))
+    return value

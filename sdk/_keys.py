@@ -20,7 +20,7 @@ class AssetKey:
         True
     """
 
-    __slots__ = ("path",)
+    __slots__ = ("_path",)
 
     def __init__(self, path: str | Sequence[str]) -> None:
         parts = [path] if isinstance(path, str) else list(path)
@@ -31,7 +31,12 @@ class AssetKey:
                 raise DefinitionError(
                     f"invalid asset key part {part!r}: use letters, digits, '_', '-' or '.'"
                 )
-        self.path: tuple[str, ...] = tuple(parts)
+        self._path: tuple[str, ...] = tuple(parts)
+
+    @property
+    def path(self) -> list[str]:
+        """The names of the key, in order (a list, as in Dagster)."""
+        return list(self._path)
 
     @classmethod
     def from_user_string(cls, value: str) -> AssetKey:
@@ -40,24 +45,40 @@ class AssetKey:
 
     def to_user_string(self) -> str:
         """The `a/b` form used on the wire, in the CLI and in the archive."""
-        return "/".join(self.path)
+        return "/".join(self._path)
+
+    def to_string(self) -> str:
+        """Dagster's JSON-list form: `["a", "b"]`."""
+        import json
+
+        return json.dumps(list(self._path))
+
+    def to_python_identifier(self, suffix: str | None = None) -> str:
+        """The key as a Python identifier: `a__b` (Dagster's helper)."""
+        name = "__".join(self._path).replace("-", "_").replace(".", "_")
+        return f"{name}_{suffix}" if suffix else name
+
+    @staticmethod
+    def from_coercible(value: CoercibleToAssetKey) -> AssetKey:
+        """An `AssetKey` from a key, an `a/b` string or a path (Dagster's name)."""
+        return to_asset_key(value)
 
     def with_prefix(self, prefix: str | Sequence[str]) -> AssetKey:
         """This key under `prefix`."""
         head = [prefix] if isinstance(prefix, str) else list(prefix)
-        return AssetKey([*head, *self.path])
+        return AssetKey([*head, *self._path])
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, AssetKey) and other.path == self.path
+        return isinstance(other, AssetKey) and other._path == self._path
 
     def __hash__(self) -> int:
-        return hash(self.path)
+        return hash(self._path)
 
     def __lt__(self, other: AssetKey) -> bool:
-        return self.path < other.path
+        return self._path < other._path
 
     def __repr__(self) -> str:
-        return f"AssetKey({list(self.path)!r})"
+        return f"AssetKey({list(self._path)!r})"
 
     def __str__(self) -> str:
         return self.to_user_string()

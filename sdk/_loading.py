@@ -9,31 +9,28 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+import types  # noqa: TC003 - modules are inspected at run time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from conflux.events import LocationLoadError
 from conflux.sdk._asset import AssetsDefinition
 from conflux.sdk._definitions import Definitions
 
-if TYPE_CHECKING:
-    import types
-
 
 def _definitions_in(module: types.ModuleType, location: str) -> Definitions:
     from conflux.sdk._lazy_definitions import LazyDefinitions
 
-    found = [
-        v() if isinstance(v, LazyDefinitions) else v
-        for v in vars(module).values()
-        if isinstance(v, Definitions | LazyDefinitions)
-    ]
+    lazy = [v for v in vars(module).values() if isinstance(v, LazyDefinitions)]
+    if lazy:
+        # `@definitions` functions win over Definitions objects, as in Dagster; several are
+        # merged (Dagster merges them across a defs folder, and refuses two in one module)
+        built = [fn() for fn in lazy]
+        return built[0] if len(built) == 1 else Definitions.merge(*built)
+    found = [v for v in vars(module).values() if isinstance(v, Definitions)]
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
         named = getattr(module, "defs", None)
-        if isinstance(named, LazyDefinitions):
-            named = named()
         if isinstance(named, Definitions):
             return named
         raise LocationLoadError(
@@ -85,15 +82,56 @@ def load_definitions_from_file(path: str | Path, *, location: str | None = None)
     return _definitions_in(module, name)
 
 
-def load_definitions_from_module(module_name: str, *, location: str | None = None) -> Definitions:
-    """Import a module by name and return its `Definitions`.
+def load_definitions_from_module(
+    module: str | types.ModuleType, *, location: str | None = None
+) -> Definitions:
+    """Import a module (by name, or the module itself, as Dagster) and return its `Definitions`.
 
     Raises:
         LocationLoadError: the module holds no (or several) definitions.
         ModuleNotFoundError: the module cannot be found on `sys.path`.
     """
-    name = location or module_name
+    if not isinstance(module, str):
+        return _definitions_in(module, location or module.__name__)
+    name = location or module
     if "" not in sys.path and str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
-    module = importlib.import_module(module_name)
-    return _definitions_in(module, name)
+    return _definitions_in(importlib.import_module(module), name)
+
+
+def load_definitions_from_modules(modules: list[types.ModuleType]) -> Definitions:
+    """The merged `Definitions` of several modules (Dagster's loader)."""
+    return Definitions.merge(*(load_definitions_from_module(m) for m in modules))
+
+
+def load_definitions_from_current_module() -> Definitions:
+    """The `Definitions` of the calling module (Dagster's loader)."""
+    import inspect
+
+    module = inspect.getmodule(inspect.stack()[1][0])
+    if module is None:
+        raise LocationLoadError(
+            "load_definitions_from_current_module: no calling module", location="<current>"
+        )
+    return load_definitions_from_module(module)
+
+
+def load_definitions_from_package_module(package: types.ModuleType) -> Definitions:
+    """The merged `Definitions` (or assets) of a package and its submodules."""
+    import pkgutil
+
+    modules = [package]
+    for info in pkgutil.walk_packages(getattr(package, "__path__", []), package.__name__ + "."):
+        modules.append(importlib.import_module(info.name))
+    found: list[Definitions] = []
+    for module in modules:
+        try:
+            found.append(_definitions_in(module, module.__name__))
+        except LocationLoadError:
+            continue  # a submodule with nothing to load
+    return Definitions.merge(*found)
+
+
+def load_definitions_from_package_name(package_name: str) -> Definitions:
+    """`load_definitions_from_package_module` of the package named `package_name`."""
+    return load_definitions_from_package_module(importlib.import_module(package_name))

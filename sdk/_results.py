@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pydantic import JsonValue
+    from collections.abc import Mapping, Sequence
 
     from conflux.sdk._keys import CoercibleToAssetKey
 
@@ -29,10 +29,16 @@ class MaterializeResult:
         ...     return MaterializeResult(metadata={"rows": rows}, data_version=DataVersion("v7"))
     """
 
-    metadata: dict[str, JsonValue] = field(default_factory=dict)
-    data_version: DataVersion | str | None = None
     asset_key: CoercibleToAssetKey | None = None
-    """Which output this is, in a `@multi_asset`."""
+    """Which output this is, in a `@multi_asset` (the first positional argument, as in
+    Dagster: `MaterializeResult("orders")`)."""
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    check_results: Sequence[object] = ()
+    """`AssetCheckResult`s of the asset's `check_specs`, reported with the materialization."""
+    data_version: DataVersion | str | None = None
+    tags: Mapping[str, str] | None = None
+    value: object = None
+    """A value for the IO manager to store too (Dagster 1.11+); None stores nothing."""
 
 
 @dataclass(frozen=True)
@@ -40,7 +46,9 @@ class Output:
     """A value for the IO manager to store, with metadata and an optional data version."""
 
     value: object
-    metadata: dict[str, JsonValue] = field(default_factory=dict)
-    data_version: DataVersion | str | None = None
     output_name: str | None = None
-    """Which output this is, in a `@multi_asset` (the key of `outs`)."""
+    """Which output this is, in a `@multi_asset` (the key of `outs`); the second positional
+    argument, as in Dagster."""
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    data_version: DataVersion | str | None = None
+    tags: Mapping[str, str] | None = None

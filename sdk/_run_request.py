@@ -52,6 +52,8 @@ class RunRequest:
         run_key: a key unique per sensor (or schedule): a run key that was requested
             once is never requested again, across restarts (so a sensor may emit the
             same request on every tick and get one run).
+        run_config: the run's config (a `RunConfig` or a dict in Dagster's shape); it
+            travels in the request and configures the assets' `config` parameters.
         asset_selection: the assets to materialize (keys, `a/b` strings or assets);
             None: the schedule's or sensor's target.
         partition_key: the partition to materialize (None: unpartitioned targets).
@@ -62,11 +64,15 @@ class RunRequest:
     """
 
     run_key: str | None = None
-    asset_selection: Sequence[AssetKey | str | Sequence[str] | AssetsDefinition] | None = None
-    partition_key: str | None = None
+    run_config: object = None
+    """The run's config: a `RunConfig` or a dict in Dagster's shape (None: the job's)."""
     tags: Mapping[str, str] = field(default_factory=dict)
     job_name: str | None = None
     """Accepted for Dagster compatibility; the target decides what runs."""
+    asset_selection: Sequence[AssetKey | str | Sequence[str] | AssetsDefinition] | None = None
+    stale_assets_only: bool = False
+    """Accepted for Dagster compatibility; every selected asset runs."""
+    partition_key: str | None = None
 
     def to_spec(self) -> RunRequestSpec:
         """The event form: asset keys as `a/b` strings (None: the instigator's target)."""
@@ -74,12 +80,14 @@ class RunRequest:
         if self.asset_selection is not None:
             keys = tuple(sorted({k for item in self.asset_selection for k in _keys_of(item)}))
         from conflux.events import RunRequestSpec
+        from conflux.sdk._config import coerce_run_config
 
         return RunRequestSpec(
             run_key=self.run_key,
             asset_keys=keys,
-            partition_key=self.partition_key,
-            tags={str(k): str(v) for k, v in self.tags.items()},
+            partition_key=str(self.partition_key) if self.partition_key is not None else None,
+            tags={str(k): str(v) for k, v in (self.tags or {}).items()},
+            run_config=coerce_run_config(self.run_config),
         )
 
 
@@ -185,14 +193,11 @@ def tick_result(result: object, what: str) -> TickResult:
             dynamic_partitions_requests=changes,
         )
     if isinstance(result, Mapping):
-        if result:
-            raise InvalidTickResultError(
-                f"{what} returned run config {dict(result)!r}: Conflux has no run config in "
-                "ticks; return RunRequest(...) (resources configure the assets)"
-            )
+        # Dagster's older form: a schedule returns the run config of a run of its target
         from conflux.events import RunRequestSpec
+        from conflux.sdk._config import coerce_run_config
 
-        return TickResult(run_requests=(RunRequestSpec(),))
+        return TickResult(run_requests=(RunRequestSpec(run_config=coerce_run_config(result)),))
     if isinstance(result, Iterable) and not isinstance(result, str | bytes):
         specs: list[RunRequestSpec] = []
         skips: list[str] = []

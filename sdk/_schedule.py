@@ -86,6 +86,7 @@ class ScheduleDefinition:
         tags: Mapping[str, str] | None = None,
         execution_fn: Callable[..., object] | None = None,
         partitioned: bool = False,
+        run_config: object = None,
     ) -> None:
         if name is None:
             if job is None:
@@ -107,11 +108,20 @@ class ScheduleDefinition:
         self.tags: dict[str, str] = {**(job.tags if job else {}), **dict(tags or {})}
         self.execution_fn = execution_fn
         self.partitioned = partitioned
+        from conflux.sdk._config import coerce_run_config
+
+        self.run_config = (
+            coerce_run_config(run_config)
+            if run_config is not None
+            else (job.run_config if job else None)
+        )
 
     @property
     def partitions_def(self) -> PartitionsDefinition | None:
         """The job's partitions definition, if the schedule was built from a partitioned job."""
-        return self.job.partitions_def if self.job is not None else None
+        if self.job is None:
+            return None
+        return self.job.partitions_def or _inferred_partitions_def(self.job)
 
     def to_snapshot(self, defs: Definitions) -> ScheduleSnapshot:
         """Validate against `defs` and describe the schedule as data.
@@ -140,6 +150,7 @@ class ScheduleDefinition:
             else "stopped",
             description=self.description,
             tags=dict(self.tags),
+            run_config=self.run_config,
         )
 
     def evaluate(self, tick_time: datetime, log: logging.Logger | None = None) -> TickResult:
@@ -187,6 +198,16 @@ def build_schedule_context(
         schedule_name="schedule",
         log=logging.getLogger("conflux.schedule"),
     )
+
+
+def _inferred_partitions_def(job: UnresolvedAssetJobDefinition) -> PartitionsDefinition | None:
+    """The one partitions definition of the job's assets given as objects.
+
+    Dagster infers a partitioned job's partitions from its assets when `define_asset_job`
+    names none; so does this, from the assets the selection gives as objects.
+    """
+    found = {p for p in job.asset_partitions_defs if p is not None}
+    return found.pop() if len(found) == 1 else None
 
 
 def _takes_context(fn: Callable[..., object]) -> bool:
@@ -281,30 +302,38 @@ def build_schedule_from_partitioned_job(
     at the tick: the daily schedule's tick at midnight of 2024-02-01 requests
     `2024-01-31`. The coordinator decides each tick; no user code runs.
 
+    Without `partitions_def` on the job, the partitions are its assets' (as in Dagster):
+    read at once from assets the selection gives as objects, else when `Definitions`
+    resolves the selection.
+
     Raises:
-        InvalidScheduleError: the job has no time-window partitions definition.
+        InvalidScheduleError: the job's partitions are not one time-window definition.
     """
     from conflux.sdk.partitions import TimeWindowPartitionsDefinition
 
-    pdef = job.partitions_def
+    pdef = job.partitions_def or _inferred_partitions_def(job)
+    offsets = (minute_of_hour, hour_of_day, day_of_month, day_of_week)
+    if pdef is None and not job.asset_partitions_defs:
+        return _InferredPartitionedSchedule(
+            offsets,
+            name=name or f"{job.name}_schedule",
+            cron_schedule="",
+            job=job,
+            default_status=default_status,
+            description=description,
+            tags=tags,
+            partitioned=True,
+        )
     if not isinstance(pdef, TimeWindowPartitionsDefinition):
         raise InvalidScheduleError(
-            f"build_schedule_from_partitioned_job({job.name}): the job needs "
-            "partitions_def=<a daily, hourly, ... TimeWindowPartitionsDefinition>: pass it to "
-            "define_asset_job(partitions_def=...)"
+            f"build_schedule_from_partitioned_job({job.name}): the job's assets are not "
+            "time-partitioned alike: select assets with one daily, hourly, ... "
+            "TimeWindowPartitionsDefinition (given as assets), or pass partitions_def= to "
+            "define_asset_job"
         )
-    fields = pdef.cron_schedule.split()
-    for index, value in (
-        (0, minute_of_hour),
-        (1, hour_of_day),
-        (2, day_of_month),
-        (4, day_of_week),
-    ):
-        if value is not None:
-            fields[index] = str(value)
     return ScheduleDefinition(
         name=name or f"{job.name}_schedule",
-        cron_schedule=" ".join(fields),
+        cron_schedule=_shifted_cron(pdef.cron_schedule, offsets),
         job=job,
         execution_timezone=pdef.timezone,
         default_status=default_status,
@@ -312,3 +341,53 @@ def build_schedule_from_partitioned_job(
         tags=tags,
         partitioned=True,
     )
+
+
+def _shifted_cron(cron: str, offsets: tuple[int | None, ...]) -> str:
+    """A partitions cron with Dagster's offsets (minute, hour, day of month, day of week)."""
+    fields = cron.split()
+    for index, value in zip((0, 1, 2, 4), offsets, strict=True):
+        if value is not None:
+            fields[index] = str(value)
+    return " ".join(fields)
+
+
+class _InferredPartitionedSchedule(ScheduleDefinition):
+    """A partitioned schedule whose partitions come from its job's assets, by key.
+
+    Its cron and time zone are the assets' partitions', known once `Definitions` resolves
+    the job's selection (Dagster resolves an unresolved partitioned schedule there too).
+    """
+
+    def __init__(self, offsets: tuple[int | None, ...], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._offsets = offsets
+        self._resolved: PartitionsDefinition | None = None
+
+    @property
+    def partitions_def(self) -> PartitionsDefinition | None:
+        """The assets' partitions definition, once resolved."""
+        return self._resolved
+
+    def to_snapshot(self, defs: Definitions) -> ScheduleSnapshot:
+        """Resolve the partitions from the target's assets, then describe the schedule.
+
+        Raises:
+            InvalidScheduleError: the assets are not time-partitioned alike.
+        """
+        from conflux.sdk.partitions import TimeWindowPartitionsDefinition
+
+        what = f"schedule {self.name}"
+        keys = self.target.resolve(defs, what)
+        pdefs = {defs.node_for(k).partitions_def for k in keys}
+        pdef = pdefs.pop() if len(pdefs) == 1 else None
+        if not isinstance(pdef, TimeWindowPartitionsDefinition):
+            raise InvalidScheduleError(
+                f"{what} is built from a partitioned job, but its assets ({', '.join(keys)}) "
+                "are not time-partitioned alike: select assets with one daily, hourly, ... "
+                "TimeWindowPartitionsDefinition, or pass partitions_def= to define_asset_job"
+            )
+        self._resolved = pdef
+        self.cron_schedule = _shifted_cron(pdef.cron_schedule, self._offsets)
+        self.execution_timezone = pdef.timezone
+        return super().to_snapshot(defs)

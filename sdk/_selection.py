@@ -18,6 +18,8 @@ from conflux.events import UnknownDependencyError
 from conflux.sdk._keys import AssetKey
 
 if TYPE_CHECKING:
+    from pydantic import JsonValue
+
     from conflux.sdk._definitions import Definitions
     from conflux.sdk.partitions import PartitionsDefinition
 
@@ -305,29 +307,75 @@ class UnresolvedAssetJobDefinition:
     partitions_def: PartitionsDefinition | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     description: str | None = None
+    config: object = None
+    """The `config=` as given (a `RunConfig`, a dict, or a partitioned config)."""
+    asset_partitions_defs: tuple[PartitionsDefinition | None, ...] = ()
+    """The partitions definitions of the assets given as objects in the selection (what
+    `build_schedule_from_partitioned_job` infers the partitions from, as Dagster does)."""
+
+    @property
+    def run_config(self) -> dict[str, JsonValue] | None:
+        """The run config every run of the job gets (None for a partitioned config)."""
+        if self.config is None or hasattr(self.config, "get_run_config_for_partition_key"):
+            return None
+        from conflux.sdk._config import coerce_run_config
+
+        return coerce_run_config(self.config)
+
+    def run_request_for_partition(
+        self,
+        partition_key: str,
+        run_key: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_config: object = None,
+        asset_selection: Sequence[object] | None = None,
+    ) -> object:
+        """A `RunRequest` for one partition of this job (Dagster's name)."""
+        from conflux.sdk._run_request import RunRequest
+
+        return RunRequest(
+            run_key=run_key,
+            partition_key=partition_key,
+            tags=dict(tags or {}),
+            run_config=run_config,
+            asset_selection=asset_selection,  # type: ignore[arg-type]
+            job_name=self.name,
+        )
 
 
 def define_asset_job(
     name: str,
     selection: object = None,
-    *,
-    partitions_def: PartitionsDefinition | None = None,
-    tags: Mapping[str, str] | None = None,
+    config: object = None,
     description: str | None = None,
     automation_condition: object = None,
+    tags: Mapping[str, str] | None = None,
+    run_tags: Mapping[str, str] | None = None,
+    metadata: Mapping[str, object] | None = None,
+    partitions_def: PartitionsDefinition | None = None,
+    **ignored: object,
 ) -> UnresolvedAssetJobDefinition:
     """A named asset selection for `@schedule(job=...)` and `build_schedule_from_partitioned_job`.
 
     Args:
         name: the job's name (schedules built from it are named `{name}_schedule`).
         selection: what it runs (any target form; None: every asset of the location).
-        partitions_def: the partitions the job runs over (default: its assets' own).
-        tags: tags added to every run it starts.
+        config: the run config of every run it starts (a `RunConfig` or a dict in
+            Dagster's shape), unless a run request gives its own.
         description: shown with the job.
         automation_condition: accepted (a preview API in Dagster) and not evaluated:
             Conflux automates assets, not jobs (a warning says so); put the condition on
             the job's assets.
+        tags: tags added to every run it starts.
+        run_tags: tags added to every run it starts (Dagster's newer name).
+        metadata: accepted for Dagster compatibility (not shown).
+        partitions_def: the partitions the job runs over (default: its assets' own).
+        **ignored: Dagster's other arguments, accepted and unused.
+
+    Dagster's `executor_def`, `hooks`, `op_retry_policy` and `owners` are accepted and
+    have no effect here.
     """
+    del metadata, ignored
     if automation_condition is not None:
         import warnings
 
@@ -338,12 +386,22 @@ def define_asset_job(
             UserWarning,
             stacklevel=2,
         )
+    from conflux.sdk._asset import AssetsDefinition
+
+    items = selection if isinstance(selection, list | tuple) else [selection]
+    pdefs = tuple(i.partitions_def for i in items if isinstance(i, AssetsDefinition))
+    if config is not None and not hasattr(config, "get_run_config_for_partition_key"):
+        from conflux.sdk._config import coerce_run_config
+
+        coerce_run_config(config)  # a bad config fails here, at definition
     return UnresolvedAssetJobDefinition(
         name=name,
         selection=coerce_target(selection) if selection is not None else _All(),
         partitions_def=partitions_def,
-        tags=dict(tags or {}),
+        tags={**dict(run_tags or {}), **dict(tags or {})},
         description=description,
+        config=config,
+        asset_partitions_defs=pdefs,
     )
 
 

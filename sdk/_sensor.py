@@ -189,6 +189,7 @@ class SensorDefinition:
         )
         chosen = target if target is not None else job
         self.target: AssetSelection | None = coerce_target(chosen) if chosen is not None else None
+        self.job = chosen if isinstance(chosen, UnresolvedAssetJobDefinition) else None
         self.description = description
         self.default_status = default_status
         self.timeout_seconds = float(timeout_seconds)
@@ -241,6 +242,7 @@ class SensorDefinition:
             description=self.description,
             timeout_s=self.timeout_seconds,
             check_keys=self.check_keys,
+            run_config=self.job.run_config if self.job is not None else None,
             **self._snapshot_extra(),
         )
 

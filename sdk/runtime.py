@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING
 from conflux._lazy import lazy_package
 
 if TYPE_CHECKING:
+    from conflux.sdk._asset import OutputSpec as OutputSpec
     from conflux.sdk._automation import describe as describe
+    from conflux.sdk._config import (
+        build_config as build_config,
+        coerce_run_config as coerce_run_config,
+        node_config as node_config,
+    )
     from conflux.sdk._definitions import IO_MANAGER_KEY as IO_MANAGER_KEY
     from conflux.sdk._execute import (
         ExecutionRequest as ExecutionRequest,
@@ -25,6 +31,7 @@ if TYPE_CHECKING:
         CoercibleToAssetKey as CoercibleToAssetKey,
         to_asset_key as to_asset_key,
     )
+    from conflux.sdk._resources_runtime import ResourceSet as ResourceSet
     from conflux.sdk._run_request import TickResult as TickResult
     from conflux.sdk._sensor import (
         cursor_positions as cursor_positions,

@@ -201,6 +201,10 @@ def dev(
 @click.option("--from", "from_key", help="First partition key of a range (with --to).")
 @click.option("--to", "to_key", help="Last partition key of a range (with --from).")
 @click.option("--wait", is_flag=True, help="Block until the run ends; exit 1 if anything failed.")
+@click.option(
+    "--config-json",
+    help='The run config as JSON, Dagster\'s shape: \'{"ops": {"ASSET": {"config": {...}}}}\'.',
+)
 @JSON
 @STATE_DIR
 def materialize(
@@ -209,6 +213,7 @@ def materialize(
     from_key: str | None,
     to_key: str | None,
     wait: bool,
+    config_json: str | None,
     as_json: bool,
     state_dir: str,
 ) -> None:
@@ -224,6 +229,7 @@ def materialize(
             wait=wait,
             as_json=as_json,
             state_dir=state_dir,
+            config_json=config_json,
         )
     )
 

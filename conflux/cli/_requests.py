@@ -79,15 +79,17 @@ def materialize(
     wait: bool,
     as_json: bool,
     state_dir: str,
+    config_json: str | None = None,
 ) -> int:
     """Emit a request and wait until the coordinator accepts it.
 
     With `wait`, also wait until the run ends. Returns 1 if the request was rejected or
-    (with `wait`) anything failed.
+    (with `wait`) anything failed. `config_json` is the run config (`--config-json`).
     """
     from conflux.projections.api import ApiClient
 
     partition_range = partition_arguments(partitions, from_key, to_key)
+    run_config = parse_run_config(config_json)
     info = find_system(state_dir)
     client = ApiClient(info.api_url)
     keys = client.resolve_selection(selection)
@@ -101,6 +103,7 @@ def materialize(
         requested_by=_user(),
         producer="cli",
         correlation_id=run_id,
+        run_config=run_config,
     )
     _emit(info, request)
     run = _await_run(client, run_id, until=("started", "success", "failed"), progress=False)
@@ -113,6 +116,27 @@ def materialize(
     if run.status == "failed" and (wait or run.reason):
         return 1
     return 0
+
+
+def parse_run_config(text: str | None) -> dict[str, JsonValue] | None:
+    """`--config-json`: a JSON object in Dagster's run-config shape (None when not given).
+
+    Raises:
+        ConfluxError: not JSON, or not an object.
+    """
+    if text is None:
+        return None
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfluxError(f"--config-json is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise ConfluxError(
+            '--config-json must be a JSON object, e.g. \'{"ops": {"ASSET": {"config": {}}}}\''
+        )
+    return value or None
 
 
 def _await_run(

@@ -53,6 +53,8 @@ class MaterializeBody(_Body):
     partitions: list[str] = []
     from_key: str | None = None
     to_key: str | None = None
+    run_config: dict[str, JsonValue] | None = None
+    """`--config-json`: the run config in Dagster's shape."""
 
 
 class ReportBody(_Body):
@@ -127,6 +129,7 @@ def build_action(model: ReadModel, name: str, raw: object, *, user: str) -> Even
                 requested_by=user,
                 producer=PRODUCER,
                 correlation_id=run_id,
+                run_config=body.run_config or None,
             )
         case "report":
             report = _parse(ReportBody, raw)

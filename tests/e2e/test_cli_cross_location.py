@@ -3,6 +3,8 @@
 `shop` (`cross_location_upstream.py`) defines `orders` (daily) and `clicks`; `reports`
 (`cross_location_downstream.py`) defines `order_report` (daily, `deps=[AssetKey("orders")]`)
 and `click_report` (`deps=["clicks"]`, eager), and declares shop's assets as `AssetSpec`s.
+Every test runs twice: with those `AssetSpec`s, and with plain keys only
+(`cross_location_downstream_plain.py`, which declares nothing about shop's assets).
 Through the CLI only: one run plans and orders work across both locations, a backfill
 walks the daily pair, automation in `reports` follows a materialization in `shop`,
 lineage names the other location's materialization, and a run whose location is down is
@@ -35,11 +37,19 @@ HERE = Path(__file__).parent
 Json = dict[str, object]
 
 
-@pytest.fixture(scope="module")
-def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
+DOWNSTREAM = {
+    "asset_specs": "cross_location_downstream.py",
+    "plain_keys": "cross_location_downstream_plain.py",
+}
+
+
+@pytest.fixture(scope="module", params=sorted(DOWNSTREAM))
+def system(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Path]]:
     project = tmp_path_factory.mktemp("cross")
     shutil.copy(HERE / "cross_location_upstream.py", project / "upstream.py")
-    shutil.copy(HERE / "cross_location_downstream.py", project / "downstream.py")
+    shutil.copy(HERE / DOWNSTREAM[request.param], project / "downstream.py")
     (project / "workspace.yaml").write_text(
         textwrap.dedent(
             """
@@ -54,7 +64,8 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]
     state = project / ".conflux"
     broker = os.environ.get("CONFLUX_TEST_BROKER", "kafka")
     workspace = ["-w", "workspace.yaml"]
-    with dev_process.running_dev_args(workspace, state, broker, prefix="e2e-cross", cwd=project):
+    prefix = f"e2e-cross-{request.param.replace('_', '-')}"
+    with dev_process.running_dev_args(workspace, state, broker, prefix=prefix, cwd=project):
         yield {"state": state, "project": project}
 
 

@@ -264,6 +264,25 @@ def test_report_shows_the_event_and_errors_show_in_the_message_area(page: Page, 
     screenshot(page, "asset-reported")
 
 
+def test_the_materialize_form_sends_a_run_config(page: Page, base: str) -> None:
+    open_ui(page, base, "#/assets/flaky_export", "asset")
+    mark_page(page)
+    page.get_by_role("button", name="Materialize…").click()
+    form = page.locator("form[aria-label='Materialize']")
+    form.locator("textarea[name='run_config']").fill("{nope")
+    form.get_by_role("button", name="Materialize", exact=True).click()
+    error = page.locator(".message.error", has_text="not JSON")
+    error.wait_for(timeout=15_000)
+    config = '{"ops": {"flaky_export": {"config": {"retries": 2}}}}'
+    form.locator("textarea[name='run_config']").fill(config)
+    form.get_by_role("button", name="Materialize", exact=True).click()
+    run_id = run_id_from_message(page)
+    requests = api(base, "/events?type=MaterializationRequested&limit=1000")
+    [asked] = [r["event"] for r in requests if r["event"]["run_id"] == run_id]
+    assert asked["run_config"] == {"ops": {"flaky_export": {"config": {"retries": 2}}}}
+    assert_not_reloaded(page)
+
+
 def test_a_backfill_launched_from_the_ui_shows_its_progress(page: Page, base: str) -> None:
     open_ui(page, base, "#/backfills", "backfills")
     mark_page(page)

@@ -236,7 +236,6 @@ def test_docstring_examples_of_the_new_modules_run() -> None:
         "conflux.sdk.partitions._upstream",
         "conflux.sdk.partitions._static_mappings",
         "conflux.sdk.partitions._partitioned_config",
-        "conflux.sdk._io_manager_definition",
     ):
         mod = __import__(module, fromlist=["_"])
         result = doctest.testmod(mod, extraglobs=extra)

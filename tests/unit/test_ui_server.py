@@ -295,3 +295,15 @@ def test_a_malformed_request_gets_a_4xx_with_its_reason(
     got, answer = _raw_post(api, request, body)
     assert got == status and reason in json.loads(answer)["error"]
     assert len(emitted) == before
+
+
+def test_the_materialize_action_carries_a_run_config(served: tuple[QueryApi, list[Event]]) -> None:
+    api, emitted = served
+    config = {"ops": {"colors": {"config": {"threshold": 3}}}}
+    body = {"selection": "colors", "partitions": ["red"], "run_config": config}
+    status, _, answer = _call(api, "POST", "/actions/materialize", body)
+    assert status == 200, answer
+    event = emitted[-1]
+    assert isinstance(event, MaterializationRequested) and event.run_config == config
+    bad = {"selection": "colors", "partitions": ["red"], "run_config": [1]}
+    assert _call(api, "POST", "/actions/materialize", bad)[0] == 400

@@ -19,6 +19,7 @@ export function materializeForm(key, summary, close) {
   const from = h("input", { name: "from", type: "text", placeholder: "first key", class: "mono" });
   const to = h("input", { name: "to", type: "text", placeholder: "last key", class: "mono" });
   const downstream = h("input", { type: "checkbox", name: "downstream" });
+  const config = h("textarea", { name: "run_config", rows: 3, class: "mono", placeholder: `optional run config (JSON): {"ops": {"${key}": {"config": {...}}}}` });
   const keysRow = h("div", { class: "row", hidden: true }, keys);
   const rangeRow = h("div", { class: "row", hidden: true }, h("label", null, "from ", from), h("label", null, "to ", to));
   mode.addEventListener("change", () => {
@@ -34,6 +35,7 @@ export function materializeForm(key, summary, close) {
     keysRow,
     rangeRow,
     h("div", { class: "row" }, h("label", { class: "check" }, downstream, " and everything downstream of it")),
+    h("div", { class: "row" }, h("label", { class: "stack" }, "Run config (JSON, optional)", config)),
     h("div", { class: "row" }, submit, h("button", { type: "button", onclick: close }, "Close")),
   );
   form.addEventListener("submit", async (e) => {
@@ -43,6 +45,7 @@ export function materializeForm(key, summary, close) {
       payload = {
         selection: downstream.checked ? `${key}*` : key,
         ...(partitioned ? partitionsPayload(/** @type {any} */ (mode.value), { keys: keys.value, from: from.value, to: to.value }) : {}),
+        ...runConfigPayload(config.value),
       };
     } catch (error) {
       showMessage(error.message, "error");
@@ -54,6 +57,25 @@ export function materializeForm(key, summary, close) {
     });
   });
   return form;
+}
+
+/**
+ * The run config part of a materialize request: `{}` when the field is empty.
+ * @param {string} text the field's JSON
+ * @returns {{run_config?: object}}
+ */
+function runConfigPayload(text) {
+  if (!text.trim()) return {};
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`the run config is not JSON: ${error.message}`);
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new Error('the run config must be a JSON object, e.g. {"ops": {"asset": {"config": {}}}}');
+  }
+  return { run_config: value };
 }
 
 /**
