@@ -23,16 +23,19 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
-from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
-from conflux.cli._watch import FileWatcher, ReloadListener
-from conflux.events import ConfluxError, Topics
+from conflux.cli._options import STATE_DIR, queue_args, queue_options
+from conflux.events import ConfluxError
+
+if TYPE_CHECKING:
+    from conflux.cli._watch import ReloadListener
+    from conflux.cli._workspace import LocationSpec
+    from conflux.events import Topics
 
 READY_TIMEOUT_S = 120.0
 RELOAD_GRACE_S = 30.0
@@ -41,29 +44,85 @@ WATCH_INTERVAL_S = 1.0
 """How often the locations' files are checked for changes."""
 
 
-@dataclass(frozen=True)
-class LocationSpec:
-    """One code location `dev` runs a worker for."""
-
-    name: str
-    file: str | None = None
-    module: str | None = None
-    working_directory: str | None = None
-    executable: str | None = None
+@click.command()
+@click.option(
+    "-f",
+    "--python-file",
+    "files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A Python file holding a code location's Definitions (repeatable).",
+)
+@click.option(
+    "-m",
+    "--module-name",
+    "modules",
+    multiple=True,
+    help="An importable module holding a code location's Definitions (repeatable).",
+)
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(dir_okay=False),
+    help="A workspace.yaml listing code locations (Dagster's format).",
+)
+@STATE_DIR
+@click.option(
+    "--port", type=int, default=None, help="Port of the query API (default: 3000, or a free one)."
+)
+@click.option(
+    "--broker",
+    type=click.Choice(["kafka", "tansu"]),
+    default=None,
+    help="Force a local broker (default: Apache Kafka when Java is present, else Tansu).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes per code location (they share its work).",
+)
+@queue_options
+def dev(
+    files: tuple[str, ...],
+    modules: tuple[str, ...],
+    workspace: str | None,
+    state_dir: str,
+    port: int | None,
+    broker: str | None,
+    workers: int,
+    max_concurrent: int | None,
+    pool_limits: tuple[str, ...],
+    location_limits: tuple[str, ...],
+    heartbeat_timeout: float | None,
+    schedule_catchup: int | None,
+) -> int:
+    """Run the whole system locally: broker, coordinator, projector, one worker per location."""
+    return run_dev(
+        files=files,
+        modules=modules,
+        workspace=workspace,
+        state_dir=state_dir,
+        port=port,
+        broker=broker,
+        coordinator_args=queue_args(
+            max_concurrent, pool_limits, location_limits, heartbeat_timeout, schedule_catchup
+        ),
+        workers=workers,
+    )
 
 
 def _locations(
     files: tuple[str, ...], modules: tuple[str, ...], workspace: str | None
 ) -> list[LocationSpec]:
+    from conflux.cli._workspace import LocationSpec, load_workspace
+
     specs = [LocationSpec(Path(f).stem, file=str(Path(f).resolve())) for f in files]
     specs += [LocationSpec(m, module=m, working_directory=os.getcwd()) for m in modules]
     if workspace:
-        from conflux.cli._workspace import load_workspace
-
         specs += load_workspace(Path(workspace))
     if not specs and Path("workspace.yaml").is_file():
-        from conflux.cli._workspace import load_workspace
-
         specs = load_workspace(Path("workspace.yaml"))
     if not specs:
         raise ConfluxError(
@@ -221,7 +280,9 @@ def run_dev(
     `coordinator_args` are passed to `conflux coordinator` (run-queue limits); `workers`
     worker processes run per location, sharing its work in one consumer group.
     """
-    from conflux.events import ensure_topics
+    from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
+    from conflux.cli._watch import FileWatcher, ReloadListener
+    from conflux.events import Topics, ensure_topics
     from conflux.events.brokers import start_local_broker
 
     locations = _locations(files, modules, workspace)

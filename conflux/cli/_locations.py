@@ -40,9 +40,9 @@ def locations() -> None:
 @locations.command("list")
 @JSON
 @STATE_DIR
-def list_command(as_json: bool, state_dir: str) -> None:
+def list_command(as_json: bool, state_dir: str) -> int:
     """Every code location: status, interpreter, snapshot, assets, live workers, last error."""
-    sys.exit(list_locations(as_json=as_json, state_dir=state_dir))
+    return list_locations(as_json=as_json, state_dir=state_dir)
 
 
 @locations.command("reload")
@@ -57,7 +57,7 @@ def list_command(as_json: bool, state_dir: str) -> None:
 )
 @JSON
 @STATE_DIR
-def reload_command(name: str, wait: bool, timeout: float, as_json: bool, state_dir: str) -> None:
+def reload_command(name: str, wait: bool, timeout: float, as_json: bool, state_dir: str) -> int:
     """Ask for location NAME's workers to load its code again.
 
     `conflux dev` restarts NAME's worker processes (each finishes the work item it holds
@@ -65,7 +65,7 @@ def reload_command(name: str, wait: bool, timeout: float, as_json: bool, state_d
     location's process manager restarts its workers. With --wait, exit 1 if the reloaded
     code failed to load.
     """
-    sys.exit(reload(name, wait=wait, timeout=timeout, as_json=as_json, state_dir=state_dir))
+    return reload(name, wait=wait, timeout=timeout, as_json=as_json, state_dir=state_dir)
 
 
 def list_locations(*, as_json: bool, state_dir: str) -> int:
@@ -121,7 +121,7 @@ def reload(name: str, *, wait: bool, timeout: float, as_json: bool, state_dir: s
         ReloadTimeoutError: `wait` and no new snapshot or failure within `timeout` seconds.
     """
     from conflux.cli._output import print_json
-    from conflux.cli._requests import _emit, _user
+    from conflux.cli._requests import emit, user_name
     from conflux.cli._system import find_system
     from conflux.events import LocationReloadRequested
     from conflux.projections.api import ApiClient
@@ -138,8 +138,8 @@ def reload(name: str, *, wait: bool, timeout: float, as_json: bool, state_dir: s
             f"no code location {name!r}: {hint}known locations: {listed} "
             "(see `conflux locations list`)"
         )
-    event = LocationReloadRequested(location=name, requested_by=_user(), producer="conflux-cli")
-    _emit(info, event)
+    event = LocationReloadRequested(location=name, requested_by=user_name(), producer="conflux-cli")
+    emit(info, event)
     if not wait:
         if as_json:
             print_json({"location": name, "event_id": event.event_id, "requested": True})

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
 
-    from conflux.cli._dev import LocationSpec
+    from conflux.cli._workspace import LocationSpec
     from conflux.events import EventConsumer, LocationReloadRequested, Topics
 
 MAX_FILES = 5_000

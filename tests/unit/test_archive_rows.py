@@ -16,6 +16,7 @@ from archive_tables import archived
 from conflux.events import (
     AssetMaterialized,
     ComponentHeartbeat,
+    ConsumedEvent,
     MaterializationRequested,
     RunCompleted,
     RunStarted,
@@ -23,7 +24,6 @@ from conflux.events import (
     WorkItemDispatched,
     encode_event,
 )
-from conflux.events import ConsumedEvent
 from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
 from conflux.projections.archive._schema import INGEST
 from conflux.projections.archive._sink import build_batch
