@@ -47,7 +47,12 @@ class _BackfillGroup(click.Group):
         formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="   or: ")
 
     def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [r for p in launch.get_params(ctx) if (r := p.get_help_record(ctx)) is not None]
+        rows = [("SELECTION", "Asset keys, *upstream, downstream*, group:NAME (as materialize).")]
+        own_help = launch.get_help_option(ctx)
+        for param in launch.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None and param is not own_help:
+                rows.append(record)
         with formatter.section("Launch a backfill (`conflux backfill SELECTION ...`)"):
             formatter.write_dl(rows)
         super().format_options(ctx, formatter)

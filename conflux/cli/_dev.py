@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -33,6 +31,8 @@ from conflux.cli._options import STATE_DIR, queue_args, queue_options
 from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
+    import subprocess
+
     from conflux.cli._watch import ReloadListener
     from conflux.cli._workspace import LocationSpec
     from conflux.events import Topics
@@ -140,6 +140,8 @@ def _locations(
 
 def _free_port(preferred: int | None) -> int:
     """`preferred` if given (0: any free port), else 3000 when free, else any free port."""
+    import socket  # here, not at import: `conflux --help` imports this module
+
     candidates = [preferred] if preferred is not None else [3000, 0]
     for port in candidates:
         with socket.socket() as sock:
@@ -186,6 +188,8 @@ class _Parts:
         self._spawn(name)
 
     def _spawn(self, name: str) -> None:
+        import subprocess
+
         self.procs[name] = subprocess.Popen(
             self.commands[name],
             stdout=self.logs[name],
@@ -248,6 +252,8 @@ class _Parts:
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM every part, wait, SIGKILL what is left."""
+        import subprocess
+
         for proc in self.procs.values():
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):

@@ -21,11 +21,12 @@ if TYPE_CHECKING:
 
 ACCEPT_TIMEOUT_S = 30.0
 """How long the coordinator may take to pick a request up before the CLI gives up."""
-POLL_FIRST_S = 0.005
+POLL_S = 0.01
+POLL_SLOW_AFTER_S = 1.0
 POLL_MAX_S = 0.1
-"""The run is polled after 5 ms, then each pause half again as long, up to 100 ms: a
-short run is seen done within a few ms of its end, a long one costs the API ten
-requests a second."""
+"""The run is polled every 10 ms for its first second, then each pause half again as long
+up to 100 ms: a short run is seen done within ~10 ms of its end (the request costs the
+projector ~1 ms), a long one costs the API ten requests a second."""
 
 
 class RunFailedError(ConfluxError):
@@ -51,7 +52,12 @@ def materialize(
 ) -> int:
     """Request a materialization of SELECTION (keys, *upstream, downstream*, group:NAME)."""
     from conflux.cli._output import print_json
-    from conflux.cli._requests import check_partitions, emit, partition_arguments, user_name
+    from conflux.cli._requests import (
+        check_partitions,
+        open_producer,
+        partition_arguments,
+        user_name,
+    )
     from conflux.cli._system import find_system
     from conflux.events import MaterializationRequested, new_id
     from conflux.projections.api import ApiTransport
@@ -59,20 +65,22 @@ def materialize(
     partition_range = partition_arguments(partitions, from_key, to_key)
     info = find_system(state_dir)
     api = ApiTransport(info.api_url)
-    keys = api.resolve_selection(selection)
-    check_partitions(api, keys, partitions, partition_range)
-    run_id = new_id()
-    request = MaterializationRequested(
-        run_id=run_id,
-        selection=selection,
-        asset_keys=tuple(keys),
-        partition_keys=tuple(partitions) or None,
-        partition_range=partition_range,
-        requested_by=user_name(),
-        producer="cli",
-        correlation_id=run_id,
-    )
-    emit(info, request)
+    with open_producer(info) as producer:  # connects while the request is checked
+        keys = api.resolve_selection(selection)
+        check_partitions(api, keys, partitions, partition_range)
+        run_id = new_id()
+        request = MaterializationRequested(
+            run_id=run_id,
+            selection=selection,
+            asset_keys=tuple(keys),
+            partition_keys=tuple(partitions) or None,
+            partition_range=partition_range,
+            requested_by=user_name(),
+            producer="cli",
+            correlation_id=run_id,
+        )
+        producer.emit(request)
+        producer.flush()
     run = await_run(api, run_id, until=("started", "success", "failed"), progress=False)
     if run["status"] != "failed" and wait:
         run = await_run(api, run_id, until=("success", "failed"), progress=sys.stderr.isatty())
@@ -96,10 +104,11 @@ def await_run(
     """
     from conflux.events import ApiUnavailableError
 
-    deadline = time.monotonic() + ACCEPT_TIMEOUT_S if "started" in until else None
+    began = time.monotonic()
+    deadline = began + ACCEPT_TIMEOUT_S if "started" in until else None
     shown = ""
     told = ""
-    pause = POLL_FIRST_S
+    pause = POLL_S
     while True:
         run: dict[str, Any] | None
         try:
@@ -132,7 +141,8 @@ def await_run(
                 "coordinator running? (`conflux status`)"
             )
         time.sleep(pause)
-        pause = min(pause * 1.5, POLL_MAX_S)
+        if time.monotonic() - began > POLL_SLOW_AFTER_S:
+            pause = min(pause * 1.5, POLL_MAX_S)
 
 
 def _print_run(run: dict[str, Any], *, waited: bool) -> None:

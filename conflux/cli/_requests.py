@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from conflux.cli._system import SystemInfo
-    from conflux.events import Event, PartitionRange
+    from conflux.events import Event, EventProducer, PartitionRange
     from conflux.projections.api import ApiTransport
 
 ONE_SHOT_PRODUCER = {"enable.idempotence": False, "max.in.flight.requests.per.connection": 1}
@@ -41,18 +41,26 @@ def user_name() -> str:
         return "unknown"
 
 
-def emit(info: SystemInfo, *events: Event, flush_timeout_s: float = 10.0) -> None:
-    """Send the CLI's events to the running system, and wait until the broker has them."""
+def open_producer(info: SystemInfo) -> EventProducer:
+    """The CLI's producer (see `ONE_SHOT_PRODUCER`), connecting in the background.
+
+    Open it before checking a request: the connection is up by the time it is sent.
+    """
     from conflux.events import EventProducer
 
-    with EventProducer(
+    return EventProducer(
         info.bootstrap,
         info.topics,
         client_id="conflux-cli",
         broker_kind=info.broker_kind,
         linger_ms=0,
         config=ONE_SHOT_PRODUCER,
-    ) as producer:
+    )
+
+
+def emit(info: SystemInfo, *events: Event, flush_timeout_s: float = 10.0) -> None:
+    """Send the CLI's events to the running system, and wait until the broker has them."""
+    with open_producer(info) as producer:
         for event in events:
             producer.emit(event)
         producer.flush(timeout=flush_timeout_s)

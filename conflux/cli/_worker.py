@@ -6,7 +6,6 @@ restarts itself in place when `conflux locations reload LOCATION` asks for it.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
@@ -97,6 +96,8 @@ def worker(
         if reload is not None:
             reload.close()
     if reload is not None and reload.requested is not None:
+        import logging
+
         logging.getLogger("conflux.cli").warning(
             "location %s: reload requested by %s; starting again with its code as it is now",
             location,
