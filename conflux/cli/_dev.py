@@ -99,18 +99,105 @@ def dev(
     schedule_catchup: int | None,
 ) -> int:
     """Run the whole system locally: broker, coordinator, projector, one worker per location."""
-    return run_dev(
-        files=files,
-        modules=modules,
-        workspace=workspace,
-        state_dir=state_dir,
-        port=port,
-        broker=broker,
-        coordinator_args=queue_args(
-            max_concurrent, pool_limits, location_limits, heartbeat_timeout, schedule_catchup
-        ),
-        workers=workers,
+    # Until Ctrl-C or SIGTERM. The queue options go to `conflux coordinator`; `workers`
+    # worker processes run per location, sharing its work in one consumer group.
+    coordinator_args = queue_args(
+        max_concurrent, pool_limits, location_limits, heartbeat_timeout, schedule_catchup
     )
+    from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
+    from conflux.cli._watch import FileWatcher, ReloadListener
+    from conflux.events import Topics, ensure_topics
+    from conflux.events.brokers import start_local_broker
+
+    locations = _locations(files, modules, workspace)
+    root = Path(state_dir).resolve()
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+
+    started = time.monotonic()
+    since = datetime.now(UTC)
+    local = start_local_broker(root, prefer=broker_kind_from(broker))
+    parts: _Parts | None = None
+    listener: ReloadListener | None = None
+    try:
+        click.echo(
+            f"conflux dev: broker {_label(local.kind, broker)} {local.version} at {local.bootstrap}"
+        )
+        topics = Topics(os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux"))
+        ensure_topics(
+            local.bootstrap, [*topics.core(), *(topics.work_spec(spec.name) for spec in locations)]
+        )
+        if local.kind == "tansu":
+            _restore_from_archive(root, local.bootstrap, topics)
+        api_port = _free_port(port)
+        env = {
+            **os.environ,
+            "CONFLUX_BOOTSTRAP": local.bootstrap,
+            "CONFLUX_BROKER_KIND": local.kind,
+            "CONFLUX_TOPIC_PREFIX": topics.prefix,
+            "PYTHONUNBUFFERED": "1",
+        }
+        env.pop("CONFLUX_API", None)
+        parts = _Parts(root, env)
+        expected = [a for spec in locations for a in ("--expect-location", spec.name)]
+        parts.start("projector", ["projector", "--port", str(api_port), *expected])
+        parts.start("coordinator", ["coordinator", *coordinator_args])
+        watcher = FileWatcher(locations)  # before the workers load: no edit is missed
+        groups: dict[str, list[str]] = {}
+        for spec in locations:
+            args = ["worker", "--location", spec.name, "--no-reload"]  # dev restarts them
+            args += ["-f", spec.file] if spec.file else ["-m", str(spec.module)]
+            if spec.working_directory:
+                args += ["--working-directory", spec.working_directory]
+            args += ["--storage-dir", str(root / "storage")]
+            for n in range(workers):
+                name = f"worker-{spec.name}" + (f"-{n + 1}" if workers > 1 else "")
+                parts.start(name, args, executable=spec.executable)
+                groups.setdefault(spec.name, []).append(name)
+        listener = ReloadListener(local.bootstrap, topics, since, local.kind)
+        api_url = f"http://127.0.0.1:{api_port}"
+        write_dev_file(
+            root,
+            SystemInfo(
+                bootstrap=local.bootstrap,
+                api_url=api_url,
+                broker_kind=local.kind,
+                topic_prefix=topics.prefix,
+                pid=os.getpid(),
+                state_dir=str(root),
+            ),
+        )
+        click.echo(f"query API: {api_url}   state: {root}   logs: {root / 'logs'}")
+        click.echo(f"UI: {api_url}/")
+        click.echo(f"locations: {', '.join(spec.name for spec in locations)}")
+        _announce_ready(api_url, stop, started)
+        watched = time.monotonic()
+        while not stop.wait(0.5):
+            for line in parts.check() + parts.step():
+                click.echo(f"conflux dev: {line}", err=True)
+            reasons = {e.location: f"reload requested by {e.requested_by}" for e in listener.poll()}
+            if time.monotonic() - watched >= WATCH_INTERVAL_S:
+                watched = time.monotonic()
+                for name, paths in watcher.poll().items():
+                    shown = ", ".join(Path(f).name for f in paths[:3])
+                    more = f" (+{len(paths) - 3})" if len(paths) > 3 else ""
+                    reasons.setdefault(name, f"{shown}{more} changed")
+            for name, why in sorted(reasons.items()):
+                if name in groups:
+                    click.echo(f"conflux dev: {name}: {why}; restarting its workers")
+                    parts.restart(groups[name])
+        click.echo("conflux dev: stopping", err=True)
+        return 0
+    finally:
+        if listener is not None:
+            listener.close()
+        if parts is not None:
+            parts.stop()
+        local.stop()
+        with contextlib.suppress(FileNotFoundError):
+            (root / DEV_FILE).unlink()
 
 
 def _locations(
@@ -268,118 +355,6 @@ class _Parts:
                 proc.wait()
         for log in self.logs.values():
             log.close()
-
-
-def run_dev(
-    *,
-    files: tuple[str, ...],
-    modules: tuple[str, ...],
-    workspace: str | None,
-    state_dir: str,
-    port: int | None,
-    broker: str | None,
-    coordinator_args: tuple[str, ...] = (),
-    workers: int = 1,
-) -> int:
-    """Run everything until Ctrl-C; return the exit code.
-
-    `coordinator_args` are passed to `conflux coordinator` (run-queue limits); `workers`
-    worker processes run per location, sharing its work in one consumer group.
-    """
-    from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
-    from conflux.cli._watch import FileWatcher, ReloadListener
-    from conflux.events import Topics, ensure_topics
-    from conflux.events.brokers import start_local_broker
-
-    locations = _locations(files, modules, workspace)
-    root = Path(state_dir).resolve()
-    (root / "logs").mkdir(parents=True, exist_ok=True)
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-
-    started = time.monotonic()
-    since = datetime.now(UTC)
-    local = start_local_broker(root, prefer=broker_kind_from(broker))
-    parts: _Parts | None = None
-    listener: ReloadListener | None = None
-    try:
-        click.echo(
-            f"conflux dev: broker {_label(local.kind, broker)} {local.version} at {local.bootstrap}"
-        )
-        topics = Topics(os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux"))
-        ensure_topics(
-            local.bootstrap, [*topics.core(), *(topics.work_spec(spec.name) for spec in locations)]
-        )
-        if local.kind == "tansu":
-            _restore_from_archive(root, local.bootstrap, topics)
-        api_port = _free_port(port)
-        env = {
-            **os.environ,
-            "CONFLUX_BOOTSTRAP": local.bootstrap,
-            "CONFLUX_BROKER_KIND": local.kind,
-            "CONFLUX_TOPIC_PREFIX": topics.prefix,
-            "PYTHONUNBUFFERED": "1",
-        }
-        env.pop("CONFLUX_API", None)
-        parts = _Parts(root, env)
-        expected = [a for spec in locations for a in ("--expect-location", spec.name)]
-        parts.start("projector", ["projector", "--port", str(api_port), *expected])
-        parts.start("coordinator", ["coordinator", *coordinator_args])
-        watcher = FileWatcher(locations)  # before the workers load: no edit is missed
-        groups: dict[str, list[str]] = {}
-        for spec in locations:
-            args = ["worker", "--location", spec.name, "--no-reload"]  # dev restarts them
-            args += ["-f", spec.file] if spec.file else ["-m", str(spec.module)]
-            if spec.working_directory:
-                args += ["--working-directory", spec.working_directory]
-            args += ["--storage-dir", str(root / "storage")]
-            for n in range(workers):
-                name = f"worker-{spec.name}" + (f"-{n + 1}" if workers > 1 else "")
-                parts.start(name, args, executable=spec.executable)
-                groups.setdefault(spec.name, []).append(name)
-        listener = ReloadListener(local.bootstrap, topics, since, local.kind)
-        api_url = f"http://127.0.0.1:{api_port}"
-        write_dev_file(
-            root,
-            SystemInfo(
-                bootstrap=local.bootstrap,
-                api_url=api_url,
-                broker_kind=local.kind,
-                topic_prefix=topics.prefix,
-                pid=os.getpid(),
-                state_dir=str(root),
-            ),
-        )
-        click.echo(f"query API: {api_url}   state: {root}   logs: {root / 'logs'}")
-        click.echo(f"UI: {api_url}/")
-        click.echo(f"locations: {', '.join(spec.name for spec in locations)}")
-        _announce_ready(api_url, stop, started)
-        watched = time.monotonic()
-        while not stop.wait(0.5):
-            for line in parts.check() + parts.step():
-                click.echo(f"conflux dev: {line}", err=True)
-            reasons = {e.location: f"reload requested by {e.requested_by}" for e in listener.poll()}
-            if time.monotonic() - watched >= WATCH_INTERVAL_S:
-                watched = time.monotonic()
-                for name, paths in watcher.poll().items():
-                    shown = ", ".join(Path(f).name for f in paths[:3])
-                    more = f" (+{len(paths) - 3})" if len(paths) > 3 else ""
-                    reasons.setdefault(name, f"{shown}{more} changed")
-            for name, why in sorted(reasons.items()):
-                if name in groups:
-                    click.echo(f"conflux dev: {name}: {why}; restarting its workers")
-                    parts.restart(groups[name])
-        click.echo("conflux dev: stopping", err=True)
-        return 0
-    finally:
-        if listener is not None:
-            listener.close()
-        if parts is not None:
-            parts.stop()
-        local.stop()
-        with contextlib.suppress(FileNotFoundError):
-            (root / DEV_FILE).unlink()
 
 
 def _restore_from_archive(root: Path, bootstrap: str, topics: Topics) -> None:

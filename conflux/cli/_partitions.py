@@ -204,41 +204,6 @@ def _await_fold(
         pause = min(pause * 2, 0.5)
 
 
-def list_partitions(*, name: str | None, as_json: bool, state_dir: str) -> int:
-    """Print the keys of `name` (one per line), or every name with its key count."""
-    from conflux.cli._output import print_json, print_table
-    from conflux.cli._system import find_system
-    from conflux.projections.api import ApiClient
-
-    client = ApiClient(find_system(state_dir).api_url)
-    if name is None:
-        summaries = client.dynamic_partitions_list()
-        if as_json:
-            print_json(summaries)
-        elif not summaries:
-            sys.stderr.write(
-                "no dynamic partitions: declare DynamicPartitionsDefinition(name=...) on an "
-                "asset, then `conflux partitions add NAME KEY...`\n"
-            )
-        else:
-            print_table(
-                ["name", "keys", "assets"],
-                [[s.name, s.count, ",".join(s.assets) or "-"] for s in summaries],
-            )
-        return 0
-    found = client.dynamic_partitions(name)
-    if as_json:
-        print_json(found)
-        return 0
-    if not found.partition_keys:
-        sys.stderr.write(
-            f"dynamic partitions {name} has no key: add some with "
-            f"`conflux partitions add {name} KEY...`\n"
-        )
-    sys.stdout.write("".join(f"{key}\n" for key in found.partition_keys))
-    return 0
-
-
 # -- the command group -----------------------------------------------------------------------
 
 
@@ -313,4 +278,34 @@ def list_command(name: str | None, as_json: bool, state_dir: str) -> int:
 
     Without NAME: every dynamic partitions name, its key count and the assets using it.
     """
-    return list_partitions(name=name, as_json=as_json, state_dir=state_dir)
+    from conflux.cli._output import print_json, print_table
+    from conflux.cli._system import find_system
+    from conflux.projections.api import ApiClient
+
+    client = ApiClient(find_system(state_dir).api_url)
+    if name is None:
+        summaries = client.dynamic_partitions_list()
+        if as_json:
+            print_json(summaries)
+        elif not summaries:
+            sys.stderr.write(
+                "no dynamic partitions: declare DynamicPartitionsDefinition(name=...) on an "
+                "asset, then `conflux partitions add NAME KEY...`\n"
+            )
+        else:
+            print_table(
+                ["name", "keys", "assets"],
+                [[s.name, s.count, ",".join(s.assets) or "-"] for s in summaries],
+            )
+        return 0
+    found = client.dynamic_partitions(name)
+    if as_json:
+        print_json(found)
+        return 0
+    if not found.partition_keys:
+        sys.stderr.write(
+            f"dynamic partitions {name} has no key: add some with "
+            f"`conflux partitions add {name} KEY...`\n"
+        )
+    sys.stdout.write("".join(f"{key}\n" for key in found.partition_keys))
+    return 0
