@@ -5,6 +5,12 @@
 polling its run) uses the transport alone and never imports pydantic, which costs more
 than the rest of such a command.
 
+A query API on this machine (`conflux dev`'s: loopback, plain HTTP, no proxy configured)
+is asked over a socket with one `GET ... HTTP/1.1` and `Connection: close`: importing
+urllib's client (`urllib.request`, `http.client`, `email`) costs a short command more
+than the request. Anything else (another host, HTTPS, a proxy, a redirect) goes through
+urllib, with its handling of all of that.
+
 Errors come back typed: the server names the error class (`kind`) and the transport
 raises that class with the server's one-line message, so `conflux` prints the same line
 the server would. A server that does not answer is `ApiUnavailableError`.
@@ -14,10 +20,8 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from conflux.events import (
     ApiUnavailableError,
@@ -63,6 +67,24 @@ def _raise_for(body: bytes, status: int, url: str) -> ConfluxError:
         return ConfluxError(message)
 
 
+_LOOPBACK = ("127.0.0.1", "localhost", "::1")
+_PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY")
+"""Set, they may route even loopback through a proxy: urllib then decides."""
+
+
+def _dechunked(data: bytes) -> bytes:
+    """The body of a `Transfer-Encoding: chunked` answer."""
+    out = bytearray()
+    at = 0
+    while True:
+        end = data.index(b"\r\n", at)
+        size = int(data[at:end].split(b";")[0], 16)
+        if size == 0:
+            return bytes(out)
+        out += data[end + 2 : end + 2 + size]
+        at = end + 2 + size + 2
+
+
 class ApiTransport:
     """GETs from a running projector's query API, answered as bytes or decoded JSON.
 
@@ -80,6 +102,14 @@ class ApiTransport:
         token = token if token is not None else os.environ.get("CONFLUX_API_TOKEN")
         if token:
             self._headers["Authorization"] = f"Bearer {token}"
+        parts = urlsplit(self.base_url)
+        self._local = (
+            parts.scheme == "http"
+            and parts.hostname in _LOOPBACK
+            and not any(os.environ.get(name) for name in _PROXY_VARIABLES)
+        )
+        self._address = (parts.hostname or "", parts.port or 80)
+        self._host, self._prefix = parts.netloc, parts.path
 
     def get(self, path: str, params: Mapping[str, object | None] | None = None) -> bytes:
         """The body of `GET path?params` (None values left out; "" is sent as given).
@@ -90,20 +120,72 @@ class ApiTransport:
                 `SelectionError`, ...).
         """
         query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
+        target = path + (f"?{urlencode(query)}" if query else "")
         try:
-            request = urllib.request.Request(url, headers=self._headers)
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                data: bytes = response.read()
-                return data
-        except urllib.error.HTTPError as exc:
-            raise _raise_for(exc.read(), exc.code, self.base_url) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+            status, body = self._get_local(target) if self._local else (0, b"")
+            if status == 0 or 300 <= status < 400:  # not asked here, or a redirect
+                status, body = self._get_urllib(target)
+        except (OSError, ValueError) as exc:  # refused, reset, timed out, garbled, no host
             reason = getattr(exc, "reason", exc)
             raise ApiUnavailableError(
                 f"query API at {self.base_url} did not answer ({reason}): is `conflux dev` "
                 "running? start it, or set CONFLUX_API"
             ) from exc
+        if status >= 400:
+            raise _raise_for(body, status, self.base_url)
+        return body
+
+    def _get_local(self, target: str) -> tuple[int, bytes]:
+        """(status, body) of one GET over a socket: HTTP/1.1, `Connection: close`.
+
+        A 3xx status comes back as it is, for `get` to ask urllib (which follows it).
+        """
+        import socket
+
+        lines = [f"GET {self._prefix}{target} HTTP/1.1", f"Host: {self._host}"]
+        lines += [f"{name}: {value}" for name, value in self._headers.items()]
+        lines += ["Accept: application/json", "Connection: close", "", ""]
+        with socket.create_connection(self._address, timeout=self.timeout) as sock:
+            sock.sendall("\r\n".join(lines).encode("latin-1"))
+            received = bytearray()
+            while b"\r\n\r\n" not in received:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += chunk
+            head, separator, body = bytes(received).partition(b"\r\n\r\n")
+            status_line, *header_lines = head.decode("latin-1").split("\r\n")
+            protocol, _, rest = status_line.partition(" ")
+            if not separator or not protocol.startswith("HTTP/") or not rest[:3].isdigit():
+                raise ConnectionError(f"not an HTTP answer: {bytes(received[:60])!r}")
+            headers = {
+                name.strip().lower(): value.strip()
+                for name, _, value in (line.partition(":") for line in header_lines)
+            }
+            rest_of_body = bytearray(body)
+            length = headers.get("content-length")
+            while length is None or len(rest_of_body) < int(length):
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                rest_of_body += chunk
+        data = bytes(rest_of_body)
+        if headers.get("transfer-encoding", "").lower() == "chunked":
+            data = _dechunked(data)
+        elif length is not None:
+            data = data[: int(length)]
+        return int(rest[:3]), data
+
+    def _get_urllib(self, target: str) -> tuple[int, bytes]:
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(self.base_url + target, headers=self._headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return int(response.status), bytes(response.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, bytes(exc.read())
 
     def get_json(self, path: str, params: Mapping[str, object | None] | None = None) -> Any:
         """`get`, decoded: the JSON as the server sent it (`json.loads`'s types).
