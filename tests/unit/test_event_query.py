@@ -37,7 +37,7 @@ def test_a_query_travels_as_the_same_model() -> None:
     )
     assert EventQuery.from_params(query.to_params()) == query
     assert EventQuery.from_params({"token": "t", "partition": ""}) == EventQuery(partition="")
-    naive = EventQuery(since=datetime(2024, 3, 1, 12, 0))  # noqa: DTZ001 - local, on purpose
+    naive = EventQuery(since=datetime(2024, 3, 1, 12, 0))  # no zone: read as local time
     assert naive.since is not None and naive.since.tzinfo is not None
 
 
