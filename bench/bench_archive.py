@@ -30,11 +30,13 @@ from typing import TYPE_CHECKING
 
 from pydantic_core import to_json
 
-from conflux.events import decode_event, encode_event
+from conflux.events import EVENT_TYPES, decode_event, encode_event
 from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from conflux.projections.archive import Direction
 
 N = int(os.environ.get("ARCHIVE_EVENTS", "1000000"))
 BATCH = int(os.environ.get("ARCHIVE_BATCH", "0"))
@@ -44,6 +46,12 @@ LINEAGE_QUERIES = 200
 PREFIX = "conflux"
 
 _rng = random.Random(42)
+
+
+def _int(value: object) -> int:
+    """A count from a query row (rows hold plain objects; these columns are integers)."""
+    assert isinstance(value, int), value
+    return value
 
 
 def _hex() -> str:
@@ -87,7 +95,10 @@ def generate(n: int) -> Iterator[tuple[bytes, str, int, str]]:
         t += timedelta(seconds=1)
 
         def emit(d: dict[str, object], topic: str, key: str) -> tuple[bytes, str, int, str]:
-            return to_json(d), f"{PREFIX}.{topic}", hash(key) % 6, key
+            # in the model's field order, as a producer writes it (`type` comes where the
+            # event's class declares it, e.g. after fields shared through a base class)
+            fields = EVENT_TYPES[str(d["type"])].model_fields
+            return to_json({n: d[n] for n in fields}), f"{PREFIX}.{topic}", hash(key) % 6, key
 
         req = _envelope("MaterializationRequested", t, "cli", run_id)
         req.update(run_id=run_id, selection="*", asset_keys=[k for k, _ in nodes],
@@ -199,17 +210,20 @@ def main() -> None:
         others = (_busy_s() - b0 - cpu_s) / ingest_s  # cores that other processes kept busy
         store.execute("OPTIMIZE TABLE events FINAL")  # disk figures after merges
         sizes = {
-            str(t): (int(r), int(b))  # type: ignore[call-overload]
+            str(t): (_int(r), _int(b))
             for t, r, b in store.query(
                 "SELECT table, sum(rows), sum(bytes_on_disk) FROM system.parts"
                 " WHERE active AND database = currentDatabase() GROUP BY table"
             )
         }
         stored = sum(b for _, b in sizes.values())
-        in_memory = dict(store.query(  # the Join-engine lineage indexes live in memory
-            "SELECT name, total_bytes FROM system.tables WHERE database = currentDatabase()"
-            " AND engine = 'Join'"
-        ))  # fmt: skip
+        in_memory = {  # the Join-engine lineage indexes live in memory
+            str(name): size
+            for name, size in store.query(
+                "SELECT name, total_bytes FROM system.tables WHERE database = currentDatabase()"
+                " AND engine = 'Join'"
+            )
+        }
         print(json.dumps({
             "benchmark": "archive_ingest", "backend": "chdb", "events": len(recs),
             "batch_size": sink.batch_size, "seconds": round(ingest_s, 3),
@@ -240,7 +254,11 @@ def main() -> None:
         top = [str(r[0]) for r in store.query(layer_sql, {"p": f"warehouse/l{len(LAYERS) - 1}_"})]
         bottom = [str(r[0]) for r in store.query(layer_sql, {"p": "warehouse/l0_"})]
         rng = random.Random(7)
-        for direction, assets in (("upstream", top), ("downstream", bottom)):
+        directions: tuple[tuple[Direction, list[str]], ...] = (
+            ("upstream", top),
+            ("downstream", bottom),
+        )
+        for direction, assets in directions:
             samples, sizes_seen = [], []
             for i in range(LINEAGE_QUERIES + 10):
                 day = (datetime(2023, 1, 1) + timedelta(days=rng.randrange(365))).strftime(
@@ -249,9 +267,7 @@ def main() -> None:
                 q0 = time.perf_counter()
                 latest = store.latest_materialization(rng.choice(assets), day)
                 edges = (
-                    store.lineage(latest.event_id, direction=direction, depth=5)  # type: ignore[arg-type]
-                    if latest
-                    else []
+                    store.lineage(latest.event_id, direction=direction, depth=5) if latest else []
                 )
                 if i >= 10:  # warm-up
                     samples.append(time.perf_counter() - q0)

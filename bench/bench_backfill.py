@@ -23,6 +23,7 @@ import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -103,7 +104,7 @@ def follow(
     """
     peak = coord.memory_info().rss
     samples: list[tuple[float, int]] = []
-    status: dict[str, object] = {}
+    status: dict[str, Any] = {}  # a JSON object of `backfill status --json`
     misses = 0
     while True:
         peak = max(peak, coord.memory_info().rss)
@@ -114,7 +115,7 @@ def follow(
             if misses > 30:
                 raise RuntimeError("the query API stopped answering") from exc
             continue
-        samples.append((time.monotonic(), int(status["materialized"])))  # type: ignore[call-overload]
+        samples.append((time.monotonic(), int(status["materialized"])))
         if status["status"] in ("success", "failed", "canceled"):
             break
         if deadline is not None and time.monotonic() > deadline:
@@ -147,7 +148,7 @@ def main() -> None:
             cwd=root,
         )
         try:
-            deadline = time.monotonic() + 120
+            ready_by = time.monotonic() + 120
             while subprocess.run(
                 [
                     str(Path(sys.executable).with_name("conflux")),
@@ -157,7 +158,7 @@ def main() -> None:
                 ],
                 capture_output=True,
             ).returncode:
-                if time.monotonic() > deadline:
+                if time.monotonic() > ready_by:
                     raise RuntimeError("conflux dev did not get ready")
                 time.sleep(0.5)
             coord = coordinator_process(psutil.Process(dev.pid))

@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conflux import Definitions, asset, materialize
 from conflux.events import (
@@ -28,6 +29,9 @@ from conflux.events import (
     ensure_topics,
     new_id,
 )
+
+if TYPE_CHECKING:
+    from conflux.events.brokers import BrokerKind
 
 N = 200
 WARMUP = 10
@@ -69,7 +73,7 @@ def floor() -> dict[str, object]:
     }
 
 
-def on_broker(kind: str) -> dict[str, object]:
+def on_broker(kind: BrokerKind) -> dict[str, object]:
     from conflux.coordinator import Coordinator
     from conflux.events.brokers import KafkaBroker, TansuBroker
     from conflux.workers import Worker
@@ -82,7 +86,7 @@ def on_broker(kind: str) -> dict[str, object]:
         try:
             topics = Topics(f"bench{new_id()[:6]}")
             ensure_topics(broker.bootstrap, [*topics.core(), topics.work_spec("bench")])
-            coordinator = Coordinator(broker.bootstrap, topics, broker_kind=kind)  # type: ignore[arg-type]
+            coordinator = Coordinator(broker.bootstrap, topics, broker_kind=kind)
             worker = Worker(
                 location="bench",
                 load=lambda: Definitions(assets=[noop]),
@@ -97,8 +101,8 @@ def on_broker(kind: str) -> dict[str, object]:
             ]
             for t in threads:
                 t.start()
-            producer = EventProducer(broker.bootstrap, topics, broker_kind=kind, linger_ms=0)  # type: ignore[arg-type]
-            consumer = EventConsumer(broker.bootstrap, topics, [topics.assets], broker_kind=kind)  # type: ignore[arg-type]
+            producer = EventProducer(broker.bootstrap, topics, broker_kind=kind, linger_ms=0)
+            consumer = EventConsumer(broker.bootstrap, topics, [topics.assets], broker_kind=kind)
             samples: list[float] = []
             for i in range(WARMUP + N):
                 run_id = new_id()

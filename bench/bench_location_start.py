@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench_latency import percentiles
 
@@ -32,6 +33,9 @@ from conflux.events import (
     new_id,
 )
 
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 TRIALS = 5
 LOCATION = (
     "from conflux import Definitions, asset\n\n@asset\ndef {name}() -> int:\n    return 1\n\n"
@@ -39,9 +43,9 @@ LOCATION = (
 LOCATION += "defs = Definitions(assets=[{name}])\n"
 
 
-def _until(check: object, timeout: float, what: str) -> None:
+def _until(check: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise TimeoutError(what)
         time.sleep(0.005)
@@ -84,11 +88,11 @@ def run() -> dict[str, object]:
                     command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
                 )
                 try:
-                    _until(
-                        lambda name=name: coordinator.state.location_loaded(name),  # type: ignore[misc]
-                        30,
-                        f"{name} did not load",
-                    )
+
+                    def location_loaded(name: str = name) -> bool:
+                        return coordinator.state.location_loaded(name)
+
+                    _until(location_loaded, 30, f"{name} did not load")
                     loaded.append(time.perf_counter() - t0)
                     run_id = new_id()
                     producer.emit(

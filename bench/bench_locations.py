@@ -27,19 +27,23 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench_latency import percentiles
 
 from conflux.projections.api import ApiClient
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 N = 10
 GOOD = "from conflux import Definitions, asset\n\n@asset\ndef {name}() -> int:\n    return 1\n\n"
 GOOD += "defs = Definitions(assets=[{name}])\n"
 
 
-def _wait(check: object, timeout: float = 60.0) -> None:
+def _wait(check: Callable[[], object], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
+    while not check():
         if time.monotonic() > deadline:
             raise TimeoutError("gave up waiting")
         time.sleep(0.005)
@@ -85,7 +89,10 @@ def run() -> dict[str, object]:
                 (root / "flaky.py").write_text(f"def flaky_{i}(:\n")
                 seen: list[tuple[str, datetime | None, str | None]] = []
 
-                def failed(saved: datetime = saved, seen: list[object] = seen) -> bool:
+                def failed(
+                    saved: datetime = saved,
+                    seen: list[tuple[str, datetime | None, str | None]] = seen,
+                ) -> bool:
                     now = status("flaky")
                     seen[:] = [now]
                     return now[0] == "failed" and now[1] is not None and now[1] > saved

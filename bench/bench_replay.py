@@ -11,7 +11,8 @@ broker:
   everything), then the checkpoint it writes on a clean stop (seconds, bytes);
 - `coordinator_restart`: a coordinator with that checkpoint, start to ready;
 - `decode_and_fold_us` (no broker): per record, `decode_event` alone and the coordinator's
-  fold alone (`CoordinatorState.apply`), thread CPU time, over the same records.
+  fold alone (the epoch fence's type check, then `CoordinatorState.apply`, as the
+  coordinator's catch-up loop folds), thread CPU time, over the same records.
 
 Timed phases also report `other_processes_cores`: how many cores other processes kept busy
 meanwhile (the machine has 2, shared), so that a contended figure reads as one.
@@ -30,6 +31,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
@@ -44,6 +46,9 @@ from conflux.events import (
     ensure_topics,
 )
 from conflux.projections.projector import read_model_fold, replay
+
+if TYPE_CHECKING:
+    from conflux.events.brokers import BrokerKind
 
 TEMPLATE = encode_event(
     AssetMaterialized(
@@ -126,12 +131,12 @@ class Contention:
         self.cores = round(max(_busy_s() - self.busy - own, 0.0) / wall, 2)
 
 
-def consume_only(bootstrap: str, topics: Topics, kind: str) -> dict[str, float]:
+def consume_only(bootstrap: str, topics: Topics, kind: BrokerKind) -> dict[str, float]:
     names = [topics.definitions, topics.requests, topics.runs, topics.assets]
     count = 0
     started = time.monotonic()
     with Contention() as others, EventConsumer(
-        bootstrap, topics, names, broker_kind=kind,  # type: ignore[arg-type]
+        bootstrap, topics, names, broker_kind=kind,
         config={"fetch.wait.max.ms": 10},
     ) as consumer:  # fmt: skip
         while not consumer.caught_up():
@@ -148,7 +153,7 @@ def decode_and_fold(n: int = 200_000, chunk: int = 1000) -> dict[str, float]:
     coordinator runs it.
     """
     from conflux.coordinator import CoordinatorState
-    from conflux.events import decode_event
+    from conflux.events import FENCED_TYPES, decode_event
 
     head, _, tail = TEMPLATE.partition(b'"event_id":"')
     rest = tail[32:]
@@ -166,8 +171,10 @@ def decode_and_fold(n: int = 200_000, chunk: int = 1000) -> dict[str, float]:
         events = [decode_event(v) for v in values]
         gc.enable()
         decoded = time.thread_time()
-        for event in events:
-            state.apply(event)
+        apply, admit = state.apply, state.fence.admit
+        for i, event in enumerate(events, first):  # through the fence, as `_catch_up` folds
+            if event.type not in FENCED_TYPES or admit(event, "bench.assets", i % 6):
+                apply(event)
         decoding += decoded - started
         folding += time.thread_time() - decoded
     return {
@@ -178,10 +185,14 @@ def decode_and_fold(n: int = 200_000, chunk: int = 1000) -> dict[str, float]:
 
 
 def coordinator_until_ready(
-    bootstrap: str, topics: Topics, kind: str, checkpoint: Path
-) -> tuple[Coordinator, float, float]:
-    """Start a coordinator, wait until ready, stop it; (it, seconds to ready, seconds to stop)."""
-    coordinator = Coordinator(bootstrap, topics, broker_kind=kind, checkpoint=checkpoint)  # type: ignore[arg-type]
+    bootstrap: str, topics: Topics, kind: BrokerKind, checkpoint: Path
+) -> tuple[Coordinator, float, float, float]:
+    """Start a coordinator, wait until ready, stop it.
+
+    Returns it, the seconds to ready, the seconds to stop, and the cores that other
+    processes kept busy until it was ready.
+    """
+    coordinator = Coordinator(bootstrap, topics, broker_kind=kind, checkpoint=checkpoint)
     stop = threading.Event()
     errors: list[BaseException] = []
 
@@ -200,16 +211,15 @@ def coordinator_until_ready(
                 raise errors[0]
             time.sleep(0.01)
     ready = time.monotonic() - started
-    coordinator.other_processes_cores = others.cores  # type: ignore[attr-defined]
     stopping = time.monotonic()
     stop.set()
     thread.join()
     if errors:
         raise errors[0]
-    return coordinator, ready, time.monotonic() - stopping
+    return coordinator, ready, time.monotonic() - stopping, others.cores
 
 
-def on_broker(kind: str, n: int) -> dict[str, object]:
+def on_broker(kind: BrokerKind, n: int) -> dict[str, object]:
     from conflux.events.brokers import KafkaBroker, TansuBroker
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -227,7 +237,7 @@ def on_broker(kind: str, n: int) -> dict[str, object]:
                 "consume_only": consume_only(broker.bootstrap, topics, kind),
             }
             model, fold = read_model_fold()
-            done = replay(broker.bootstrap, topics, "read-model", fold, broker_kind=kind)  # type: ignore[arg-type]
+            done = replay(broker.bootstrap, topics, "read-model", fold, broker_kind=kind)
             result["read_model_replay"] = {
                 "events": done.events,
                 "seconds": round(done.seconds, 2),
@@ -236,21 +246,21 @@ def on_broker(kind: str, n: int) -> dict[str, object]:
             del model, fold
             rss_before = psutil.Process().memory_info().rss
             checkpoint = Path(tmp) / "checkpoint"
-            cold, ready, stopped = coordinator_until_ready(
+            cold, ready, stopped, others_cores = coordinator_until_ready(
                 broker.bootstrap, topics, kind, checkpoint
             )
             result["coordinator_cold_start"] = {
                 "ready_s": round(ready, 2),
                 "events_per_s": round(cold.applied / ready),
                 "applied": cold.applied,
-                "other_processes_cores": cold.other_processes_cores,  # type: ignore[attr-defined]
+                "other_processes_cores": others_cores,
                 "rss_growth_mb": round((psutil.Process().memory_info().rss - rss_before) / 2**20),
                 "checkpoint_write_s": round(stopped, 2),
                 "checkpoint_bytes": checkpoint.stat().st_size,
                 "checkpoint_bytes_per_partition": round(checkpoint.stat().st_size / n, 1),
             }
             del cold
-            warm, ready, _ = coordinator_until_ready(broker.bootstrap, topics, kind, checkpoint)
+            warm, ready, _, _ = coordinator_until_ready(broker.bootstrap, topics, kind, checkpoint)
             assert warm.resumed_from is not None, "the checkpoint was not used"
             result["coordinator_restart"] = {"ready_s": round(ready, 2), "target_s": 5.0}
             result["decode_and_fold_us"] = decode_and_fold()
@@ -262,7 +272,8 @@ def on_broker(kind: str, n: int) -> dict[str, object]:
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     override = os.environ.get("BENCH_REPLAY_EVENTS")
-    for kind, n in (("kafka", 1_000_000), ("tansu", 200_000)):
+    sizes: tuple[tuple[BrokerKind, int], ...] = (("kafka", 1_000_000), ("tansu", 200_000))
+    for kind, n in sizes:
         print(json.dumps(on_broker(kind, int(override) if override else n)), flush=True)
 
 

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 
@@ -31,6 +32,9 @@ from conflux.events import (
     ensure_topics,
     new_id,
 )
+
+if TYPE_CHECKING:
+    from conflux import AssetsDefinition
 
 SCHEDULES = 1_000
 ASSETS = 10
@@ -47,7 +51,7 @@ Coordinator(sys.argv[1], Topics(sys.argv[2]), broker_kind="kafka").run(stop)
 """
 
 
-def make_asset(i: int) -> object:
+def make_asset(i: int) -> AssetsDefinition:
     @asset(name=f"a{i}")
     def fn() -> None:
         return None
@@ -66,7 +70,7 @@ def definitions() -> Definitions:
         )
         for i in range(SCHEDULES)
     ]
-    return Definitions(assets=assets, schedules=schedules)  # type: ignore[arg-type]
+    return Definitions(assets=assets, schedules=schedules)
 
 
 def run() -> dict[str, object]:

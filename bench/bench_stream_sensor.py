@@ -105,7 +105,7 @@ def run() -> dict[str, object]:
             ]
             for t in threads:
                 t.start()
-            producer = Producer(dict(kafka_config(broker.bootstrap, role="producer")))  # type: ignore[arg-type]
+            producer = Producer(dict(kafka_config(broker.bootstrap, role="producer")))
             requests = EventConsumer(
                 broker.bootstrap, topics, [topics.requests], broker_kind="kafka"
             )

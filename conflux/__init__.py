@@ -24,6 +24,11 @@ if TYPE_CHECKING:
     )
     from conflux.events import (
         ConfluxError as ConfluxError,
+        DagsterError as DagsterError,
+        DagsterInvalidDefinitionError as DagsterInvalidDefinitionError,
+        DagsterInvalidInvocationError as DagsterInvalidInvocationError,
+        DagsterInvariantViolationError as DagsterInvariantViolationError,
+        DagsterUnknownPartitionError as DagsterUnknownPartitionError,
         DefinitionError as DefinitionError,
         DependencyCycleError as DependencyCycleError,
         DuplicateAssetKeyError as DuplicateAssetKeyError,

@@ -38,13 +38,13 @@ def lazy_package(package: str) -> tuple[Callable[[str], object], Callable[[], li
     def where() -> dict[str, str]:
         if not table:
             table.update(exported_names(Path(str(module.__file__))))
-            module.__all__ = list(table)
         return table
 
     def __getattr__(name: str) -> object:
         if name == "__all__":
-            where()
-            return module.__all__
+            names = list(where())
+            vars(module)["__all__"] = names  # later lookups skip this function
+            return names
         source = where().get(name)
         if source is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")

@@ -239,6 +239,9 @@ def materialize(
     state.apply(published)
     run = run_id or new_id()
     asset_keys = _selected_keys(assets, selection, defs, state)
+    if not asset_keys and selection is None:
+        # only external assets (and checks of them): nothing runs, as in Dagster
+        return MaterializeRunResult(run_id=run_id or new_id(), events=[published], success=True)
     added = _dynamic_additions(snapshot, asset_keys, partition_key, dynamic_partitions)
     for addition in added:  # the coordinator's fold of definitions learns the keys
         state.definitions.apply(addition)

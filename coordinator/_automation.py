@@ -1,17 +1,23 @@
 """Declarative automation in the coordinator: evaluate on events, request what is due.
 
 Evaluation is event-driven. Folding an event only notes what it touched, in O(1): an
-upstream partition that materialized or failed, an automation run that ended, a new
-graph, new dynamic partitions. The next decision step maps those to the automated asset
-partitions they can change (through the partition mappings) and evaluates just those;
-cron conditions and new time windows are timers. There is no periodic sweep, so an
-upstream materialization is answered within one decision step (milliseconds).
+asset partition that a condition reads materialized, was observed, failed or was checked;
+an automation run (or a run that automation waited for) ended; a new graph; new dynamic
+partitions; a worker's report of custom conditions. The next decision step maps those to
+the automated asset partitions they can change (through the partition mappings) and
+evaluates just those; cron conditions and new time windows are timers. There is no
+periodic sweep, so an upstream materialization is answered within one decision step
+(milliseconds).
 
-Each partition whose condition is true gets an `AutomationEvaluated` (the condition tree's
-values: why the run exists) and, per asset and step, one `MaterializationRequested`
-tagged `trigger=automation`. Ids are derived from what triggered the step, and the
-conditions are "since last handled" (they compare times with the latest request), so a
-restart that re-evaluates the same triggers requests nothing twice.
+A step evaluates its candidates in dependency order. A partition whose condition is true
+is `will_be_requested` for the rest of the step, so its automated dependents are
+evaluated in the same step and can join its run (`a -> b -> c` eager: one run for `b`
+and `c` once `a` updates, as in Dagster). Each true partition gets an `AutomationEvaluated`
+(the condition tree's values: why the run exists); the partitions due in a step are
+requested in one `MaterializationRequested` per location, partitions definition and key
+set, tagged `trigger=automation`. Ids are derived from what triggered the step, and the
+conditions compare times with the latest request, so a restart that re-evaluates the same
+triggers requests nothing twice.
 
 Full evaluations (a new graph, a cron tick) cover an asset's latest time window, or its
 first `FULL_EVALUATION_CAP` keys when it is not time-partitioned.
@@ -27,24 +33,28 @@ from typing import TYPE_CHECKING
 from conflux.events import (
     AnyEvent,
     AutomationEvaluated,
+    InstigatorStatusChanged,
     MaterializationRequested,
     RunCompleted,
+    TickCompleted,
     derived_id,
 )
 from conflux.projections.folds import (
     AutomationFacts,
     Evaluator,
     cron_leaves,
+    effective_status,
     next_cron_tick,
+    run_group,
     window_schedule,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from datetime import datetime
 
     from conflux.coordinator._state import CoordinatorState
-    from conflux.events import ConditionResult
+    from conflux.events import ConditionResult, SensorSnapshot
     from conflux.projections.folds import DefinitionsProjection
 
 log = logging.getLogger("conflux.coordinator.automation")
@@ -62,6 +72,8 @@ AssetPartition = tuple[str, str | None]
 NOTED_TYPES = frozenset(
     {
         "AssetMaterialized",
+        "AssetObserved",
+        "AssetCheckEvaluated",
         "PartitionFailed",
         "AutomationEvaluated",
         "MaterializationRequested",
@@ -69,6 +81,8 @@ NOTED_TYPES = frozenset(
         "DefinitionsPublished",
         "LocationLoadFailed",
         "DynamicPartitionsAdded",
+        "TickCompleted",
+        "InstigatorStatusChanged",
     }
 )
 """The event types `AutomationState.apply` reads; the fold skips the call for the rest
@@ -80,14 +94,15 @@ class AutomationState:
     """Automation's facts (a fold) and the work it has noted for the next steps.
 
     Attributes:
-        facts: requests, code versions and first definitions (shared with readers).
-        triggers: upstream asset partition -> the latest event that changed it.
+        facts: requests, runs, first publications, ... (shared with readers).
+        triggers: asset partition a condition reads -> the latest event that changed it.
         full: asset key -> the event that asks for its full evaluation.
         candidates: asset partitions to evaluate -> the events that caused it.
         timers: heap of (due, cron, time zone) for cron conditions and time windows.
         run_partitions: open automation run -> the partitions it was asked for.
-        planned_runs: open run of any trigger -> the automated partitions it names, which
-            automation waits for (`in_progress`) and evaluates again once it ends.
+        planned_runs: open run of any trigger -> the partitions it names that conditions
+            read, which automation waits for (`in_progress`) and looks at again once it ends.
+        levels: automated asset -> its depth in the graph (evaluation order in a step).
     """
 
     facts: AutomationFacts = field(default_factory=AutomationFacts)
@@ -97,21 +112,26 @@ class AutomationState:
     timers: list[tuple[datetime, str, str]] = field(default_factory=list)
     run_partitions: dict[str, list[AssetPartition]] = field(default_factory=dict)
     planned_runs: dict[str, list[AssetPartition]] = field(default_factory=dict)
-    watched: set[str] = field(default_factory=set)
-    """Keys of the assets upstream of an automated asset (their events matter)."""
+    levels: dict[str, int] = field(default_factory=dict)
+    sensors: dict[str, tuple[str, SensorSnapshot]] = field(default_factory=dict)
+    """Automated asset -> (location, the automation condition sensor that governs it); an
+    asset none targets is governed by the implicit default sensor, always running."""
+    timed: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    """(cron, time zone) -> the automated assets a tick of it may change (a cron node of
+    their condition, or their time window)."""
     graph_changed: str | None = None
-    """The event id of a graph change not yet handled (watched set, timers, full runs)."""
+    """The event id of a graph change not yet handled (levels, timers, full runs)."""
     repaired: bool = False
     """True once the first step after a (re)start checked that every request landed."""
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event: facts, and a note of what it may change (O(1))."""
         kind = event.type
-        if kind == "AssetMaterialized" or kind == "PartitionFailed":
+        if kind in ("AssetMaterialized", "PartitionFailed", "AssetObserved", "AssetCheckEvaluated"):
             key = (event.asset_key, event.partition_key)  # type: ignore[union-attr]
-            if kind == "AssetMaterialized":
+            if kind != "PartitionFailed":
                 self.facts.apply(event)
-            if key[0] in self.watched:
+            if key[0] in self.facts.read_by:
                 self.triggers[key] = event.event_id
         elif kind == "AutomationEvaluated":
             assert isinstance(event, AutomationEvaluated)
@@ -129,13 +149,25 @@ class AutomationState:
             for key in done or ():
                 self.triggers[key] = event.event_id  # dependents may go on now
             for key in self.planned_runs.pop(event.run_id, ()):
-                # automation waited for this run: look again at what it was to handle
-                self.candidates.setdefault(key, set()).add(event.event_id)
-        elif kind in ("DefinitionsPublished", "LocationLoadFailed"):
+                # automation waited for this run: look again at what reads its partitions
+                self.triggers[key] = event.event_id
+        elif kind in ("DefinitionsPublished", "LocationLoadFailed", "DynamicPartitionsAdded"):
             self.facts.apply(event)
             self.graph_changed = event.event_id
-        elif kind == "DynamicPartitionsAdded":
-            self.graph_changed = event.event_id
+        elif kind == "TickCompleted":
+            self._custom_reported(event)
+        elif isinstance(event, InstigatorStatusChanged):
+            for asset_key, (_, sensor) in self.sensors.items():
+                if sensor.name == event.name:  # started or stopped: look at its assets again
+                    self.full[asset_key] = event.event_id
+
+    def _custom_reported(self, event: AnyEvent) -> None:
+        """A worker reported custom conditions: evaluate the assets they belong to again."""
+        assert isinstance(event, TickCompleted)
+        if event.condition_results:
+            self.facts.apply(event)
+            for report in event.condition_results:
+                self.full[report.root_key.split(":")[0]] = event.event_id
 
     def next_due(self) -> datetime | None:
         """When the next cron or time-window timer falls due (None: none is set)."""
@@ -163,59 +195,136 @@ def decide_automation(
     _expand_full(auto, graph, now)
     if not auto.candidates:
         return events
-    evaluator = Evaluator(graph, state.assets, auto.facts, lambda r: _run_open(state, r), now)
-    due: dict[str, list[tuple[str | None, ConditionResult, tuple[str, ...]]]] = {}
+    evaluator = Evaluator(
+        graph,
+        state.assets,
+        auto.facts,
+        lambda r: _run_open(state, r),
+        now,
+        group_of=lambda key: _group(graph, auto.sensors, key),
+    )
+    due: dict[AssetPartition, tuple[ConditionResult, tuple[str, ...]]] = {}
+    queue = [(auto.levels.get(a, 0), a, p or "", p) for (a, p) in auto.candidates]
+    heapq.heapify(queue)
+    causes_of = auto.candidates
+    seen: set[AssetPartition] = set()
     budget = EVALUATION_BUDGET
-    while auto.candidates and budget > 0:
+    while queue and budget > 0:
+        _, asset_key, _, partition = heapq.heappop(queue)
+        ap = (asset_key, partition)
+        causes = causes_of.pop(ap, set())
+        if ap in seen:
+            continue
+        seen.add(ap)
         budget -= 1
-        (asset_key, partition), causes = auto.candidates.popitem()
         condition = auto.facts.automated.get(asset_key)
-        if condition is None:
+        if condition is None or not _governed(state, asset_key):
+            continue
+        quick = evaluator.evaluate(condition, asset_key, partition, explain=False)
+        if not quick.value:
             continue
         result = evaluator.evaluate(condition, asset_key, partition)
-        if result.value:
-            due.setdefault(asset_key, []).append((partition, result, tuple(sorted(causes))))
-    for asset_key in sorted(due):
-        events.extend(_request(asset_key, due[asset_key], now))
+        due[ap] = (result, tuple(sorted(causes)))
+        evaluator.step_requests[ap] = _group(graph, auto.sensors, asset_key)
+        for down, keys in _dependents(graph, auto, asset_key, partition, now):
+            for key in keys:
+                nxt = (down, key)
+                if nxt not in seen:
+                    causes_of.setdefault(nxt, set()).update(causes)
+                    heapq.heappush(queue, (auto.levels.get(down, 0), down, key or "", key))
+    events.extend(_request(graph, due, now, auto.sensors, state.epoch))
     return events
 
 
-def _request(
+def _dependents(
+    graph: DefinitionsProjection,
+    auto: AutomationState,
     asset_key: str,
-    partitions: list[tuple[str | None, ConditionResult, tuple[str, ...]]],
+    partition: str | None,
     now: datetime,
+) -> list[tuple[str, list[str | None]]]:
+    """The automated dependents of a partition due now, with the partitions that read it."""
+    found = []
+    for down in graph.downstream_of(asset_key):
+        if down in auto.facts.automated and down != asset_key:
+            found.append((down, _mapped_down(graph, auto, asset_key, partition, down, now)))
+    return found
+
+
+def _request(
+    graph: DefinitionsProjection,
+    due: dict[AssetPartition, tuple[ConditionResult, tuple[str, ...]]],
+    now: datetime,
+    sensors: Mapping[str, tuple[str, SensorSnapshot]],
+    epoch: int,
 ) -> list[AutomationEvaluated | MaterializationRequested]:
-    """One run for the asset's due partitions, and an evaluation event per partition."""
-    partitions.sort(key=lambda p: "" if p[0] is None else p[0])
-    causes = sorted({c for _, _, cs in partitions for c in cs})
-    keys = [p for p, _, _ in partitions]
-    run_id = derived_id("automation", asset_key, *(k or "" for k in keys), "|", *causes)
-    events: list[AutomationEvaluated | MaterializationRequested] = [
-        AutomationEvaluated(
-            event_id=derived_id("automation-evaluated", run_id, partition or ""),
-            time=now,
-            producer=PRODUCER,
-            correlation_id=run_id,
-            causation_id=cs[-1] if cs else None,
-            asset_key=asset_key,
-            partition_key=partition,
-            run_id=run_id,
-            result=result,
-            trigger_event_ids=cs,
-        )
-        for partition, result, cs in partitions
-    ]
-    events.append(_run_request(run_id, asset_key, keys, now, cause=events[0].event_id))
+    """One run per location, partitions definition, sensor and key set.
+
+    An evaluation per partition; a run carries its automation condition sensor's
+    `run_tags`.
+    """
+    by_group: dict[str, dict[str, list[str | None]]] = {}
+    tags_of: dict[str, dict[str, str]] = {}
+    for asset_key, partition in due:
+        sensor = sensors.get(asset_key)
+        group = _group(graph, sensors, asset_key)
+        tags_of[group] = dict(sensor[1].run_tags) if sensor else {}
+        by_group.setdefault(group, {}).setdefault(asset_key, []).append(partition)
+    events: list[AutomationEvaluated | MaterializationRequested] = []
+    for name in sorted(by_group):
+        runs: dict[tuple[str | None, ...], list[str]] = {}
+        for asset_key, keys in by_group[name].items():
+            ordered = tuple(sorted(keys, key=lambda k: "" if k is None else k))
+            runs.setdefault(ordered, []).append(asset_key)
+        for key_set, assets in sorted(runs.items(), key=lambda r: (sorted(r[1]), r[0])):
+            events.extend(_run(sorted(assets), key_set, due, now, tags_of[name], epoch))
+    return events
+
+
+def _run(
+    assets: list[str],
+    keys: tuple[str | None, ...],
+    due: dict[AssetPartition, tuple[ConditionResult, tuple[str, ...]]],
+    now: datetime,
+    tags: dict[str, str],
+    epoch: int,
+) -> list[AutomationEvaluated | MaterializationRequested]:
+    causes = sorted({c for a in assets for k in keys for c in due[(a, k)][1]})
+    run_id = derived_id("automation", *assets, "|", *(k or "" for k in keys), "|", *causes)
+    events: list[AutomationEvaluated | MaterializationRequested] = []
+    for asset_key in assets:
+        for partition in keys:
+            result, cs = due[(asset_key, partition)]
+            events.append(
+                AutomationEvaluated(
+                    event_id=derived_id("automation-evaluated", run_id, asset_key, partition or ""),
+                    time=now,
+                    producer=PRODUCER,
+                    epoch=epoch,
+                    correlation_id=run_id,
+                    causation_id=cs[-1] if cs else None,
+                    asset_key=asset_key,
+                    partition_key=partition,
+                    run_id=run_id,
+                    result=result,
+                    trigger_event_ids=cs,
+                )
+            )
+    events.append(
+        _run_request(run_id, assets, keys, now, cause=events[0].event_id, tags=tags, epoch=epoch)
+    )
     return events
 
 
 def _run_request(
     run_id: str,
-    asset_key: str,
+    assets: Sequence[str],
     keys: Sequence[str | None],
     now: datetime,
     *,
     cause: str | None,
+    tags: Mapping[str, str] | None = None,
+    epoch: int,
 ) -> MaterializationRequested:
     """The request of an automatic run.
 
@@ -226,15 +335,34 @@ def _run_request(
         event_id=derived_id("automation-request", run_id),
         time=now,
         producer=PRODUCER,
+        epoch=epoch,
         correlation_id=run_id,
         causation_id=cause,
         run_id=run_id,
-        selection=asset_key,
-        asset_keys=(asset_key,),
+        selection=",".join(assets),
+        asset_keys=tuple(assets),
         partition_keys=partition_keys or None,
         requested_by="automation",
-        tags={"trigger": "automation"},
+        tags={**(tags or {}), "trigger": "automation"},
     )
+
+
+def _group(
+    graph: DefinitionsProjection, sensors: Mapping[str, tuple[str, SensorSnapshot]], key: str
+) -> str:
+    """The run an automatic request of `key` joins: location, partitions, sensor."""
+    sensor = sensors.get(key)
+    return run_group(graph, key) + (f"|{sensor[1].name}" if sensor else "")
+
+
+def _governed(state: CoordinatorState, asset_key: str) -> bool:
+    """Whether automation runs for the asset: its automation condition sensor is running."""
+    found = state.automation.sensors.get(asset_key)
+    if found is None:
+        return True
+    sensor = found[1]
+    record = state.instigators.facts.records.get(sensor.name)
+    return effective_status(record, sensor.default_status) == "running"
 
 
 def _run_open(state: CoordinatorState, run_id: str) -> bool:
@@ -250,17 +378,47 @@ def _on_graph_change(
 ) -> None:
     """Re-read the automated assets; evaluate each fully once; reset the timers."""
     auto.facts.refresh(graph)
-    auto.watched = {up for key in auto.facts.automated for up in graph.upstream_of(key)}
+    auto.levels = _levels(graph, auto.facts.automated)
+    auto.sensors = {}
+    for location, state in sorted(graph.locations.items()):
+        snapshot = state.snapshot
+        for sensor in sorted(snapshot.sensors if snapshot else (), key=lambda s: s.name):
+            if sensor.kind != "automation_condition":
+                continue
+            for asset_key in sensor.asset_keys:
+                if graph.location_of(asset_key) == location:
+                    auto.sensors.setdefault(asset_key, (location, sensor))
     for key in auto.facts.automated:
         auto.full[key] = cause
-    schedules: set[tuple[str, str]] = set()
+    timed: dict[tuple[str, str], set[str]] = {}
     for key, condition in auto.facts.automated.items():
-        schedules |= cron_leaves(condition)
+        schedules = cron_leaves(condition)
         window = window_schedule(graph.partitions_def(key))
         if window is not None:
             schedules.add(window)
-    auto.timers = [(next_cron_tick(cron, tz, now), cron, tz) for cron, tz in sorted(schedules)]
+        for schedule in schedules:
+            timed.setdefault(schedule, set()).add(key)
+    auto.timed = timed
+    auto.timers = [(next_cron_tick(cron, tz, now), cron, tz) for cron, tz in sorted(timed)]
     heapq.heapify(auto.timers)
+
+
+def _levels(graph: DefinitionsProjection, automated: Mapping[str, object]) -> dict[str, int]:
+    """Each automated asset's depth (0: nothing upstream of it is known)."""
+    levels: dict[str, int] = {}
+
+    def level(key: str, path: frozenset[str]) -> int:
+        found = levels.get(key)
+        if found is not None:
+            return found
+        ups = [u for u in graph.upstream_of(key) if u in graph.assets and u not in path]
+        value = 1 + max((level(u, path | {key}) for u in ups), default=-1)
+        levels[key] = value
+        return value
+
+    for key in automated:
+        level(key, frozenset())
+    return {k: levels[k] for k in automated}
 
 
 def _fire_timers(auto: AutomationState, now: datetime) -> None:
@@ -269,36 +427,48 @@ def _fire_timers(auto: AutomationState, now: datetime) -> None:
         due, cron, tz = heapq.heappop(auto.timers)
         heapq.heappush(auto.timers, (next_cron_tick(cron, tz, now), cron, tz))
         cause = f"cron:{cron}@{due.isoformat()}"
-        for key, condition in auto.facts.automated.items():
-            if (cron, tz) in cron_leaves(condition):
-                auto.full[key] = cause
+        for key in auto.timed.get((cron, tz), ()):
+            auto.full[key] = cause
         log.debug("cron tick %s %s", cron, due)
 
 
 def _expand_triggers(auto: AutomationState, graph: DefinitionsProjection, now: datetime) -> None:
-    """Map changed upstream partitions to the automated partitions that read them."""
+    """Map changed partitions to the automated partitions whose conditions read them."""
     budget = EVALUATION_BUDGET
     while auto.triggers and budget > 0:
         budget -= 1
-        (up_key, up_partition), cause = auto.triggers.popitem()
-        for down_key in graph.downstream_of(up_key):
-            if down_key not in auto.facts.automated:
+        (key, partition), cause = auto.triggers.popitem()
+        for reader in auto.facts.read_by.get(key, ()):
+            if reader == key:
+                keys: list[str | None] = [partition]
+            elif key in graph.upstream_of(reader):
+                keys = _mapped_down(graph, auto, key, partition, reader, now)
+            else:  # read through asset_matches: look at the whole asset again
+                auto.full[reader] = cause
                 continue
-            down_def = graph.partitions_def(down_key)
-            up_def = graph.partitions_def(up_key)
-            if down_def is None:
-                keys: list[str | None] = [None]
-            elif up_def is None:
-                keys = list(_full_keys(graph, down_key, now))
-            else:
-                mapping = graph.mapping(down_key, up_key)
-                keys = list(
-                    mapping.get_downstream_partition_keys(
-                        up_partition, up_def, down_def, current_time=now
-                    )
-                )
-            for key in keys:
-                auto.candidates.setdefault((down_key, key), set()).add(cause)
+            for down_key in keys:
+                auto.candidates.setdefault((reader, down_key), set()).add(cause)
+
+
+def _mapped_down(
+    graph: DefinitionsProjection,
+    auto: AutomationState,
+    up_key: str,
+    up_partition: str | None,
+    down_key: str,
+    now: datetime,
+) -> list[str | None]:
+    """The partitions of `down_key` that read `up_key`'s partition."""
+    down_def = graph.partitions_def(down_key)
+    up_def = graph.partitions_def(up_key)
+    if down_def is None:
+        return [None]
+    if up_def is None:
+        return _full_keys(graph, down_key, now)
+    mapping = graph.mapping(down_key, up_key)
+    return list(
+        mapping.get_downstream_partition_keys(up_partition, up_def, down_def, current_time=now)
+    )
 
 
 def _expand_full(auto: AutomationState, graph: DefinitionsProjection, now: datetime) -> None:
@@ -337,7 +507,7 @@ def _full_keys(graph: DefinitionsProjection, asset_key: str, now: datetime) -> l
 def _repair(state: CoordinatorState, now: datetime) -> list[MaterializationRequested]:
     """Request again what was evaluated but whose request never reached the log.
 
-    The evaluation and its request are emitted in one flush; a crash between them would
+    The evaluations and their request are emitted in one flush; a crash between them would
     leave partitions "requested" by a run that does not exist. The request is derived
     from the evaluations alone, with the id it would have had.
     """
@@ -348,7 +518,8 @@ def _repair(state: CoordinatorState, now: datetime) -> list[MaterializationReque
             missing[run_id] = partitions
     events: list[MaterializationRequested] = []
     for run_id, partitions in sorted(missing.items()):
+        assets = sorted({a for a, _ in partitions})
         keys = sorted({p for _, p in partitions if p is not None})
         log.warning("automation: run %s was evaluated but never requested; requesting", run_id)
-        events.append(_run_request(run_id, partitions[0][0], keys, now, cause=None))
+        events.append(_run_request(run_id, assets, keys, now, cause=None, epoch=state.epoch))
     return events

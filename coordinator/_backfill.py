@@ -81,6 +81,7 @@ def chunk_request(
     index: int,
     assets: AssetStateProjection,
     now: datetime,
+    epoch: int = 0,
 ) -> MaterializationRequested | None:
     """The request of chunk `index`, or None when the backfill's filter leaves it empty."""
     request = backfill.request
@@ -108,6 +109,7 @@ def chunk_request(
         event_id=derived_id("backfill-request", backfill.backfill_id, str(index)),
         time=now,
         producer="coordinator",
+        epoch=epoch,
         correlation_id=backfill.backfill_id,
         causation_id=request.event_id,
         run_id=run_id,

@@ -71,7 +71,9 @@ def save_checkpoint(path: Path, checkpoint: Checkpoint, *, prefix: str) -> float
     started = time.monotonic()
     header = {"format": FORMAT, "code": code_fingerprint(), "prefix": prefix}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    # One temporary file per process: coordinators sharing a state folder (a standby and
+    # the leader on one machine) each write whole checkpoints, the last rename wins.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     with tmp.open("wb") as f:
         pickle.dump(header, f, protocol=pickle.HIGHEST_PROTOCOL)
         gc.disable()  # dumping allocates many small tuples: no need to scan the state

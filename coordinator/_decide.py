@@ -16,14 +16,20 @@ from typing import TYPE_CHECKING, Literal
 
 from conflux.coordinator._automation import decide_automation
 from conflux.coordinator._backfill import chunk_request
+from conflux.coordinator._freshness import decide_freshness
 from conflux.coordinator._instigators import decide_instigators
 from conflux.coordinator._planner import plan_run
 from conflux.coordinator._queue import QueueLimits
 from conflux.coordinator._state import TERMINAL, queue_keys
 from conflux.events import (
+    AssetCheckEvaluated,
+    AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     BackfillCompleted,
     ConfluxError,
+    DynamicPartitionsAdded,
+    DynamicPartitionsDeleted,
     MaterializationRequested,
     RunCompleted,
     RunHeld,
@@ -44,7 +50,6 @@ if TYPE_CHECKING:
     from conflux.coordinator._backfill import BackfillState
     from conflux.coordinator._planner import Plan, WorkItem
     from conflux.coordinator._state import CoordinatorState, ItemStatus, RunState
-    from conflux.events import AssetCheckEvaluated
 
 PRODUCER = "coordinator"
 
@@ -60,6 +65,11 @@ Decision = (
     | TickRequested
     | TickCompleted
     | AutomationEvaluated
+    | AssetCheckEvaluated
+    | AssetMaterialized
+    | AssetObserved
+    | DynamicPartitionsAdded
+    | DynamicPartitionsDeleted
 )
 """What the coordinator emits."""
 
@@ -107,6 +117,7 @@ def decide(
     events: list[Decision] = []
     events.extend(decide_instigators(state, now))
     events.extend(decide_automation(state, now))
+    events.extend(decide_freshness(state, now))
     events.extend(_decide_backfills(state, now))
     touched: list[RunState] = []
     for run_id in state.take_dirty():
@@ -138,13 +149,16 @@ def _decide_run(state: CoordinatorState, run: RunState, now: datetime) -> list[D
             plan = plan_run(request, state.definitions)
         except ConfluxError as exc:
             what = "can no longer be planned: " if run.started is not None else ""
-            return [_completed(run, now, request.event_id, reason=what + _one_line(exc))]
+            return [
+                _completed(run, now, request.event_id, state.epoch, reason=what + _one_line(exc))
+            ]
         state.attach_plan(run.run_id, plan)
     if run.started is None:
         run.started = RunStarted(
             event_id=started_id(run.run_id),
             time=now,
             producer=PRODUCER,
+            epoch=state.epoch,
             correlation_id=run.run_id,
             causation_id=request.event_id,
             run_id=run.run_id,
@@ -179,7 +193,7 @@ def _decide_run(state: CoordinatorState, run: RunState, now: datetime) -> list[D
             continue
         if canceled is not None:
             decision: WorkItemSkipped | str | None = _skipped(
-                run, item, now, canceled, cause=run.started.event_id
+                run, item, now, canceled, cause=run.started.event_id, epoch=state.epoch
             )
         elif status == "retrying":
             decision = _READY if run.retry_due(item)[0] <= now else None
@@ -219,6 +233,7 @@ def _held(state: CoordinatorState, run: RunState, location: str, now: datetime) 
         event_id=derived_id("run-held", run.run_id, location, cause),
         time=now,
         producer=PRODUCER,
+        epoch=state.epoch,
         correlation_id=run.run_id,
         causation_id=cause,
         run_id=run.run_id,
@@ -261,10 +276,10 @@ def _decide_item(
             reason = (
                 f"upstream {', '.join(dep.asset_keys)}{_at(dep.partition_label)} failed ({why})"
             )
-            return _skipped(run, item, now, reason, cause=cause)
+            return _skipped(run, item, now, reason, cause=cause, epoch=state.epoch)
         if status == "skipped":
             skip = new_skips.get(dep_id) or run.skipped[dep_id]
-            return _skipped(run, item, now, skip.reason, cause=skip.event_id)
+            return _skipped(run, item, now, skip.reason, cause=skip.event_id, epoch=state.epoch)
         if status != "materialized":
             ready = False
             continue
@@ -276,7 +291,7 @@ def _decide_item(
                 f"blocking check {gate.check_name} on {gate.asset_key}"
                 f"{_at(gate.partition_key)} failed"
             )
-            return _skipped(run, item, now, reason, cause=gate.event_id)
+            return _skipped(run, item, now, reason, cause=gate.event_id, epoch=state.epoch)
     if not ready:
         return None  # wait for upstream
     if not state.location_loaded(item.location):
@@ -287,7 +302,7 @@ def _decide_item(
         asset = graph.assets.get(key)
         if asset is None or asset.node != item.node or graph.location_of(key) != item.location:
             reason = f"asset {key} is no longer defined by location {item.location}"
-            return _skipped(run, item, now, reason, cause=started_event_id)
+            return _skipped(run, item, now, reason, cause=started_event_id, epoch=state.epoch)
     return _READY
 
 
@@ -336,7 +351,9 @@ def _maybe_completed(state: CoordinatorState, run: RunState, now: datetime) -> R
     assert run.started is not None
     cause = max(stamps)[1] if stamps else run.started.event_id
     canceled = _cancel_reason(state, run) is not None
-    return _completed(run, now, cause, plan=plan, new_skips=new_skips, canceled=canceled)
+    return _completed(
+        run, now, cause, state.epoch, plan=plan, new_skips=new_skips, canceled=canceled
+    )
 
 
 # -- the run queue -------------------------------------------------------------------------
@@ -413,23 +430,27 @@ def _decide_backfills(state: CoordinatorState, now: datetime) -> list[Decision]:
         if backfill.completed is not None or backfill.request is None or backfill.active:
             continue
         if backfill.canceled is not None:
-            events.append(_backfill_completed(backfill, now, "canceled"))
+            events.append(_backfill_completed(backfill, now, "canceled", state.epoch))
             continue
         try:
             space = resolve_space(backfill.request, state.definitions)
         except ConfluxError as exc:
-            events.append(_backfill_completed(backfill, now, "failed", reason=_one_line(exc)))
+            events.append(
+                _backfill_completed(backfill, now, "failed", state.epoch, reason=_one_line(exc))
+            )
             continue
         index = backfill.next_chunk
         request = None
         while index < space.chunk_count and request is None:
-            request = chunk_request(backfill, space, index, state.assets, now)
+            request = chunk_request(backfill, space, index, state.assets, now, state.epoch)
             index += 1
         if request is not None:
             events.append(request)
         else:
             failed = any(c.status != "success" for c in backfill.done.values())
-            events.append(_backfill_completed(backfill, now, "failed" if failed else "success"))
+            events.append(
+                _backfill_completed(backfill, now, "failed" if failed else "success", state.epoch)
+            )
     state.dirty_backfills.clear()
     return events
 
@@ -438,6 +459,7 @@ def _backfill_completed(
     backfill: BackfillState,
     now: datetime,
     status: Literal["success", "failed", "canceled"],
+    epoch: int,
     *,
     reason: str | None = None,
 ) -> BackfillCompleted:
@@ -448,6 +470,7 @@ def _backfill_completed(
         event_id=derived_id("backfill-completed", backfill.backfill_id),
         time=now,
         producer=PRODUCER,
+        epoch=epoch,
         correlation_id=backfill.backfill_id,
         causation_id=(
             backfill.canceled.event_id
@@ -502,6 +525,7 @@ def _dispatched(
         event_id=dispatch_id(item.work_item_id, attempt),
         time=now,
         producer=PRODUCER,
+        epoch=state.epoch,
         correlation_id=run.run_id,
         causation_id=cause,
         work_item_id=item.work_item_id,
@@ -520,12 +544,13 @@ def _dispatched(
 
 
 def _skipped(
-    run: RunState, item: WorkItem, now: datetime, reason: str, *, cause: str
+    run: RunState, item: WorkItem, now: datetime, reason: str, *, cause: str, epoch: int
 ) -> WorkItemSkipped:
     return WorkItemSkipped(
         event_id=skip_id(item.work_item_id),
         time=now,
         producer=PRODUCER,
+        epoch=epoch,
         correlation_id=run.run_id,
         causation_id=cause,
         work_item_id=item.work_item_id,
@@ -542,6 +567,7 @@ def _completed(
     run: RunState,
     now: datetime,
     cause: str,
+    epoch: int,
     *,
     reason: str | None = None,
     plan: Plan | None = None,
@@ -560,6 +586,7 @@ def _completed(
         event_id=completed_id(run.run_id),
         time=now,
         producer=PRODUCER,
+        epoch=epoch,
         correlation_id=run.run_id,
         causation_id=cause,
         run_id=run.run_id,

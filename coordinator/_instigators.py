@@ -34,7 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 from conflux.events import (
     AnyEvent,
+    AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
+    DynamicPartitionsAdded,
+    DynamicPartitionsDeleted,
     MaterializationRequested,
     RunRequestSpec,
     ScheduleSnapshot,
@@ -53,7 +57,7 @@ from conflux.projections.folds import (
 
 if TYPE_CHECKING:
     from conflux.coordinator._state import CoordinatorState
-    from conflux.projections.folds import DefinitionsProjection, LocationState
+    from conflux.projections.folds import DefinitionsProjection, InstigatorRecord, LocationState
 
 log = logging.getLogger("conflux.coordinator.instigators")
 
@@ -68,6 +72,17 @@ BUFFERED_EVENTS = 20
 """Latest materializations kept per monitored asset (what an asset sensor tick may get)."""
 
 Spec = tuple[str, ScheduleSnapshot | SensorSnapshot]
+Decided = (
+    TickRequested
+    | TickCompleted
+    | MaterializationRequested
+    | AssetCheckEvaluated
+    | DynamicPartitionsAdded
+    | DynamicPartitionsDeleted
+    | AssetMaterialized
+    | AssetObserved
+)
+"""What instigators decide: ticks, their runs and reported events, freshness results."""
 """(location, snapshot) of a defined schedule or sensor."""
 
 
@@ -77,7 +92,10 @@ class InstigatorState:
 
     facts: InstigatorFacts = field(default_factory=InstigatorFacts)
     pending: list[TickCompleted] = field(default_factory=list)
-    """Completed ticks with run requests not yet turned into runs."""
+    """Completed ticks with run requests, asset events or partition changes not yet acted on."""
+    reported: set[str] = field(default_factory=set)
+    """Pending ticks whose asset events and partition changes are already on the log (seen
+    while replaying it): they are not emitted again."""
     buffer: dict[str, list[AssetMaterialized]] = field(default_factory=dict)
     """Asset key -> its latest materializations: of monitored assets only once a snapshot
     has been folded, of every asset before (a replay may read the assets topic before the
@@ -104,8 +122,16 @@ class InstigatorState:
         if accepted is None:
             return
         self._dirty.add(accepted.name)
-        if isinstance(accepted, TickCompleted) and accepted.run_requests:
+        if isinstance(accepted, TickCompleted) and (
+            accepted.run_requests or accepted.asset_events or accepted.dynamic_partitions_requests
+        ):
             self.pending.append(accepted)
+
+    def note_reported(self, event: AnyEvent) -> None:
+        """An event emitted for a pending tick's asset events was folded (a replay)."""
+        cause = event.causation_id
+        if cause is not None and any(t.event_id == cause for t in self.pending):
+            self.reported.add(cause)
 
     def note_materialized(self, event: AssetMaterialized) -> None:
         """An asset materialized: keep it for the asset sensors that monitor it, wake them."""
@@ -252,13 +278,11 @@ def _put_in_order(events: list[AssetMaterialized]) -> None:
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def decide_instigators(
-    state: CoordinatorState, now: datetime
-) -> list[TickRequested | TickCompleted | MaterializationRequested]:
+def decide_instigators(state: CoordinatorState, now: datetime) -> list[Decided]:
     """The ticks due by `now`, and the runs that completed ticks ask for."""
     inst = state.instigators
     specs = inst.refresh(state.definitions)
-    events: list[TickRequested | TickCompleted | MaterializationRequested] = []
+    events: list[Decided] = []
     if inst.pending:
         events.extend(_runs(state, specs, now))
     if inst._dirty:
@@ -270,16 +294,14 @@ def decide_instigators(
     return events
 
 
-def _tick(
-    state: CoordinatorState, name: str, spec: Spec | None, now: datetime
-) -> list[TickRequested | TickCompleted | MaterializationRequested]:
+def _tick(state: CoordinatorState, name: str, spec: Spec | None, now: datetime) -> list[Decided]:
     inst = state.instigators
     rec = inst.facts.records.get(name)
-    out: list[TickRequested | TickCompleted | MaterializationRequested] = []
+    out: list[Decided] = []
     if rec is not None:
         for request in sorted(rec.outstanding.values(), key=lambda r: r.tick_time):
             if request.time + timedelta(seconds=request.timeout_s + LOST_MARGIN_S) <= now:
-                out.append(_lost(request, now))
+                out.append(_lost(request, now, state.epoch))
     inst._dirty.add(name)  # queued again once what is emitted here is folded (or at once)
     if spec is None or effective_status(rec, spec[1].default_status) != "running":
         return out
@@ -295,6 +317,10 @@ def _tick(
                 out.append(_request(state, location, "schedule", name, tick_id, tick_time, now))
             else:
                 out.append(_schedule_tick(state, location, snap, tick_id, tick_time, now))
+    elif snap.kind in ("freshness", "automation_condition") and not (
+        snap.kind == "automation_condition" and snap.use_user_code_server
+    ):
+        out.extend(_coordinator_sensor_tick(state, location, snap, rec, now))
     elif rec is None or not rec.outstanding:  # a lost tick is folded first, then the next
         last = rec.last_request_time if rec is not None else None
         if last is None or now >= last + timedelta(seconds=snap.minimum_interval_seconds):
@@ -304,6 +330,51 @@ def _tick(
                 out.append(
                     _request(state, location, "sensor", name, tick_id, now, now, snap, events)
                 )
+    return out
+
+
+def _coordinator_sensor_tick(
+    state: CoordinatorState,
+    location: str,
+    snap: SensorSnapshot,
+    rec: InstigatorRecord | None,
+    now: datetime,
+) -> list[Decided]:
+    """A tick of a sensor with no user function, decided here (no worker is asked).
+
+    A freshness sensor evaluates its due freshness checks (`_freshness`); an automation
+    condition sensor only records that it ticked (automation itself is event-driven).
+    """
+    from conflux.coordinator._freshness import due_checks, evaluate
+
+    last = rec.last_request_time if rec is not None else None
+    last_done = rec.last_completed.time if rec is not None and rec.last_completed else None
+    since = max((t for t in (last, last_done) if t is not None), default=None)
+    if since is not None and now < since + timedelta(seconds=snap.minimum_interval_seconds):
+        return []
+    tick_id = derived_id("sensor-tick", snap.name, now.isoformat())
+    out: list[Decided] = []
+    if snap.kind == "freshness":
+        for text in due_checks(state, snap.check_keys, now):
+            asset_key, _, name = text.rpartition(":")
+            out.append(evaluate(state, (asset_key, name), now, cause=tick_id))
+    done = len(out)
+    out.append(
+        TickCompleted(
+            event_id=derived_id("tick-completed", tick_id),
+            time=now,
+            producer=PRODUCER,
+            correlation_id=tick_id,
+            instigator_type="sensor",
+            name=snap.name,
+            location=location,
+            tick_id=tick_id,
+            tick_time=now,
+            status="success" if done else "skipped",
+            skip_reason=None if done else "nothing to evaluate",
+            cursor=rec.cursor if rec is not None else None,
+        )
+    )
     return out
 
 
@@ -324,6 +395,7 @@ def _request(
         event_id=derived_id("tick-requested", tick_id),
         time=now,
         producer=PRODUCER,
+        epoch=state.epoch,
         correlation_id=tick_id,
         instigator_type="sensor" if kind == "sensor" else "schedule",
         name=name,
@@ -349,6 +421,7 @@ def _schedule_tick(
         "event_id": tick_id,
         "time": now,
         "producer": PRODUCER,
+        "epoch": state.epoch,
         "correlation_id": tick_id,
         "instigator_type": "schedule",
         "name": snap.name,
@@ -373,12 +446,63 @@ def _schedule_tick(
     return TickCompleted(**common, status="success", run_requests=(spec,))
 
 
-def _lost(request: TickRequested, now: datetime) -> TickCompleted:
+def _reported(
+    tick: TickCompleted, now: datetime
+) -> list[DynamicPartitionsAdded | DynamicPartitionsDeleted | AssetMaterialized | AssetObserved]:
+    """The events a sensor tick's partition changes and asset events stand for."""
+    out: list[DynamicPartitionsAdded | DynamicPartitionsDeleted | AssetMaterialized | AssetObserved]
+    out = []
+    who = f"{tick.instigator_type}:{tick.name}"
+    common = {"time": now, "producer": PRODUCER, "causation_id": tick.event_id}
+    for index, change in enumerate(tick.dynamic_partitions_requests):
+        kind = DynamicPartitionsAdded if change.action == "add" else DynamicPartitionsDeleted
+        out.append(
+            kind(
+                event_id=derived_id("sensor-partitions", tick.tick_id, str(index)),
+                partitions_def_name=change.partitions_def_name,
+                partition_keys=change.partition_keys,
+                requested_by=who,
+                **common,
+            )
+        )
+    for index, reported in enumerate(tick.asset_events):
+        event_id = derived_id("sensor-asset-event", tick.tick_id, str(index))
+        if reported.kind == "materialization":
+            out.append(
+                AssetMaterialized(
+                    event_id=event_id,
+                    asset_key=reported.asset_key,
+                    partition_key=reported.partition_key,
+                    data_version=reported.data_version or event_id[:16],
+                    source="reported",
+                    metadata=reported.metadata,
+                    **common,
+                )
+            )
+        else:
+            out.append(
+                AssetObserved(
+                    event_id=event_id,
+                    asset_key=reported.asset_key,
+                    partition_key=reported.partition_key,
+                    data_version=reported.data_version,
+                    description=reported.description,
+                    metadata=reported.metadata,
+                    source="sensor",
+                    tick_id=tick.tick_id,
+                    **common,
+                )
+            )
+    return out
+
+
+def _lost(request: TickRequested, now: datetime, epoch: int) -> TickCompleted:
     waited = request.timeout_s + LOST_MARGIN_S
     return TickCompleted(
         event_id=derived_id("tick-lost", request.tick_id),
         time=now,
         producer=PRODUCER,
+        epoch=epoch,
         correlation_id=request.tick_id,
         causation_id=request.event_id,
         instigator_type=request.instigator_type,
@@ -398,12 +522,32 @@ def _lost(request: TickRequested, now: datetime) -> TickCompleted:
 
 def _runs(
     state: CoordinatorState, specs: dict[str, Spec], now: datetime
-) -> list[MaterializationRequested]:
-    """One `MaterializationRequested` per run request of the pending ticks, none twice."""
+) -> list[
+    MaterializationRequested
+    | DynamicPartitionsAdded
+    | DynamicPartitionsDeleted
+    | AssetMaterialized
+    | AssetObserved
+]:
+    """What the pending ticks ask for: partition changes, asset events, then the runs.
+
+    One `MaterializationRequested` per run request, none twice (run keys). Partition
+    changes come first, so a run request may name a key its tick added.
+    """
     inst = state.instigators
-    out: list[MaterializationRequested] = []
+    out: list[
+        MaterializationRequested
+        | DynamicPartitionsAdded
+        | DynamicPartitionsDeleted
+        | AssetMaterialized
+        | AssetObserved
+    ] = []
     emitted: set[str] = set()
     for tick in inst.pending:
+        if tick.event_id in inst.reported:
+            inst.reported.discard(tick.event_id)
+        else:
+            out.extend(_reported(tick, now))
         spec = specs.get(tick.name)
         target = spec[1].asset_keys if spec is not None else ()
         base_tags = (
@@ -447,6 +591,7 @@ def _runs(
                     event_id=derived_id("instigator-run", run_id),
                     time=now,
                     producer=PRODUCER,
+                    epoch=state.epoch,
                     correlation_id=run_id,
                     causation_id=tick.event_id,
                     run_id=run_id,

@@ -68,6 +68,7 @@ def lost_attempts(
                 event_id=derived_id("abandon", work_item_id, str(attempt)),
                 time=now,
                 producer="coordinator",
+                epoch=state.epoch,
                 correlation_id=run_id,
                 causation_id=run.dispatched[work_item_id].event_id
                 if work_item_id in run.dispatched

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from conflux.coordinator._state import CoordinatorState
+from conflux.events import FENCED_TYPES
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -22,7 +23,10 @@ def coordinator_fold() -> tuple[CoordinatorState, Callable[[list[ConsumedEvent]]
     state = CoordinatorState()
 
     def fold(records: list[ConsumedEvent]) -> None:
-        for record in records:
-            state.apply(record.event)
+        apply, admit = state.apply, state.fence.admit
+        for record in records:  # through the epoch fence, as the live coordinator folds
+            event = record.event
+            if event.type not in FENCED_TYPES or admit(event, record.topic, record.partition):
+                apply(event)
 
     return state, fold

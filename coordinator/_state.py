@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING
 
 from conflux.coordinator._automation import NOTED_TYPES, AutomationState
 from conflux.coordinator._backfill import BackfillState
+from conflux.coordinator._freshness import NOTED_TYPES as FRESHNESS_TYPES, FreshnessState
 from conflux.coordinator._instigators import InstigatorState
+from conflux.coordinator._leadership import ClaimsFold
 from conflux.coordinator._run_state import (
     TERMINAL,
     ItemStatus,
@@ -33,6 +35,7 @@ from conflux.events import (
     AnyEvent,
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     BackfillCanceled,
     BackfillCompleted,
@@ -40,7 +43,9 @@ from conflux.events import (
     DefinitionsPublished,
     DynamicPartitionsAdded,
     DynamicPartitionsDeleted,
+    EpochFence,
     InstigatorStatusChanged,
+    LeadershipClaimed,
     LocationLoadFailed,
     MaterializationRequested,
     PartitionFailed,
@@ -63,6 +68,12 @@ if TYPE_CHECKING:
     from conflux.coordinator._planner import Plan, WorkItem
 
 __all__ = ["TERMINAL", "CoordinatorState", "ItemStatus", "Outcome", "RunProgress", "RunState"]
+
+
+_REPORTED = frozenset(
+    {"AssetMaterialized", "AssetObserved", "DynamicPartitionsAdded", "DynamicPartitionsDeleted"}
+)
+"""Event types a sensor tick may stand for (see `InstigatorState.note_reported`)."""
 
 
 def queue_keys(item: WorkItem) -> tuple[str, ...]:
@@ -88,6 +99,11 @@ class CoordinatorState:
         timers: heap of (due time, run id, work item id) for retries.
         instigators: schedules and sensors (status, ticks, cursors).
         automation: what declarative automation evaluates next.
+        freshness: freshness checks, their results, and updates not yet answered.
+        fence: per partition, the highest leadership epoch marked: what `fold` refuses.
+        claims: the leader topic's claims (who leads, under which epoch).
+        epoch: the epoch `decide` stamps decisions with (set by the service when it
+            becomes the leader; not a fold).
     """
 
     definitions: DefinitionsProjection = field(default_factory=DefinitionsProjection)
@@ -102,7 +118,21 @@ class CoordinatorState:
     timers: list[tuple[datetime, str, str]] = field(default_factory=list)
     instigators: InstigatorState = field(default_factory=InstigatorState)
     automation: AutomationState = field(default_factory=AutomationState)
+    freshness: FreshnessState = field(default_factory=FreshnessState)
+    fence: EpochFence = field(default_factory=EpochFence)
+    claims: ClaimsFold = field(default_factory=ClaimsFold)
+    epoch: int = 0
     _item_run: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def fold(self, event: AnyEvent, topic: str, partition: int) -> bool:
+        """Fold an event read at (topic, partition), unless a newer epoch's mark fenced it.
+
+        Returns False for a refused decision (see `conflux.events.EpochFence`).
+        """
+        if not self.fence.admit(event, topic, partition):
+            return False
+        self.apply(event)
+        return True
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event (idempotent; events of other types are ignored)."""
@@ -114,6 +144,8 @@ class CoordinatorState:
             case PartitionStarted():
                 self.assets.apply(event)
                 self._record_started(event)
+            case AssetObserved():
+                self._record_materialized(event)  # it completes its work item
             case PartitionFailed():
                 self.assets.apply(event)
                 self._record_failed(event)
@@ -182,10 +214,16 @@ class CoordinatorState:
                 if backfill.completed is None:
                     backfill.completed = event
                     self.dirty_backfills.discard(event.backfill_id)
+            case LeadershipClaimed():
+                self.claims.apply(event)
             case _:
                 pass
+        if event.type in _REPORTED and self.instigators.pending:
+            self.instigators.note_reported(event)
         if event.type in NOTED_TYPES:
             self.automation.apply(event)
+        if event.type in FRESHNESS_TYPES:
+            self.freshness.apply(event)
 
     # -- queries -------------------------------------------------------------------------
 
@@ -278,7 +316,7 @@ class CoordinatorState:
                 run.full_check = True
                 self.dirty.add(run_id)
 
-    def _record_materialized(self, event: AssetMaterialized) -> None:
+    def _record_materialized(self, event: AssetMaterialized | AssetObserved) -> None:
         if event.work_item_id is None:
             return  # reported, or not part of a run: asset state only
         run = self._active(event.run_id or self._item_run.get(event.work_item_id))

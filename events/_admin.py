@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from confluent_kafka import KafkaError, KafkaException
@@ -151,8 +152,15 @@ def wait_for_broker(bootstrap: str, timeout: float = 10.0) -> None:
     raise unavailable(bootstrap, f"did not answer within {timeout:g}s", last)
 
 
-def topic_states(client: Any, bootstrap: str, timeout: float) -> dict[str, int]:
-    """Topic -> partition count, for the topics whose every partition has a leader."""
+def topic_states(
+    client: Any, bootstrap: str, timeout: float, *, need_leaders: bool = False
+) -> dict[str, int]:
+    """Topic -> partition count, for the topics that exist.
+
+    With `need_leaders`, only topics whose every partition has a leader count: what a
+    topic just created needs before a client may use it. An existing topic whose
+    partitions are between leaders (a broker of the cluster just died) still exists.
+    """
     try:
         metadata = client.list_topics(timeout=timeout)
     except KafkaException as exc:
@@ -160,21 +168,29 @@ def topic_states(client: Any, bootstrap: str, timeout: float) -> dict[str, int]:
     return {
         name: len(t.partitions)
         for name, t in metadata.topics.items()
-        if t.error is None and t.partitions and all(p.leader >= 0 for p in t.partitions.values())
+        if t.error is None
+        and t.partitions
+        and (not need_leaders or all(p.leader >= 0 for p in t.partitions.values()))
     }
 
 
 def await_topics(
-    client: Any, bootstrap: str, names: Sequence[str], timeout: float
+    client: Any,
+    bootstrap: str,
+    names: Sequence[str],
+    timeout: float,
+    *,
+    need_leaders: bool = False,
 ) -> dict[str, int]:
-    """Partition counts of `names` once metadata shows them all.
+    """Partition counts of `names` once metadata shows them all (with leaders, if asked).
 
     Raises:
         InfrastructureError: some topics are still missing after `timeout` seconds.
     """
     deadline = time.monotonic() + timeout
     while True:
-        known = topic_states(client, bootstrap, max(deadline - time.monotonic(), 1.0))
+        remaining = max(deadline - time.monotonic(), 1.0)
+        known = topic_states(client, bootstrap, remaining, need_leaders=need_leaders)
         missing = [n for n in names if n not in known]
         if not missing:
             return {n: known[n] for n in names}
@@ -187,6 +203,51 @@ def await_topics(
         time.sleep(0.1)
 
 
+def partition_counts(bootstrap: str, names: Sequence[str], timeout: float = 10.0) -> dict[str, int]:
+    """The partition count of each topic of `names`, as the broker has them now.
+
+    Raises:
+        BrokerUnavailableError: the broker did not answer.
+        InfrastructureError: a topic does not exist (the message names it).
+    """
+    return await_topics(admin_client(bootstrap), bootstrap, list(names), timeout)
+
+
+@dataclass(frozen=True)
+class BrokerInfo:
+    """One broker of the cluster, as the cluster metadata shows it."""
+
+    id: int
+    host: str
+    port: int
+    state: Literal["online", "offline"]
+    """`offline`: partitions name it as a replica, but the cluster lists it no more."""
+    controller: bool = False
+
+
+def describe_brokers(bootstrap: str, timeout: float = 2.0) -> list[BrokerInfo]:
+    """Every broker the cluster metadata knows: those it lists, and replicas it lacks.
+
+    Raises:
+        BrokerUnavailableError: no broker answered within `timeout`.
+    """
+    try:
+        metadata = admin_client(bootstrap).list_topics(timeout=timeout)
+    except KafkaException as exc:
+        raise unavailable(bootstrap, f"did not answer within {timeout:g}s", exc) from exc
+    controller = getattr(metadata, "controller_id", -1)
+    found = {
+        b.id: BrokerInfo(b.id, b.host or "", b.port or 0, "online", b.id == controller)
+        for b in metadata.brokers.values()
+    }
+    for topic in metadata.topics.values():
+        for part in (topic.partitions or {}).values():
+            for replica in part.replicas:
+                if replica not in found:
+                    found[replica] = BrokerInfo(replica, "", 0, "offline")
+    return [found[k] for k in sorted(found)]
+
+
 def ensure_topics(
     bootstrap: str,
     specs: Iterable[TopicSpec],
@@ -196,9 +257,10 @@ def ensure_topics(
 ) -> None:
     """Create the topics that do not exist yet (idempotent).
 
-    Returns once metadata shows every topic with a leader for each partition, so a client
-    created next finds them. An existing topic is left as it is (a different partition
-    count is logged, not changed).
+    Returns once metadata shows every topic, and each topic it created with a leader for
+    each partition, so a client created next finds them. An existing topic is left as it
+    is (a different partition count is logged, not changed), and counts even while some of
+    its partitions are between leaders (a broker of the cluster just died).
 
     Args:
         bootstrap: the broker.
@@ -219,9 +281,11 @@ def ensure_topics(
 
     new = [NewTopic(s.name, s.partitions, replication_factor) for s in wanted.values()]
     futures = admin.create_topics(new, request_timeout=timeout, operation_timeout=timeout)
+    created: list[str] = []
     for name, future in futures.items():
         try:
             future.result(timeout=max(deadline - time.monotonic(), 0.1))
+            created.append(name)
         except KafkaException as exc:
             err = exc.args[0] if exc.args else None
             if isinstance(err, KafkaError) and err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
@@ -234,6 +298,9 @@ def ensure_topics(
         except TimeoutError as exc:
             raise unavailable(bootstrap, f"did not create {name} within {timeout:g}s") from exc
     counts = await_topics(admin, bootstrap, list(wanted), max(deadline - time.monotonic(), 1.0))
+    if created:  # a client created next must find every new partition with its leader
+        remaining = max(deadline - time.monotonic(), 1.0)
+        await_topics(admin, bootstrap, created, remaining, need_leaders=True)
     for name, count in counts.items():
         if count != wanted[name].partitions:
             _log.warning("topic %s has %d partitions, not %d", name, count, wanted[name].partitions)

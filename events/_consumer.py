@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 
 _log = logging.getLogger("conflux.events")
 
+DEAD_LETTER_VALUE_BYTES = 64 * 1024
+"""How much of a bad record a dead letter keeps: enough to see what it was, small enough
+that the dead letter (base64 or escaped JSON of it) fits in any broker's message limit."""
+
 _REDELIVERED_ON_COMMIT_ERROR = {
     KafkaError.REBALANCE_IN_PROGRESS,
     KafkaError.ILLEGAL_GENERATION,
@@ -232,6 +236,10 @@ class EventConsumer:
             except EventValidationError as exc:
                 dead.append(self._dead_letter(msg, key, exc.reason))
                 continue
+            except Exception as exc:  # decode_event promises otherwise: a bug, not a stop
+                _log.exception("decoding %s[%d]@%d failed unexpectedly", topic, partition, offset)
+                dead.append(self._dead_letter(msg, key, f"{type(exc).__name__}: {exc}"))
+                continue
             events.append(
                 ConsumedEvent(event, topic, partition, offset, key, msg.timestamp()[1], value)
             )
@@ -334,6 +342,13 @@ class EventConsumer:
     def _on_message_error(self, err: KafkaError, topic: str, partition: int) -> None:
         if err.code() == KafkaError._PARTITION_EOF:
             self._at_end.add((topic, partition))
+        elif err.code() == KafkaError.INVALID_SESSION_TIMEOUT:
+            # The group would never assign anything: say so rather than wait forever.
+            raise InfrastructureError(
+                f"the broker at {self._bootstrap} refused the consumer group's session "
+                f"({err.str()}): it must lie within the brokers' group.min.session.timeout.ms "
+                "and group.max.session.timeout.ms (a coordinator's is --session-timeout)"
+            )
         elif err.code() == KafkaError.UNKNOWN_TOPIC_OR_PART or err.fatal():
             raise InfrastructureError(f"consuming {topic} failed: {err.str()}")
         else:  # transient (transport, leader change): librdkafka retries by itself
@@ -341,6 +356,8 @@ class EventConsumer:
 
     def _dead_letter(self, msg: Message, key: str | None, reason: str) -> RecordDeadLettered:
         raw = msg.value() or b""
+        size = len(raw) if len(raw) > DEAD_LETTER_VALUE_BYTES else None
+        raw = raw[:DEAD_LETTER_VALUE_BYTES]
         try:
             value, as_base64 = raw.decode("utf-8"), False
         except UnicodeDecodeError:
@@ -354,7 +371,8 @@ class EventConsumer:
             key=key,
             value=value,
             value_base64=as_base64,
-            reason=reason,
+            reason=reason[:1000],
+            value_size=size,
             producer=self._client_id,
             # One id per source record: consumers that dead-letter the same record make
             # duplicates that folds drop (rule 5).

@@ -8,7 +8,9 @@
     │   ├── UnknownDependencyError
     │   ├── DuplicateAssetKeyError
     │   ├── IncompatiblePartitionMappingError
-    │   └── InvalidPartitionKeyError    (also ValueError)
+    │   └── InvalidPartitionKeyError    (also InvalidInvocationError, ValueError)
+    ├── InvalidInvocationError          a function was called with arguments it cannot take
+    ├── InvariantViolationError         definitions or a call broke a rule Conflux relies on
     ├── SelectionError                  a selection names assets that do not exist (also ValueError)
     ├── LocationLoadError               a code location could not be imported or loaded
     ├── InfrastructureError             something outside the user's code is not there or broken
@@ -18,6 +20,12 @@
     │   └── StateDirError               (also FileNotFoundError)
     ├── EventValidationError            a record on a topic is not a valid event (also ValueError)
     └── UserCodeError                   wraps what an asset function raised
+
+Dagster's names for the same families are aliases, so a ported `except` or
+`pytest.raises` keeps working: `DagsterError` is `ConfluxError`,
+`DagsterInvalidDefinitionError` is `DefinitionError`, `DagsterInvalidInvocationError` is
+`InvalidInvocationError`, `DagsterInvariantViolationError` is `InvariantViolationError`,
+`DagsterUnknownPartitionError` is `InvalidPartitionKeyError`.
 """
 
 from __future__ import annotations
@@ -55,7 +63,15 @@ class IncompatiblePartitionMappingError(DefinitionError):
     """A partition mapping cannot map between the two partitions definitions it joins."""
 
 
-class InvalidPartitionKeyError(DefinitionError, ValueError):
+class InvalidInvocationError(ConfluxError):
+    """A function was called with arguments it cannot take (Dagster's name: see the aliases)."""
+
+
+class InvariantViolationError(ConfluxError):
+    """Definitions or a call broke a rule Conflux relies on (Dagster's name: see the aliases)."""
+
+
+class InvalidPartitionKeyError(DefinitionError, InvalidInvocationError, ValueError):
     """A partition key is not in the partitions definition."""
 
 
@@ -111,8 +127,14 @@ class EventValidationError(ConfluxError, ValueError):
     """
 
     def __init__(self, reason: str) -> None:
+        # One line whatever the record held (a type name with a newline in it, say):
+        # control characters are shown escaped.
+        reason = reason.translate(_ESCAPED_CONTROLS)
         super().__init__(reason)
         self.reason = reason
+
+
+_ESCAPED_CONTROLS = {c: f"\\x{c:02x}" for c in [*range(32), 127]}
 
 
 class UserCodeError(ConfluxError):
@@ -127,3 +149,15 @@ class UserCodeError(ConfluxError):
         super().__init__(message)
         self.error_type = error_type
         self.user_traceback = user_traceback
+
+
+DagsterError = ConfluxError
+"""Dagster's name for the root of its errors."""
+DagsterInvalidDefinitionError = DefinitionError
+"""Dagster's name: the user's definitions are wrong."""
+DagsterInvalidInvocationError = InvalidInvocationError
+"""Dagster's name: a function was called with arguments it cannot take."""
+DagsterInvariantViolationError = InvariantViolationError
+"""Dagster's name: a rule the system relies on was broken."""
+DagsterUnknownPartitionError = InvalidPartitionKeyError
+"""Dagster's name: a partition key that the partitions definition does not have."""

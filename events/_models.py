@@ -80,6 +80,9 @@ class MaterializationRequested(Event):
     """Somebody asked for assets (and partitions) to be materialized; a run follows."""
 
     type: Literal["MaterializationRequested"] = "MaterializationRequested"
+    epoch: int | None = None
+    """The leadership epoch of the coordinator that decided it; None when a person or a
+    worker made it (a coordinator's without one is of epoch 0, before leadership)."""
     run_id: str
     selection: str
     """The selection as the requester wrote it (for audit)."""
@@ -99,6 +102,8 @@ class RunStarted(Event):
     """The coordinator accepted a request and planned its work."""
 
     type: Literal["RunStarted"] = "RunStarted"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     run_id: str
     asset_keys: tuple[str, ...]
     partition_count: int
@@ -114,6 +119,8 @@ class WorkItemDispatched(Event):
     """
 
     type: Literal["WorkItemDispatched"] = "WorkItemDispatched"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     work_item_id: str
     """Deterministic: (run, node, partition); the attempt is separate."""
     run_id: str
@@ -144,6 +151,8 @@ class WorkItemSkipped(Event):
     """A planned work item will not run, because an upstream failed in the same run."""
 
     type: Literal["WorkItemSkipped"] = "WorkItemSkipped"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     work_item_id: str
     run_id: str
     asset_keys: tuple[str, ...]
@@ -164,6 +173,8 @@ class RunHeld(Event):
     """
 
     type: Literal["RunHeld"] = "RunHeld"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     run_id: str
     location: str
     reason: str
@@ -174,6 +185,8 @@ class RunCompleted(Event):
     """A run ended: every work item materialized, failed or was skipped."""
 
     type: Literal["RunCompleted"] = "RunCompleted"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     run_id: str
     status: Literal["success", "failed", "canceled"]
     materialized: int = 0
@@ -191,6 +204,8 @@ class WorkItemAbandoned(Event):
     """
 
     type: Literal["WorkItemAbandoned"] = "WorkItemAbandoned"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     work_item_id: str
     run_id: str
     asset_keys: tuple[str, ...]
@@ -240,6 +255,8 @@ class BackfillCompleted(Event):
     """A backfill ended: every chunk completed, or it was canceled and drained."""
 
     type: Literal["BackfillCompleted"] = "BackfillCompleted"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     backfill_id: str
     status: Literal["success", "failed", "canceled"]
     chunks: int = 0
@@ -252,16 +269,25 @@ class BackfillCompleted(Event):
 # -- asset partitions -----------------------------------------------------------------
 
 
-class PartitionStarted(Event):
-    """A worker began executing an asset partition."""
+class _AttemptEvent(Event):
+    """What a worker reports about its attempt at one work item, for one asset partition.
 
-    type: Literal["PartitionStarted"] = "PartitionStarted"
+    `AssetMaterialized` carries the same fields, optionally: a reported materialization
+    (`conflux report`) belongs to no attempt.
+    """
+
     asset_key: str
     partition_key: str | None = None
     run_id: str
     work_item_id: str
     worker_id: str
     attempt: int = 1
+
+
+class PartitionStarted(_AttemptEvent):
+    """A worker began executing an asset partition."""
+
+    type: Literal["PartitionStarted"] = "PartitionStarted"
 
 
 class AssetMaterialized(Event):
@@ -283,16 +309,40 @@ class AssetMaterialized(Event):
     duration_ms: float | None = None
 
 
-class PartitionFailed(Event):
+class AssetObserved(Event):
+    """An asset partition was observed: its data version (and metadata) seen, not produced.
+
+    Dagster's `AssetObservation`: an observable source asset's function, a sensor's
+    `SensorResult(asset_events=[AssetObservation(...)])` or a report records what is there
+    without materializing it. Nothing is planned from it and it does not make the
+    partition materialized; a new data version counts as an update of an observable
+    source for automation (`newly_updated`, `data_version_changed`). Keyed like a
+    materialization of the same asset partition.
+    """
+
+    type: Literal["AssetObserved"] = "AssetObserved"
+    asset_key: str
+    partition_key: str | None = None
+    data_version: str | None = None
+    """The observed data version (None: the observation carries none)."""
+    description: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    source: Literal["executed", "reported", "sensor"] = "reported"
+    """`executed`: an observable source's function in a work item; `sensor`: a sensor
+    tick's asset events; `reported`: from outside (the CLI or an API)."""
+    run_id: str | None = None
+    work_item_id: str | None = None
+    """The work item that ran the observation function (it completes that item)."""
+    worker_id: str | None = None
+    attempt: int | None = None
+    tick_id: str | None = None
+    """The sensor tick that reported it, if any."""
+
+
+class PartitionFailed(_AttemptEvent):
     """An asset partition's execution raised; the work item failed."""
 
     type: Literal["PartitionFailed"] = "PartitionFailed"
-    asset_key: str
-    partition_key: str | None = None
-    run_id: str
-    work_item_id: str
-    worker_id: str
-    attempt: int = 1
     error_type: str
     message: str
     traceback: str = ""
@@ -313,6 +363,14 @@ class ComponentHeartbeat(Event):
     """For workers: the work item being executed, if any."""
     interval_s: float = 2.0
     """How often this component beats; readers call it gone after a few missed beats."""
+    pid: int | None = None
+    """The process id on its host (None: a beat from before it was reported)."""
+    role: Literal["active", "standby"] | None = None
+    """Coordinators: `active` decides, `standby` folds the log and waits to take over
+    (None: a coordinator from before leadership, which always decides)."""
+    epoch: int | None = None
+    """Coordinators: the leadership epoch it decides under (active), or the latest one it
+    has seen (standby)."""
 
 
 class RecordDeadLettered(Event):
@@ -324,9 +382,13 @@ class RecordDeadLettered(Event):
     source_offset: int
     key: str | None = None
     value: str
-    """The record's value, decoded as UTF-8 with replacement (base64 if `value_base64`)."""
+    """The record's value as UTF-8 (base64 if `value_base64`); only its first
+    `DEAD_LETTER_VALUE_BYTES` bytes when `value_size` is set."""
     value_base64: bool = False
     reason: str
+    value_size: int | None = None
+    """The value's full size in bytes, when it was too large to keep whole: a dead letter
+    must fit on the dead-letter topic whatever the record that caused it."""
 
 
 # -- dynamic partitions ---------------------------------------------------------------
@@ -425,6 +487,8 @@ class TickRequested(Event):
     """
 
     type: Literal["TickRequested"] = "TickRequested"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     instigator_type: Literal["schedule", "sensor"]
     name: str
     location: str
@@ -442,10 +506,61 @@ class TickRequested(Event):
     """When the instigator's previous tick completed (the sensor context shows it)."""
 
 
+class SensorAssetEvent(BaseModel):
+    """An asset event a sensor reported (`SensorResult(asset_events=[...])`).
+
+    The coordinator records it as an `AssetMaterialized` (`source="reported"`) or an
+    `AssetObserved` when it folds the tick.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["materialization", "observation"]
+    asset_key: str
+    partition_key: str | None = None
+    data_version: str | None = None
+    """None: a materialization gets a fresh data version; an observation carries none."""
+    description: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+class DynamicPartitionsChange(BaseModel):
+    """Keys a sensor adds to or deletes from a dynamic partitions definition."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Literal["add", "delete"]
+    partitions_def_name: str
+    partition_keys: tuple[str, ...]
+
+
+class CustomConditionResult(BaseModel):
+    """A custom automation condition's value, as a location's worker evaluated it.
+
+    Custom conditions (a user's `AutomationCondition` subclass) are user code, so the
+    coordinator never runs them (rule 7): the location's worker evaluates them on the
+    ticks of its automation condition sensor and reports the values here.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    root_key: str
+    """The asset whose condition holds the node (`asset:check` for a check's)."""
+    node_path: str
+    """The node's place in that condition's tree (`0.2.1`: root, third child, second)."""
+    true_partitions: tuple[str, ...] | None = None
+    """The partitions it is true for; None: every partition (or true, unpartitioned);
+    empty: none (or false)."""
+
+
 class TickCompleted(Event):
     """One tick of a schedule or sensor ended: what it asked for, skipped, or the error."""
 
     type: Literal["TickCompleted"] = "TickCompleted"
+    epoch: int | None = None
+    """The leadership epoch of the coordinator that decided it; None when a person or a
+    worker made it (a coordinator's without one is of epoch 0, before leadership)."""
     instigator_type: Literal["schedule", "sensor"]
     name: str
     location: str
@@ -462,6 +577,13 @@ class TickCompleted(Event):
     worker_id: str | None = None
     """The worker that evaluated it (None: decided by the coordinator alone)."""
     duration_ms: float | None = None
+    asset_events: tuple[SensorAssetEvent, ...] = ()
+    """Sensors: the asset events to record (the coordinator emits them, then the runs)."""
+    dynamic_partitions_requests: tuple[DynamicPartitionsChange, ...] = ()
+    """Sensors: dynamic partition keys to add or delete (emitted before the runs)."""
+    condition_results: tuple[CustomConditionResult, ...] = ()
+    """Automation condition sensors: the custom conditions' values (see
+    `CustomConditionResult`)."""
 
 
 # -- automation ------------------------------------------------------------------------
@@ -474,6 +596,9 @@ class ConditionResult(BaseModel):
 
     condition: str
     """The node's label, e.g. `missing`, `any_deps_updated`, `AND`, `NOT`, `eager`."""
+    kind: str | None = None
+    """The node's kind (`and`, `since`, `any_deps_match`, `missing`, ...); None in
+    evaluations recorded before conditions had Dagster's operators."""
     value: bool
     detail: str | None = None
     """What made it true or false, for people (e.g. which upstream was updated)."""
@@ -487,6 +612,8 @@ class AutomationEvaluated(Event):
     """
 
     type: Literal["AutomationEvaluated"] = "AutomationEvaluated"
+    epoch: int = 0
+    """The leadership epoch of the coordinator that decided it (0: before leadership)."""
     asset_key: str
     partition_key: str | None = None
     run_id: str
@@ -526,6 +653,50 @@ class AssetCheckEvaluated(Event):
     """The `AssetMaterialized` event the check looked at."""
 
 
+# -- leadership (several coordinators, one decides) -----------------------------------
+
+
+class LeadershipClaimed(Event):
+    """A coordinator became the leader group's owner and claims the right to decide.
+
+    Written to the leader topic (one partition), whose order decides between claims: a
+    claim's epoch is `max(proposed_epoch, the epoch of the claim before it + 1)`, so two
+    claims never share an epoch and a later claim always has the higher one. The claimant
+    then marks its epoch in every partition it writes (`EpochMarked`) before deciding.
+    """
+
+    type: Literal["LeadershipClaimed"] = "LeadershipClaimed"
+    instance_id: str
+    """The claiming coordinator's instance id (as in its heartbeats)."""
+    pid: int | None = None
+    """Its process id, for people."""
+    proposed_epoch: int
+    """One more than the highest epoch the claimant has seen, in claims and in marks (so a
+    leader topic that was emptied, as a Tansu restart does, cannot lower the epoch)."""
+
+
+class EpochMarked(Event):
+    """A new leader's epoch begins in this partition; older epochs' decisions after it lapse.
+
+    The leader writes one to each partition of each topic it writes decisions (or work
+    deliveries) to, before deciding. Every fold keeps, per partition, the highest epoch
+    marked so far and ignores a decision of a lower epoch that follows it (Kafka keeps a
+    partition's order, so every fold and every replay draw the same line). Keyed so that
+    it lands in `partition` of `topic` with any client's default partitioner.
+    """
+
+    type: Literal["EpochMarked"] = "EpochMarked"
+    epoch: int
+    instance_id: str
+    """The leader that marked it."""
+    topic: str
+    """The topic it marks (the one it is written to)."""
+    partition: int
+    """The partition it marks (the one it is written to)."""
+    partitions: int
+    """How many partitions the topic had when it was marked (what the key was chosen for)."""
+
+
 AnyEvent = Annotated[
     DefinitionsPublished
     | LocationLoadFailed
@@ -542,6 +713,7 @@ AnyEvent = Annotated[
     | BackfillCompleted
     | PartitionStarted
     | AssetMaterialized
+    | AssetObserved
     | PartitionFailed
     | ComponentHeartbeat
     | RecordDeadLettered
@@ -552,7 +724,9 @@ AnyEvent = Annotated[
     | TickRequested
     | TickCompleted
     | AutomationEvaluated
-    | AssetCheckEvaluated,
+    | AssetCheckEvaluated
+    | LeadershipClaimed
+    | EpochMarked,
     Field(discriminator="type"),
 ]
 """Any Conflux event; parse with `decode_event`."""
@@ -575,6 +749,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         BackfillCompleted,
         PartitionStarted,
         AssetMaterialized,
+        AssetObserved,
         PartitionFailed,
         ComponentHeartbeat,
         RecordDeadLettered,
@@ -586,6 +761,8 @@ EVENT_TYPES: dict[str, type[Event]] = {
         TickCompleted,
         AutomationEvaluated,
         AssetCheckEvaluated,
+        LeadershipClaimed,
+        EpochMarked,
     )
 }
 """Event type name -> model class."""

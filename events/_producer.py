@@ -80,8 +80,12 @@ class EventProducer:
         topic, key = self._topics.route(event)
         self.emit_to(topic, key, event)
 
-    def emit_to(self, topic: str, key: str | None, event: Event) -> None:
+    def emit_to(
+        self, topic: str, key: str | None, event: Event, *, partition: int | None = None
+    ) -> None:
         """Queue `event` for an explicit topic and key (e.g. a location's work topic).
+
+        `partition` overrides where the key would place it (an epoch mark names its own).
 
         Raises:
             BrokerUnavailableError: the local queue stayed full for 10 s (broker down).
@@ -92,9 +96,19 @@ class EventProducer:
         deadline = time.monotonic() + 10.0
         while True:
             try:
-                producer.produce(
-                    topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery
-                )
+                if partition is None:
+                    producer.produce(
+                        topic, value=value, key=key, headers=headers, on_delivery=self._on_delivery
+                    )
+                else:
+                    producer.produce(
+                        topic,
+                        value=value,
+                        key=key,
+                        partition=partition,
+                        headers=headers,
+                        on_delivery=self._on_delivery,
+                    )
                 break
             except BufferError as exc:  # local queue full: serve callbacks, then retry
                 if time.monotonic() > deadline:

@@ -1,7 +1,9 @@
 """Events to bytes and back: JSON, validated both ways, upcast from old schema versions.
 
 No pickle anywhere (rule 8). Decoding never raises anything but `EventValidationError`,
-which carries a one-line reason for the dead-letter record.
+which carries a one-line reason for the dead-letter record: whatever makes a record
+unreadable (not JSON, nested past the parser's depth, an unknown type, a field that does
+not fit, an upcaster that fails on it), one bad record must never stop a consumer.
 """
 
 from __future__ import annotations
@@ -112,7 +114,14 @@ def decode_event(raw: bytes | str) -> AnyEvent:
             return event
         except ValidationError:
             pass  # the slow way says why (or accepts what only json.loads reads)
-    return _decode_slowly(raw)
+    try:
+        return _decode_slowly(raw)
+    except EventValidationError:
+        raise
+    except RecursionError as exc:
+        raise EventValidationError(f"not JSON: nested too deeply to parse ({exc})") from exc
+    except Exception as exc:  # an upcaster's bug, or anything else: the record is unreadable
+        raise EventValidationError(f"could not decode: {type(exc).__name__}: {exc}") from exc
 
 
 def _decode_slowly(raw: bytes | str) -> AnyEvent:

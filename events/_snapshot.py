@@ -43,6 +43,10 @@ class TimeWindowPartitionsSnapshot(_Frozen):
     """strftime format of the partition keys."""
     end_offset: int = 0
     """Windows past the last complete one to include (negative: fewer)."""
+    exclusions: tuple[str, ...] = ()
+    """Cron expressions whose ticks start no window (Dagster's `exclusions=`, its strings)."""
+    excluded_instants: tuple[str, ...] = ()
+    """Window starts left out (Dagster's `exclusions=`, its datetimes), ISO 8601 in UTC."""
 
 
 class MultiPartitionsSnapshot(_Frozen):
@@ -82,6 +86,8 @@ class TimeWindowMappingSnapshot(_Frozen):
     kind: Literal["time_window"] = "time_window"
     start_offset: int = 0
     end_offset: int = 0
+    allow_nonexistent_upstream_partitions: bool = False
+    """True: upstream windows that do not exist are not reported as required."""
 
 
 class AllMappingSnapshot(_Frozen):
@@ -124,13 +130,31 @@ class MultiToSingleDimensionMappingSnapshot(_Frozen):
     dimension whose partitions definition equals the single side's (inferred when used)."""
 
 
+class StaticMappingSnapshot(_Frozen):
+    """Between two static definitions, by a table of keys."""
+
+    kind: Literal["static"] = "static"
+    downstream_keys_by_upstream_key: tuple[tuple[str, tuple[str, ...]], ...]
+    """(upstream key, the downstream keys it maps to), sorted by upstream key."""
+
+
+class SpecificPartitionsMappingSnapshot(_Frozen):
+    """Every downstream partition reads the same named upstream partitions."""
+
+    kind: Literal["specific_partitions"] = "specific_partitions"
+    partition_keys: tuple[str, ...]
+    """The upstream keys read, in the order the user gave them."""
+
+
 PartitionMappingSnapshot = Annotated[
     IdentityMappingSnapshot
     | TimeWindowMappingSnapshot
     | AllMappingSnapshot
     | LastMappingSnapshot
     | MultiMappingSnapshot
-    | MultiToSingleDimensionMappingSnapshot,
+    | MultiToSingleDimensionMappingSnapshot
+    | StaticMappingSnapshot
+    | SpecificPartitionsMappingSnapshot,
     Field(discriminator="kind"),
 ]
 DimensionMappingSnapshot.model_rebuild()
@@ -170,39 +194,85 @@ class BackfillPolicySnapshot(_Frozen):
 
 
 AutomationConditionKind = Literal[
+    # operators
     "and",
     "or",
     "not",
+    "since",
+    "newly_true",
+    "any_deps_match",
+    "all_deps_match",
+    "asset_matches",
+    "any_checks_match",
+    "all_checks_match",
+    "any_job_root_assets_match",
+    "all_job_root_assets_match",
+    # operands
     "missing",
+    "run_in_progress",
+    "backfill_in_progress",
+    "execution_failed",
+    "newly_updated",
+    "newly_requested",
+    "will_be_requested",
+    "initial_evaluation",
+    "in_latest_time_window",
+    "cron_tick_passed",
+    "code_version_changed",
+    "data_version_changed",
+    "check_passed",
+    "check_failed",
+    "executed_with_root_target",
+    "executed_with_tags",
+    "all_new_updates_have_run_tags",
+    "any_new_update_has_run_tags",
+    "custom",
+    # leaves of snapshots published before Dagster's operators (read as their expansion)
     "newly_missing",
     "in_progress",
     "any_deps_missing",
     "any_deps_in_progress",
     "any_deps_updated",
-    "cron_tick_passed",
-    "code_version_changed",
-    "in_latest_time_window",
     "all_deps_updated_since_cron",
 ]
-"""The node kinds of an automation condition (the SDK builds trees of these)."""
+"""The node kinds of an automation condition: Dagster's operators and operands (the SDK
+builds trees of these; `AutomationCondition.eager()` is an `and` of them, as in Dagster)."""
 
 
 class AutomationConditionSnapshot(_Frozen):
-    """A declarative automation condition as data: a tree of basic conditions.
+    """A declarative automation condition as data: a tree of Dagster's operators and operands.
 
-    Leaves are the basic conditions (`missing`, `newly_missing`, `in_progress`,
-    `any_deps_missing`, `any_deps_in_progress`, `any_deps_updated`, `cron_tick_passed`,
-    `code_version_changed`, `in_latest_time_window`, `all_deps_updated_since_cron`); `and`,
-    `or` and `not` combine them. The coordinator evaluates the tree; no user code is involved.
+    Operators (`and`, `or`, `not`, `since`, `newly_true`, `any_deps_match`, `all_deps_match`,
+    `asset_matches`, `any_checks_match`, `all_checks_match`) combine operands (`missing`,
+    `newly_updated`, `cron_tick_passed`, ...). The coordinator evaluates the tree; no user
+    code is involved, except `custom` nodes (a user's `AutomationCondition` subclass), whose
+    values the location's worker reports.
     """
 
     kind: AutomationConditionKind
     children: tuple[AutomationConditionSnapshot, ...] = ()
     cron_schedule: str | None = None
-    """For the cron conditions: the cron expression."""
+    """For `cron_tick_passed`: the cron expression (five fields or a nickname)."""
     cron_timezone: str = "UTC"
     label: str | None = None
     """A name for the whole subtree (e.g. `eager`), shown by `conflux why`."""
+    asset_key: str | None = None
+    """For `asset_matches`: the asset the child condition is evaluated on."""
+    allow: tuple[str, ...] | None = None
+    """For the deps operators: only these dependencies count (None: all of them)."""
+    ignore: tuple[str, ...] = ()
+    """For the deps operators: these dependencies do not count."""
+    lookback_s: float | None = None
+    """For `in_latest_time_window`: partitions ending within this many seconds of the end
+    of the latest window count as latest too."""
+    tag_keys: tuple[str, ...] | None = None
+    """For the run-tag operands: tags the run must carry (any value)."""
+    tag_values: dict[str, str] | None = None
+    """For the run-tag operands: tags the run must carry with these values."""
+    blocking_only: bool = False
+    """For the checks operators: only blocking checks count."""
+    name: str | None = None
+    """For `custom`: the condition's name (its class name unless it says otherwise)."""
 
 
 class AssetSnapshot(_Frozen):
@@ -221,6 +291,9 @@ class AssetSnapshot(_Frozen):
     kinds: tuple[str, ...] = ()
     is_external: bool = False
     """True for assets this location only observes (`AssetSpec`); never dispatched."""
+    is_observable: bool = False
+    """True for an observable source asset (`@observable_source_asset`): its function
+    observes a data version instead of materializing; a new data version is an update."""
     retry_policy: RetryPolicySnapshot | None = None
     """None: a failure is final (a lost worker is still retried, see the coordinator)."""
     pool: str | None = None
@@ -254,10 +327,23 @@ class ScheduleSnapshot(_Frozen):
 
 
 class SensorSnapshot(_Frozen):
-    """A sensor: user code evaluated in a worker on request, at most every interval."""
+    """A sensor: user code evaluated in a worker on request, at most every interval.
+
+    Two kinds run no user function: `freshness` (the coordinator evaluates the freshness
+    checks in `check_keys`) and `automation_condition` (whether automation runs for the
+    `asset_keys`, and, with `use_user_code_server`, the worker evaluates their custom
+    conditions on its ticks).
+    """
 
     name: str
-    kind: Literal["sensor", "asset_sensor", "multi_asset_sensor", "stream"] = "sensor"
+    kind: Literal[
+        "sensor",
+        "asset_sensor",
+        "multi_asset_sensor",
+        "stream",
+        "freshness",
+        "automation_condition",
+    ] = "sensor"
     minimum_interval_seconds: float = 30.0
     asset_keys: tuple[str, ...] = ()
     """The target, resolved to asset keys (empty: each run request names its assets)."""
@@ -266,6 +352,23 @@ class SensorSnapshot(_Frozen):
     default_status: Literal["running", "stopped"] = "stopped"
     description: str | None = None
     timeout_s: float = 60.0
+    check_keys: tuple[str, ...] = ()
+    """Freshness sensors: the checks they evaluate (`asset:check`)."""
+    run_tags: dict[str, str] = Field(default_factory=dict)
+    """Automation condition sensors: tags of the runs automation requests for its assets."""
+    use_user_code_server: bool = False
+    """Automation condition sensors: custom conditions are evaluated by the worker."""
+
+
+class FreshnessCheckSnapshot(_Frozen):
+    """A last-update freshness check's parameters (`build_last_update_freshness_checks`)."""
+
+    lower_bound_s: float = Field(ge=0)
+    """How old (seconds) the last update may be, before now or the latest deadline tick."""
+    deadline_cron: str | None = None
+    """When updates are due (None: the deadline is the evaluation's time)."""
+    timezone: str = "UTC"
+    severity: Literal["ERROR", "WARN"] = "WARN"
 
 
 class AssetCheckSnapshot(_Frozen):
@@ -275,6 +378,11 @@ class AssetCheckSnapshot(_Frozen):
     asset_key: str
     blocking: bool = False
     description: str | None = None
+    automation_condition: AutomationConditionSnapshot | None = None
+    """When automation should run the check on its own (Dagster's
+    `@asset_check(automation_condition=...)`); None: it runs with its asset only."""
+    freshness: FreshnessCheckSnapshot | None = None
+    """Set for a freshness check: the coordinator evaluates it (no function runs)."""
 
 
 class LocationSnapshot(_Frozen):

@@ -13,6 +13,7 @@ from conflux.events._base import Event  # noqa: TC001 - isinstance/pydantic at r
 from conflux.events._models import (
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     BackfillCanceled,
     BackfillCompleted,
@@ -21,7 +22,9 @@ from conflux.events._models import (
     DefinitionsPublished,
     DynamicPartitionsAdded,
     DynamicPartitionsDeleted,
+    EpochMarked,
     InstigatorStatusChanged,
+    LeadershipClaimed,
     LocationLoadFailed,
     LocationReloadRequested,
     MaterializationRequested,
@@ -76,7 +79,10 @@ class Topics:
 
     @property
     def assets(self) -> str:
-        """Asset partition events (started, materialized, failed), keyed by asset partition."""
+        """Asset partition events (started, materialized, observed, failed, checked).
+
+        Keyed by asset partition.
+        """
         return f"{self.prefix}.assets"
 
     @property
@@ -97,6 +103,19 @@ class Topics:
     def dlq(self) -> str:
         """Records that failed validation, keyed by their source topic."""
         return f"{self.prefix}.dlq"
+
+    @property
+    def leader(self) -> str:
+        """Leadership claims (one partition); its consumer group picks the claimant.
+
+        Not a core topic: coordinators create it, and nothing else reads it (the claims'
+        consequences, the epoch marks, are in the topics the leader writes).
+        """
+        return f"{self.prefix}.leader"
+
+    def leader_spec(self) -> TopicSpec:
+        """The spec of the leader topic: one partition, so that one member owns it."""
+        return TopicSpec(self.leader, 1)
 
     def work(self, location: str) -> str:
         """A location's work topic: the work items its workers consume."""
@@ -155,7 +174,11 @@ class Topics:
             case BackfillCompleted():
                 return self.runs, event.backfill_id
             case (
-                PartitionStarted() | AssetMaterialized() | PartitionFailed() | AssetCheckEvaluated()
+                PartitionStarted()
+                | AssetMaterialized()
+                | AssetObserved()
+                | PartitionFailed()
+                | AssetCheckEvaluated()
             ):
                 return self.assets, asset_partition_key(event.asset_key, event.partition_key)
             case InstigatorStatusChanged() | TickRequested() | TickCompleted():
@@ -170,4 +193,10 @@ class Topics:
                 return self.dlq, event.source_topic
             case DynamicPartitionsAdded() | DynamicPartitionsDeleted():
                 return self.definitions, event.partitions_def_name
+            case EpochMarked():
+                from conflux.events._epochs import mark_key
+
+                return event.topic, mark_key(event.partition, event.partitions)
+            case LeadershipClaimed():
+                return self.leader, "leader"
         raise TypeError(f"no topic for event type {type(event).__name__}")

@@ -19,13 +19,29 @@ if TYPE_CHECKING:
         asset as asset,
         multi_asset as multi_asset,
     )
+    from conflux.sdk._asset_events import (
+        AssetMaterialization as AssetMaterialization,
+        AssetObservation as AssetObservation,
+        EventLogEntry as EventLogEntry,
+        ObserveResult as ObserveResult,
+        SourceAsset as SourceAsset,
+        observable_source_asset as observable_source_asset,
+    )
     from conflux.sdk._automation import (
         AutomationCondition as AutomationCondition,
+    )
+    from conflux.sdk._automation_context import (
+        AutomationContext as AutomationContext,
+        AutomationResult as AutomationResult,
+    )
+    from conflux.sdk._automation_sensor import (
+        AutomationConditionSensorDefinition as AutomationConditionSensorDefinition,
     )
     from conflux.sdk._check_context import (
         AssetCheckExecutionContext as AssetCheckExecutionContext,
     )
     from conflux.sdk._checks import (
+        AssetCheckKey as AssetCheckKey,
         AssetCheckResult as AssetCheckResult,
         AssetChecksDefinition as AssetChecksDefinition,
         AssetCheckSeverity as AssetCheckSeverity,
@@ -33,6 +49,7 @@ if TYPE_CHECKING:
         DuplicateCheckNameError as DuplicateCheckNameError,
         UnknownCheckTargetError as UnknownCheckTargetError,
         asset_check as asset_check,
+        multi_asset_check as multi_asset_check,
     )
     from conflux.sdk._context import (
         AssetExecutionContext as AssetExecutionContext,
@@ -40,6 +57,10 @@ if TYPE_CHECKING:
     )
     from conflux.sdk._definitions import (
         Definitions as Definitions,
+    )
+    from conflux.sdk._freshness import (
+        build_last_update_freshness_checks as build_last_update_freshness_checks,
+        build_sensor_for_freshness_checks as build_sensor_for_freshness_checks,
     )
     from conflux.sdk._instigators import (
         DuplicateInstigatorNameError as DuplicateInstigatorNameError,
@@ -53,12 +74,23 @@ if TYPE_CHECKING:
         IOManagerError as IOManagerError,
         OutputContext as OutputContext,
     )
+    from conflux.sdk._io_manager_definition import (
+        IOManagerDefinition as IOManagerDefinition,
+    )
     from conflux.sdk._keys import (
         AssetKey as AssetKey,
     )
+    from conflux.sdk._lazy_definitions import (
+        LazyDefinitions as LazyDefinitions,
+        definitions as definitions,
+    )
     from conflux.sdk._loading import (
+        file_relative_path as file_relative_path,
         load_definitions_from_file as load_definitions_from_file,
         load_definitions_from_module as load_definitions_from_module,
+    )
+    from conflux.sdk._metadata_checks import (
+        build_metadata_bounds_checks as build_metadata_bounds_checks,
     )
     from conflux.sdk._policies import (
         BackfillPolicy as BackfillPolicy,
@@ -85,6 +117,7 @@ if TYPE_CHECKING:
         InvalidScheduleError as InvalidScheduleError,
         ScheduleDefinition as ScheduleDefinition,
         ScheduleEvaluationContext as ScheduleEvaluationContext,
+        build_schedule_context as build_schedule_context,
         build_schedule_from_partitioned_job as build_schedule_from_partitioned_job,
         schedule as schedule,
     )
@@ -100,6 +133,7 @@ if TYPE_CHECKING:
         SensorDefinition as SensorDefinition,
         SensorEvaluationContext as SensorEvaluationContext,
         asset_sensor as asset_sensor,
+        build_sensor_context as build_sensor_context,
         multi_asset_sensor as multi_asset_sensor,
         sensor as sensor,
     )
@@ -132,14 +166,27 @@ if TYPE_CHECKING:
         MultiPartitionMapping as MultiPartitionMapping,
         MultiPartitionsDefinition as MultiPartitionsDefinition,
         MultiToSingleDimensionPartitionMapping as MultiToSingleDimensionPartitionMapping,
+        PartitionedConfig as PartitionedConfig,
         PartitionKeyRange as PartitionKeyRange,
         PartitionMapping as PartitionMapping,
         PartitionsDefinition as PartitionsDefinition,
+        PartitionsSubset as PartitionsSubset,
+        SpecificPartitionsPartitionMapping as SpecificPartitionsPartitionMapping,
+        StaticPartitionMapping as StaticPartitionMapping,
         StaticPartitionsDefinition as StaticPartitionsDefinition,
         TimeWindow as TimeWindow,
         TimeWindowPartitionMapping as TimeWindowPartitionMapping,
         TimeWindowPartitionsDefinition as TimeWindowPartitionsDefinition,
+        UpstreamPartitionsResult as UpstreamPartitionsResult,
         WeeklyPartitionsDefinition as WeeklyPartitionsDefinition,
+        daily_partitioned_config as daily_partitioned_config,
+        deserialize_value as deserialize_value,
+        hourly_partitioned_config as hourly_partitioned_config,
+        monthly_partitioned_config as monthly_partitioned_config,
+        partitioned_config as partitioned_config,
+        serialize_value as serialize_value,
+        static_partitioned_config as static_partitioned_config,
+        weekly_partitioned_config as weekly_partitioned_config,
     )
 
 __getattr__, __dir__ = lazy_package(__name__)

@@ -70,6 +70,9 @@ class AssetsDefinition:
     backfill_policy: BackfillPolicy | None = None
     check_specs: tuple[AssetCheckSpec, ...] = ()
     """Checks whose `AssetCheckResult`s the function yields with its outputs."""
+    is_observable: bool = False
+    """An observable source asset: its function observes (`AssetObserved`), never
+    materializes (`observable_source_asset`)."""
 
     @property
     def keys(self) -> list[AssetKey]:

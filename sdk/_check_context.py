@@ -6,7 +6,7 @@ ranged item a check function runs once per partition, and a result the asset yie
 holds for each), after its `AssetMaterialized` (which it names). A check function that
 raises, returns something that is not a result, or cannot load the asset's value counts as
 failed (severity ERROR, with the error's type and message); it never fails the asset or
-the worker.
+the worker. A check function that returns None records nothing, as in Dagster.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
     from conflux.events import AssetCheckEvaluated, AssetMaterialized
     from conflux.sdk._asset import AssetsDefinition
+    from conflux.sdk._asset_events import CheckInstance
     from conflux.sdk._definitions import Definitions
     from conflux.sdk._execute import ExecutionRequest
     from conflux.sdk._io_manager import IOManager
@@ -52,6 +53,15 @@ class AssetCheckExecutionContext(AssetExecutionContext):
     """
 
     check_name: str = ""
+    materialization: AssetMaterialized | None = None
+    """The materialization being checked (None when it is not known)."""
+
+    @property
+    def instance(self) -> CheckInstance:
+        """Dagster's instance, as far as a check uses it (`get_latest_materialization_event`)."""
+        from conflux.sdk._asset_events import CheckInstance
+
+        return CheckInstance(self.materialization)
 
 
 Yielded = dict[tuple[AssetKey, str], AssetCheckResult]
@@ -140,6 +150,7 @@ class CheckRunner:
         """One `AssetCheckEvaluated` per check of every asset in `materialized`."""
         events: list[AssetCheckEvaluated] = []
         checks = self.defs.checks
+        multi: dict[int, Yielded | tuple[str, str]] = {}
         for mat in materialized:
             key = AssetKey.from_user_string(mat.asset_key)
             for spec in checks.specs.get(key, ()):
@@ -161,8 +172,81 @@ class CheckRunner:
                 else:
                     events.append(self._event(spec, mat, req, result, None))
             for check in checks.functions.get(key, ()):
-                events.append(self._run_one(node, check, mat, req))
+                if check.freshness is not None:
+                    continue  # evaluated by the coordinator from the asset's last update
+                if not check.multi:
+                    ran = self._run_one(node, check, mat, req)
+                    if ran is not None:
+                        events.append(ran)
+                    continue
+                if id(check) not in multi:  # once per work item, for all its assets
+                    multi[id(check)] = self._run_multi(node, check, mat, req)
+                outcome = multi[id(check)]
+                for spec in check.specs:
+                    if spec.asset_key != key:
+                        continue
+                    if isinstance(outcome, tuple):
+                        events.append(self._event(spec, mat, req, None, outcome))
+                        continue
+                    result = outcome.get((key, spec.name))
+                    missing = (
+                        "MissingCheckResult",
+                        f"{check.fn.__name__} yielded no AssetCheckResult for check {spec.name}",
+                    )
+                    events.append(self._event(spec, mat, req, result, None if result else missing))
         return events
+
+    def _run_multi(
+        self,
+        node: AssetsDefinition,
+        check: AssetChecksDefinition,
+        mat: AssetMaterialized,
+        req: ExecutionRequest,
+    ) -> Yielded | tuple[str, str]:
+        """Run a multi-asset check once: its results by (asset, name), or the error."""
+        name = check.fn.__name__
+        try:
+            kwargs: dict[str, object] = {}
+            if check.context_param is not None:
+                kwargs[check.context_param] = self._context(node, check, mat, req)
+            for param in check.resource_params:
+                kwargs[param] = self.resource(param)
+            found = check.fn(**kwargs)
+            results = [found] if isinstance(found, AssetCheckResult) else list(found or ())  # type: ignore[call-overload]
+            matched: Yielded = {}
+            for result in results:
+                if not isinstance(result, AssetCheckResult):
+                    raise CheckResultError(
+                        f"check {name} yielded {type(result).__name__}, not an AssetCheckResult"
+                    )
+                spec = _multi_spec(check, result)
+                matched[(spec.asset_key, spec.name)] = result
+            return matched
+        except Exception as exc:
+            if self.errors is not None:
+                self.errors.setdefault(f"{req.work_item_id}/{name}", exc)
+            logging.getLogger("conflux.check").warning(
+                "check %s raised:\n%s", name, "".join(traceback.format_exception(exc))
+            )
+            return (error_type_name(exc), str(exc) or error_type_name(exc))
+
+    def _context(
+        self,
+        node: AssetsDefinition,
+        check: AssetChecksDefinition,
+        mat: AssetMaterialized,
+        req: ExecutionRequest,
+    ) -> AssetCheckExecutionContext:
+        return AssetCheckExecutionContext(
+            run_id=req.run_id,
+            asset_keys=(check.asset_key,),
+            partition_key_or_none=mat.partition_key,
+            partitions_def=node.partitions_def,
+            log=logging.getLogger(f"conflux.check.{check.name}"),
+            attempt=req.attempt,
+            check_name=check.name,
+            materialization=mat,
+        )
 
     def _run_one(
         self,
@@ -170,19 +254,11 @@ class CheckRunner:
         check: AssetChecksDefinition,
         mat: AssetMaterialized,
         req: ExecutionRequest,
-    ) -> AssetCheckEvaluated:
+    ) -> AssetCheckEvaluated | None:
         try:
             kwargs: dict[str, object] = {}
             if check.context_param is not None:
-                kwargs[check.context_param] = AssetCheckExecutionContext(
-                    run_id=req.run_id,
-                    asset_keys=(check.asset_key,),
-                    partition_key_or_none=mat.partition_key,
-                    partitions_def=node.partitions_def,
-                    log=logging.getLogger(f"conflux.check.{check.name}"),
-                    attempt=req.attempt,
-                    check_name=check.name,
-                )
+                kwargs[check.context_param] = self._context(node, check, mat, req)
             for name in check.resource_params:
                 kwargs[name] = self.resource(name)
             if check.value_param is not None:
@@ -194,7 +270,10 @@ class CheckRunner:
                         downstream_asset_key=mat.asset_key,
                     )
                 )
-            result = _coerce(check.fn(**kwargs), check.name)
+            returned = check.fn(**kwargs)
+            if returned is None:
+                return None  # Dagster records no evaluation for a check that returns nothing
+            result = _coerce(returned, check.name)
         except Exception as exc:
             if self.errors is not None:
                 self.errors.setdefault(f"{req.work_item_id}/{check.name}", exc)
@@ -245,6 +324,22 @@ class CheckRunner:
             correlation_id=req.run_id,
             causation_id=mat.event_id,
         )
+
+
+def _multi_spec(check: AssetChecksDefinition, result: AssetCheckResult) -> AssetCheckSpec:
+    specs = list(check.specs)
+    if result.asset_key is not None:
+        key = to_asset_key(result.asset_key)
+        specs = [s for s in specs if s.asset_key == key]
+    if result.check_name is not None:
+        specs = [s for s in specs if s.name == result.check_name]
+    if len(specs) != 1:
+        what = "no" if not specs else "more than one"
+        raise CheckResultError(
+            f"check {check.fn.__name__} yielded {result!r}, which matches {what} of its specs "
+            f"{[s.name for s in check.specs]}: set asset_key= (and check_name=)"
+        )
+    return specs[0]
 
 
 def _coerce(value: object, name: str) -> AssetCheckResult:

@@ -8,7 +8,10 @@ the run: the coordinator skips them. Checks are declared two ways:
 - `@asset_check(asset=orders)` on a function of its own, which may receive the asset's
   value (loaded through the IO manager), the context and resources;
 - `@asset(check_specs=[AssetCheckSpec("positive", asset="orders")])`, where the asset's
-  function yields (or returns) `AssetCheckResult`s with its output.
+  function yields (or returns) `AssetCheckResult`s with its output;
+- `@multi_asset_check(specs=[...])`: one function yields the results of several checks
+  (of one or several assets); the worker runs it once in each work item that materializes
+  one of those assets, and records the results of that item's assets' checks.
 
 `Definitions(asset_checks=[...])` validates them: the target asset must be defined (and
 computed) in the location, and check names are unique per asset.
@@ -20,14 +23,28 @@ import enum
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from conflux.events import AssetCheckSnapshot, DefinitionError, UnknownDependencyError
 from conflux.sdk._asset import CONTEXT_NAMES, AssetsDefinition
 from conflux.sdk._keys import AssetKey, CoercibleToAssetKey, to_asset_key
 
 if TYPE_CHECKING:
+    from conflux.sdk._automation import AutomationCondition, SelectionResolver
     from conflux.sdk._definitions import Definitions
+    from conflux.sdk._freshness import FreshnessCheckParams
+
+
+@dataclass(frozen=True)
+class AssetCheckKey:
+    """A check's identity: the asset it checks and its name (Dagster's `AssetCheckKey`)."""
+
+    asset_key: AssetKey
+    name: str
+
+    def to_user_string(self) -> str:
+        """`asset:name`, as `conflux` prints a check."""
+        return f"{self.asset_key.to_user_string()}:{self.name}"
 
 
 class UnknownCheckTargetError(UnknownDependencyError):
@@ -36,6 +53,14 @@ class UnknownCheckTargetError(UnknownDependencyError):
 
 class DuplicateCheckNameError(DefinitionError):
     """Two checks of one asset share a name."""
+
+
+class ExternalCheckTargetWarning(UserWarning):
+    """A check targets an asset no worker of its location computes, so it never runs.
+
+    Dagster accepts such checks (the asset becomes external) and can run them on their
+    own; Conflux runs checks with their asset's materialization.
+    """
 
 
 class AssetCheckSeverity(enum.Enum):
@@ -92,7 +117,7 @@ class AssetCheckSpec:
         ...     yield AssetCheckResult(passed=all(r["amount"] > 0 for r in rows))
     """
 
-    __slots__ = ("asset_key", "blocking", "description", "name")
+    __slots__ = ("asset_key", "automation_condition", "blocking", "description", "name")
 
     def __init__(
         self,
@@ -101,6 +126,7 @@ class AssetCheckSpec:
         asset: CheckTarget,
         description: str | None = None,
         blocking: bool = False,
+        automation_condition: AutomationCondition | None = None,
     ) -> None:
         if not name or not isinstance(name, str):
             raise DefinitionError(f"an asset check needs a name, not {name!r}")
@@ -108,14 +134,22 @@ class AssetCheckSpec:
         self.asset_key = _target_key(asset, f"check {name}")
         self.description = description
         self.blocking = blocking
+        self.automation_condition = automation_condition
 
-    def to_snapshot(self) -> AssetCheckSnapshot:
+    @property
+    def key(self) -> AssetCheckKey:
+        """The check's key (asset and name)."""
+        return AssetCheckKey(self.asset_key, self.name)
+
+    def to_snapshot(self, resolve: SelectionResolver | None = None) -> AssetCheckSnapshot:
         """The check as the coordinator sees it."""
+        condition = self.automation_condition
         return AssetCheckSnapshot(
             name=self.name,
             asset_key=self.asset_key.to_user_string(),
             blocking=self.blocking,
             description=self.description,
+            automation_condition=condition.to_snapshot(resolve) if condition else None,
         )
 
     def __eq__(self, other: object) -> bool:
@@ -133,18 +167,28 @@ class AssetCheckSpec:
 
 @dataclass(frozen=True)
 class AssetChecksDefinition:
-    """A check function and its spec; made by `@asset_check`, given to `Definitions`.
+    """Check functions and their specs; made by `@asset_check` or `@multi_asset_check`.
 
     Calling it calls the function (handy in unit tests).
     """
 
-    spec: AssetCheckSpec
+    specs: tuple[AssetCheckSpec, ...]
     fn: Callable[..., object]
     context_param: str | None = None
     value_params: tuple[str, ...] = ()
     """Parameters that are neither the context nor typed resources; once `Definitions`
     bound those named after resource keys, at most one is left: the asset's value."""
     resource_params: tuple[str, ...] = ()
+    multi: bool = False
+    """True for `@multi_asset_check`: the function yields a result per spec."""
+    freshness: FreshnessCheckParams | None = None
+    """Set for the checks `build_last_update_freshness_checks` builds: no function runs,
+    the coordinator evaluates them from the asset's last update (see `_freshness`)."""
+
+    @property
+    def spec(self) -> AssetCheckSpec:
+        """The check's spec (the first, for a multi-asset check)."""
+        return self.specs[0]
 
     @property
     def value_param(self) -> str | None:
@@ -158,13 +202,23 @@ class AssetChecksDefinition:
 
     @property
     def asset_key(self) -> AssetKey:
-        """The asset it checks."""
+        """The asset it checks (the first spec's, for a multi-asset check)."""
         return self.spec.asset_key
 
     @property
     def blocking(self) -> bool:
         """True when a failure (severity ERROR) skips the asset's dependents in the run."""
         return self.spec.blocking
+
+    @property
+    def check_keys(self) -> set[AssetCheckKey]:
+        """The keys of its checks (Dagster's name)."""
+        return {spec.key for spec in self.specs}
+
+    @property
+    def check_specs(self) -> tuple[AssetCheckSpec, ...]:
+        """Its specs (Dagster's name)."""
+        return self.specs
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         return self.fn(*args, **kwargs)
@@ -219,6 +273,7 @@ def asset_check(
     name: str | None = ...,
     description: str | None = ...,
     blocking: bool = ...,
+    automation_condition: AutomationCondition | None = ...,
 ) -> Callable[[Fn], AssetChecksDefinition]: ...
 
 
@@ -230,6 +285,7 @@ def asset_check(
     name: str | None = None,
     description: str | None = None,
     blocking: bool = False,
+    automation_condition: AutomationCondition | None = None,
 ) -> AssetChecksDefinition | Callable[[Fn], AssetChecksDefinition]:
     """Declare a check of `asset`, run by the worker right after each materialization.
 
@@ -237,6 +293,8 @@ def asset_check(
     `run_id`, `log`), resources (by parameter name or `ConfigurableResource` type), and
     one more parameter, which receives the asset's value through the IO manager. It
     returns an `AssetCheckResult` (or a bool). A check that raises counts as failed.
+    `automation_condition` is carried in the snapshot and shown with the check; Conflux
+    runs a check with its asset, not on its own (docs/porting-from-dagster.md).
 
     Example:
         >>> @asset_check(asset=orders, blocking=True)
@@ -252,15 +310,18 @@ def asset_check(
         raise DefinitionError("@asset_check needs the asset it checks: @asset_check(asset=...)")
 
     def decorate(f: Fn) -> AssetChecksDefinition:
+        from conflux.sdk._automation import coerce_condition
+
         spec = AssetCheckSpec(
             name or f.__name__,
             asset=asset,
             description=description or inspect.getdoc(f),
             blocking=blocking,
+            automation_condition=coerce_condition(automation_condition, f"check {f.__name__}"),
         )
         context, values, resources = _sort_params(f)
         return AssetChecksDefinition(
-            spec=spec,
+            specs=(spec,),
             fn=f,
             context_param=context,
             value_params=tuple(values),
@@ -268,6 +329,68 @@ def asset_check(
         )
 
     return decorate
+
+
+def multi_asset_check(
+    *,
+    specs: Sequence[AssetCheckSpec],
+    name: str | None = None,
+    description: str | None = None,
+    can_subset: bool = False,
+    **_ignored: Any,
+) -> Callable[[Fn], AssetChecksDefinition]:
+    """Declare one function that yields the results of several checks (Dagster's).
+
+    The function takes `context` and resources like `@asset_check` (no asset value) and
+    yields (or returns a list of) `AssetCheckResult`s naming `asset_key` / `check_name`
+    where the specs need it. It runs in each work item that materializes one of the
+    specs' assets, and the results of that item's assets' checks are recorded; a spec of
+    such an asset without a result counts as failed.
+
+    Example:
+        >>> @multi_asset_check(specs=[AssetCheckSpec("one", asset="a"),
+        ...                           AssetCheckSpec("two", asset="b")])
+        ... def the_checks(context: AssetCheckExecutionContext) -> Iterator[AssetCheckResult]:
+        ...     yield AssetCheckResult(passed=True, asset_key="a")
+        ...     yield AssetCheckResult(passed=True, asset_key="b")
+    """
+    found = tuple(specs)
+    if not found or not all(isinstance(s, AssetCheckSpec) for s in found):
+        raise DefinitionError(
+            f"@multi_asset_check(specs={list(specs)!r}): pass one or more AssetCheckSpec"
+        )
+    del can_subset  # Conflux runs each work item's checks; there is no subset to choose
+
+    def decorate(f: Fn) -> AssetChecksDefinition:
+        context, values, resources = _sort_params(f)
+        if values:
+            raise DefinitionError(
+                f"@multi_asset_check {name or f.__name__}: parameters {values} are neither "
+                "the context nor resources; a multi-asset check receives no asset value"
+            )
+        return AssetChecksDefinition(
+            specs=found,
+            fn=f,
+            context_param=context,
+            resource_params=tuple(resources),
+            multi=True,
+        )
+
+    del description
+    return decorate
+
+
+def unknown_targets(checks: Sequence[object], nodes: Sequence[AssetsDefinition]) -> list[AssetKey]:
+    """The assets the checks target that no node defines (sorted, each once)."""
+    defined = {key for node in nodes for key in node.keys}
+    found = {
+        spec.asset_key
+        for check in checks
+        if isinstance(check, AssetChecksDefinition)
+        for spec in check.specs
+        if spec.asset_key not in defined
+    }
+    return sorted(found, key=lambda k: k.to_user_string())
 
 
 def coerce_check_specs(
@@ -294,18 +417,27 @@ class LocationChecks:
     specs: dict[AssetKey, tuple[AssetCheckSpec, ...]] = field(default_factory=dict)
     """Specs whose results the asset's own function yields."""
 
-    def snapshots(self) -> tuple[AssetCheckSnapshot, ...]:
+    def snapshots(self, resolve: SelectionResolver | None = None) -> tuple[AssetCheckSnapshot, ...]:
         """Every check as data, sorted by (asset, name)."""
-        found = [c.spec.to_snapshot() for cs in self.functions.values() for c in cs]
-        found += [s.to_snapshot() for ss in self.specs.values() for s in ss]
-        return tuple(sorted(found, key=lambda s: (s.asset_key, s.name)))
+        found = {
+            (spec.asset_key, spec.name): spec.to_snapshot(resolve)
+            if c.freshness is None
+            else c.freshness.to_snapshot(spec, resolve)
+            for cs in self.functions.values()
+            for c in cs
+            for spec in c.specs
+        }
+        for ss in self.specs.values():
+            for spec in ss:
+                found[(spec.asset_key, spec.name)] = spec.to_snapshot(resolve)
+        return tuple(sorted(found.values(), key=lambda s: (s.asset_key, s.name)))
 
 
 def validate_checks(defs: Definitions, checks: Sequence[object]) -> LocationChecks:
     """Bind the checks' resources and validate their targets and names.
 
     Raises:
-        UnknownCheckTargetError: a check targets an asset the location does not compute.
+        UnknownCheckTargetError: an asset's `check_specs` name an asset it does not compute.
         DuplicateCheckNameError: two checks of one asset share a name.
         DefinitionError: not a check, a missing resource, or several value parameters.
     """
@@ -319,8 +451,11 @@ def validate_checks(defs: Definitions, checks: Sequence[object]) -> LocationChec
                 "@asset_check(asset=...)"
             )
         check = _bind(defs, item)
-        _target(defs, check.spec, names)
-        functions.setdefault(check.asset_key, []).append(check)
+        for spec in check.specs:
+            _target(defs, spec, names, observed_ok=check.freshness is not None)
+            listed = functions.setdefault(spec.asset_key, [])
+            if check not in listed:
+                listed.append(check)
     for node in defs.nodes:
         for spec in node.check_specs:
             if spec.asset_key not in node.keys:
@@ -364,7 +499,14 @@ def _bind(defs: Definitions, check: AssetChecksDefinition) -> AssetChecksDefinit
     )
 
 
-def _target(defs: Definitions, spec: AssetCheckSpec, names: dict[AssetKey, set[str]]) -> None:
+def _target(
+    defs: Definitions,
+    spec: AssetCheckSpec,
+    names: dict[AssetKey, set[str]],
+    *,
+    observed_ok: bool = False,
+) -> None:
+    """Check that `spec` targets an asset here (computed, unless `observed_ok`)."""
     key = spec.asset_key
     where = f"check {spec.name} on {key}"
     try:
@@ -379,11 +521,19 @@ def _target(defs: Definitions, spec: AssetCheckSpec, names: dict[AssetKey, set[s
             f"{where}: no asset {key} in this location{hint}: define the asset here, or fix asset=",
             asset_key=key.to_user_string(),
         ) from None
-    if node.is_external:
-        raise UnknownCheckTargetError(
-            f"{where}: {key} is an external asset (AssetSpec), which no worker executes, so "
-            "its checks would never run: check an asset computed here",
-            asset_key=key.to_user_string(),
+    if node.is_external and not observed_ok:
+        import difflib
+        import warnings
+
+        known = [k.to_user_string() for k in defs.asset_keys if not defs.node_for(k).is_external]
+        close = difflib.get_close_matches(key.to_user_string(), known, n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        warnings.warn(
+            f"{where}: {key} is an external asset here{hint}; Conflux runs a check in the work "
+            "item that materializes its asset, so this check never runs: check an asset "
+            "computed here, or define the asset in this location",
+            ExternalCheckTargetWarning,
+            stacklevel=4,
         )
     taken = names.setdefault(key, set())
     if spec.name in taken:

@@ -9,9 +9,15 @@ from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
     import logging
+    from collections.abc import Callable
 
     from conflux.sdk._keys import AssetKey
-    from conflux.sdk.partitions import PartitionKeyRange, PartitionsDefinition, TimeWindow
+    from conflux.sdk.partitions import (
+        MultiPartitionKey,
+        PartitionKeyRange,
+        PartitionsDefinition,
+        TimeWindow,
+    )
 
 
 class ContextError(ConfluxError):
@@ -43,6 +49,9 @@ class AssetExecutionContext:
     _metadata: dict[str, dict[str, object]] = field(default_factory=dict)
     range_keys: tuple[str, ...] | None = None
     """For a call over a range of partitions: its keys, in order (None: one partition)."""
+    input_partitions: Callable[[str], tuple[PartitionsDefinition | None, list[str]]] | None = None
+    """Input name -> (upstream definition, the upstream keys this call reads); set by the
+    executor for the `*_for_input` methods (see `sdk/_input_partitions.py`)."""
 
     @property
     def asset_key(self) -> AssetKey:
@@ -72,7 +81,8 @@ class AssetExecutionContext:
 
         if self.range_keys is not None:
             return PartitionKeyRange(self.range_keys[0], self.range_keys[-1])
-        key = self._single_key("partition_key_range")
+        key = self.partition_key if self.partition_key_or_none is not None else None
+        key = self._single_key("partition_key_range") if key is None else key
         return PartitionKeyRange(key, key)
 
     @property
@@ -147,6 +157,98 @@ class AssetExecutionContext:
             last = pdef.time_window_for_partition_key(self.range_keys[-1])
             return TimeWindow(first.start, last.end)
         return pdef.time_window_for_partition_key(self.partition_key)
+
+    @property
+    def multi_partition_key(self) -> MultiPartitionKey:
+        """The partition of a multi-partitioned asset, as a `MultiPartitionKey`.
+
+        Raises:
+            ContextError: the asset is not multi-partitioned, or the call is for a range.
+        """
+        from conflux.sdk.partitions import MultiPartitionKey
+
+        key = self.partition_key
+        if not isinstance(key, MultiPartitionKey):
+            raise ContextError(
+                f"{self.asset_key} is not multi-partitioned, so it has no multi_partition_key: "
+                "use context.partition_key"
+            )
+        return key
+
+    def _for_input(self, input_name: str) -> tuple[PartitionsDefinition, list[str]]:
+        if self.input_partitions is None:
+            raise ContextError(
+                "this context has no inputs to ask about: *_for_input needs a context built by "
+                "the executor (materialize, a worker)"
+            )
+        up_def, keys = self.input_partitions(input_name)
+        if up_def is None:
+            raise ContextError(
+                f"input {input_name!r} of {self.asset_key} is not partitioned: it has no "
+                "partition keys"
+            )
+        return up_def, keys
+
+    def asset_partitions_def_for_input(self, input_name: str) -> PartitionsDefinition:
+        """The partitions definition of the upstream asset behind `input_name`."""
+        return self._for_input(input_name)[0]
+
+    def asset_partition_keys_for_input(self, input_name: str) -> list[str]:
+        """The upstream partitions this call reads through `input_name`, in upstream order.
+
+        Read from the partition mapping, whether or not they hold values (as in Dagster).
+        """
+        from conflux.sdk.partitions import MultiPartitionsDefinition
+
+        up_def, keys = self._for_input(input_name)
+        if isinstance(up_def, MultiPartitionsDefinition):
+            return [up_def.get_partition_key_from_str(k) for k in keys]
+        return keys
+
+    def asset_partition_key_range_for_input(self, input_name: str) -> PartitionKeyRange:
+        """The first and last upstream partition this call reads through `input_name`.
+
+        Raises:
+            ContextError: the mapping reads no upstream partition.
+        """
+        from conflux.sdk.partitions import PartitionKeyRange
+
+        keys = self.asset_partition_keys_for_input(input_name)
+        if not keys:
+            raise ContextError(
+                f"{self.asset_key} reads no partition of input {input_name!r} for this call"
+            )
+        return PartitionKeyRange(keys[0], keys[-1])
+
+    def asset_partition_key_for_input(self, input_name: str) -> str:
+        """The one upstream partition this call reads through `input_name`.
+
+        Raises:
+            ContextError: it reads none, or several (use `asset_partition_keys_for_input`).
+        """
+        key_range = self.asset_partition_key_range_for_input(input_name)
+        if key_range.start != key_range.end:
+            raise ContextError(
+                f"{self.asset_key} reads several partitions of input {input_name!r} "
+                f"({key_range.start}..{key_range.end}): use asset_partition_keys_for_input"
+            )
+        return key_range.start
+
+    def asset_partitions_time_window_for_input(self, input_name: str) -> TimeWindow:
+        """From the start of the first upstream window this call reads to the end of the last.
+
+        Raises:
+            ContextError: the upstream is not partitioned by time, or nothing is read.
+        """
+        from conflux.sdk.partitions import TimeWindow, TimeWindowPartitionsDefinition
+
+        up_def = self.asset_partitions_def_for_input(input_name)
+        if not isinstance(up_def, TimeWindowPartitionsDefinition):
+            raise ContextError(f"input {input_name!r} is not partitioned by time")
+        key_range = self.asset_partition_key_range_for_input(input_name)
+        first = up_def.time_window_for_partition_key(key_range.start)
+        last = up_def.time_window_for_partition_key(key_range.end)
+        return TimeWindow(first.start, last.end)
 
     @property
     def retry_number(self) -> int:

@@ -75,6 +75,12 @@ class Definitions:
                     f"Definitions(assets=...) got {item!r}: pass functions decorated with "
                     "@asset or @multi_asset, or AssetSpec objects"
                 )
+        from conflux.sdk._checks import unknown_targets
+
+        # a check of an asset defined nowhere here makes it an external asset, as in Dagster
+        nodes.extend(
+            external_asset(AssetSpec(k)) for k in unknown_targets(self.asset_checks, nodes)
+        )
         self.nodes: tuple[AssetsDefinition, ...] = tuple(self._bind_resources(n) for n in nodes)
         self._by_key: dict[AssetKey, tuple[AssetsDefinition, OutputSpec]] = {}
         self._validate()
@@ -161,7 +167,8 @@ class Definitions:
             effective.validate(down_def, up_def)
         except IncompatiblePartitionMappingError as exc:
             raise IncompatiblePartitionMappingError(
-                f"asset {out.key} -> {up_key}: {exc}", asset_key=out.key.to_user_string()
+                f"Invalid partition mapping from {out.key} to {up_key}: {exc}",
+                asset_key=out.key.to_user_string(),
             ) from exc
 
     def _check_cycles(self) -> None:

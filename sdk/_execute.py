@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from conflux.events import (
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     PartitionFailed,
     PartitionRange,
     PartitionStarted,
@@ -31,6 +32,7 @@ from conflux.events import (
 )
 from conflux.sdk._context import AssetExecutionContext
 from conflux.sdk._definitions import IO_MANAGER_KEY, Definitions
+from conflux.sdk._input_partitions import InputPartitions
 from conflux.sdk._io_manager import InputContext, IOManager, OutputContext
 from conflux.sdk._resources import ConfigurableResource
 from conflux.sdk._results import DataVersion, MaterializeResult, Output
@@ -222,7 +224,7 @@ class NodeExecutor:
 
     def run(
         self, req: ExecutionRequest
-    ) -> list[AssetMaterialized | PartitionFailed | AssetCheckEvaluated]:
+    ) -> list[AssetMaterialized | AssetObserved | PartitionFailed | AssetCheckEvaluated]:
         """Execute `req`: an `AssetMaterialized`, or a `PartitionFailed`, per asset and partition.
 
         After the materializations come the assets' checks (`AssetCheckEvaluated`, one per
@@ -235,7 +237,11 @@ class NodeExecutor:
         try:
             keys = self.partitions(node, req)
         except RangeError as exc:
-            return self._failed(node, req, exc, self._partitions_or_ends(node, req))
+            return [*self._failed(node, req, exc, self._partitions_or_ends(node, req))]
+        if node.is_observable:  # an observable source asset: observed, never materialized
+            from conflux.sdk._asset_events import observe
+
+            return [*observe(self, node, req, keys)]
         context = AssetExecutionContext(
             run_id=req.run_id,
             asset_keys=tuple(node.keys),
@@ -246,6 +252,7 @@ class NodeExecutor:
             range_keys=tuple(k for k in keys if k is not None)
             if req.partition_range is not None
             else None,
+            input_partitions=InputPartitions(self.defs, node, keys),
         )
         try:
             kwargs = self._arguments(node, req, context)
@@ -262,7 +269,7 @@ class NodeExecutor:
                 for index, (key, value) in enumerate(zip(keys, values[out.key], strict=True))
             ]
         except Exception as exc:
-            return self._failed(node, req, exc, keys)
+            return [*self._failed(node, req, exc, keys)]
         return [*events, *self.checks.evaluate(node, req, events, yielded)]
 
     # -- inputs ---------------------------------------------------------------------------

@@ -56,7 +56,8 @@ def validate_instigators(
             raise DefinitionError(
                 f"Definitions(jobs=...) got {job!r}: pass jobs made by define_asset_job(...)"
             )
-        job.selection.resolve(defs, f"job {job.name}")
+        if not job.selection.is_checks_only:  # a checks-only job is refused as a target
+            job.selection.resolve(defs, f"job {job.name}")
     seen: dict[str, str] = {}
     found_schedules: dict[str, ScheduleDefinition] = {}
     found_sensors: dict[str, SensorDefinition] = {}
@@ -68,6 +69,7 @@ def validate_instigators(
             )
         _claim(seen, item.name, "schedule")
         found_schedules[item.name] = item
+    sensors = [*sensors, *_implicit_sensors(defs, sensors)]
     for item in sensors:
         if not isinstance(item, SensorDefinition):
             raise DefinitionError(
@@ -76,6 +78,9 @@ def validate_instigators(
             )
         _claim(seen, item.name, "sensor")
         found_sensors[item.name] = item
+        bind = getattr(item, "bind", None)
+        if bind is not None:  # an automation condition sensor evaluates custom conditions
+            bind(defs)
     return LocationInstigators(
         schedules=found_schedules,
         sensors=found_sensors,
@@ -84,6 +89,46 @@ def validate_instigators(
         ),
         sensor_snapshots=tuple(found_sensors[n].to_snapshot(defs) for n in sorted(found_sensors)),
     )
+
+
+def _implicit_sensors(defs: Definitions, sensors: Sequence[object]) -> list[object]:
+    """The default automation condition sensor, when custom conditions need a worker.
+
+    Assets whose conditions hold custom nodes, and that no user-code automation condition
+    sensor targets, get theirs evaluated on the ticks of an implicit sensor (running).
+    """
+    from conflux.sdk._automation_sensor import (
+        DEFAULT_SENSOR_NAME,
+        AutomationConditionSensorDefinition,
+        custom_nodes,
+    )
+    from conflux.sdk._run_request import DefaultSensorStatus
+    from conflux.sdk._selection import AssetSelection
+
+    covered: set[str] = set()
+    for item in sensors:
+        if isinstance(item, AutomationConditionSensorDefinition) and item.use_user_code_server:
+            if item.name == DEFAULT_SENSOR_NAME or item.target is None:
+                return []
+            covered.update(item.target_keys(defs))
+    wanted = [
+        out.key.to_user_string()
+        for node in defs.nodes
+        for out in node.outputs
+        if out.automation_condition is not None
+        and any(True for _ in custom_nodes(out.automation_condition))
+        and out.key.to_user_string() not in covered
+    ]
+    if not wanted:
+        return []
+    return [
+        AutomationConditionSensorDefinition(
+            DEFAULT_SENSOR_NAME,
+            target=AssetSelection.assets(*wanted),
+            default_status=DefaultSensorStatus.RUNNING,
+            use_user_code_server=True,
+        )
+    ]
 
 
 def _claim(seen: dict[str, str], name: str, kind: str) -> None:

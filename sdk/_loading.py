@@ -21,11 +21,19 @@ if TYPE_CHECKING:
 
 
 def _definitions_in(module: types.ModuleType, location: str) -> Definitions:
-    found = [v for v in vars(module).values() if isinstance(v, Definitions)]
+    from conflux.sdk._lazy_definitions import LazyDefinitions
+
+    found = [
+        v() if isinstance(v, LazyDefinitions) else v
+        for v in vars(module).values()
+        if isinstance(v, Definitions | LazyDefinitions)
+    ]
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
         named = getattr(module, "defs", None)
+        if isinstance(named, LazyDefinitions):
+            named = named()
         if isinstance(named, Definitions):
             return named
         raise LocationLoadError(
@@ -41,6 +49,13 @@ def _definitions_in(module: types.ModuleType, location: str) -> Definitions:
             location=location,
         )
     return Definitions(assets=assets)
+
+
+def file_relative_path(dunderfile: str, relative_path: str) -> str:
+    """`relative_path` next to the file `dunderfile` names (Dagster's; pass `__file__`)."""
+    import os
+
+    return os.path.join(os.path.dirname(dunderfile), relative_path)
 
 
 def load_definitions_from_file(path: str | Path, *, location: str | None = None) -> Definitions:

@@ -17,7 +17,12 @@ from conflux.events import DefinitionError
 from conflux.sdk._keys import AssetKey
 
 if TYPE_CHECKING:
-    from conflux.events import RunRequestSpec
+    from conflux.events import (
+        CustomConditionResult,
+        DynamicPartitionsChange,
+        RunRequestSpec,
+        SensorAssetEvent,
+    )
     from conflux.sdk._asset import AssetsDefinition
 
 
@@ -103,11 +108,24 @@ class SkipReason:
 
 @dataclass(frozen=True)
 class SensorResult:
-    """A sensor tick's whole answer: run requests (or a skip) and the new cursor."""
+    """A sensor tick's whole answer (Dagster's name).
+
+    Args:
+        run_requests: the runs to request (or a skip).
+        skip_reason: why nothing is requested.
+        cursor: the new cursor.
+        dynamic_partitions_requests: keys to add to (`build_add_request`) or delete from
+            dynamic partitions definitions; added before the run requests are planned, so
+            a run request may name a key added in the same tick.
+        asset_events: `AssetMaterialization`s and `AssetObservation`s to record (a
+            materialization reported this way counts like any other).
+    """
 
     run_requests: Sequence[RunRequest] | None = None
     skip_reason: SkipReason | str | None = None
     cursor: str | None = None
+    dynamic_partitions_requests: Sequence[object] | None = None
+    asset_events: Sequence[object] | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +137,20 @@ class TickResult:
     cursor: str | None = None
     cursor_set: bool = False
     """True when the result itself carried a cursor (a `SensorResult(cursor=...)`)."""
+    asset_events: tuple[SensorAssetEvent, ...] = ()
+    dynamic_partitions_requests: tuple[DynamicPartitionsChange, ...] = ()
+    condition_results: tuple[CustomConditionResult, ...] = ()
+    """Automation condition sensors: the custom conditions' values."""
+
+    @property
+    def has_effects(self) -> bool:
+        """True when the tick yields anything (runs, asset events, partition changes, values)."""
+        return bool(
+            self.run_requests
+            or self.asset_events
+            or self.dynamic_partitions_requests
+            or self.condition_results
+        )
 
 
 def tick_result(result: object, what: str) -> TickResult:
@@ -139,11 +171,18 @@ def tick_result(result: object, what: str) -> TickResult:
         skip = result.skip_reason
         if isinstance(skip, SkipReason):
             skip = skip.skip_message or f"{what} skipped"
+        events = tuple(_asset_event(e, what) for e in result.asset_events or ())
+        changes = tuple(
+            _partitions_change(r, what) for r in result.dynamic_partitions_requests or ()
+        )
+        acted = inner.run_requests or events or changes
         return TickResult(
             run_requests=inner.run_requests,
-            skip_reason=skip if skip is not None or inner.run_requests else inner.skip_reason,
+            skip_reason=skip if skip is not None or acted else inner.skip_reason,
             cursor=result.cursor,
             cursor_set=result.cursor is not None,
+            asset_events=events,
+            dynamic_partitions_requests=changes,
         )
     if isinstance(result, Mapping):
         if result:
@@ -168,6 +207,33 @@ def tick_result(result: object, what: str) -> TickResult:
             return TickResult(run_requests=tuple(specs))
         return TickResult(skip_reason="; ".join(skips) or f"{what} returned no run request")
     raise _bad(result, what)
+
+
+def _asset_event(item: object, what: str) -> SensorAssetEvent:
+    from conflux.sdk._asset_events import AssetMaterialization, AssetObservation
+
+    if isinstance(item, AssetMaterialization | AssetObservation):
+        return item.to_spec()
+    raise InvalidTickResultError(
+        f"{what} returned SensorResult(asset_events=[{item!r}]): pass AssetMaterialization "
+        "or AssetObservation objects"
+    )
+
+
+def _partitions_change(item: object, what: str) -> DynamicPartitionsChange:
+    from conflux.events import DynamicPartitionsChange
+    from conflux.sdk.partitions import AddDynamicPartitionsRequest, DeleteDynamicPartitionsRequest
+
+    if isinstance(item, AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest):
+        return DynamicPartitionsChange(
+            action="add" if isinstance(item, AddDynamicPartitionsRequest) else "delete",
+            partitions_def_name=item.partitions_def_name,
+            partition_keys=item.partition_keys,
+        )
+    raise InvalidTickResultError(
+        f"{what} returned SensorResult(dynamic_partitions_requests=[{item!r}]): pass "
+        "definition.build_add_request(keys) or build_delete_request(keys)"
+    )
 
 
 def _bad(item: object, what: str) -> InvalidTickResultError:

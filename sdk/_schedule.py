@@ -57,7 +57,8 @@ class ScheduleDefinition:
 
     Args:
         name: unique in the location (default: `{job.name}_schedule`).
-        cron_schedule: five-field cron expression, read in `execution_timezone`.
+        cron_schedule: five-field cron expression, or a nickname (`@hourly`, `@daily`,
+            `@weekly`, `@monthly`, `@yearly`), read in `execution_timezone`.
         target: what to materialize (an AssetSelection, a selection string, assets or
             keys); `job=` is accepted instead, as in Dagster.
         execution_timezone: IANA time zone (default UTC).
@@ -121,7 +122,8 @@ class ScheduleDefinition:
             UnknownTargetError: the target names an asset the location does not define.
         """
         what = f"schedule {self.name}"
-        cron = check_cron(self.cron_schedule, what, InvalidScheduleError)
+        check_cron(self.cron_schedule, what, InvalidScheduleError)
+        cron = " ".join(self.cron_schedule.split())  # as written: `@daily` stays `@daily`
         check_timezone(self.execution_timezone, what, InvalidScheduleError)
         keys = self.target.resolve(defs, what)
         if self.partitioned:
@@ -154,8 +156,37 @@ class ScheduleDefinition:
         result = fn(context) if _takes_context(fn) else fn()
         return tick_result(result, f"schedule {self.name}")
 
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        """Call the schedule's function directly (as Dagster does, for unit tests)."""
+        if self.execution_fn is None:
+            raise InvalidScheduleError(f"schedule {self.name} has no function to call")
+        return self.execution_fn(*args, **kwargs)
+
     def __repr__(self) -> str:
         return f"ScheduleDefinition({self.name!r}, cron_schedule={self.cron_schedule!r})"
+
+
+def build_schedule_context(
+    instance: object = None,
+    scheduled_execution_time: datetime | None = None,
+    resources: Mapping[str, object] | None = None,
+    repository_def: object = None,
+    instance_ref: object = None,
+    **_ignored: object,
+) -> ScheduleEvaluationContext:
+    """A `ScheduleEvaluationContext` for calling a schedule's function in a test (Dagster's).
+
+    Example:
+        >>> my_schedule(build_schedule_context(scheduled_execution_time=datetime(2024, 1, 1)))
+    """
+    from datetime import UTC, datetime as _datetime
+
+    del instance, resources, repository_def, instance_ref
+    return ScheduleEvaluationContext(
+        scheduled_execution_time=scheduled_execution_time or _datetime.now(UTC),
+        schedule_name="schedule",
+        log=logging.getLogger("conflux.schedule"),
+    )
 
 
 def _takes_context(fn: Callable[..., object]) -> bool:

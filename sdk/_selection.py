@@ -67,13 +67,21 @@ class AssetSelection:
     def _resolve(self, graph: _Graph, what: str) -> set[str]:
         raise NotImplementedError
 
+    is_checks_only: bool = False
+    """True for a selection of asset checks alone (`checks_for_assets`, `checks`)."""
+
     def resolve(self, defs: Definitions, what: str = "target") -> list[str]:
         """The selected asset keys (`a/b` strings), sorted; external assets left out.
 
         Raises:
-            UnknownTargetError: a named asset or group is not in `defs`, or nothing is
-                selected (the message names `what` and close keys).
+            UnknownTargetError: a named asset or group is not in `defs`, nothing is
+                selected, or only checks are (the message names `what` and the fix).
         """
+        if self.is_checks_only:
+            raise UnknownTargetError(
+                f"{what} selects asset checks only: Conflux runs an asset's checks with the "
+                "asset, in the same work item, so target the assets themselves"
+            )
         graph = _Graph(defs)
         keys = self._resolve(graph, what) - graph.external
         if not keys:
@@ -107,6 +115,37 @@ class AssetSelection:
     def from_string(text: str) -> AssetSelection:
         """The CLI's selection syntax: `a,b`, `*a`, `a*`, `+a`, `a+`, `group:g`, `*`."""
         return _parse(text)
+
+    @staticmethod
+    def checks_for_assets(*assets: object) -> AssetSelection:
+        """The checks of these assets, without the assets (Dagster's name).
+
+        Conflux runs checks with their asset, so this selection can name a job but not be
+        a schedule's or sensor's target (docs/porting-from-dagster.md).
+        """
+        return _Checks(AssetSelection.assets(*assets), ())
+
+    @staticmethod
+    def checks(*checks: object) -> AssetSelection:
+        """These asset checks (`AssetChecksDefinition`s or `AssetCheckKey`s), alone."""
+        names: list[str] = []
+        for item in checks:
+            for key in getattr(item, "check_keys", None) or [item]:
+                names.append(key.to_user_string() if hasattr(key, "to_user_string") else str(key))
+        return _Checks(_Keys(()), tuple(names))
+
+    @staticmethod
+    def all_asset_checks() -> AssetSelection:
+        """Every asset check (alone; see `checks_for_assets`)."""
+        return _Checks(_All(), ())
+
+    def without_checks(self) -> AssetSelection:
+        """The same assets, without their checks (Dagster's name).
+
+        Conflux runs an asset's checks whenever it materializes the asset, so the checks
+        still run (docs/porting-from-dagster.md); the selected assets are the same.
+        """
+        return self
 
     def upstream(self, depth: int | None = None) -> AssetSelection:
         """With everything upstream (up to `depth` levels)."""
@@ -165,6 +204,18 @@ class _Groups(AssetSelection):
                 )
             found |= members
         return found
+
+
+@dataclass(frozen=True)
+class _Checks(AssetSelection):
+    """Checks alone: of the assets `of` selects, or named `asset:check`."""
+
+    of: AssetSelection
+    names: tuple[str, ...]
+    is_checks_only: bool = True
+
+    def _resolve(self, graph: _Graph, what: str) -> set[str]:
+        return set()
 
 
 @dataclass(frozen=True)
@@ -263,6 +314,7 @@ def define_asset_job(
     partitions_def: PartitionsDefinition | None = None,
     tags: Mapping[str, str] | None = None,
     description: str | None = None,
+    automation_condition: object = None,
 ) -> UnresolvedAssetJobDefinition:
     """A named asset selection for `@schedule(job=...)` and `build_schedule_from_partitioned_job`.
 
@@ -272,7 +324,20 @@ def define_asset_job(
         partitions_def: the partitions the job runs over (default: its assets' own).
         tags: tags added to every run it starts.
         description: shown with the job.
+        automation_condition: accepted (a preview API in Dagster) and not evaluated:
+            Conflux automates assets, not jobs (a warning says so); put the condition on
+            the job's assets.
     """
+    if automation_condition is not None:
+        import warnings
+
+        warnings.warn(
+            f"define_asset_job({name!r}, automation_condition=...): Conflux automates assets, "
+            "not jobs, so this condition is not evaluated: give the job's assets their "
+            "automation_condition",
+            UserWarning,
+            stacklevel=2,
+        )
     return UnresolvedAssetJobDefinition(
         name=name,
         selection=coerce_target(selection) if selection is not None else _All(),
@@ -306,3 +371,28 @@ def coerce_target(target: object) -> AssetSelection:
         f"target={target!r}: pass an AssetSelection, a job from define_asset_job, a "
         "selection string, an asset, an asset key, or a list of them"
     )
+
+
+def resolve_loosely(selection: AssetSelection, defs: Definitions) -> tuple[str, ...]:
+    """The keys `selection` names in `defs`, external assets and unknown keys included.
+
+    How Dagster resolves the selections of `AutomationCondition.allow()` / `.ignore()`
+    (`allow_missing=True`): a dependency defined elsewhere may be named by key, and a
+    selection that matches nothing is empty, not an error.
+    """
+    graph = _Graph(defs)
+    return tuple(sorted(_loose(selection, graph)))
+
+
+def _loose(selection: AssetSelection, graph: _Graph) -> set[str]:
+    if isinstance(selection, _Keys):
+        return set(selection.names)
+    if isinstance(selection, _Groups):
+        return {k for k, g in graph.groups.items() if g in selection.names}
+    if isinstance(selection, _Walk):
+        edges = graph.up if selection.direction == "up" else graph.down
+        return graph.walk(_loose(selection.inner, graph), edges, selection.depth)
+    if isinstance(selection, _Op):
+        a, b = _loose(selection.left, graph), _loose(selection.right, graph)
+        return a | b if selection.op == "|" else a & b if selection.op == "&" else a - b
+    return selection._resolve(graph, "selection")

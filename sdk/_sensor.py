@@ -13,6 +13,7 @@ materialization consumed per asset).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import logging
@@ -34,7 +35,9 @@ if TYPE_CHECKING:
 MIN_INTERVAL_S = 1.0
 """The shortest `minimum_interval_seconds` (Dagster's floor is 30 s)."""
 
-SensorKind = Literal["sensor", "asset_sensor", "multi_asset_sensor", "stream"]
+SensorKind = Literal[
+    "sensor", "asset_sensor", "multi_asset_sensor", "stream", "freshness", "automation_condition"
+]
 Position = tuple[str, str]
 """(ISO time, event id) of a materialization: ordered like the events."""
 
@@ -177,6 +180,7 @@ class SensorDefinition:
         timeout_seconds: float = 60.0,
         kind: SensorKind = "sensor",
         monitored_assets: Sequence[object] = (),
+        check_keys: Sequence[str] = (),
     ) -> None:
         self.name: str = name or str(getattr(evaluation_fn, "__name__", "sensor"))
         self.evaluation_fn = evaluation_fn
@@ -189,6 +193,7 @@ class SensorDefinition:
         self.default_status = default_status
         self.timeout_seconds = float(timeout_seconds)
         self.kind: SensorKind = kind
+        self.check_keys = tuple(check_keys)
         self.monitored_keys = tuple(
             k
             for item in monitored_assets
@@ -210,7 +215,7 @@ class SensorDefinition:
             )
         if self.timeout_seconds <= 0:
             raise InvalidSensorError(f"{what}: timeout_seconds must be positive")
-        keys = self.target.resolve(defs, what) if self.target is not None else []
+        keys = self.target_keys(defs)
         monitored: list[str] = []
         if self.monitored_keys:
             known = {k.to_user_string() for k in defs.asset_keys}
@@ -235,7 +240,21 @@ class SensorDefinition:
             else "stopped",
             description=self.description,
             timeout_s=self.timeout_seconds,
+            check_keys=self.check_keys,
+            **self._snapshot_extra(),
         )
+
+    def target_keys(self, defs: Definitions) -> list[str]:
+        """The target's asset keys (empty: each run request names its assets).
+
+        Raises:
+            UnknownTargetError: the target names an asset the location does not define.
+        """
+        return self.target.resolve(defs, f"sensor {self.name}") if self.target is not None else []
+
+    def _snapshot_extra(self) -> dict[str, object]:
+        """Fields of the snapshot that only some kinds of sensor set."""
+        return {}
 
     def evaluate(
         self,
@@ -267,7 +286,7 @@ class SensorDefinition:
         result = tick_result(fn(context) if _takes_args(fn) else fn(), what)
         if result.cursor_set:
             return result
-        return TickResult(result.run_requests, result.skip_reason, context.cursor)
+        return dataclasses.replace(result, cursor=context.cursor)
 
     def _asset_tick(
         self,
@@ -283,13 +302,45 @@ class SensorDefinition:
         if not fresh:
             return TickResult(skip_reason=f"no new materialization of {key}", cursor=cursor)
         latest = max(fresh, key=position_of)
+        from conflux.sdk._asset_events import EventLogEntry
+
         context = SensorEvaluationContext(**common)  # type: ignore[arg-type]
-        result = tick_result(self.evaluation_fn(context, latest), f"asset sensor {self.name}")
+        entry = EventLogEntry(latest)  # Dagster's type; the event's fields read through
+        result = tick_result(self.evaluation_fn(context, entry), f"asset sensor {self.name}")
         positions[key] = position_of(latest)
         return TickResult(result.run_requests, result.skip_reason, _encode(positions))
 
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        """Call the sensor's function directly (as Dagster does, for unit tests)."""
+        return self.evaluation_fn(*args, **kwargs)
+
     def __repr__(self) -> str:
         return f"SensorDefinition({self.name!r}, kind={self.kind!r})"
+
+
+def build_sensor_context(
+    instance: object = None,
+    cursor: str | None = None,
+    repository_name: str | None = None,
+    repository_def: object = None,
+    sensor_name: str | None = None,
+    resources: Mapping[str, object] | None = None,
+    definitions: object = None,
+    instance_ref: object = None,
+    last_sensor_start_time: float | None = None,
+    **_ignored: object,
+) -> SensorEvaluationContext:
+    """A `SensorEvaluationContext` for calling a sensor's function in a test (Dagster's).
+
+    Example:
+        >>> my_sensor(build_sensor_context(cursor="42"))
+    """
+    del instance, repository_name, repository_def, resources, definitions, instance_ref
+    return SensorEvaluationContext(
+        sensor_name=sensor_name or "sensor",
+        cursor=cursor,
+        last_tick_completion_time=last_sensor_start_time,
+    )
 
 
 def _takes_args(fn: Callable[..., object]) -> bool:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Literal
 
 from conflux.events import TickCompleted, TickRequested, derived_id
 from conflux.sdk.runtime import error_type_name
+from conflux.workers._deliveries import Deliveries
 
 if TYPE_CHECKING:
     from conflux.events import EventProducer, Topics
@@ -87,6 +88,8 @@ class TickEvaluator:
         self._running: dict[str, _Evaluation] = {}
         self._queued: dict[str, deque[TickRequested]] = {}
         self._busy: dict[str, _Evaluation] = {}
+        self.deliveries = Deliveries()
+        """Which tick requests it evaluates: not a fenced leader's, each once."""
 
     def run(self, producer: EventProducer, stop: threading.Event) -> None:
         """Evaluate tick requests until `stop` is set (errors of user code never leave)."""
@@ -127,7 +130,11 @@ class TickEvaluator:
                     records += consumer.poll(timeout=0, max_records=BATCH - 1)
                 for record in records:
                     event = record.event
-                    if isinstance(event, TickRequested) and event.location == self.location:
+                    if (
+                        self.deliveries.take(record)  # first: it must see the marks too
+                        and isinstance(event, TickRequested)
+                        and event.location == self.location
+                    ):
                         self._queued.setdefault(event.name, deque()).append(event)
                 self._watch(producer)
                 if records:
@@ -252,10 +259,13 @@ class TickEvaluator:
     ) -> TickCompleted:
         return TickCompleted(
             **self._common(request, duration_ms),
-            status="success" if result.run_requests else "skipped",
+            status="success" if result.has_effects else "skipped",
             run_requests=result.run_requests,
-            skip_reason=None if result.run_requests else result.skip_reason,
+            skip_reason=None if result.has_effects else result.skip_reason,
             cursor=result.cursor,
+            asset_events=result.asset_events,
+            dynamic_partitions_requests=result.dynamic_partitions_requests,
+            condition_results=result.condition_results,
         )
 
     def _failure(

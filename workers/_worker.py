@@ -34,6 +34,7 @@ from conflux.sdk.runtime import (
     error_type_name,
     snapshot_id,
 )
+from conflux.workers._deliveries import Deliveries
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -89,9 +90,20 @@ class Worker:
         self.executed = 0
         self.ticks: TickEvaluator | None = None
         """Evaluates the location's sensor and schedule ticks (None: it has none)."""
+        self.deliveries = Deliveries()
+        """Which work items it takes: not a fenced leader's, each once (`_deliveries.py`)."""
+        self.heartbeat_error: BaseException | None = None
+        """Why the heartbeat thread died, if it did (then `run` stops and re-raises it)."""
 
     def run(self, stop: threading.Event) -> None:
-        """Load, publish, and execute work items until `stop` is set."""
+        """Load, publish, and execute work items until `stop` is set.
+
+        Raises:
+            Exception: what killed the heartbeat thread. A worker that cannot beat must not
+                go on taking work that the coordinator will soon give away (it reads the
+                silence as a lost worker), so the worker stops instead; the process exits
+                with the error and its supervisor starts it again.
+        """
         from conflux.events import EventProducer, ensure_topics
 
         producer = EventProducer(
@@ -126,6 +138,8 @@ class Worker:
             if ticks is not None and ticks.is_alive():
                 ticks.join(timeout=5)
             producer.close()
+        if self.heartbeat_error is not None:
+            raise self.heartbeat_error
 
     def _start_ticks(
         self, defs: Definitions, producer: EventProducer, stop: threading.Event
@@ -205,10 +219,13 @@ class Worker:
                 records = consumer.poll(timeout=0.1, max_records=1)
                 if records:
                     records += consumer.poll(timeout=0, max_records=BATCH - 1)
+                # Every record goes through `take`: the marks too, which it keeps.
                 items = [
                     r.event
                     for r in records
-                    if isinstance(r.event, WorkItemDispatched) and r.event.location == self.location
+                    if self.deliveries.take(r)
+                    and isinstance(r.event, WorkItemDispatched)
+                    and r.event.location == self.location
                 ]
                 if records:
                     self._execute(producer, executor, items, consumer.commit)
@@ -246,17 +263,31 @@ class Worker:
         producer.flush()
 
     def _heartbeat(self, producer: EventProducer, stop: threading.Event) -> None:
-        while True:
-            producer.emit(
-                ComponentHeartbeat(
-                    component="worker",
-                    instance_id=self.worker_id,
-                    location=self.location,
-                    ready=self.loaded,
-                    work_item_id=self.current_item,
-                    interval_s=HEARTBEAT_INTERVAL_S,
-                    producer=self.producer_name,
-                )
+        """Beat every interval until `stop`; if beating fails, log it and stop the worker."""
+        try:
+            while True:
+                producer.emit(self._beat())
+                if stop.wait(HEARTBEAT_INTERVAL_S):
+                    return
+        except Exception as exc:  # re-raised by `run` once the worker has stopped
+            log.error(
+                "worker %s: the heartbeat failed (%s: %s); stopping the worker so that its "
+                "work is dispatched again",
+                self.worker_id,
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
             )
-            if stop.wait(HEARTBEAT_INTERVAL_S):
-                return
+            self.heartbeat_error = exc
+            stop.set()
+
+    def _beat(self) -> ComponentHeartbeat:
+        return ComponentHeartbeat(
+            component="worker",
+            instance_id=self.worker_id,
+            location=self.location,
+            ready=self.loaded,
+            work_item_id=self.current_item,
+            interval_s=HEARTBEAT_INTERVAL_S,
+            producer=self.producer_name,
+        )

@@ -11,6 +11,14 @@ from conflux.cli._options import STATE_DIR, queue_options
 
 @click.command()
 @queue_options
+@click.option(
+    "--session-timeout",
+    type=click.FloatRange(min=0.5),
+    default=None,
+    help="Seconds before a standby takes over from a leader that died (the leader "
+    "group's session; default 6 on Kafka, whose brokers refuse less than their "
+    "group.min.session.timeout.ms, 3 on Tansu).",
+)
 @STATE_DIR
 def coordinator(
     max_concurrent: int | None,
@@ -18,9 +26,11 @@ def coordinator(
     location_limits: tuple[str, ...],
     heartbeat_timeout: float | None,
     schedule_catchup: int | None,
+    session_timeout: float | None,
     state_dir: str,
 ) -> int:
-    """Run the coordinator (one part, for real deployments)."""
+    """Run a coordinator (one part, for real deployments); run several: one leads."""
+    # The leader, or a standby if another leads, until stopped.
     from conflux.cli._parts import configure_logging, find_broker, stop_on_signals
     from conflux.coordinator import (
         DEFAULT_HEARTBEAT_TIMEOUT_S,
@@ -51,5 +61,6 @@ def coordinator(
         limits=limits,
         heartbeat_timeout_s=heartbeat_timeout or DEFAULT_HEARTBEAT_TIMEOUT_S,
         max_catchup_ticks=schedule_catchup,
+        session_timeout_s=session_timeout,
     ).run(stop)
     return 0

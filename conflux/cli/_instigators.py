@@ -22,8 +22,7 @@ from conflux.events import ConfluxError
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from conflux.projections.api import ApiClient
-    from conflux.projections.folds import InstigatorSummary
+    from conflux.projections.api import ApiClient, InstigatorSummary
 
 Kind = Literal["schedule", "sensor"]
 FOLD_TIMEOUT_S = 30.0

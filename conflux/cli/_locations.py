@@ -20,8 +20,7 @@ from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
     from conflux.events import LocationReloadRequested
-    from conflux.projections.api import ApiClient
-    from conflux.projections.projector import LocationSummary
+    from conflux.projections.api import ApiClient, LocationSummary
 
 
 class UnknownLocationError(ConfluxError):

@@ -12,7 +12,7 @@ from conflux.cli._output import short_time
 
 if TYPE_CHECKING:
     from conflux.events import ConditionResult
-    from conflux.projections.projector import WhyReport
+    from conflux.projections.api import WhyReport
 
 
 @click.command()

@@ -65,6 +65,9 @@ transaction.state.log.num.partitions=1
 share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
+# Sessions down to 1 s (stock Kafka: 6 s), so that a standby coordinator can take over
+# from a crashed leader in a few seconds (`conflux coordinator --session-timeout`).
+group.min.session.timeout.ms=1000
 # The log is the source of truth: never delete it by age or size.
 log.retention.ms=-1
 log.retention.bytes=-1

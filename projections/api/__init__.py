@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         BACKFILL_ENDED as BACKFILL_ENDED,
         AssetSummary as AssetSummary,
         BackfillSummary as BackfillSummary,
+        BrokerStatus as BrokerStatus,
         CheckResultSummary as CheckResultSummary,
         CheckSummary as CheckSummary,
         ComponentStatus as ComponentStatus,
@@ -51,6 +52,16 @@ if TYPE_CHECKING:
         RunStatus as RunStatus,
         RunSummary as RunSummary,
         StatusReport as StatusReport,
+    )
+    from conflux.projections.api._reports import (
+        InstigatorSummary as InstigatorSummary,
+        LocationError as LocationError,
+        LocationSummary as LocationSummary,
+        LocationWorker as LocationWorker,
+        MaterializationInfo as MaterializationInfo,
+        RunCause as RunCause,
+        TickSummary as TickSummary,
+        WhyReport as WhyReport,
     )
     from conflux.projections.api._transport import (
         ApiTransport as ApiTransport,

@@ -28,8 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from conflux.projections.api._event_query import EventQuery
-    from conflux.projections.folds import InstigatorSummary
-    from conflux.projections.projector import LocationSummary, WhyReport
+    from conflux.projections.api._reports import InstigatorSummary, LocationSummary, WhyReport
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -100,7 +99,7 @@ class ApiClient(ApiTransport):
 
     def why(self, asset_key: str, partition: str | None = None) -> WhyReport:
         """Why an asset partition is as it is (`conflux why`)."""
-        from conflux.projections.projector import WhyReport
+        from conflux.projections.api._reports import WhyReport
 
         return self._one(WhyReport, "/why", {"asset": asset_key, "partition": partition})
 
@@ -143,19 +142,19 @@ class ApiClient(ApiTransport):
 
     def instigators(self, instigator_type: str | None = None) -> list[InstigatorSummary]:
         """Every schedule and sensor (or those of one type): status, cursor, ticks."""
-        from conflux.projections.folds import InstigatorSummary
+        from conflux.projections.api._reports import InstigatorSummary
 
         return self._many(InstigatorSummary, "/instigators", {"type": instigator_type})
 
     def instigator(self, name: str, instigator_type: str | None = None) -> InstigatorSummary:
         """One schedule or sensor. Raises `NotFoundError` naming close matches."""
-        from conflux.projections.folds import InstigatorSummary
+        from conflux.projections.api._reports import InstigatorSummary
 
         path = f"/instigators/{quote(name, safe='')}"
         return self._one(InstigatorSummary, path, {"type": instigator_type})
 
     def locations(self) -> list[LocationSummary]:
         """Every code location: status, interpreter, snapshot, live workers, last error."""
-        from conflux.projections.projector import LocationSummary
+        from conflux.projections.api._reports import LocationSummary
 
         return self._many(LocationSummary, "/locations")

@@ -194,6 +194,24 @@ class ComponentStatus(_Model):
     """A beat arrived within 3x the component's own interval."""
     last_seen: datetime
     age_s: float
+    pid: int | None = None
+    """Its process id (None: a part from before it was reported)."""
+    role: Literal["active", "standby"] | None = None
+    """Coordinators: `active` decides, `standby` waits to take over (None: a coordinator
+    from before leadership, which decides alone)."""
+    epoch: int | None = None
+    """Coordinators: the leadership epoch it decides under, or (standby) the latest seen."""
+
+
+class BrokerStatus(_Model):
+    """One broker of the Kafka cluster, from the cluster's metadata."""
+
+    id: int
+    host: str
+    port: int
+    state: Literal["online", "offline"]
+    """`offline`: partitions still name it as a replica, but the cluster lists it no more."""
+    controller: bool
 
 
 class LocationStatus(_Model):
@@ -225,6 +243,11 @@ class StatusReport(_Model):
     caught_up: bool
     """The projector has read every topic to its end at least once."""
     coordinator: ComponentStatus | None
+    """The active coordinator (the newest epoch's, if a paused one still beats as active)."""
+    coordinators: list[ComponentStatus] = []
+    """Every coordinator heard from: the active one and the standbys."""
+    brokers: list[BrokerStatus] = []
+    """Every broker of the cluster, from its metadata (empty: the broker did not answer)."""
     locations: list[LocationStatus]
     components: list[ComponentStatus]
     dead_letters: int

@@ -58,8 +58,7 @@ def _raise_for(body: bytes, status: int, url: str) -> ConfluxError:
     if cls is None:
         import conflux.events
 
-        public: list[str] = getattr(conflux.events, "__all__", [])
-        found = getattr(conflux.events, kind) if kind in public else None
+        found = getattr(conflux.events, kind, None)  # only the package's public names
         cls = found if isinstance(found, type) and issubclass(found, ConfluxError) else ConfluxError
     try:
         return cls(message)

@@ -33,6 +33,7 @@ from pydantic_core import from_json, to_json
 
 from conflux.events import (
     UPCASTERS,
+    EpochFence,
     EventValidationError,
     decode_event,
     encode_event,
@@ -295,6 +296,8 @@ class ArchiveSink:
         self.rejected: list[Rejected] = []
         """The last 100 records rejected (not valid events); `rejected_count` counts all."""
         self.rejected_count = 0
+        self.fence = EpochFence()
+        """Per partition, the newest leadership epoch marked: which decisions count."""
 
     @property
     def positions(self) -> dict[tuple[str, int], int]:
@@ -309,7 +312,9 @@ class ArchiveSink:
                 stored, and positions stay where the last good write left them).
         """
         done = self._positions
-        fresh = [r for r in records if r.offset > done.get((r.topic, r.partition), -1)]
+        fresh = [
+            r for r in self._admitted(records) if r.offset > done.get((r.topic, r.partition), -1)
+        ]
         if fresh:
             self._pending += fresh
             self.accepted += len(fresh)
@@ -321,6 +326,29 @@ class ArchiveSink:
             self._hand_over()
         if self._inflight is not None and self._inflight.done():
             self._settle()
+
+    def _admitted(
+        self, records: Iterable[RawRecord | ConsumedEvent]
+    ) -> list[RawRecord | ConsumedEvent]:
+        """`records` but the decisions a newer leadership epoch fenced off.
+
+        The archive's tables count decisions (runs, their outcomes), so a decision that
+        every fold refuses is not archived either: it stays in the log alone. The fence
+        sees every record, the ones already stored too, so that it knows each partition's
+        marks.
+        """
+        admit = self.fence.admit
+        kept: list[RawRecord | ConsumedEvent] = []
+        for record in records:
+            event = getattr(record, "event", None)
+            if event is None and b'"epoch":' in record.value:
+                try:
+                    event = decode_event(record.value)
+                except EventValidationError:
+                    event = None  # not an event: the archive refuses it on its own
+            if event is None or admit(event, record.topic, record.partition):
+                kept.append(record)
+        return kept
 
     def flush(self) -> None:
         """Store everything added so far, with its positions; returns when it is stored."""

@@ -25,9 +25,14 @@ if TYPE_CHECKING:
     )
     from conflux.projections.folds._automation import (
         AutomationFacts as AutomationFacts,
-        Evaluator as Evaluator,
         cron_leaves as cron_leaves,
+        latest_tick as latest_tick,
+        matched_assets as matched_assets,
         window_schedule as window_schedule,
+    )
+    from conflux.projections.folds._automation_eval import (
+        Evaluator as Evaluator,
+        run_group as run_group,
     )
     from conflux.projections.folds._backfill_space import (
         BackfillSpace as BackfillSpace,
@@ -36,8 +41,7 @@ if TYPE_CHECKING:
     )
     from conflux.projections.folds._backfills import (
         BackfillsProjection as BackfillsProjection,
-        backfill_summaries as backfill_summaries,
-        backfill_summary as backfill_summary,
+        summarize_backfill as summarize_backfill,
     )
     from conflux.projections.folds._checks import (
         ChecksProjection as ChecksProjection,
@@ -53,17 +57,16 @@ if TYPE_CHECKING:
     )
     from conflux.projections.folds._instigators import (
         InstigatorFacts as InstigatorFacts,
-        InstigatorSummary as InstigatorSummary,
+        InstigatorRecord as InstigatorRecord,
         defined_instigators as defined_instigators,
         effective_status as effective_status,
         next_cron_tick as next_cron_tick,
         next_tick as next_tick,
-        read_instigators as read_instigators,
         ticks_between as ticks_between,
     )
     from conflux.projections.folds._runs import (
+        RunRecord as RunRecord,
         RunsProjection as RunsProjection,
-        RunState as RunState,
     )
     from conflux.projections.folds._selection import (
         resolve_selection as resolve_selection,

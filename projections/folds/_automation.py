@@ -1,19 +1,18 @@
-"""Declarative automation, the pure part: the facts it folds and the condition evaluator.
+"""Declarative automation, the pure part: the facts it folds, and cron and window helpers.
 
 Shared by the coordinator (which evaluates conditions when events touch an asset
 partition, and requests the partitions whose condition is true) and by the query API
 (which evaluates the same condition on demand to answer `conflux why`, including why
-nothing was requested). Evaluation reads folded state only and runs no user code.
+nothing was requested). Evaluation (`_automation_eval.Evaluator`) reads folded state only
+and runs no user code.
 
-The basic conditions are defined in `conflux.sdk._automation` (module docstring); this
-module implements them over:
-
-- the asset graph (`DefinitionsProjection`) and the asset-state projection (latest
-  materialization and attempt of every partition);
-- `AutomationFacts`: when automation last requested each partition and in which run,
-  the code version of automated assets' latest materializations, and when each automated
-  asset was first defined;
-- `run_open(run_id)`: whether a run is still open (the caller's runs fold).
+Dagster evaluates conditions on ticks and keeps a cursor per node; Conflux evaluates on
+events and reads every "newly" and "since" from times on the log, which this fold keeps:
+when automation last requested each partition and in which run, which assets and tags
+each run targeted, when each condition (and partitions definition) was first published,
+when each asset's code version last changed, when each partition's data version last
+changed, the latest check results, dynamic keys' addition times, and what the location's
+workers report for custom conditions.
 """
 
 from __future__ import annotations
@@ -24,18 +23,18 @@ from typing import TYPE_CHECKING
 
 from conflux.events import (
     AnyEvent,
+    AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
-    ConditionResult,
     DefinitionsPublished,
+    DynamicPartitionsAdded,
     MaterializationRequested,
+    TickCompleted,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    from conflux.events import AutomationConditionSnapshot
-    from conflux.projections.folds._asset_state import AssetStateProjection
+    from conflux.events import AutomationConditionSnapshot, PartitionsSnapshot
     from conflux.projections.folds._definitions import DefinitionsProjection
     from conflux.sdk.partitions import PartitionsDefinition
 
@@ -43,27 +42,71 @@ AssetPartition = tuple[str, str | None]
 
 
 @dataclass
+class CheckFact:
+    """The latest result of one check on one partition."""
+
+    time: datetime
+    passed: bool
+    errored: bool
+    """The check function raised (Dagster: the check's execution failed)."""
+    materialization_event_id: str | None
+    run_id: str | None
+
+
+@dataclass
 class AutomationFacts:
     """What automation remembers beyond the asset state, folded from the log.
 
+    Every map keeps the latest value by event time, so the fold is idempotent and does not
+    depend on the order of events across topics.
+
     Attributes:
         requested: asset partition -> (time, run id) of automation's latest request.
-        code_versions: automated asset partition -> code version of its latest
-            materialization (only assets that have a condition, to stay small).
-        first_seen: automated asset -> the time it was first defined with a condition.
+        planned: asset partition that a condition reads -> (time, run id) of the latest
+            request of any run that names it (by key, or an unpartitioned asset): such a
+            partition is in progress while that run is open and has not yet materialized or
+            failed it (Dagster: "part of an in-progress run"). Requests of a partition range are
+            not indexed here.
+        runs: run id -> (asset keys, tags) of its request (what `executed_with_root_target`
+            and the run-tag conditions read), for runs of assets that conditions read.
+        initial: automated asset -> (condition, partitions, time): when the asset's current
+            condition and partitions definition were first published
+            (`initial_evaluation`, and the reference of every "newly" before any request).
+        defined: asset -> when a snapshot first defined it (unpartitioned partitions and
+            static keys come into existence then).
+        code_changed: asset -> (code version, time it replaced another one or None).
+        data_changed: asset partition -> time its data version last changed (assets that
+            automated conditions read, only when a condition reads data versions).
+        data_versions: asset partition -> its latest data version (same assets).
+        checks: (asset, partition, check name) -> the latest result.
+        dynamic_added: (dynamic partitions name, key) -> when the key was first added.
+        custom: (asset, or `asset:check`, node path) -> (report time, the partitions the
+            node is true for, None for all): what the location's workers report for
+            custom conditions (Dagster evaluates those in the user code server too).
         automated: asset key -> its condition (from the latest snapshots).
-        planned: automated asset partition -> (time, run id) of the latest request of
-            any run that names it (by key, or an unpartitioned asset): such a partition
-            is `in_progress` while that run is open and has not yet materialized or
-            failed it (Dagster: "part of an in-progress run"). Requests of a partition
-            range are not indexed here (eager looks at the latest window only).
+        read_by: asset key -> the automated assets whose conditions read it (itself, its
+            dependents, and `asset_matches` targets).
     """
 
     requested: dict[AssetPartition, tuple[datetime, str]] = field(default_factory=dict)
     planned: dict[AssetPartition, tuple[datetime, str]] = field(default_factory=dict)
-    code_versions: dict[AssetPartition, tuple[datetime, str | None]] = field(default_factory=dict)
-    first_seen: dict[str, datetime] = field(default_factory=dict)
+    runs: dict[str, tuple[tuple[str, ...], dict[str, str]]] = field(default_factory=dict)
+    initial: dict[str, tuple[AutomationConditionSnapshot, PartitionsSnapshot | None, datetime]] = (
+        field(default_factory=dict)
+    )
+    defined: dict[str, datetime] = field(default_factory=dict)
+    code_changed: dict[str, tuple[str | None, datetime | None]] = field(default_factory=dict)
+    data_changed: dict[AssetPartition, datetime] = field(default_factory=dict)
+    data_versions: dict[AssetPartition, tuple[datetime, str]] = field(default_factory=dict)
+    checks: dict[tuple[str, str | None, str], CheckFact] = field(default_factory=dict)
+    dynamic_added: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    custom: dict[tuple[str, str], tuple[datetime, frozenset[str | None] | None]] = field(
+        default_factory=dict
+    )
     automated: dict[str, AutomationConditionSnapshot] = field(default_factory=dict)
+    read_by: dict[str, set[str]] = field(default_factory=dict)
+    data_watch: set[str] = field(default_factory=set)
+    """Assets whose data versions are kept (read by a `data_version_changed`)."""
 
     def apply(self, event: AnyEvent) -> None:
         """Fold one event (idempotent and order-independent: the latest time wins)."""
@@ -73,30 +116,96 @@ class AutomationFacts:
             if previous is None or (event.time, event.run_id) > previous:
                 self.requested[key] = (event.time, event.run_id)
         elif isinstance(event, AssetMaterialized):
-            if event.asset_key in self.automated:
-                key = (event.asset_key, event.partition_key)
-                seen = self.code_versions.get(key)
-                if seen is None or event.time >= seen[0]:
-                    self.code_versions[key] = (event.time, event.code_version)
+            if event.asset_key in self.data_watch:
+                self._data_version(event.asset_key, event.partition_key, event)
         elif isinstance(event, MaterializationRequested):
+            if event.run_id not in self.runs and any(k in self.read_by for k in event.asset_keys):
+                self.runs[event.run_id] = (event.asset_keys, event.tags)
             for key in self.planned_by(event):
                 previous = self.planned.get(key)
                 if previous is None or (event.time, event.run_id) > previous:
                     self.planned[key] = (event.time, event.run_id)
+        elif isinstance(event, AssetCheckEvaluated):
+            check_key = (event.asset_key, event.partition_key, event.check_name)
+            seen = self.checks.get(check_key)
+            if seen is None or event.time >= seen.time:
+                self.checks[check_key] = CheckFact(
+                    time=event.time,
+                    passed=event.passed,
+                    errored=event.error_type is not None,
+                    materialization_event_id=event.materialization_event_id,
+                    run_id=event.run_id,
+                )
         elif isinstance(event, DefinitionsPublished):
-            for asset in event.snapshot.assets:
-                if asset.automation_condition is None:
-                    continue
-                first = self.first_seen.get(asset.key)
+            self._published(event)
+        elif isinstance(event, DynamicPartitionsAdded):
+            for added in event.partition_keys:
+                dyn = (event.partitions_def_name, added)
+                first = self.dynamic_added.get(dyn)
                 if first is None or event.time < first:
-                    self.first_seen[asset.key] = event.time
+                    self.dynamic_added[dyn] = event.time
+        elif isinstance(event, TickCompleted):
+            for report in event.condition_results:
+                node = (report.root_key, report.node_path)
+                reported = self.custom.get(node)
+                if reported is None or event.time >= reported[0]:
+                    true = report.true_partitions
+                    self.custom[node] = (event.time, frozenset(true) if true is not None else None)
+        elif isinstance(event, AssetObserved) and event.asset_key in self.data_watch:
+            self._data_version(event.asset_key, event.partition_key, event)
+
+    def _data_version(
+        self, asset_key: str, partition: str | None, event: AssetMaterialized | AssetObserved
+    ) -> None:
+        version = event.data_version
+        if version is None:
+            return
+        key = (asset_key, partition)
+        seen = self.data_versions.get(key)
+        if seen is not None and event.time < seen[0]:
+            return
+        if seen is None or seen[1] != version:
+            self.data_changed[key] = event.time
+        self.data_versions[key] = (event.time, version)
+
+    def _published(self, event: DefinitionsPublished) -> None:
+        for asset in event.snapshot.assets:
+            first = self.defined.get(asset.key)
+            if first is None or event.time < first:
+                self.defined[asset.key] = event.time
+            version = self.code_changed.get(asset.key, (asset.code_version, None))[0]
+            if asset.key not in self.code_changed:
+                self.code_changed[asset.key] = (asset.code_version, None)
+            elif version != asset.code_version:
+                self.code_changed[asset.key] = (asset.code_version, event.time)
+            if asset.automation_condition is None:
+                continue
+            self._initial(asset.key, asset.automation_condition, asset.partitions, event.time)
+        for check in event.snapshot.asset_checks:
+            condition = check.automation_condition
+            if condition is None:
+                continue
+            self._initial(f"{check.asset_key}:{check.name}", condition, None, event.time)
+
+    def _initial(
+        self,
+        key: str,
+        condition: AutomationConditionSnapshot,
+        partitions: PartitionsSnapshot | None,
+        at: datetime,
+    ) -> None:
+        """The first publication of the latest (condition, partitions) of `key`."""
+        seen = self.initial.get(key)
+        same = seen is not None and seen[:2] == (condition, partitions)
+        if seen is None or (same and at < seen[2]) or (not same and at > seen[2]):
+            self.initial[key] = (condition, partitions, at)
 
     def planned_by(self, request: MaterializationRequested) -> list[AssetPartition]:
-        """The automated asset partitions a request names (see `planned`)."""
+        """The partitions a request names of assets that conditions read (see `planned`)."""
         if request.partition_range is not None:
             return []
         keys: tuple[str | None, ...] = request.partition_keys or (None,)
-        return [(a, k) for a in request.asset_keys if a in self.automated for k in keys]
+        return [(a, k) for a in request.asset_keys if a in self.read_by for k in keys]
 
     def refresh(self, graph: DefinitionsProjection) -> None:
         """Re-read which assets have a condition (call after the graph changed)."""
@@ -105,211 +214,30 @@ class AutomationFacts:
             for key, asset in graph.assets.items()
             if asset.automation_condition is not None and not asset.is_external
         }
+        read_by: dict[str, set[str]] = {}
+        # an observable source's updates are its new data versions: keep them
+        data_watch: set[str] = {k for k, a in graph.assets.items() if a.is_observable}
+        for key, condition in self.automated.items():
+            reads = {key, *graph.upstream_of(key), *matched_assets(condition)}
+            for other in reads:
+                read_by.setdefault(other, set()).add(key)
+            if uses(condition, "data_version_changed"):
+                data_watch |= reads
+        self.read_by = read_by
+        self.data_watch = data_watch
 
 
-@dataclass
-class Evaluator:
-    """Evaluates conditions at one instant over one consistent view of the state.
-
-    Build one per decision step (it caches upstream partitions and cron ticks).
-    """
-
-    graph: DefinitionsProjection
-    assets: AssetStateProjection
-    facts: AutomationFacts
-    run_open: Callable[[str], bool]
-    now: datetime
-    _ups: dict[AssetPartition, list[AssetPartition]] = field(default_factory=dict)
-    _ticks: dict[tuple[str, str], datetime] = field(default_factory=dict)
-
-    def evaluate(
-        self, condition: AutomationConditionSnapshot, asset_key: str, partition_key: str | None
-    ) -> ConditionResult:
-        """The condition's value for one asset partition, with every node's value."""
-        kind = condition.kind
-        if kind in ("and", "or"):
-            children = tuple(self.evaluate(c, asset_key, partition_key) for c in condition.children)
-            values = [c.value for c in children]
-            value = all(values) if kind == "and" else any(values)
-            return ConditionResult(
-                condition=condition.label or kind.upper(), value=value, children=children
-            )
-        if kind == "not":
-            child = self.evaluate(condition.children[0], asset_key, partition_key)
-            return ConditionResult(
-                condition=condition.label or "NOT", value=not child.value, children=(child,)
-            )
-        value, detail = self._leaf(condition, asset_key, partition_key)
-        name = kind if condition.cron_schedule is None else f"{kind}({condition.cron_schedule})"
-        return ConditionResult(condition=condition.label or name, value=value, detail=detail)
-
-    # -- leaves ----------------------------------------------------------------------------
-
-    def _leaf(
-        self, condition: AutomationConditionSnapshot, asset_key: str, partition: str | None
-    ) -> tuple[bool, str]:
-        kind = condition.kind
-        me = (asset_key, partition)
-        if kind == "missing":
-            at = self._materialized_at(me)
-            return at is None, "never materialized" if at is None else f"materialized {_t(at)}"
-        if kind == "newly_missing":
-            at = self._materialized_at(me)
-            asked = self.facts.requested.get(me)
-            if at is not None:
-                return False, f"materialized {_t(at)}"
-            if asked is not None:
-                return False, f"missing, but already requested {_t(asked[0])} (run {asked[1]})"
-            return True, "never materialized nor requested"
-        if kind == "in_progress":
-            why = self._in_progress(me)
-            return why is not None, why or "not in progress"
-        if kind in ("any_deps_missing", "any_deps_in_progress", "any_deps_updated"):
-            return self._any_dep(kind, me)
-        if kind == "code_version_changed":
-            return self._code_version_changed(me)
-        if kind == "in_latest_time_window":
-            return self._in_latest_window(me)
-        assert condition.cron_schedule is not None
-        tick = self._latest_tick(condition.cron_schedule, condition.cron_timezone)
-        if kind == "cron_tick_passed":
-            since = self._handled_at(me, with_materialization=False)
-            if since is None:
-                since = self.facts.first_seen.get(asset_key)
-            passed = since is None or tick > since
-            return passed, f"latest tick {_t(tick)}" + (
-                "" if since is None else f", last handled {_t(since)}"
-            )
-        # all_deps_updated_since_cron
-        stale = [up for up in self._upstream(me) if (self._materialized_at(up) or _EPOCH) <= tick]
-        if stale:
-            return False, f"{_name(stale[0])} not updated since the tick {_t(tick)}"
-        return True, f"every upstream updated since the tick {_t(tick)}"
-
-    def _any_dep(self, kind: str, me: AssetPartition) -> tuple[bool, str]:
-        ups = self._upstream(me)
-        if kind == "any_deps_missing":
-            for up in ups:
-                if self._materialized_at(up) is None and not self._external(up[0]):
-                    return True, f"{_name(up)} was never materialized"
-            return False, "every upstream partition exists"
-        if kind == "any_deps_in_progress":
-            for up in ups:
-                why = self._in_progress(up)
-                if why is not None:
-                    return True, f"{_name(up)}: {why}"
-            return False, "no upstream partition in progress"
-        handled = self._handled_at(me, with_materialization=True)
-        fresh: list[tuple[datetime, AssetPartition]] = []
-        for up in ups:
-            at = self._materialized_at(up)
-            if at is not None and (handled is None or at > handled):
-                fresh.append((at, up))
-        if not fresh:
-            return False, "no upstream partition updated since" + (
-                f" {_t(handled)}" if handled is not None else " (none materialized)"
-            )
-        fresh.sort(key=lambda item: item[0], reverse=True)
-        named = ", ".join(f"{_name(up)} materialized {_t(at)}" for at, up in fresh[:_NAMED])
-        more = len(fresh) - _NAMED
-        return True, named + (f", and {more} more" if more > 0 else "")
-
-    def _code_version_changed(self, me: AssetPartition) -> tuple[bool, str]:
-        asset = self.graph.assets.get(me[0])
-        current = asset.code_version if asset is not None else None
-        seen = self.facts.code_versions.get(me)
-        if current is None or seen is None:
-            return False, "no code version to compare"
-        if seen[1] == current:
-            return False, f"code version {current} is the one materialized"
-        asked = self.facts.requested.get(me)
-        if asked is not None and asked[0] > seen[0]:
-            return False, f"code version changed, already requested {_t(asked[0])}"
-        return True, f"materialized with code version {seen[1]}, now {current}"
-
-    def _in_latest_window(self, me: AssetPartition) -> tuple[bool, str]:
-        from conflux.sdk.partitions import MultiPartitionsDefinition, TimeWindowPartitionsDefinition
-
-        pdef = self.graph.partitions_def(me[0])
-        partition = me[1]
-        if pdef is None or partition is None:
-            return True, "not time-partitioned"
-        if isinstance(pdef, TimeWindowPartitionsDefinition):
-            last = pdef.get_last_partition_key(self.now)
-            return partition == last, f"latest window is {last}"
-        if isinstance(pdef, MultiPartitionsDefinition):
-            parts = pdef.get_partition_key_from_str(partition).keys_by_dimension
-            for dim in pdef.partitions_defs:
-                if isinstance(dim.partitions_def, TimeWindowPartitionsDefinition):
-                    last = dim.partitions_def.get_last_partition_key(self.now)
-                    return parts[dim.name] == last, f"latest {dim.name} window is {last}"
-        return True, "not time-partitioned"
-
-    # -- facts -----------------------------------------------------------------------------
-
-    def _materialized_at(self, ap: AssetPartition) -> datetime | None:
-        state = self.assets.get(ap[0], ap[1])
-        return state.materialized.time if state is not None and state.materialized else None
-
-    def _handled_at(self, me: AssetPartition, *, with_materialization: bool) -> datetime | None:
-        """The latest of automation's request and (optionally) the materialization."""
-        asked = self.facts.requested.get(me)
-        times = [asked[0]] if asked is not None else []
-        if with_materialization:
-            at = self._materialized_at(me)
-            if at is not None:
-                times.append(at)
-        return max(times) if times else None
-
-    def _in_progress(self, ap: AssetPartition) -> str | None:
-        state = self.assets.get(ap[0], ap[1])
-        attempt = state.attempt if state is not None else None
-        if attempt is not None and attempt.status == "in_progress":
-            return f"executing in run {attempt.run_id}"
-        asked = self.facts.requested.get(ap)
-        if asked is not None and self.run_open(asked[1]):
-            return f"requested {_t(asked[0])} in run {asked[1]}, still open"
-        planned = self.facts.planned.get(ap)
-        if planned is not None and self.run_open(planned[1]):
-            ended = [t for t in (self._materialized_at(ap), attempt and attempt.time) if t]
-            if not ended or max(ended) < planned[0]:  # the open run has not handled it yet
-                return f"part of run {planned[1]}, still open"
-        return None
-
-    def _external(self, asset_key: str) -> bool:
-        asset = self.graph.assets.get(asset_key)
-        return asset is None or asset.is_external
-
-    def _upstream(self, me: AssetPartition) -> list[AssetPartition]:
-        cached = self._ups.get(me)
-        if cached is not None:
-            return cached
-        ups: list[AssetPartition] = []
-        asset_key, partition = me
-        for up_key in self.graph.upstream_of(asset_key):
-            up_def = self.graph.partitions_def(up_key) if up_key in self.graph.assets else None
-            if up_def is None:
-                ups.append((up_key, None))
-                continue
-            mapping = self.graph.mapping(asset_key, up_key)
-            keys = mapping.get_upstream_partition_keys(
-                partition, self.graph.partitions_def(asset_key), up_def, current_time=self.now
-            )
-            ups.extend((up_key, k) for k in keys)
-        self._ups[me] = ups
-        return ups
-
-    def _latest_tick(self, cron: str, timezone: str) -> datetime:
-        key = (cron, timezone)
-        tick = self._ticks.get(key)
-        if tick is None:
-            tick = self._ticks[key] = latest_tick(cron, timezone, self.now)
-        return tick
+def matched_assets(condition: AutomationConditionSnapshot) -> set[str]:
+    """The assets a condition's `asset_matches` nodes name."""
+    found = {condition.asset_key} if condition.asset_key is not None else set()
+    for child in condition.children:
+        found |= matched_assets(child)
+    return found
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NAMED = 3
-"""How many updated upstream partitions an explanation names, newest first."""
+def uses(condition: AutomationConditionSnapshot, kind: str) -> bool:
+    """True when some node of the condition is of `kind`."""
+    return condition.kind == kind or any(uses(c, kind) for c in condition.children)
 
 
 def latest_tick(cron: str, timezone: str, now: datetime) -> datetime:
@@ -325,7 +253,7 @@ def latest_tick(cron: str, timezone: str, now: datetime) -> datetime:
 
 
 def cron_leaves(condition: AutomationConditionSnapshot) -> set[tuple[str, str]]:
-    """The (cron, time zone) pairs a condition's cron leaves tick on."""
+    """The (cron, time zone) pairs a condition's cron nodes tick on."""
     found: set[tuple[str, str]] = set()
     if condition.cron_schedule is not None:
         found.add((condition.cron_schedule, condition.cron_timezone))
@@ -348,9 +276,14 @@ def window_schedule(pdef: PartitionsDefinition | None) -> tuple[str, str] | None
     return None
 
 
-def _t(at: datetime) -> str:
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def fmt_time(at: datetime) -> str:
+    """A time as the explanations print it (UTC, milliseconds)."""
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] + "Z"
 
 
-def _name(ap: AssetPartition) -> str:
+def name_of(ap: AssetPartition) -> str:
+    """`asset[partition]`, or `asset` when unpartitioned."""
     return ap[0] if ap[1] is None else f"{ap[0]}[{ap[1]}]"

@@ -9,7 +9,6 @@ finish; the total comes from the partition space, resolved against the definitio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from conflux.events import (
@@ -20,13 +19,14 @@ from conflux.events import (
     MaterializationRequested,
     utcnow,
 )
-from conflux.projections.api import BackfillSummary, NotFoundError
+from conflux.projections.api import BackfillSummary
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from conflux.events import AnyEvent
     from conflux.projections.folds._definitions import DefinitionsProjection
     from conflux.projections.folds._runs import RunsProjection
-    from conflux.projections.projector import ReadModel
 
 
 @dataclass
@@ -71,7 +71,7 @@ class BackfillsProjection:
         return backfill
 
 
-def summarize(
+def summarize_backfill(
     backfill: Backfill, runs: RunsProjection, graph: DefinitionsProjection
 ) -> BackfillSummary:
     """The backfill's progress: counts over its chunks, the total, rate and ETA."""
@@ -147,29 +147,3 @@ def _space(
     except ConfluxError as exc:
         return None, None, str(exc)
     return space_total(space), space.chunk_count, None
-
-
-def backfill_summaries(model: ReadModel) -> list[BackfillSummary]:
-    """Every backfill, newest request first."""
-    with model.lock:
-        found = sorted(
-            model.backfills.backfills.values(),
-            key=lambda b: b.request.time if b.request else datetime.min.replace(tzinfo=UTC),
-            reverse=True,
-        )
-        return [summarize(b, model.runs, model.definitions) for b in found]
-
-
-def backfill_summary(model: ReadModel, backfill_id: str) -> BackfillSummary:
-    """One backfill.
-
-    Raises:
-        NotFoundError: no event of it was seen.
-    """
-    with model.lock:
-        backfill = model.backfills.backfills.get(backfill_id)
-        if backfill is None:
-            raise NotFoundError(
-                f"no backfill {backfill_id!r}: list backfills with `conflux backfill list`"
-            )
-        return summarize(backfill, model.runs, model.definitions)

@@ -14,23 +14,21 @@ from __future__ import annotations
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
-
-from pydantic import BaseModel, ConfigDict
 
 from conflux.events import (
     InstigatorStatusChanged,
     SensorCursorSet,
     TickCompleted,
     TickRequested,
+    expand_cron,
 )
 
 if TYPE_CHECKING:
     from conflux.events import AnyEvent, ScheduleSnapshot, SensorSnapshot
     from conflux.projections.folds._definitions import DefinitionsProjection
-    from conflux.projections.projector import ReadModel
     from conflux.sdk.partitions import Schedule
 
 RECENT_TICKS = 64
@@ -154,7 +152,11 @@ _SCHEDULES_LOCK = threading.Lock()
 
 
 def cron_schedule(cron: str, timezone: str) -> Schedule:
-    """The ticks of `cron` read in `timezone`, with Dagster's daylight-saving rules (cached)."""
+    """The ticks of `cron` read in `timezone`, with Dagster's daylight-saving rules (cached).
+
+    A nickname (`@daily`) ticks as the five-field expression it stands for.
+    """
+    cron = expand_cron(cron)
     key = (cron, timezone)
     with _SCHEDULES_LOCK:
         found = _SCHEDULES.get(key)
@@ -189,67 +191,6 @@ def next_cron_tick(cron: str, timezone: str, after: datetime) -> datetime:
     return ticks.tick(ticks.ordinal(after) + 1)
 
 
-# -- the read side ----------------------------------------------------------------------
-
-
-class TickSummary(BaseModel):
-    """One completed tick, as `conflux schedules|sensors list` shows it."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    tick_id: str
-    tick_time: datetime
-    completed_at: datetime
-    status: Literal["success", "skipped", "failure"]
-    run_requests: int
-    skip_reason: str | None = None
-    error: str | None = None
-    """`ErrorType: message` of a failed tick."""
-
-
-class InstigatorSummary(BaseModel):
-    """One schedule or sensor: its definition, status, cursor and ticks."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore")
-
-    name: str
-    instigator_type: Literal["schedule", "sensor"]
-    location: str
-    status: Status
-    default_status: Status
-    kind: str
-    """`schedule` / `partitioned_schedule` / `function_schedule`, or the sensor's kind."""
-    asset_keys: list[str]
-    cron_schedule: str | None = None
-    execution_timezone: str | None = None
-    minimum_interval_seconds: float | None = None
-    monitored_asset_keys: list[str] = []
-    cursor: str | None = None
-    last_tick: TickSummary | None = None
-    last_error: TickSummary | None = None
-    next_tick: datetime | None = None
-    """Schedules: the next cron tick (while running); sensors: the earliest next request."""
-    ticks: dict[str, int] = {}
-    """Completed ticks by status."""
-    in_flight: int = 0
-    """Ticks requested from a worker and not completed yet."""
-
-
-def _tick(event: TickCompleted | None) -> TickSummary | None:
-    if event is None:
-        return None
-    error = f"{event.error_type}: {event.message}" if event.status == "failure" else None
-    return TickSummary(
-        tick_id=event.tick_id,
-        tick_time=event.tick_time,
-        completed_at=event.time,
-        status=event.status,
-        run_requests=len(event.run_requests),
-        skip_reason=event.skip_reason,
-        error=error,
-    )
-
-
 def effective_status(record: InstigatorRecord | None, default: Status) -> Status:
     """The status a person set last, else the definition's default."""
     return record.status if record is not None and record.status is not None else default
@@ -271,98 +212,3 @@ def defined_instigators(
         for item in items:
             found.setdefault(item.name, (location, item))
     return found
-
-
-def instigator_summaries(
-    definitions: DefinitionsProjection, facts: InstigatorFacts, now: datetime
-) -> list[InstigatorSummary]:
-    """Every defined schedule and sensor, sorted by type then name."""
-    from conflux.events import ScheduleSnapshot
-
-    out: list[InstigatorSummary] = []
-    for name, (location, snap) in defined_instigators(definitions).items():
-        rec = facts.records.get(name)
-        status = effective_status(rec, snap.default_status)
-        nxt: datetime | None = None
-        common: dict[str, object] = {}
-        if isinstance(snap, ScheduleSnapshot):
-            kind = (
-                "function_schedule"
-                if snap.has_function
-                else "partitioned_schedule"
-                if snap.partitioned
-                else "schedule"
-            )
-            if status == "running":
-                anchor = max(
-                    t
-                    for t in (
-                        rec.last_tick_time if rec else None,
-                        rec.status_time if rec else None,
-                        now,
-                    )
-                    if t is not None
-                )
-                nxt = next_tick(snap, anchor)
-            common = {
-                "cron_schedule": snap.cron_schedule,
-                "execution_timezone": snap.execution_timezone,
-            }
-        else:
-            kind = snap.kind
-            if status == "running" and snap.kind == "sensor":
-                last = rec.last_request_time if rec else None
-                interval = timedelta(seconds=snap.minimum_interval_seconds)
-                nxt = max(now, last + interval) if last is not None else now
-            common = {
-                "minimum_interval_seconds": snap.minimum_interval_seconds,
-                "monitored_asset_keys": list(snap.monitored_asset_keys),
-            }
-        out.append(
-            InstigatorSummary(
-                name=name,
-                instigator_type="schedule" if isinstance(snap, ScheduleSnapshot) else "sensor",
-                location=location,
-                status=status,
-                default_status=snap.default_status,
-                kind=kind,
-                asset_keys=list(snap.asset_keys),
-                cursor=rec.cursor if rec else None,
-                last_tick=_tick(rec.last_completed if rec else None),
-                last_error=_tick(rec.last_failure if rec else None),
-                next_tick=nxt,
-                ticks=dict(rec.counts) if rec else {},
-                in_flight=len(rec.outstanding) if rec else 0,
-                **common,
-            )
-        )
-    return sorted(out, key=lambda s: (s.instigator_type, s.name))
-
-
-def read_instigators(
-    model: ReadModel, instigator_type: str | None = None, name: str | None = None
-) -> list[InstigatorSummary]:
-    """The query API's answer: every schedule and/or sensor, or the one named `name`.
-
-    Raises:
-        NotFoundError: no schedule or sensor (of that type) is named `name`; the message
-            names close matches and how to list them.
-    """
-    import difflib
-
-    from conflux.projections.api import NotFoundError
-
-    with model.lock:
-        found = instigator_summaries(model.definitions, model.instigators, datetime.now(UTC))
-    if instigator_type:
-        found = [s for s in found if s.instigator_type == instigator_type]
-    if name is None:
-        return found
-    match = [s for s in found if s.name == name]
-    if not match:
-        what = instigator_type or "schedule or sensor"
-        close = difflib.get_close_matches(name, [s.name for s in found], n=3)
-        hint = f"did you mean {', '.join(close)}? " if close else ""
-        listing = f"conflux {instigator_type}s list" if instigator_type else "conflux sensors list"
-        raise NotFoundError(f"no {what} named {name!r}: {hint}list them with `{listing}`")
-    return match

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from conflux.events import (
     AssetMaterialized,
+    AssetObserved,
     MaterializationRequested,
     PartitionFailed,
     PartitionStarted,
@@ -35,7 +36,7 @@ _FINAL_ATTEMPT = 1 << 30
 
 
 @dataclass
-class RunState:
+class RunRecord:
     """What is known of one run; `status` and the counts derive from it."""
 
     run_id: str
@@ -123,20 +124,20 @@ class RunState:
 
 @dataclass
 class RunsProjection:
-    """Fold of requests, runs and run-tagged asset events: `runs[run_id] -> RunState`.
+    """Fold of requests, runs and run-tagged asset events: `runs[run_id] -> RunRecord`.
 
     `apply` is idempotent (by event id, and each step is a max or a set insertion), so a
     replay from the start gives exactly the live state.
     """
 
-    runs: dict[str, RunState] = field(default_factory=dict)
+    runs: dict[str, RunRecord] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
 
-    def get(self, run_id: str) -> RunState | None:
+    def get(self, run_id: str) -> RunRecord | None:
         """The run, or None if no event of it was seen."""
         return self.runs.get(run_id)
 
-    def newest_first(self) -> list[RunState]:
+    def newest_first(self) -> list[RunRecord]:
         """Every run, newest first (by request time, else start, else first event)."""
         return sorted(
             self.runs.values(),
@@ -159,18 +160,19 @@ class RunsProjection:
             | RunCompleted
             | PartitionStarted
             | AssetMaterialized
+            | AssetObserved
             | PartitionFailed,
         ):
             return
         self._seen.add(event.event_id)
         run = self.runs.get(run_id)
         if run is None:
-            run = self.runs[run_id] = RunState(run_id)
+            run = self.runs[run_id] = RunRecord(run_id)
         if run.first_seen is None or event.time < run.first_seen:
             run.first_seen = event.time
         self._fold(run, event)
 
-    def _fold(self, run: RunState, event: AnyEvent) -> None:
+    def _fold(self, run: RunRecord, event: AnyEvent) -> None:
         match event:
             case MaterializationRequested():
                 run.selection = event.selection
@@ -208,12 +210,12 @@ class RunsProjection:
                 )
             case PartitionFailed():
                 _outcome(run, (event.asset_key, event.partition_key), event.attempt, 1, "failed")
-            case AssetMaterialized():
+            case AssetMaterialized() | AssetObserved():  # an observation completes its item
                 attempt = event.attempt if event.attempt is not None else _FINAL_ATTEMPT
                 _outcome(run, (event.asset_key, event.partition_key), attempt, 2, "materialized")
 
 
-def _outcome(run: RunState, key: _AssetPartition, attempt: int, rank: int, status: str) -> None:
+def _outcome(run: RunRecord, key: _AssetPartition, attempt: int, rank: int, status: str) -> None:
     """Keep the latest attempt's word: a later attempt wins, and an outcome beats a start."""
     current = run.outcomes.get(key)
     if current is None or (attempt, rank) > current[:2]:

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
         LoggedEvent as LoggedEvent,
     )
     from conflux.projections.projector._locations import (
-        LocationSummary as LocationSummary,
         close_location_names as close_location_names,
     )
     from conflux.projections.projector._projector import (
@@ -38,9 +37,6 @@ if TYPE_CHECKING:
         archive_fold as archive_fold,
         read_model_fold as read_model_fold,
         replay as replay,
-    )
-    from conflux.projections.projector._why import (
-        WhyReport as WhyReport,
     )
 
 __getattr__, __dir__ = lazy_package(__name__)

@@ -166,7 +166,7 @@ def build_action(model: ReadModel, name: str, raw: object, *, user: str) -> Even
                 correlation_id=backfill_id,
             )
         case "cancel-backfill":
-            from conflux.projections.folds import backfill_summary
+            from conflux.projections.projector._backfill_views import backfill_summary
 
             cancel = _parse(CancelBackfillBody, raw)
             summary = backfill_summary(model, cancel.backfill_id)
@@ -181,7 +181,7 @@ def build_action(model: ReadModel, name: str, raw: object, *, user: str) -> Even
                 correlation_id=summary.backfill_id,
             )
         case "instigator":
-            from conflux.projections.folds import read_instigators
+            from conflux.projections.projector._instigator_views import read_instigators
 
             change = _parse(InstigatorBody, raw)
             read_instigators(model, change.type, change.name)  # NotFoundError, with matches

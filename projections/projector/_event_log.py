@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, overload
 from conflux.events import (
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AutomationEvaluated,
     ComponentHeartbeat,
     MaterializationRequested,
@@ -50,7 +51,13 @@ class LoggedEvent:
 def _about(event: AnyEvent) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
     """The asset keys and partition keys an event is indexed under."""
     match event:
-        case PartitionStarted() | AssetMaterialized() | PartitionFailed() | AutomationEvaluated():
+        case (
+            PartitionStarted()
+            | AssetMaterialized()
+            | AssetObserved()
+            | PartitionFailed()
+            | AutomationEvaluated()
+        ):
             return (event.asset_key,), (event.partition_key,)
         case AssetCheckEvaluated():
             return (event.asset_key,), (event.partition_key,)

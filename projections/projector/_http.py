@@ -7,8 +7,10 @@ One stdlib server on daemon threads. What a caller may rely on:
 - GET `/` and `/ui/<file>` serve the UI's static files (shipped in the package: no build).
 - GET `/stream` is server-sent events: `data: [summary, ...]` batches as the projector
   applies events, `event: reset` when the reader fell behind, a comment every 15 s.
-- POST `/actions/<name>` (JSON body, `Content-Type: application/json`) emits the event the
-  CLI would; the body is checked first, and nothing is emitted when it fails.
+- POST `/actions/<name>` (JSON body, `Content-Type: application/json`, at most
+  `MAX_BODY_BYTES`) emits the event the CLI would; the body is checked first, and nothing
+  is emitted when it fails. A malformed request (a `Content-Length` that is not a size, a
+  body too large or nested too deeply to parse) gets a 4xx with a one-line reason.
 - Loopback without a token: requests must name a loopback host (no DNS rebinding). With a
   token: every request carries it (`Authorization: Bearer T`, or the cookie set by opening
   `/?token=T` once).
@@ -37,6 +39,9 @@ _log = logging.getLogger("conflux.projections.api")
 UI_DIR = Path(__file__).with_name("ui")
 """The web UI's static files, served as they are."""
 COOKIE = "conflux_token"
+MAX_BODY_BYTES = 256 * 1024
+"""The largest action body: an action is a few fields, and the event it becomes must fit
+in a Kafka record (1 MB by default) with room to spare."""
 KEEPALIVE_S = 15.0
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -71,6 +76,11 @@ def error_body(exc: Exception) -> dict[str, str]:
     """The JSON error: its first line, and the kind `ApiClient` raises again."""
     kind = "ConfluxError" if isinstance(exc, BadRequestError) else type(exc).__name__
     return {"error": str(exc).splitlines()[0] if str(exc) else kind, "kind": kind}
+
+
+def _bad(reason: str) -> dict[str, str]:
+    """The error body of a malformed request."""
+    return {"error": reason, "kind": "ConfluxError"}
 
 
 def _status_of(exc: Exception, segments: list[str]) -> int:
@@ -118,8 +128,17 @@ class Handler(BaseHTTPRequestHandler):
         segments = [unquote(s) for s in urlsplit(self.path).path.strip("/").split("/") if s]
         if not self._authorized({}, opening=False):
             return
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length > 0 else b""
+        declared = self.headers.get("Content-Length") or "0"
+        if not declared.isdigit():
+            self.close_connection = True  # the body's end is unknown: do not read it
+            self._send(400, _bad(f"Content-Length {declared!r} is not a number of bytes"))
+            return
+        if int(declared) > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(413, _bad(f"the body has {int(declared):,} bytes; an action takes at "
+                                 f"most {MAX_BODY_BYTES:,}"))  # fmt: skip
+            return
+        raw = self.rfile.read(int(declared))
         if segments[:1] != ["actions"] or len(segments) != 2:
             self._send(404, error_body(NotFoundError(f"no action at {self.path!r}")))
             return
@@ -134,7 +153,10 @@ class Handler(BaseHTTPRequestHandler):
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
-            self._send(400, {"error": "the body is not JSON", "kind": "ConfluxError"})
+            self._send(400, _bad("the body is not JSON"))
+            return
+        except RecursionError:
+            self._send(400, _bad("the body is nested too deeply to be an action"))
             return
         self._json(segments, lambda: self.server.api.act(segments[1], body))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
-from conflux.projections.api import LineageAnswer, LineageLink, LineageRoot, NotFoundError
+from conflux.projections.api import LineageAnswer, LineageRoot, NotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -79,5 +79,5 @@ class LineageService:
             root=LineageRoot.model_validate(asdict(found)),
             direction=direction,
             depth=depth,
-            links=[LineageLink.model_validate(asdict(edge)) for edge in edges],
+            links=edges,
         )

@@ -9,66 +9,15 @@ computed under the read model's lock, so it is as fresh as the log the projector
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
-
+from conflux.projections.api import LocationError, LocationSummary, LocationWorker
 from conflux.projections.folds import is_alive
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from conflux.projections.projector._read_model import ReadModel
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class LocationError(_Model):
-    """Why a location's code did not load (its latest word was `LocationLoadFailed`)."""
-
-    error_type: str
-    message: str
-    traceback: str
-    time: datetime
-    """When the worker reported it."""
-    worker: str
-    """The reporting worker (the event's producer)."""
-
-
-class LocationWorker(_Model):
-    """One live worker process of a location, from its latest heartbeat."""
-
-    instance_id: str
-    ready: bool
-    """False while it has not loaded the code (or the code failed to load)."""
-    work_item_id: str | None
-    """The work item it executes now, if any."""
-    last_seen: datetime
-    age_s: float
-
-
-class LocationSummary(_Model):
-    """One code location: what it defines, where it runs, who runs it, and what went wrong."""
-
-    name: str
-    status: Literal["loaded", "failed", "waiting"]
-    """`waiting`: expected (or a worker beats) but no snapshot or failure seen yet."""
-    updated: datetime | None
-    """Time of its latest snapshot or failure (a reload shows as a newer time)."""
-    python_version: str | None
-    """The interpreter of the last good snapshot (a failure keeps the previous one)."""
-    executable: str | None
-    snapshot_id: str | None
-    asset_count: int
-    code_versions: dict[str, str]
-    """Asset key -> code_version, for the assets that set one."""
-    workers_alive: int
-    workers: list[LocationWorker]
-    """Live workers (beat within 3 intervals), by instance id."""
-    last_error: LocationError | None
-    """Set when the latest word was a load failure; cleared by the next good snapshot."""
 
 
 def location_summaries(

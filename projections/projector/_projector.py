@@ -24,12 +24,15 @@ if TYPE_CHECKING:
 
     from conflux.events import AnyEvent, Event, EventConsumer, EventProducer, Topics
     from conflux.events.brokers import BrokerKind
+    from conflux.projections.api import BrokerStatus
     from conflux.projections.archive import ArchiveSink, ArchiveStore
 
 _log = logging.getLogger("conflux.projector")
 
 HEARTBEAT_INTERVAL_S = 2.0
 """How often the projector beats (readers call it gone after 3 missed beats)."""
+BROKERS_TTL_S = 2.0
+"""How long the cluster's broker list is reused by `/status`."""
 ARCHIVE_FLUSH_S = 0.25
 """The archive's flush interval: the most a kill -9 can lose on a broker that keeps
 nothing (Tansu); on Apache Kafka the archive re-reads it from the log on restart."""
@@ -90,12 +93,15 @@ class Projector:
             broker_problem=self._broker_problem,
             expected_locations=expected_locations,
             emit=self._emit_action,
+            brokers=self._brokers,
         )
         self._started = time.monotonic()
         self._frozen_at = 1000
         """Events in the log when the GC last froze what it holds (see `run`)."""
         self._echo: float | None = None
         """When the projector last read back its own heartbeat: a broker round trip."""
+        self._cluster: tuple[float, list[BrokerStatus]] = (-BROKERS_TTL_S, [])
+        self._cluster_lock = threading.Lock()
 
     @property
     def api_url(self) -> str:
@@ -109,6 +115,32 @@ class Projector:
         if silent <= 3 * HEARTBEAT_INTERVAL_S:
             return None
         return f"no round trip through {self.bootstrap} for {silent:.0f} s (is the broker running?)"
+
+    def _brokers(self) -> list[BrokerStatus]:
+        """The cluster's brokers from its metadata, asked at most every `BROKERS_TTL_S`.
+
+        Called by the query API's threads (never the consume loop, which a broker that
+        does not answer must not hold up); empty when the broker does not answer.
+        """
+        from conflux.events import describe_brokers
+        from conflux.projections.api import BrokerStatus
+
+        with self._cluster_lock:
+            asked, known = self._cluster
+            if time.monotonic() - asked < BROKERS_TTL_S:
+                return known
+            try:
+                found = describe_brokers(self.bootstrap, timeout=1.0)
+            except BrokerUnavailableError:
+                found = []
+            known = [
+                BrokerStatus(
+                    id=b.id, host=b.host, port=b.port, state=b.state, controller=b.controller
+                )
+                for b in found
+            ]
+            self._cluster = (time.monotonic(), known)
+            return known
 
     @property
     def caught_up(self) -> bool:

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 from conflux.events import ConfluxError
 from conflux.projections.api import EventQuery, NotFoundError
-from conflux.projections.folds import backfill_summaries, backfill_summary
+from conflux.projections.projector._backfill_views import backfill_summaries, backfill_summary
 from conflux.projections.projector._dynamic import (
     dynamic_partitions_keys,
     dynamic_partitions_summaries,
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from pydantic import JsonValue
 
     from conflux.events import Event
+    from conflux.projections.api import BrokerStatus
     from conflux.projections.projector._lineage import LineageService
     from conflux.projections.projector._read_model import ReadModel
 
@@ -128,6 +129,7 @@ class QueryApi:
         broker_problem: Callable[[], str | None] = lambda: None,
         expected_locations: Sequence[str] = (),
         emit: Callable[[Event], None] | None = None,
+        brokers: Callable[[], Sequence[BrokerStatus]] = tuple,
     ) -> None:
         """Bind the server.
 
@@ -144,6 +146,7 @@ class QueryApi:
                 ready.
             emit: puts an event on the log (and waits until the broker has it); None
                 serves reads only, and actions answer 503.
+            brokers: the cluster's brokers from its metadata, for `/status`.
 
         Raises:
             UnsafeBindError: `host` is not loopback and no token is given.
@@ -152,6 +155,7 @@ class QueryApi:
         self.model = model
         self._caught_up = caught_up
         self._broker_problem = broker_problem
+        self._brokers = brokers
         self._expected = tuple(expected_locations)
         self._host = host
         self._emit = emit
@@ -216,6 +220,7 @@ class QueryApi:
                         caught_up=self._caught_up(),
                         expected_locations=self._expected,
                         broker_problem=self._broker_problem(),
+                        brokers=self._brokers(),
                     )
                 )
             case ["assets"]:
@@ -268,7 +273,7 @@ class QueryApi:
 
                 return _dump(location_summaries(model, self._expected))
             case ["instigators"] | ["instigators", _]:
-                from conflux.projections.folds import read_instigators
+                from conflux.projections.projector._instigator_views import read_instigators
 
                 kind = query.get("type") or None
                 if kind not in (None, "schedule", "sensor"):

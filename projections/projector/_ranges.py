@@ -16,9 +16,9 @@ from conflux.projections.api import PartitionRange, PartitionRanges, RangeStatus
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    from conflux.projections.folds import PartitionState, PartitionStatus
+    from conflux.projections.folds import PartitionState
 
-    States = Mapping[str | None, PartitionState] | Mapping[str | None, PartitionStatus]
+    States = Mapping[str | None, PartitionState] | Mapping[str | None, RangeStatus]
 
 
 def summarize(

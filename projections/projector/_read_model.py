@@ -18,6 +18,7 @@ from conflux.events import (
     AnyEvent,
     ConfluxError,
     DefinitionError,
+    EpochFence,
     InvalidPartitionKeyError,
     PartitionsSnapshot,
     SelectionError,
@@ -42,8 +43,8 @@ from conflux.projections.folds import (
     ComponentsProjection,
     DefinitionsProjection,
     InstigatorFacts,
+    RunRecord,
     RunsProjection,
-    RunState,
     latest_materialization,
     resolve_selection,
     status_counts,
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from conflux.events import PartitionRange
-    from conflux.projections.api import StatusReport
+    from conflux.projections.api import BrokerStatus, StatusReport
 
 _TOTAL_TTL_S = 30.0
 """How long a time-window asset's partition count is reused (it changes with the clock)."""
@@ -83,6 +84,8 @@ class ReadModel:
         """What `conflux why` evaluates conditions over (the coordinator folds the same)."""
         self.instigators = InstigatorFacts()
         """Schedules' and sensors' status, cursors and ticks (the coordinator folds the same)."""
+        self.fence = EpochFence()
+        """Per partition, the newest leadership epoch marked: what `apply` refuses."""
         self.positions: dict[tuple[str, int], int] = {}
         """(topic, partition) -> the next offset to read: where a restart would resume."""
         self._totals: dict[str, tuple[float, int | None]] = {}
@@ -98,11 +101,17 @@ class ReadModel:
     def apply(
         self, event: AnyEvent, *, topic: str = "", partition: int = -1, offset: int = -1
     ) -> bool:
-        """Fold one event into every projection; False if its id was applied before."""
+        """Fold one event into every projection; False if its id was applied before.
+
+        A decision of a coordinator that had lost leadership (a newer epoch's mark came
+        first in its partition) is refused too, before anything sees it: see `fence`.
+        """
         with self.lock:
             if offset >= 0:
                 key = (topic, partition)
                 self.positions[key] = max(self.positions.get(key, 0), offset + 1)
+            if not self.fence.admit(event, topic, partition):
+                return False
             if self.log.apply(event, topic=topic, partition=partition, offset=offset) is None:
                 return False
             self.definitions.apply(event)
@@ -358,6 +367,7 @@ class ReadModel:
         expected_locations: Iterable[str] = (),
         now: datetime | None = None,
         broker_problem: str | None = None,
+        brokers: Sequence[BrokerStatus] = (),
     ) -> StatusReport:
         """Whether the system is ready, and why not (see `status_report`)."""
         from conflux.projections.projector._status import status_report
@@ -368,11 +378,12 @@ class ReadModel:
                 caught_up=caught_up,
                 expected_locations=tuple(expected_locations),
                 broker_problem=broker_problem,
+                brokers=brokers,
                 now=now or datetime.now(UTC),
             )
 
 
-def _run_summary(run: RunState) -> RunSummary:
+def _run_summary(run: RunRecord) -> RunSummary:
     return RunSummary(
         run_id=run.run_id,
         status=run.status,

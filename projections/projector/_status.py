@@ -13,9 +13,11 @@ from conflux.projections.api import ComponentStatus, DeadLetterSummary, Location
 from conflux.projections.folds import is_alive
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from datetime import datetime
 
     from conflux.events import ComponentHeartbeat
+    from conflux.projections.api import BrokerStatus
     from conflux.projections.projector._read_model import ReadModel
 
 
@@ -28,7 +30,25 @@ def _component(hb: ComponentHeartbeat, now: datetime) -> ComponentStatus:
         alive=is_alive(hb, now),
         last_seen=hb.time,
         age_s=round((now - hb.time).total_seconds(), 3),
+        pid=hb.pid,
+        role=hb.role,
+        epoch=hb.epoch,
     )
+
+
+def active_coordinator(coordinators: Sequence[ComponentStatus]) -> ComponentStatus | None:
+    """The coordinator that decides: alive and active, the newest epoch's.
+
+    A coordinator paused past its takeover may beat as active for a moment after it wakes
+    (until it reads the newer epoch's marks); its epoch is the older one. Coordinators from
+    before leadership (no role) count as active. None when no coordinator is alive; the
+    latest beat when none of the alive ones is active (a takeover under way).
+    """
+    alive = [c for c in coordinators if c.alive]
+    deciding = [c for c in alive if c.role != "standby"]
+    if deciding:
+        return max(deciding, key=lambda c: (c.epoch or 0, c.last_seen))
+    return max(coordinators, key=lambda c: c.last_seen, default=None)
 
 
 def status_report(
@@ -38,10 +58,12 @@ def status_report(
     expected_locations: tuple[str, ...],
     now: datetime,
     broker_problem: str | None = None,
+    brokers: Sequence[BrokerStatus] = (),
 ) -> StatusReport:
     """Build the report from the read model; the caller holds the model's lock.
 
-    `broker_problem` is the feeding projector's word on the broker (None: it answers).
+    `broker_problem` is the feeding projector's word on the broker (None: it answers);
+    `brokers` the cluster's brokers, from its metadata.
     """
     not_ready: list[str] = []
     if broker_problem is not None:
@@ -50,15 +72,19 @@ def status_report(
         not_ready.append("projector: still reading the log from the start")
     beats = sorted(model.components.heartbeats.values(), key=lambda h: (h.component, h.instance_id))
     components = [_component(hb, now) for hb in beats]
-    coordinators = sorted(
-        (c for c in components if c.component == "coordinator"), key=lambda c: c.last_seen
-    )
-    coordinator = coordinators[-1] if coordinators else None
+    coordinators = [c for c in components if c.component == "coordinator"]
+    coordinator = active_coordinator(coordinators)
     if coordinator is None:
         not_ready.append("coordinator: no heartbeat yet (is it running?)")
     elif not coordinator.alive:
         not_ready.append(
             f"coordinator: last heartbeat {coordinator.age_s:.0f} s ago (is it running?)"
+        )
+    elif coordinator.role == "standby":
+        waiting = sum(1 for c in coordinators if c.alive)
+        not_ready.append(
+            f"coordinator: no active coordinator ({waiting} on standby; one takes over "
+            "once the leader's session with the broker expires)"
         )
     elif not coordinator.ready:
         not_ready.append("coordinator: running, not ready yet")
@@ -99,6 +125,8 @@ def status_report(
         not_ready=not_ready,
         caught_up=caught_up,
         coordinator=coordinator,
+        coordinators=coordinators,
+        brokers=list(brokers),
         locations=locations,
         components=components,
         dead_letters=model.components.dead_letter_count,

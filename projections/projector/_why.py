@@ -15,63 +15,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
-
 from conflux.events import (
     AutomationEvaluated,
     ConditionResult,
     MaterializationRequested,
     SelectionError,
 )
-from conflux.projections.api import EventQuery
+from conflux.projections.api import EventQuery, MaterializationInfo, RunCause, WhyReport
 from conflux.projections.folds import Evaluator, unknown_asset_message
 
 if TYPE_CHECKING:
     from conflux.projections.projector._read_model import ReadModel
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class MaterializationInfo(_Model):
-    """The latest materialization of the asset partition."""
-
-    event_id: str
-    time: datetime
-    data_version: str
-    run_id: str | None
-    source: str
-
-
-class RunCause(_Model):
-    """The latest run that covered the partition, and what asked for it."""
-
-    run_id: str
-    trigger: str
-    """`manual`, `backfill`, `schedule`, `sensor` or `automation`."""
-    requested_by: str
-    requested_at: datetime
-    status: str | None
-    explanation: str
-    """One line for people, e.g. `schedule nightly, tick 2024-05-01T02:00:00+00:00`."""
-    request_event_id: str
-    evaluation: ConditionResult | None = None
-    """For automation: the condition as it was evaluated when the run was requested."""
-
-
-class WhyReport(_Model):
-    """Why an asset partition is in its state, and what automation thinks of it now."""
-
-    asset_key: str
-    partition_key: str | None
-    materialization: MaterializationInfo | None
-    last_run: RunCause | None
-    automation_condition: str | None
-    """The asset's condition as an expression (None: not automated)."""
-    evaluation_now: ConditionResult | None
-    """The condition evaluated at `evaluated_at` (None: not automated)."""
-    evaluated_at: datetime
 
 
 def explain(model: ReadModel, asset_key: str, partition_key: str | None) -> WhyReport:
@@ -186,14 +140,22 @@ def _explanation(
 def _true_leaves(result: ConditionResult) -> list[ConditionResult]:
     """The true leaves under a true result: what made it true.
 
-    Only true children are followed, so a true NOT (whose child is false) adds nothing;
-    `in_latest_time_window` is left out as it explains nothing.
+    Only true children are followed, so a true NOT (whose child is false) adds nothing; a
+    `since` is followed into its trigger only; an operator over dependencies or checks is
+    a leaf (its detail names what matched); `in_latest_time_window` is left out as it
+    explains nothing.
     """
-    if not result.children:
+    if not result.children or result.kind in _SUMMARIZED:
         return [result]
+    children = result.children[:1] if result.kind == "since" else result.children
     return [
         leaf
-        for child in result.children
+        for child in children
         if child.value and child.condition != "in_latest_time_window"
         for leaf in _true_leaves(child)
     ]
+
+
+_SUMMARIZED = frozenset(
+    {"any_deps_match", "all_deps_match", "any_checks_match", "all_checks_match", "asset_matches"}
+)

@@ -7,12 +7,14 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 from conflux.events import InvalidPartitionKeyError
+from conflux.sdk.partitions._range import PartitionKeyRange
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
     from datetime import datetime
 
     from conflux.events import PartitionsSnapshot
+    from conflux.sdk.partitions._subset import PartitionsSubset
 
 
 class PartitionsDefinition(ABC):
@@ -99,13 +101,31 @@ class PartitionsDefinition(ABC):
         )
 
     def get_partition_keys_in_range(
-        self, start: str, end: str, current_time: datetime | None = None
+        self,
+        start: str | PartitionKeyRange,
+        end: str | None = None,
+        current_time: datetime | None = None,
     ) -> list[str]:
         """The keys from `start` to `end`, both included, in order.
 
+        Takes Dagster's `PartitionKeyRange` (a reversed range is empty, as in Dagster) or
+        two keys (Conflux's form: a reversed range is an error).
+
         Raises:
-            InvalidPartitionKeyError: an end is not a key, or `start` comes after `end`.
+            InvalidPartitionKeyError: an end is not a key, or (two keys) `start` comes
+                after `end`. It is also an `InvalidInvocationError`, Dagster's
+                `DagsterInvalidInvocationError`.
         """
+        if isinstance(start, PartitionKeyRange):
+            first, last = start.start, start.end
+            self.validate_partition_key(first, current_time)
+            self.validate_partition_key(last, current_time)
+            keys = list(self.get_partition_keys(current_time))
+            return keys[keys.index(first) : keys.index(last) + 1]
+        if end is None:
+            raise InvalidPartitionKeyError(
+                "get_partition_keys_in_range needs a PartitionKeyRange or two keys"
+            )
         self.validate_partition_key(start, current_time)
         self.validate_partition_key(end, current_time)
         keys = list(self.get_partition_keys(current_time))
@@ -117,7 +137,46 @@ class PartitionsDefinition(ABC):
             )
         return keys[lo : hi + 1]
 
+    # -- subsets (Dagster's API) ------------------------------------------------------------
+
+    def empty_subset(self) -> PartitionsSubset:
+        """A subset of this definition's keys with none in it."""
+        from conflux.sdk.partitions._subset import DefaultPartitionsSubset
+
+        return DefaultPartitionsSubset()
+
+    def subset_with_partition_keys(self, partition_keys: Iterable[str]) -> PartitionsSubset:
+        """The subset holding `partition_keys` (a time-window subset keeps those existing now)."""
+        return self.empty_subset().with_partition_keys(partition_keys)
+
+    def subset_with_all_partitions(self, current_time: datetime | None = None) -> PartitionsSubset:
+        """Every key existing at `current_time` (default now)."""
+        return self.subset_with_partition_keys(self.get_partition_keys(current_time))
+
+    def deserialize_subset(self, serialized: str) -> PartitionsSubset:
+        """The subset `serialized` describes (`PartitionsSubset.serialize`, or Dagster's).
+
+        Raises:
+            UnreadableSubsetError: another version, or not a subset of this kind.
+        """
+        from conflux.sdk.partitions._subset import DefaultPartitionsSubset
+
+        return DefaultPartitionsSubset.from_serialized(serialized)
+
+    def get_serializable_unique_identifier(self) -> str:
+        """A hash of the keys (Dagster's): it changes when the keys change."""
+        import hashlib
+        import json
+
+        keys = json.dumps(list(self.get_partition_keys()))
+        return hashlib.sha1(keys.encode("utf-8")).hexdigest()
+
+    def __str__(self) -> str:
+        return ", ".join(f"'{key}'" for key in self.get_partition_keys())
+
     def __eq__(self, other: object) -> bool:
+        if other is self:
+            return True
         return isinstance(other, PartitionsDefinition) and other.to_snapshot() == self.to_snapshot()
 
     def __hash__(self) -> int:

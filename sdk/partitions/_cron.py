@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from conflux.events import DefinitionError
-from conflux.sdk.partitions._cron_ticks import Schedule, resolve_wall
+from conflux.sdk.partitions._cron_ticks import DST_HOURS, Schedule, resolve_wall
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -44,8 +44,9 @@ class CronSchedule(Schedule):
 
         if not croniter.is_valid(expression):
             raise DefinitionError(
-                f"cron_schedule {expression!r} is not a valid cron expression: "
-                "write five fields, e.g. '0 0 * * *' for daily at midnight"
+                f"Found invalid cron schedule {expression!r}: cron_schedule {expression!r} is "
+                "not a valid cron expression: write five fields, e.g. '0 0 * * *' for daily "
+                "at midnight"
             )
         fields = croniter.expand(expression)[0]
         if len(fields) != 5:
@@ -133,6 +134,26 @@ class CronSchedule(Schedule):
             while n - self._base >= len(self._ticks):
                 self._extend_forward(self._ticks[-1] + (self._ticks[-1] - self._ticks[0]))
             return self._ticks[n - self._base]
+
+    def wall(self, n: int) -> datetime:
+        """Tick `n` as written in its key.
+
+        A schedule time skipped by a change outside Dagster's hours 1 to 3 keeps its own
+        wall-clock time (see `resolve_wall`).
+        """
+        tick = self.tick(n)
+        local = tick.astimezone(self.tz)
+        before = (tick - timedelta(seconds=1)).astimezone(self.tz).utcoffset()
+        if before is None or before == local.utcoffset():
+            return local
+        written = (tick + before).replace(tzinfo=None)  # the wall clock before the change
+        if written.hour in DST_HOURS or written == local.replace(tzinfo=None):
+            return local
+        from croniter import croniter
+
+        if croniter.match(self.expression, written):
+            return written.replace(tzinfo=self.tz)
+        return local
 
     def ordinal(self, moment: datetime) -> int:
         utc = moment.astimezone(UTC)

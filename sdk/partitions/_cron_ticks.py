@@ -30,14 +30,26 @@ if TYPE_CHECKING:
 HOUR = timedelta(hours=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _SECOND = timedelta(seconds=1)
+# How many ticks a calendar schedule remembers (a century of days) before starting over.
+_TICK_MEMO = 40_000
+
+
+# Dagster adjusts a schedule time for daylight saving only in these hours of the day.
+DST_HOURS = frozenset({1, 2, 3})
 
 
 def resolve_wall(naive: datetime, tz: ZoneInfo) -> datetime:
-    """The instant a schedule fires for the wall-clock time `naive` in `tz`.
+    """The instant a schedule fires for the wall-clock time `naive` in `tz`, as Dagster's does.
 
-    Ambiguous times take their later occurrence; skipped times move to the end of the gap.
+    In the hours 1 to 3 (where changes happen in most zones), an ambiguous time takes its
+    later occurrence and a skipped time moves to the end of the gap. At other hours Dagster
+    takes the time as written (zoneinfo's `fold=0`: the earlier occurrence, or the offset
+    before a gap): midnight skipped in São Paulo fires at 01:00 but is written 00:00, so
+    the result may be a wall-clock time that does not exist; its instant is right.
     """
     first = naive.replace(tzinfo=tz)
+    if naive.hour not in DST_HOURS:
+        return first
     second = naive.replace(tzinfo=tz, fold=1)
     before, after = first.utcoffset(), second.utcoffset()
     if before == after or before is None or after is None:
@@ -89,9 +101,20 @@ class Schedule(ABC):
         n = self.ordinal(moment)
         return n - 1 if self.tick(n) == moment.astimezone(UTC) else n
 
+    def wall(self, n: int) -> datetime:
+        """Tick `n` as the wall-clock time its key is written with (aware, in the zone).
+
+        The tick itself, except where a schedule time falls in a gap outside the hours
+        Dagster adjusts (see `resolve_wall`): then the time as scheduled.
+        """
+        return self.tick(n).astimezone(self.tz)
+
     def keys(self, lo: int, hi: int, fmt: KeyFormat) -> list[str]:
         """The keys of the windows starting at ticks `lo` to `hi`, both included."""
-        return [fmt.format(self.tick(n)) for n in range(lo, hi + 1)]
+        if type(self).wall is Schedule.wall:  # the key is the tick's: `format` converts it
+            tick = self.tick
+            return [fmt.format(tick(n)) for n in range(lo, hi + 1)]
+        return [fmt.format(self.wall(n)) for n in range(lo, hi + 1)]
 
 
 @lru_cache(maxsize=4096)
@@ -193,6 +216,7 @@ class _Calendar(Schedule):
     def __init__(self, tz: ZoneInfo, minute: int, hour: int) -> None:
         super().__init__(tz)
         self._time = time(hour, minute)
+        self._utc_ticks: dict[int, datetime] = {}  # ticks asked for, as mappings ask again
 
     @abstractmethod
     def date_of(self, n: int) -> date:
@@ -203,8 +227,15 @@ class _Calendar(Schedule):
         """The ordinal of the last tick date on or before `day`."""
 
     def tick(self, n: int) -> datetime:
-        local = resolve_wall(datetime.combine(self.date_of(n), self._time), self.tz)
-        return local.astimezone(UTC)
+        found = self._utc_ticks.get(n)
+        if found is None:
+            if len(self._utc_ticks) >= _TICK_MEMO:
+                self._utc_ticks.clear()
+            found = self._utc_ticks[n] = self.wall(n).astimezone(UTC)
+        return found
+
+    def wall(self, n: int) -> datetime:
+        return resolve_wall(datetime.combine(self.date_of(n), self._time), self.tz)
 
     def ordinal(self, moment: datetime) -> int:
         n = self.floor(moment.astimezone(self.tz).date())

@@ -26,6 +26,7 @@ from conflux.events import (
     dynamic_partition_key_problem,
 )
 from conflux.sdk.partitions._base import PartitionsDefinition
+from conflux.sdk.partitions._range import PartitionKeyRange
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -141,6 +142,13 @@ class DynamicPartitionsDefinition(PartitionsDefinition):
     """
 
     def __init__(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise DefinitionError(
+                f"DynamicPartitionsDefinition must have a name: got {name!r}. Its keys are "
+                "added under that name (`conflux partitions add NAME KEY`); a function "
+                "returning keys (Dagster's older partition_fn) is not supported: list the "
+                "keys in a StaticPartitionsDefinition, or add them as they appear"
+            )
         check_dynamic_partitions_name(name)
         self._name = name
         self._keys: tuple[str, ...] | None = None
@@ -280,7 +288,10 @@ class DynamicPartitionsDefinition(PartitionsDefinition):
         )
 
     def get_partition_keys_in_range(
-        self, start: str, end: str, current_time: datetime | None = None
+        self,
+        start: str | PartitionKeyRange,
+        end: str | None = None,
+        current_time: datetime | None = None,
     ) -> list[str]:
         """The keys from `start` to `end`, both included, in order of addition.
 
@@ -288,6 +299,8 @@ class DynamicPartitionsDefinition(PartitionsDefinition):
             InvalidPartitionKeyError: an end is not a current key, or `start` was added
                 after `end`.
         """
+        if isinstance(start, PartitionKeyRange) or end is None:
+            return super().get_partition_keys_in_range(start, end, current_time)
         self.validate_partition_key(start)
         self.validate_partition_key(end)
         keys, positions = self._resolve(None)

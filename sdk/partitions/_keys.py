@@ -25,6 +25,10 @@ _SENTINEL = "\x01"
 _HOURS = tuple(f"{h:02d}" for h in range(24))
 
 
+# Dagster's default daily and hourly formats, read without strptime ("d": one digit).
+_FAST_LAYOUTS = {"%Y-%m-%d": "dddd-dd-dd", "%Y-%m-%d-%H:%M": "dddd-dd-dd-dd:dd"}
+
+
 def _directives(fmt: str) -> list[str]:
     return [m.group()[-1] for m in _DIRECTIVE.finditer(fmt)]
 
@@ -43,6 +47,7 @@ class KeyFormat:
         self.suffix_repeated_hour = repeats_every_hour and "%z" not in fmt
         directives = _directives(fmt)
         self.date_only = set(directives) <= _DATE_ONLY
+        self._fast_layout = _FAST_LAYOUTS.get(fmt)
         # Whole days of hourly keys are rendered from one template when the only
         # time-of-day directives are a plain %H and %M.
         tokens = [m.group() for m in _DIRECTIVE.finditer(fmt)]
@@ -72,14 +77,45 @@ class KeyFormat:
         A key without an offset is read as the first occurrence of its wall-clock time;
         the suffixed form names the second one.
         """
+        parsed_fast = self._parse_fast(key)
+        if parsed_fast is not None:
+            return parsed_fast
         try:
-            return datetime.strptime(key, self.fmt).replace(tzinfo=self.tz)
+            parsed = datetime.strptime(key, self.fmt)
         except ValueError:
             pass
+        else:  # with %z in fmt the key carries its offset: convert, do not relabel
+            return parsed.astimezone(self.tz) if parsed.tzinfo else parsed.replace(tzinfo=self.tz)
         if "%z" in self.fmt:
             return None
         try:
             return datetime.strptime(key, self.fmt + "%z").astimezone(self.tz)
+        except ValueError:
+            return None
+
+    def _parse_fast(self, key: str) -> datetime | None:
+        """`key` in Dagster's default daily or hourly format, read without strptime.
+
+        None unless the key has exactly the default layout (ASCII digits in place); then
+        strptime would read the same fields.
+        """
+        layout = self._fast_layout
+        if layout is None or len(key) != len(layout) or not key.isascii():
+            return None
+        for i, c in enumerate(layout):
+            if (c == "d") != key[i].isdigit() or (c != "d" and key[i] != c):
+                return None
+        try:
+            if len(key) == 10:
+                return datetime(int(key[:4]), int(key[5:7]), int(key[8:]), tzinfo=self.tz)
+            return datetime(
+                int(key[:4]),
+                int(key[5:7]),
+                int(key[8:10]),
+                int(key[11:13]),
+                int(key[14:]),
+                tzinfo=self.tz,
+            )
         except ValueError:
             return None
 
@@ -90,8 +126,9 @@ class KeyFormat:
         a suffix; this renders one template per day instead of one strftime per key.
         """
         if self._hour_template is None:
-            naive = first.replace(tzinfo=None)
-            return [(naive + timedelta(hours=i)).strftime(self.fmt) for i in range(count)]
+            # Wall-clock steps on the aware datetime: the run has one offset, so %z and %Z
+            # stay right (a naive datetime would format them as empty strings).
+            return [(first + timedelta(hours=i)).strftime(self.fmt) for i in range(count)]
         # time.strftime: the template has no %z, %Z or %f, which only datetime handles.
         parts = time.strftime(self._hour_template, first.timetuple()).split(_SENTINEL)
         if len(parts) != 2:

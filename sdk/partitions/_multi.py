@@ -10,6 +10,7 @@ indexed or searched.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import math
 from typing import TYPE_CHECKING, NamedTuple
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from conflux.events import DefinitionError, InvalidPartitionKeyError, MultiPartitionsSnapshot
 from conflux.sdk.partitions._base import PartitionsDefinition
 from conflux.sdk.partitions._dynamic import DynamicPartitionsDefinition
+from conflux.sdk.partitions._range import PartitionKeyRange
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
 
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
 
 DELIMITER = "|"
 """Joins the dimensions' keys of a multi-partition key (Dagster's delimiter)."""
+
+INVALID_STATIC_KEY_CHARACTERS = frozenset("|,[]")
+"""Characters Dagster refuses in a static dimension's keys (they join and list keys)."""
 
 
 class MultiPartitionKey(str):
@@ -87,7 +92,14 @@ def _check_dimension(name: str, defn: PartitionsDefinition) -> None:
             f"multi-partition dimension name {name!r} is empty, has surrounding spaces or "
             f"contains {DELIMITER!r}: name it like 'date' or 'region'"
         )
-    if isinstance(defn, TimeWindowPartitionsDefinition):
+    if isinstance(defn, StaticPartitionsDefinition):
+        if any(INVALID_STATIC_KEY_CHARACTERS & set(key) for key in defn.get_partition_keys()):
+            raise DefinitionError(
+                f"Invalid character in partition key for dimension {name}. A multi-partitions "
+                "definition cannot contain partition keys with the following characters: |, [, "
+                "], , (they join and list multi-partition keys): rename those keys"
+            )
+    elif isinstance(defn, TimeWindowPartitionsDefinition):
         if DELIMITER in defn.fmt:
             raise DefinitionError(
                 f"dimension {name!r} formats its keys with {defn.fmt!r}, which contains "
@@ -314,7 +326,10 @@ class MultiPartitionsDefinition(PartitionsDefinition):
         )
 
     def get_partition_keys_in_range(
-        self, start: str, end: str, current_time: datetime | None = None
+        self,
+        start: str | PartitionKeyRange,
+        end: str | None = None,
+        current_time: datetime | None = None,
     ) -> list[str]:
         """The box of keys whose every part lies between the parts of `start` and `end`.
 
@@ -325,6 +340,12 @@ class MultiPartitionsDefinition(PartitionsDefinition):
             InvalidPartitionKeyError: an end is not a key, or a part of `start` comes
                 after the same dimension's part of `end`.
         """
+        if isinstance(start, PartitionKeyRange):
+            return self._box(start.start, start.end, current_time)
+        if end is None:
+            raise InvalidPartitionKeyError(
+                "get_partition_keys_in_range needs a PartitionKeyRange or two keys"
+            )
         self.validate_partition_key(start, current_time)
         self.validate_partition_key(end, current_time)
         ranges: list[Sequence[str]] = []
@@ -336,6 +357,60 @@ class MultiPartitionsDefinition(PartitionsDefinition):
                     f"multi-partition range {start}..{end}, dimension {dim.name!r}: {exc}"
                 ) from exc
         return list(self._product(ranges))
+
+    def _box(self, start: str, end: str, current_time: datetime | None) -> list[str]:
+        """Dagster's range: each dimension's `PartitionKeyRange` between the parts, crossed."""
+        parts = [
+            dim.partitions_def.get_partition_keys_in_range(
+                PartitionKeyRange(a, b), None, current_time
+            )
+            for dim, a, b in zip(
+                self._dims,
+                self.get_partition_key_from_str(start).split(DELIMITER),
+                self.get_partition_key_from_str(end).split(DELIMITER),
+                strict=True,
+            )
+        ]
+        return list(self._product(parts))
+
+    def primary_and_secondary_dimension(
+        self,
+    ) -> tuple[PartitionDimensionDefinition, PartitionDimensionDefinition]:
+        """Dagster's primary dimension (the one time dimension, else the first) and another.
+
+        Raises:
+            DefinitionError: the definition has one dimension (Dagster's always have two).
+        """
+        if len(self._dims) < 2:
+            raise DefinitionError(
+                "a MultiPartitionsDefinition with one dimension has no secondary dimension: "
+                "give it a second dimension"
+            )
+        times = [
+            d for d in self._dims if isinstance(d.partitions_def, TimeWindowPartitionsDefinition)
+        ]
+        primary = times[0] if len(times) == 1 else self._dims[0]
+        secondary = next(d for d in self._dims if d is not primary)
+        return primary, secondary
+
+    @property
+    def primary_dimension(self) -> PartitionDimensionDefinition:
+        """The time dimension if there is exactly one, else the first by name (Dagster's)."""
+        return self.primary_and_secondary_dimension()[0]
+
+    @property
+    def secondary_dimension(self) -> PartitionDimensionDefinition:
+        """The dimension that is not the primary one (of the first two)."""
+        return self.primary_and_secondary_dimension()[1]
+
+    def get_serializable_unique_identifier(self) -> str:
+        """A hash of each dimension's name and identifier (Dagster's)."""
+        ids = {d.name: d.partitions_def.get_serializable_unique_identifier() for d in self._dims}
+        return hashlib.sha1(str(ids).encode("utf-8")).hexdigest()
+
+    def __str__(self) -> str:
+        dims = " \n".join(f"{d.name.capitalize()}: {d.partitions_def}" for d in self._dims)
+        return f"Multi-partitioned, with dimensions: \n{dims}"
 
     def describe_keys(self) -> str:
         """The key shape and each dimension's keys, in one line."""

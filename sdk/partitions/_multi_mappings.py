@@ -18,13 +18,23 @@ from conflux.events import (
     MultiToSingleDimensionMappingSnapshot,
 )
 from conflux.sdk.partitions._mappings import PartitionMapping, _name
-from conflux.sdk.partitions._multi import DELIMITER, MultiPartitionKey, MultiPartitionsDefinition
+from conflux.sdk.partitions._multi import (
+    DELIMITER,
+    MultiPartitionKey,
+    MultiPartitionsDefinition,
+    PartitionDimensionDefinition,
+)
+from conflux.sdk.partitions._subset import DefaultPartitionsSubset
+from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
+from conflux.sdk.partitions._upstream import UpstreamPartitionsResult, bound, subset_of
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from datetime import datetime
 
     from conflux.sdk.partitions._base import PartitionsDefinition
+    from conflux.sdk.partitions._dynamic import DynamicPartitionsStore
+    from conflux.sdk.partitions._subset import PartitionsSubset
 
 
 def _multi(defn: PartitionsDefinition | None, side: str, mapping: str) -> MultiPartitionsDefinition:
@@ -163,6 +173,86 @@ class MultiPartitionMapping(PartitionMapping):
             )
         return _join(per_dim, tuple(down.partition_dimension_names))
 
+    def _dependencies(self) -> list[DimensionDependency]:
+        return [
+            DimensionDependency(spec.partition_mapping, up_dim, spec.dimension_name)
+            for up_dim, spec in self.downstream_mappings_by_upstream_dimension.items()
+        ]
+
+    def get_upstream_mapped_partitions_result_for_partitions(
+        self,
+        downstream_partitions_subset: PartitionsSubset | None,
+        downstream_partitions_def: PartitionsDefinition | None,
+        upstream_partitions_def: PartitionsDefinition,
+        current_time: datetime | None = None,
+        dynamic_partitions_store: DynamicPartitionsStore | None = None,
+    ) -> UpstreamPartitionsResult:
+        """Each mapped dimension mapped on its own, crossed with the unmapped ones' keys.
+
+        Raises:
+            IncompatiblePartitionMappingError: a side is not multi-partitioned, or a named
+                dimension is missing.
+        """
+        down = bound(downstream_partitions_def, dynamic_partitions_store)
+        up = bound(upstream_partitions_def, dynamic_partitions_store)
+        self._check_dimensions(down, up)
+        assert down is not None and up is not None and downstream_partitions_subset is not None
+        found, missing = map_by_dimension(
+            self._dependencies(), down, downstream_partitions_subset, up, False, current_time
+        )
+        return UpstreamPartitionsResult(found, missing)
+
+    def get_downstream_partitions_for_partitions(
+        self,
+        upstream_partitions_subset: PartitionsSubset,
+        upstream_partitions_def: PartitionsDefinition,
+        downstream_partitions_def: PartitionsDefinition,
+        current_time: datetime | None = None,
+        dynamic_partitions_store: DynamicPartitionsStore | None = None,
+    ) -> PartitionsSubset:
+        """Each mapped dimension mapped on its own, crossed with the unmapped ones' keys.
+
+        Raises:
+            IncompatiblePartitionMappingError: a side is not multi-partitioned, or a named
+                dimension is missing.
+        """
+        up = bound(upstream_partitions_def, dynamic_partitions_store)
+        down = bound(downstream_partitions_def, dynamic_partitions_store)
+        self._check_dimensions(down, up)
+        assert down is not None and up is not None
+        found, _ = map_by_dimension(
+            self._dependencies(), up, upstream_partitions_subset, down, True, current_time
+        )
+        return found
+
+    @property
+    def description(self) -> str:
+        """Each mapped dimension pair and its mapping, one per line (Dagster's wording)."""
+        return "\n ".join(
+            f"Upstream dimension '{up_dim}' mapped to downstream dimension "
+            f"'{spec.dimension_name}' using {type(spec.partition_mapping).__name__}."
+            for up_dim, spec in self.downstream_mappings_by_upstream_dimension.items()
+        )
+
+    def _check_dimensions(
+        self, downstream_def: PartitionsDefinition | None, upstream_def: PartitionsDefinition | None
+    ) -> None:
+        down = _multi(downstream_def, "downstream", "MultiPartitionMapping")
+        up = _multi(upstream_def, "upstream", "MultiPartitionMapping")
+        for up_dim, spec in self.downstream_mappings_by_upstream_dimension.items():
+            if up_dim not in up.partition_dimension_names:
+                raise IncompatiblePartitionMappingError(
+                    "Dimension mapping has an upstream dimension name that is not in the "
+                    f"upstream partitions def: {up_dim!r}; use one of "
+                    f"{', '.join(up.partition_dimension_names)}"
+                )
+            if spec.dimension_name not in down.partition_dimension_names:
+                raise IncompatiblePartitionMappingError(
+                    "Dimension mapping has a downstream dimension name that is not in the "
+                    f"downstream partitions def: {spec.dimension_name!r}; use one of "
+                    f"{', '.join(down.partition_dimension_names)}"
+                )
+
     def validate(
         self, downstream_def: PartitionsDefinition | None, upstream_def: PartitionsDefinition | None
     ) -> None:
@@ -215,13 +305,110 @@ class MultiPartitionMapping(PartitionMapping):
 
 
 @dataclass(frozen=True)
+class DimensionDependency:
+    """One dimension of one side read through a mapping from one dimension of the other.
+
+    `None` names the whole side when it is not multi-partitioned.
+    """
+
+    mapping: PartitionMapping
+    upstream_dimension: str | None
+    downstream_dimension: str | None
+
+
+def _dimension_def(defn: PartitionsDefinition, dimension: str | None) -> PartitionsDefinition:
+    if dimension is None:
+        return defn
+    assert isinstance(defn, MultiPartitionsDefinition)
+    return defn.get_partitions_def_for_dimension(dimension)
+
+
+def map_by_dimension(
+    deps: Sequence[DimensionDependency],
+    a_def: PartitionsDefinition,
+    a_subset: PartitionsSubset,
+    b_def: PartitionsDefinition,
+    a_upstream_of_b: bool,
+    current_time: datetime | None,
+) -> tuple[PartitionsSubset, PartitionsSubset]:
+    """Map a subset of `a_def` to `b_def` dimension by dimension (Dagster's algorithm).
+
+    Each key of `a` is split into its dimensions' keys; each mapped dimension's key is
+    mapped on its own, unmapped dimensions of `b` contribute all their keys, and the
+    results are crossed. Returns (mapped subset of `b`, keys required but nonexistent);
+    the second is empty when `a` is upstream of `b`.
+    """
+    a_multi = isinstance(a_def, MultiPartitionsDefinition)
+    by_a: dict[str | None, tuple[str | None, PartitionMapping]] = {
+        (dep.upstream_dimension if a_upstream_of_b else dep.downstream_dimension): (
+            dep.downstream_dimension if a_upstream_of_b else dep.upstream_dimension,
+            dep.mapping,
+        )
+        for dep in deps
+    }
+    a_keys = list(a_subset.get_partition_keys())
+    values: dict[str | None, set[str]] = {name: set() for name in by_a}
+    split: list[dict[str | None, str]] = []
+    for key in a_keys:
+        parts: dict[str | None, str] = (
+            dict(_parts(a_def, key)) if a_multi else {None: key}  # type: ignore[arg-type]
+        )
+        split.append(parts)
+        for name in by_a:
+            values[name].add(parts[name])
+    mapped: dict[str | None, dict[str, list[str]]] = {name: {} for name in by_a}
+    missing: set[str] = set()
+    for a_dim, (b_dim, mapping) in by_a.items():
+        a_dim_def, b_dim_def = _dimension_def(a_def, a_dim), _dimension_def(b_def, b_dim)
+        for value in values[a_dim]:
+            single = subset_of(a_dim_def, [value], current_time)
+            if a_upstream_of_b:
+                out = mapping.get_downstream_partitions_for_partitions(
+                    single, a_dim_def, b_dim_def, current_time
+                )
+                mapped[a_dim][value] = list(out.get_partition_keys())
+            else:
+                result = mapping.get_upstream_mapped_partitions_result_for_partitions(
+                    single, a_dim_def, b_dim_def, current_time
+                )
+                mapped[a_dim][value] = list(result.partitions_subset.get_partition_keys())
+                missing.update(result.required_but_nonexistent_subset.get_partition_keys())
+    b_dims: list[str | None] = (
+        list(b_def.partition_dimension_names)
+        if isinstance(b_def, MultiPartitionsDefinition)
+        else [None]
+    )
+    mapped_b = [b for b, _ in by_a.values()]
+    unmapped_b = [name for name in b_dims if name not in mapped_b]
+    unmapped_keys = [
+        list(_dimension_def(b_def, n).get_partition_keys(current_time)) for n in unmapped_b
+    ]
+    names = [*mapped_b, *unmapped_b]
+    b_keys: set[str] = set()
+    for parts in split:
+        choices = [mapped[a_dim][parts[a_dim]] for a_dim in by_a]
+        for combo in itertools.product(*choices, *unmapped_keys):
+            if len(combo) > 1:
+                b_keys.add(
+                    MultiPartitionKey({str(n): k for n, k in zip(names, combo, strict=True)})
+                )
+            elif combo:
+                b_keys.add(combo[0])
+    return subset_of(b_def, b_keys, current_time), DefaultPartitionsSubset(missing)
+
+
+@dataclass(frozen=True)
 class MultiToSingleDimensionPartitionMapping(PartitionMapping):
     """Joins a multi-partitioned asset and a single-dimension one through one dimension.
 
     Either side may be the multi-partitioned one. A single-dimension key `k` corresponds
-    to every multi key whose `partition_dimension_name` part is `k`. Without a name, the
-    dimension is the one whose partitions definition equals the single side's (as in
-    Dagster; there must be exactly one).
+    to every multi key whose joining dimension's part is `k` (through a
+    `TimeWindowPartitionMapping` when the joining dimension is partitioned by time but
+    differently from the single side). Which dimension joins, as in Dagster: the one
+    whose partitions definition equals the single side's, else, when the single side is
+    partitioned by time, the multi side's one time dimension. `partition_dimension_name`
+    narrows the choice to that dimension (Dagster accepts the argument but then infers
+    anyway; Conflux uses it).
 
     Example:
         >>> regions = StaticPartitionsDefinition(["eu", "us"])
@@ -234,112 +421,150 @@ class MultiToSingleDimensionPartitionMapping(PartitionMapping):
 
     partition_dimension_name: str | None = None
 
-    def _sides(
+    def dimension_dependency(
         self, downstream_def: PartitionsDefinition | None, upstream_def: PartitionsDefinition | None
-    ) -> tuple[MultiPartitionsDefinition, PartitionsDefinition, str]:
-        """(the multi side, the single side, the dimension joining them)."""
+    ) -> DimensionDependency:
+        """The joining dimension and how its keys map to the single side's.
+
+        Raises:
+            IncompatiblePartitionMappingError: the sides are not one multi and one single,
+                or no dimension (or more than one) joins them.
+        """
+        from conflux.sdk.partitions._mappings import (
+            IdentityPartitionMapping,
+            TimeWindowPartitionMapping,
+        )
+
         down_multi = isinstance(downstream_def, MultiPartitionsDefinition)
         up_multi = isinstance(upstream_def, MultiPartitionsDefinition)
         if down_multi == up_multi or downstream_def is None or upstream_def is None:
             raise IncompatiblePartitionMappingError(
-                "MultiToSingleDimensionPartitionMapping joins one multi-partitioned and one "
-                f"single-dimension asset, not {_name(downstream_def)} downstream and "
-                f"{_name(upstream_def)} upstream: use MultiPartitionMapping between two "
-                "multi-partitioned assets, AllPartitionMapping with an unpartitioned one"
+                "Can only use MultiToSingleDimensionPartitionMapping when upstream asset is "
+                "multipartitioned and the downstream asset is single dimensional, or vice "
+                f"versa; not {_name(downstream_def)} downstream and {_name(upstream_def)} "
+                "upstream: use MultiPartitionMapping between two multi-partitioned assets, "
+                "AllPartitionMapping with an unpartitioned one"
             )
         multi, single = (
             (downstream_def, upstream_def) if down_multi else (upstream_def, downstream_def)
         )
         assert isinstance(multi, MultiPartitionsDefinition)
-        names = multi.partition_dimension_names
+        dims = list(multi.partitions_defs)
         if self.partition_dimension_name is not None:
-            if self.partition_dimension_name not in names:
+            dims = [d for d in dims if d.name == self.partition_dimension_name]
+            if not dims:
                 raise IncompatiblePartitionMappingError(
-                    f"MultiToSingleDimensionPartitionMapping names dimension "
-                    f"{self.partition_dimension_name!r}, which the multi-partitioned side does "
-                    f"not have: use one of {', '.join(names)}"
+                    f"Provided partition dimension name {self.partition_dimension_name} not found "
+                    f"in the multi-partitioned side: use one of "
+                    f"{', '.join(multi.partition_dimension_names)}"
                 )
-            return multi, single, self.partition_dimension_name
-        matching = [d.name for d in multi.partitions_defs if d.partitions_def == single]
-        if len(matching) != 1:
-            found = "none" if not matching else f"{', '.join(matching)}"
+        matching = [d for d in dims if d.partitions_def == single]
+        chosen: PartitionDimensionDefinition | None = None
+        mapping: PartitionMapping | None = None
+        if len(matching) == 1:
+            chosen, mapping = matching[0], IdentityPartitionMapping()
+        elif len(matching) > 1:
             raise IncompatiblePartitionMappingError(
-                f"MultiToSingleDimensionPartitionMapping cannot tell which dimension of "
-                f"{', '.join(names)} is {_name(single)} (matching: {found}): pass "
-                "partition_dimension_name=..."
+                "partition dimension name must be specified when multiple dimensions of the "
+                f"MultiPartitionsDefinition match the single dimension partitions def "
+                f"({', '.join(d.name for d in matching)}): pass partition_dimension_name=..."
             )
-        return multi, single, matching[0]
+        else:
+            times = [
+                d for d in dims if isinstance(d.partitions_def, TimeWindowPartitionsDefinition)
+            ]
+            if len(times) == 1 and isinstance(single, TimeWindowPartitionsDefinition):
+                chosen, mapping = times[0], TimeWindowPartitionMapping()
+            elif self.partition_dimension_name is not None:
+                # Named, and neither rule applies: the keys the two share (validated).
+                chosen, mapping = dims[0], IdentityPartitionMapping()
+        if chosen is None or mapping is None:
+            raise IncompatiblePartitionMappingError(
+                "MultiToSingleDimensionPartitionMapping can only be used when: (a) The single "
+                "dimensional partitions definition is a dimension of the "
+                "MultiPartitionsDefinition. "
+                "(b) The single dimensional partitions definition is a "
+                "TimeWindowPartitionsDefinition and the MultiPartitionsDefinition has a single "
+                f"time dimension. Neither holds for {_name(single)} and the dimensions "
+                f"{', '.join(multi.partition_dimension_names)}: pass partition_dimension_name=... "
+                "naming the dimension that carries the single side's keys"
+            )
+        return DimensionDependency(
+            mapping,
+            upstream_dimension=chosen.name if up_multi else None,
+            downstream_dimension=chosen.name if down_multi else None,
+        )
 
-    def _to_single(
+    def get_upstream_mapped_partitions_result_for_partitions(
         self,
-        multi: MultiPartitionsDefinition,
-        key: str | None,
-        single: PartitionsDefinition,
-        dim: str,
-        current_time: datetime | None,
-    ) -> list[str | None]:
-        part = _parts(multi, key)[dim]
-        return [part] if single.has_partition_key(part, current_time) else []
-
-    def _to_multi(
-        self,
-        multi: MultiPartitionsDefinition,
-        key: str | None,
-        dim: str,
-        current_time: datetime | None,
-    ) -> list[str | None]:
-        dim_def = multi.get_partitions_def_for_dimension(dim)
-        if key is None or not dim_def.has_partition_key(key, current_time):
-            return []
-        return list(multi.get_multipartition_keys_with_dimension_value(dim, key, current_time))
-
-    def get_upstream_partition_keys(
-        self,
-        downstream_key: str | None,
-        downstream_def: PartitionsDefinition | None,
-        upstream_def: PartitionsDefinition | None,
+        downstream_partitions_subset: PartitionsSubset | None,
+        downstream_partitions_def: PartitionsDefinition | None,
+        upstream_partitions_def: PartitionsDefinition,
         current_time: datetime | None = None,
-    ) -> list[str | None]:
-        """The upstream keys sharing `downstream_key`'s value in the joining dimension.
+        dynamic_partitions_store: DynamicPartitionsStore | None = None,
+    ) -> UpstreamPartitionsResult:
+        """The upstream keys sharing each downstream key's value in the joining dimension.
 
         Raises:
             IncompatiblePartitionMappingError: the sides are not one multi, one single.
         """
-        multi, single, dim = self._sides(downstream_def, upstream_def)
-        if multi is downstream_def:
-            return self._to_single(multi, downstream_key, single, dim, current_time)
-        return self._to_multi(multi, downstream_key, dim, current_time)
+        down = bound(downstream_partitions_def, dynamic_partitions_store)
+        up = bound(upstream_partitions_def, dynamic_partitions_store)
+        assert up is not None
+        dep = self.dimension_dependency(down, up)
+        if downstream_partitions_subset is None or down is None:
+            raise IncompatiblePartitionMappingError(
+                "MultiToSingleDimensionPartitionMapping: the downstream asset is not partitioned"
+            )
+        found, missing = map_by_dimension(
+            [dep], down, downstream_partitions_subset, up, False, current_time
+        )
+        return UpstreamPartitionsResult(found, missing)
 
-    def get_downstream_partition_keys(
+    def get_downstream_partitions_for_partitions(
         self,
-        upstream_key: str | None,
-        upstream_def: PartitionsDefinition | None,
-        downstream_def: PartitionsDefinition | None,
+        upstream_partitions_subset: PartitionsSubset,
+        upstream_partitions_def: PartitionsDefinition,
+        downstream_partitions_def: PartitionsDefinition,
         current_time: datetime | None = None,
-    ) -> list[str | None]:
-        """The downstream keys sharing `upstream_key`'s value in the joining dimension.
+        dynamic_partitions_store: DynamicPartitionsStore | None = None,
+    ) -> PartitionsSubset:
+        """The downstream keys sharing each upstream key's value in the joining dimension.
 
         Raises:
             IncompatiblePartitionMappingError: the sides are not one multi, one single.
         """
-        multi, single, dim = self._sides(downstream_def, upstream_def)
-        if multi is upstream_def:
-            return self._to_single(multi, upstream_key, single, dim, current_time)
-        return self._to_multi(multi, upstream_key, dim, current_time)
+        up = bound(upstream_partitions_def, dynamic_partitions_store)
+        down = bound(downstream_partitions_def, dynamic_partitions_store)
+        assert up is not None and down is not None
+        dep = self.dimension_dependency(down, up)
+        found, _ = map_by_dimension([dep], up, upstream_partitions_subset, down, True, current_time)
+        return found
 
     def validate(
         self, downstream_def: PartitionsDefinition | None, upstream_def: PartitionsDefinition | None
     ) -> None:
-        """One side multi, one single, the joining dimension found and keyed like the single."""
-        from conflux.sdk.partitions._mappings import IdentityPartitionMapping
-
-        multi, single, dim = self._sides(downstream_def, upstream_def)
+        """One side multi, one single, and a joining dimension found (see the class)."""
+        dep = self.dimension_dependency(downstream_def, upstream_def)
         try:
-            IdentityPartitionMapping().validate(multi.get_partitions_def_for_dimension(dim), single)
+            dep.mapping.validate(
+                _dimension_def(downstream_def, dep.downstream_dimension),  # type: ignore[arg-type]
+                _dimension_def(upstream_def, dep.upstream_dimension),  # type: ignore[arg-type]
+            )
         except IncompatiblePartitionMappingError as exc:
+            dimension = dep.upstream_dimension or dep.downstream_dimension
             raise IncompatiblePartitionMappingError(
-                f"MultiToSingleDimensionPartitionMapping through dimension {dim!r}: {exc}"
+                f"MultiToSingleDimensionPartitionMapping through dimension {dimension!r}: {exc}"
             ) from exc
+
+    @property
+    def description(self) -> str:
+        """Dagster's description."""
+        return (
+            "Assumes that the single-dimension partitions definition is a dimension of the "
+            "multi-partitions definition. For a single-dimension partition key X, any "
+            "multi-partition key with X in the matching dimension is a dependency."
+        )
 
     def to_snapshot(self) -> MultiToSingleDimensionMappingSnapshot:
         """The dimension name as given (None: inferred where used)."""

@@ -19,6 +19,8 @@ from conflux.events import (
     MultiMappingSnapshot,
     MultiPartitionsSnapshot,
     MultiToSingleDimensionMappingSnapshot,
+    SpecificPartitionsMappingSnapshot,
+    StaticMappingSnapshot,
     StaticPartitionsSnapshot,
     TimeWindowMappingSnapshot,
     TimeWindowPartitionsSnapshot,
@@ -38,6 +40,10 @@ from conflux.sdk.partitions._multi_mappings import (
     MultiToSingleDimensionPartitionMapping,
 )
 from conflux.sdk.partitions._static import StaticPartitionsDefinition
+from conflux.sdk.partitions._static_mappings import (
+    SpecificPartitionsPartitionMapping,
+    StaticPartitionMapping,
+)
 from conflux.sdk.partitions._time_window import TimeWindowPartitionsDefinition
 
 if TYPE_CHECKING:
@@ -86,6 +92,10 @@ def partitions_from_snapshot(
             timezone=snapshot.timezone,
             end_offset=snapshot.end_offset,
             cron_schedule=snapshot.cron_schedule,
+            exclusions=[
+                *snapshot.exclusions,
+                *(datetime.fromisoformat(i) for i in snapshot.excluded_instants),
+            ],
         )
     if isinstance(snapshot, MultiPartitionsSnapshot):
         return MultiPartitionsDefinition(
@@ -100,7 +110,11 @@ def partitions_from_snapshot(
 def mapping_from_snapshot(snapshot: PartitionMappingSnapshot) -> PartitionMapping:
     """The partition mapping a snapshot describes, equal to the one it was made from."""
     if isinstance(snapshot, TimeWindowMappingSnapshot):
-        return TimeWindowPartitionMapping(snapshot.start_offset, snapshot.end_offset)
+        return TimeWindowPartitionMapping(
+            snapshot.start_offset,
+            snapshot.end_offset,
+            snapshot.allow_nonexistent_upstream_partitions,
+        )
     if isinstance(snapshot, AllMappingSnapshot):
         return AllPartitionMapping()
     if isinstance(snapshot, LastMappingSnapshot):
@@ -118,4 +132,10 @@ def mapping_from_snapshot(snapshot: PartitionMappingSnapshot) -> PartitionMappin
         )
     if isinstance(snapshot, MultiToSingleDimensionMappingSnapshot):
         return MultiToSingleDimensionPartitionMapping(snapshot.partition_dimension_name)
+    if isinstance(snapshot, StaticMappingSnapshot):
+        return StaticPartitionMapping(
+            {up: list(downs) for up, downs in snapshot.downstream_keys_by_upstream_key}
+        )
+    if isinstance(snapshot, SpecificPartitionsMappingSnapshot):
+        return SpecificPartitionsPartitionMapping(snapshot.partition_keys)
     raise DefinitionError(f"unknown partition mapping kind {snapshot!r}")  # pragma: no cover

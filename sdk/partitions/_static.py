@@ -7,28 +7,48 @@ from typing import TYPE_CHECKING
 
 from conflux.events import DefinitionError, InvalidPartitionKeyError, StaticPartitionsSnapshot
 from conflux.sdk.partitions._base import PartitionsDefinition
+from conflux.sdk.partitions._range import PartitionKeyRange
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
 
-def _check_key(key: str, seen: set[str]) -> None:
-    if not key:
-        raise DefinitionError("a static partition key is empty: give every key a name")
-    if "|" in key:
+# Dagster's: "..." separates range ends in its UI; the rest do not display.
+INVALID_SUBSTRINGS = ("...", "\a", "\b", "\f", "\n", "\r", "\t", "\v", "\0")
+
+
+def _check_keys(keys: Sequence[str]) -> None:
+    seen: set[str] = set()
+    duplicates: list[str] = []
+    for key in keys:
+        if not isinstance(key, str):
+            raise DefinitionError(
+                f"static partition key {key!r} is a {type(key).__name__}: keys are strings; "
+                f"write {str(key)!r}"
+            )
+        if not key:
+            raise DefinitionError("a static partition key is empty: give every key a name")
+        if "|" in key:
+            raise DefinitionError(
+                f"static partition key {key!r} contains '|', which joins the dimensions of "
+                "multi-partition keys: use another character, e.g. '-'"
+            )
+        found = [bad for bad in INVALID_SUBSTRINGS if bad in key]
+        if found:
+            raise DefinitionError(
+                f"{found} are invalid substrings in a partition key: {key!r} contains "
+                "'...' (the range separator) or a control character; keys are shown on one "
+                "line and typed on command lines, so remove it"
+            )
+        if key in seen and key not in duplicates:
+            duplicates.append(key)
+        seen.add(key)
+    if duplicates:
         raise DefinitionError(
-            f"static partition key {key!r} contains '|', which joins the dimensions of "
-            "multi-partition keys: use another character, e.g. '-'"
+            "Partition keys must be unique. Duplicate instances of partition keys: "
+            f"{duplicates}. List each key once."
         )
-    if any(ch in key for ch in "\n\r\t\0"):
-        raise DefinitionError(
-            f"static partition key {key!r} contains a control character: keys are shown "
-            "on one line and typed on command lines, so remove it"
-        )
-    if key in seen:
-        raise DefinitionError(f"static partition key {key!r} is listed twice: list it once")
-    seen.add(key)
 
 
 class StaticPartitionsDefinition(PartitionsDefinition):
@@ -44,21 +64,27 @@ class StaticPartitionsDefinition(PartitionsDefinition):
         >>> regions.get_partition_keys_in_range("us", "apac")
         ['us', 'apac']
 
+    As in Dagster, a string passed as the keys is the sequence of its characters
+    (`StaticPartitionsDefinition("abc")` has the keys "a", "b" and "c"), and
+    `get_partition_keys()` returns that string.
+
     Raises:
-        DefinitionError: a key is empty, contains `|` or a control character, or is
+        DefinitionError: a key is not a string, is empty, contains `|`, `...` or a control
+            character (Dagster refuses the last two, and accepts the first two), or is
             listed twice.
     """
 
     def __init__(self, partition_keys: Sequence[str]) -> None:
-        seen: set[str] = set()
-        for key in partition_keys:
-            _check_key(key, seen)
+        _check_keys(partition_keys)
         self._keys = tuple(partition_keys)
+        # Dagster takes a string as the sequence of its characters and hands the string
+        # back from get_partition_keys(); both are kept for that.
+        self._given: str | None = partition_keys if isinstance(partition_keys, str) else None
         self._positions = {key: i for i, key in enumerate(self._keys)}
 
     def get_partition_keys(self, current_time: datetime | None = None) -> Sequence[str]:
-        """The keys, in the order given."""
-        return list(self._keys)
+        """The keys, in the order given (a string given as the keys comes back as that string)."""
+        return self._given if self._given is not None else list(self._keys)
 
     def has_partition_key(self, key: str, current_time: datetime | None = None) -> bool:
         """True when `key` is one of the keys."""
@@ -101,13 +127,18 @@ class StaticPartitionsDefinition(PartitionsDefinition):
         )
 
     def get_partition_keys_in_range(
-        self, start: str, end: str, current_time: datetime | None = None
+        self,
+        start: str | PartitionKeyRange,
+        end: str | None = None,
+        current_time: datetime | None = None,
     ) -> list[str]:
         """The keys from `start` to `end`, both included, in the order given.
 
         Raises:
             InvalidPartitionKeyError: an end is not a key, or `start` comes after `end`.
         """
+        if isinstance(start, PartitionKeyRange) or end is None:
+            return super().get_partition_keys_in_range(start, end, current_time)
         self.validate_partition_key(start)
         self.validate_partition_key(end)
         lo, hi = self._positions[start], self._positions[end]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
+    from collections.abc import Callable, Iterator, Sequence
     from pathlib import Path
 
 
@@ -99,11 +99,11 @@ def _descendants(pid: int) -> list[psutil.Process]:
         return []
 
 
-def wait_for(check: object, timeout: float = 15.0) -> None:
+def wait_for(check: Callable[[], object], timeout: float = 15.0) -> None:
     """Poll `check()` until it returns truthy; fail with its last value."""
     deadline = time.monotonic() + timeout
     while True:
-        value = check()  # type: ignore[operator]
+        value = check()
         if value or time.monotonic() > deadline:
             assert value, f"still {value!r} after {timeout} s"
             return

@@ -6,6 +6,7 @@ from conflux import (
     AssetExecutionContext,
     Definitions,
     DynamicPartitionsDefinition,
+    MultiPartitionKey,
     MultiPartitionsDefinition,
     StaticPartitionsDefinition,
     asset,
@@ -31,7 +32,9 @@ def customer_total(customer_orders: list[str]) -> int:
     group_name="regional",
 )
 def regional_orders(context: AssetExecutionContext) -> dict[str, str]:
-    return context.partition_key.keys_by_dimension
+    key = context.partition_key  # typed `str`, as in Dagster
+    assert isinstance(key, MultiPartitionKey)
+    return key.keys_by_dimension
 
 
 defs = Definitions(assets=[customer_orders, customer_total, regional_orders])

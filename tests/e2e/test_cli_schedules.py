@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dev_process
 import pytest
@@ -36,7 +36,7 @@ def state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield state
 
 
-def listed(state: Path, kind: str) -> dict[str, dict[str, object]]:
+def listed(state: Path, kind: str) -> dict[str, dict[str, Any]]:
     done = conflux(state, kind, "list", "--json")
     assert done.returncode == 0, done.stderr
     return {s["name"]: s for s in json.loads(done.stdout)}
@@ -66,7 +66,7 @@ def test_a_started_sensor_runs_its_run_key_once_and_a_set_cursor_reaches_it(stat
     wait_for(lambda: int(listed(state, "sensors")["inbox"]["cursor"] or 0) >= 3, timeout=30)
     assert len(sensor_runs()) == 1  # the same run key on every tick: one run
     inbox = listed(state, "sensors")["inbox"]
-    assert inbox["last_tick"]["status"] == "success"  # type: ignore[index]
+    assert inbox["last_tick"]["status"] == "success"
 
     stopped = conflux(state, "sensors", "stop", "inbox", "--json")
     assert stopped.returncode == 0, stopped.stderr

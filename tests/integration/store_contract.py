@@ -26,8 +26,11 @@ from conflux.projections.archive._sink import build_batch
 from conflux.projections.archive._store import ArchiveError, Tracking
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from conflux.events import Event
     from conflux.projections.archive import ArchiveStore
+    from conflux.projections.archive._store import MaterializationRecord
 
 T0 = datetime(2024, 1, 31, 13, 0, tzinfo=UTC)
 NASTY = (
@@ -41,7 +44,7 @@ NASTY = (
 )
 
 
-def records(events: list[Event], topic: str = "c.assets", start: int = 0) -> list[RawRecord]:
+def records(events: Sequence[Event], topic: str = "c.assets", start: int = 0) -> list[RawRecord]:
     return [RawRecord(encode_event(e), topic, 0, start + i, "k") for i, e in enumerate(events)]
 
 
@@ -271,7 +274,7 @@ class StoreContract:
             for i in range(4)
         ]
 
-        def latest() -> object:
+        def latest() -> MaterializationRecord | None:
             found = store.latest_materialization("a", "p")
             assert found == store.materializations("a", "p", limit=1)[0]
             return found

@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from test_worker import Part
+
 pytestmark = pytest.mark.integration
 
 colors = StaticPartitionsDefinition(["red", "green", "blue"])
@@ -92,14 +94,14 @@ DEFS = Definitions(
 
 
 @contextmanager
-def running(*targets: object) -> Iterator[None]:
+def running(*targets: Part) -> Iterator[None]:
     """Run each target's `run(stop)` in a thread; stop and join them all on exit."""
     stop = threading.Event()
     errors: list[BaseException] = []
 
-    def guard(target: object) -> None:
+    def guard(target: Part) -> None:
         try:
-            target.run(stop)  # type: ignore[attr-defined]
+            target.run(stop)
         except BaseException as exc:  # re-raised below: a part's crash fails the test
             errors.append(exc)
 

@@ -96,7 +96,7 @@ def parts(broker: BrokerHandle, topics: Topics, tmp_path: Path) -> tuple[Coordin
 
 
 def wait_until(
-    broker: BrokerHandle, topics: Topics, found: Callable[[list[object]], bool], what: str
+    broker: BrokerHandle, topics: Topics, found: Callable[[list[object]], object], what: str
 ) -> list[object]:
     deadline = time.monotonic() + 40
     while time.monotonic() < deadline:
@@ -104,7 +104,7 @@ def wait_until(
             r.event
             for r in read_to_end(broker, topics, [topics.ticks, topics.requests, topics.runs])
         ]
-        if found(events):
+        if found(events):  # truthy: what the test waits for is there
             return events
         time.sleep(0.2)
     raise AssertionError(f"not within 40 s: {what}")

@@ -1,13 +1,13 @@
 """The archive store contract on a ClickHouse server, through clickhouse-connect.
 
-Runs when `CLICKHOUSE_URL` names a server (e.g. `http://default:@127.0.0.1:8123`); each
-test gets its own database, dropped afterwards. Without it the suite is skipped, saying
-so: no server runs here, and no mock stands in for one.
+Runs on the `clickhouse_url` fixture: `CLICKHOUSE_URL` when it names a server (e.g.
+`http://default:@127.0.0.1:8123`), else a server in a container where a Docker daemon
+answers; each test gets its own database, dropped afterwards. Without either the suite is
+skipped, saying so: no mock stands in for a server.
 """
 
 from __future__ import annotations
 
-import os
 import uuid
 from typing import TYPE_CHECKING
 
@@ -19,24 +19,19 @@ if TYPE_CHECKING:
 
     from conflux.projections.archive import ServerStore
 
-URL = os.environ.get("CLICKHOUSE_URL", "")
 
-
-@pytest.mark.skipif(
-    not URL, reason="no ClickHouse server: set CLICKHOUSE_URL to run the server contract"
-)
 class TestServerStore(StoreContract):
     __test__ = True
 
     @pytest.fixture
-    def store(self) -> Iterator[ServerStore]:
+    def store(self, clickhouse_url: str) -> Iterator[ServerStore]:
         from conflux.projections.archive import ServerStore
 
         database = f"conflux_test_{uuid.uuid4().hex[:12]}"
-        with ServerStore(URL) as admin:
+        with ServerStore(clickhouse_url) as admin:
             admin.execute("CREATE DATABASE {db:Identifier}", {"db": database})
             try:
-                with ServerStore(URL, database=database) as store:
+                with ServerStore(clickhouse_url, database=database) as store:
                     store.create_schema()
                     yield store
             finally:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, TypedDict, Unpack
 
 import pytest
 from confluent_kafka import Producer
@@ -37,6 +37,8 @@ if TYPE_CHECKING:
 
     from brokers import BrokerHandle
 
+    from conflux.events import TickCompleted
+
 pytestmark = pytest.mark.integration
 
 
@@ -53,7 +55,7 @@ def user_topic(broker: BrokerHandle, partitions: int = 2) -> str:
 
 def produce(broker: BrokerHandle, topic: str, ids: range) -> dict[int, float]:
     """Produce `{"id": i}` keyed `o<i>` for each id; return id -> when it was produced."""
-    producer = Producer(dict(kafka_config(broker.bootstrap, role="producer")))  # type: ignore[arg-type]
+    producer = Producer(dict(kafka_config(broker.bootstrap, role="producer")))
     sent: dict[int, float] = {}
     for i in ids:
         producer.produce(topic, key=f"o{i}", value=json.dumps({"id": i}).encode())
@@ -62,8 +64,20 @@ def produce(broker: BrokerHandle, topic: str, ids: range) -> dict[int, float]:
     return sent
 
 
-def per_order(topic: str, bootstrap: str | None, **kwargs: object) -> StreamSensorDefinition:
-    @stream_sensor(topic=topic, bootstrap_servers=bootstrap, target=[orders], **kwargs)  # type: ignore[arg-type]
+class SensorOptions(TypedDict, total=False):
+    """The `stream_sensor` options these tests set (the others keep their defaults)."""
+
+    minimum_interval_seconds: float
+    max_wait_seconds: float
+    start: Literal["earliest", "latest"]
+    default_status: DefaultSensorStatus
+    timeout_seconds: float
+
+
+def per_order(
+    topic: str, bootstrap: str | None, **kwargs: Unpack[SensorOptions]
+) -> StreamSensorDefinition:
+    @stream_sensor(topic=topic, bootstrap_servers=bootstrap, target=[orders], **kwargs)
     def order_stream(records: list[StreamRecord]) -> list[RunRequest]:
         return [RunRequest(run_key=f"order-{r.json()['id']}") for r in records]
 
@@ -94,7 +108,7 @@ def test_a_tick_reads_from_its_cursor(broker: BrokerHandle) -> None:
         again: list[set[str | None]] = []
         for _ in range(2):
             seen: set[str | None] = set()
-            cursor = end
+            cursor: str | None = end
             while len(seen) < 3:
                 tick = sensor.evaluate(cursor=cursor)
                 seen |= {r.run_key for r in tick.run_requests}
@@ -180,12 +194,14 @@ def test_records_become_runs_once_across_restarts(
     assert keys(events) == sorted(f"order-{i}" for i in range(10))
     # Each record was handed over by exactly one completed tick (first completion wins).
     handed: list[str] = []
-    first: dict[str, object] = {}
+    first: dict[str, TickCompleted] = {}
     for tick in ticks_of(events, "order_stream"):
         first.setdefault(tick.tick_id, tick)
     for tick in first.values():
-        if tick.status == "success":  # type: ignore[attr-defined]
-            handed += [r.run_key for r in tick.run_requests]  # type: ignore[attr-defined]
+        if tick.status == "success":
+            for r in tick.run_requests:
+                assert r.run_key is not None  # each record's request has its key
+                handed.append(r.run_key)
     assert sorted(handed) == keys(events)
 
     batch_runs = runs_of(events, "order_batches")

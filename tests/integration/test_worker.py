@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 from brokers import BrokerHandle, read_to_end
@@ -47,14 +47,20 @@ def shout(paint: str) -> str:
     return paint + "!"
 
 
+class Part(Protocol):
+    """A coordinator, worker or projector: it runs until `stop` is set."""
+
+    def run(self, stop: threading.Event) -> None: ...
+
+
 @contextmanager
-def running(*targets: object) -> Iterator[threading.Event]:
+def running(*targets: Part) -> Iterator[threading.Event]:
     stop = threading.Event()
     errors: list[BaseException] = []
 
-    def guard(target: object) -> None:
+    def guard(target: Part) -> None:
         try:
-            target.run(stop)  # type: ignore[attr-defined]
+            target.run(stop)
         except BaseException as exc:  # re-raised below: a part's crash fails the test
             errors.append(exc)
 
@@ -190,3 +196,35 @@ def test_a_location_that_fails_to_load_reports_why(
     assert failed[0].error_type == "SyntaxError"
     assert "broken.py" in failed[0].traceback
     assert beats and beats[0].location == "broken" and beats[0].ready is False
+
+
+class _BeatsTwiceThenFails(Worker):
+    """A worker whose third heartbeat cannot be built (a fault injected into our own code)."""
+
+    beats = 0
+
+    def _beat(self) -> ComponentHeartbeat:
+        self.beats += 1
+        if self.beats > 2:
+            raise RuntimeError("the heartbeat broke")
+        return super()._beat()
+
+
+def test_a_dying_heartbeat_stops_the_worker_and_says_why(
+    broker: BrokerHandle, topics: Topics, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker = _BeatsTwiceThenFails(
+        location="colors",
+        load=lambda: Definitions(assets=[paint, shout]),
+        bootstrap=broker.bootstrap,
+        topics=topics,
+        storage_dir=tmp_path,
+        broker_kind=broker.kind,
+    )
+    stop = threading.Event()
+    began = time.monotonic()
+    with caplog.at_level("ERROR", logger="conflux.worker"), pytest.raises(RuntimeError) as raised:
+        worker.run(stop)  # returns only by raising: nothing else sets `stop`
+    assert str(raised.value) == "the heartbeat broke"
+    assert stop.is_set() and time.monotonic() - began < 30
+    assert "stopping the worker so that its work is dispatched again" in caplog.text

@@ -11,6 +11,7 @@ import itertools
 import pickle
 import random
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Literal
 
 from conflux.events import (
     AnyEvent,
@@ -23,11 +24,15 @@ from conflux.events import (
 from conflux.projections.folds import (
     AssetStateProjection,
     MaterializationRef,
+    PartitionState,
     latest_materialization,
     status_counts,
 )
 from conflux.projections.folds._key_index import KeyIndex
 from conflux.projections.folds._partition_table import AssetPartitions, from_micros, micros
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -45,7 +50,7 @@ def mat(
     run_id: str | None = "r1",
     work_item_id: str | None = "w1",
     asset_key: str = "a",
-    source: str = "executed",
+    source: Literal["executed", "reported"] = "executed",
 ) -> AssetMaterialized:
     return AssetMaterialized(
         event_id=event_id or new_id(),
@@ -55,7 +60,7 @@ def mat(
         data_version=version,
         run_id=run_id,
         work_item_id=work_item_id,
-        source=source,  # type: ignore[arg-type]
+        source=source,
     )
 
 
@@ -83,11 +88,25 @@ def failed(key: str | None, t: float, *, work_item_id: str = "w2") -> PartitionF
     )
 
 
-def fold(events: list[AnyEvent]) -> AssetStateProjection:
+def fold(events: Iterable[AnyEvent]) -> AssetStateProjection:
     state = AssetStateProjection()
     for event in events:
         state.apply(event)
     return state
+
+
+def known(state: AssetStateProjection, partition_key: str | None) -> PartitionState:
+    """What the fold knows of asset `a`'s partition, which the test expects it to know."""
+    found = state.get("a", partition_key)
+    assert found is not None, f"the fold knows nothing of a/{partition_key}"
+    return found
+
+
+def latest(state: AssetStateProjection, partition_key: str | None) -> MaterializationRef:
+    """The latest materialization of asset `a`'s partition, which the test expects."""
+    ref = known(state, partition_key).materialized
+    assert ref is not None, f"a/{partition_key} has no materialization"
+    return ref
 
 
 def story() -> list[AnyEvent]:
@@ -114,11 +133,11 @@ def test_the_fold_is_order_independent() -> None:
         shuffled = list(events)
         rng.shuffle(shuffled)
         assert fold(shuffled) == expected
-    assert expected.get("a", "p1").status == "in_progress"  # type: ignore[union-attr]
-    assert expected.get("a", "p2").status == "failed"  # type: ignore[union-attr]
-    assert expected.get("a", "p3").status == "materialized"  # type: ignore[union-attr]
-    assert expected.get("a", "p4").status == "failed"  # type: ignore[union-attr]
-    assert expected.get("a", None).materialized.data_version == "unpartitioned"  # type: ignore[union-attr]
+    assert known(expected, "p1").status == "in_progress"
+    assert known(expected, "p2").status == "failed"
+    assert known(expected, "p3").status == "materialized"
+    assert known(expected, "p4").status == "failed"
+    assert latest(expected, None).data_version == "unpartitioned"
 
 
 def test_equal_times_are_decided_by_event_id_in_any_order() -> None:
@@ -126,12 +145,12 @@ def test_equal_times_are_decided_by_event_id_in_any_order() -> None:
     pair = [mat("k", 1, event_id=low, version="old"), mat("k", 1, event_id=high, version="new")]
     for first, second in itertools.permutations(pair):
         state = fold([first, second])
-        ref = state.get("a", "k").materialized  # type: ignore[union-attr]
-        assert (ref.event_id, ref.data_version) == (high, "new")  # type: ignore[union-attr]
+        ref = latest(state, "k")
+        assert (ref.event_id, ref.data_version) == (high, "new")
     # Ids that are not uuid hex compare as text all the same.
     pair = [mat("k", 1, event_id="B", version="old"), mat("k", 1, event_id="a", version="new")]
     for first, second in itertools.permutations(pair):
-        assert fold([first, second]).get("a", "k").materialized.data_version == "new"  # type: ignore[union-attr]
+        assert latest(fold([first, second]), "k").data_version == "new"
 
 
 def test_the_fold_is_idempotent() -> None:
@@ -143,7 +162,7 @@ def test_the_fold_is_idempotent() -> None:
 
 def test_failed_and_in_progress_after_materialized() -> None:
     state = fold([mat("k", 1, version="v1")])
-    assert state.get("a", "k").status == "materialized"  # type: ignore[union-attr]
+    assert known(state, "k").status == "materialized"
     state.apply(started("k", 2))
     now = state.get("a", "k")
     assert now is not None and now.status == "in_progress"
@@ -169,7 +188,8 @@ def test_a_late_older_event_does_not_move_a_partition_back() -> None:
     # A later failure stays, and an older one does not replace it.
     state.apply(failed("k", 12))
     state.apply(started("k", 11))
-    assert state.get("a", "k").attempt.status == "failed"  # type: ignore[union-attr]
+    attempt = known(state, "k").attempt
+    assert attempt is not None and attempt.status == "failed"
 
 
 def test_values_come_back_exactly_as_the_events_carried_them() -> None:
@@ -181,14 +201,14 @@ def test_values_come_back_exactly_as_the_events_carried_them() -> None:
     events = []
     for i, version in enumerate(versions):
         event_id = ids[i % len(ids)] + str(i // len(ids) or "")
-        source = "reported" if i % 2 else "executed"
+        source: Literal["executed", "reported"] = "reported" if i % 2 else "executed"
         event = mat(
             f"k{i}", i, version=version, event_id=event_id, run_id=runs[i % 4], source=source
         )
         events.append(event.model_copy(update={"time": event.time.astimezone(offset)}))
     state = fold(events)
     for event in events:
-        ref = state.get("a", event.partition_key).materialized  # type: ignore[union-attr]
+        ref = known(state, event.partition_key).materialized
         assert ref == MaterializationRef(
             event.event_id, event.data_version, event.time, event.run_id, event.source
         )
@@ -198,7 +218,7 @@ def test_values_come_back_exactly_as_the_events_carried_them() -> None:
 def test_rewriting_a_partition_replaces_values_that_did_not_pack() -> None:
     state = fold([mat("k", 1, version="z" * 80, event_id="odd", run_id="odd-run")])
     state.apply(mat("k", 2, version="v2", run_id=None))
-    ref = state.get("a", "k").materialized  # type: ignore[union-attr]
+    ref = known(state, "k").materialized
     assert ref is not None and (ref.data_version, ref.run_id) == ("v2", None)
     table = state.partitions["a"]
     assert table._odd == {}  # the side table keeps nothing stale
@@ -207,16 +227,20 @@ def test_rewriting_a_partition_replaces_values_that_did_not_pack() -> None:
 def test_pickle_round_trip_then_keep_folding() -> None:
     events = story() + [mat(f"2024-01-01-{h:02d}:00", h, asset_key="hourly") for h in range(24)]
     state = fold(events)
-    loaded = pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    loaded: AssetStateProjection = pickle.loads(
+        pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+    )
     assert loaded == state
     assert dict(loaded.partitions["a"]) == dict(state.partitions["a"])
-    more = [mat(f"2024-01-02-{h:02d}:00", 100 + h, asset_key="hourly") for h in range(24)]
+    more: list[AnyEvent] = [
+        mat(f"2024-01-02-{h:02d}:00", 100 + h, asset_key="hourly") for h in range(24)
+    ]
     more += [mat("p1", 50, version="after"), failed("p3", 60)]
     for event in more:
         loaded.apply(event)
         state.apply(event)
     assert loaded == state == fold(events + more)
-    assert loaded.get("a", "p1").materialized.data_version == "after"  # type: ignore[union-attr]
+    assert latest(loaded, "p1").data_version == "after"
 
 
 def test_mapping_view_and_reader_helpers_agree() -> None:
@@ -268,28 +292,31 @@ def test_a_partition_costs_well_under_200_bytes() -> None:
 
 def _reference(events: list[AnyEvent]) -> dict[tuple[str, str | None], tuple[object, object]]:
     """The fold's rules as the object-per-partition projection applied them (before 5c)."""
-    found: dict[tuple[str, str | None], list[AnyEvent | None]] = {}
+    found: dict[
+        tuple[str, str | None],
+        tuple[AssetMaterialized | None, PartitionStarted | PartitionFailed | None],
+    ] = {}
     for e in events:
         if not isinstance(e, AssetMaterialized | PartitionStarted | PartitionFailed):
             continue
-        m, a = found.setdefault((e.asset_key, e.partition_key), [None, None])
+        key = (e.asset_key, e.partition_key)
+        m, a = found.setdefault(key, (None, None))
         if isinstance(e, AssetMaterialized):
             if m is None or (e.time, e.event_id) > (m.time, m.event_id):
-                found[(e.asset_key, e.partition_key)][0] = e
+                found[key] = (e, found[key][1])
             if a is not None and (
-                a.work_item_id == e.work_item_id  # type: ignore[union-attr]
-                or not (a.time, a.event_id) > (e.time, e.event_id)
+                a.work_item_id == e.work_item_id or not (a.time, a.event_id) > (e.time, e.event_id)
             ):
-                found[(e.asset_key, e.partition_key)][1] = None
+                found[key] = (found[key][0], None)
         else:
             if m is not None and (m.time, m.event_id) > (e.time, e.event_id):
                 continue
             if a is not None and not (e.time, e.event_id) > (a.time, a.event_id):
                 continue
-            found[(e.asset_key, e.partition_key)][1] = e
+            found[key] = (m, e)
     return {
         key: (
-            None if m is None else (m.event_id, m.data_version, m.time, m.run_id, m.source),  # type: ignore[union-attr]
+            None if m is None else (m.event_id, m.data_version, m.time, m.run_id, m.source),
             None if a is None else (a.type, a.event_id, a.time, a.work_item_id),
         )
         for key, (m, a) in found.items()

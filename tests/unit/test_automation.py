@@ -24,8 +24,11 @@ from conflux.events import (
     WorkItemDispatched,
 )
 from conflux.sdk import (
+    AssetSelection,
     AssetSpec,
     AutomationCondition,
+    AutomationContext,
+    AutomationResult,
     DailyPartitionsDefinition,
     Definitions,
     StaticPartitionsDefinition,
@@ -114,10 +117,12 @@ class Harness:
 
 
 def requested(events: list[AnyEvent]) -> list[tuple[str, tuple[str, ...] | None]]:
+    """(asset, partitions) of every automatic request, in order (a run may hold several)."""
     return [
-        (e.asset_keys[0], e.partition_keys)
+        (key, e.partition_keys)
         for e in events
         if isinstance(e, MaterializationRequested)
+        for key in e.asset_keys
     ]
 
 
@@ -132,14 +137,15 @@ def test_conditions_compose_and_round_trip_as_data() -> None:
     c = AutomationCondition
     composed = (c.missing() | c.any_deps_updated()) & ~c.in_progress() & ~c.any_deps_missing()
     assert composed.kind == "and"
-    assert [child.kind for child in composed.children] == ["or", "not", "not"]
+    assert [child.name for child in composed.children] == ["OR", "NOT", "NOT"]
     assert describe(composed.to_snapshot()) == (
         "((missing | any_deps_updated) & ~in_progress & ~any_deps_missing)"
     )
     assert str(EAGER) == "eager"
-    assert c.on_cron("0 9 * * 1", "Europe/Berlin").to_snapshot().children[1].cron_timezone == (
-        "Europe/Berlin"
-    )
+    on_cron = c.on_cron("0 9 * * 1", "Europe/Berlin")
+    assert on_cron.get_label() == "on_cron(0 9 * * 1, Europe/Berlin)"
+    since = on_cron.to_snapshot().children[1]
+    assert since.kind == "since" and since.children[0].cron_timezone == "Europe/Berlin"
     assert composed == (
         (c.missing() | c.any_deps_updated()) & ~c.in_progress() & ~c.any_deps_missing()
     )
@@ -151,8 +157,8 @@ def test_bad_conditions_are_refused_with_the_fix() -> None:
     with pytest.raises(InvalidAutomationConditionError, match="not an IANA time zone"):
         AutomationCondition.on_cron("0 * * * *", "Mars/Olympus")
     with pytest.raises(InvalidAutomationConditionError, match=r"AutomationCondition\.eager\(\)"):
-
-        @asset(automation_condition="eager")  # type: ignore[arg-type]
+        # A string where a condition belongs, on purpose: the error names the fix.
+        @asset(automation_condition="eager")  # type: ignore[call-overload, untyped-decorator]
         def broken() -> None: ...
 
 
@@ -219,7 +225,7 @@ def test_a_replay_of_the_log_decides_nothing_again() -> None:
     for event in reversed(h.log):  # any order of the same events folds to the same facts
         fresh.apply(event)
     assert fresh.automation.facts.requested == h.state.automation.facts.requested
-    assert fresh.automation.facts.first_seen == h.state.automation.facts.first_seen
+    assert fresh.automation.facts.initial == h.state.automation.facts.initial
     ordered = CoordinatorState()
     for event in h.log:
         ordered.apply(event)
@@ -261,40 +267,76 @@ def test_a_failed_automatic_run_is_not_requested_again_and_again() -> None:
     h.failing.add("clean")
     h.report("raw")
     events = h.settle()
-    assert requested(events) == [("clean", None)]
+    # clean is due, so report (which will read it) joins its run, as in Dagster
+    assert requested(events) == [("clean", None), ("report", None)]
     assert h.settle() == []  # the failure is handled: no retry loop
     h.failing.clear()
     h.report("raw")  # new upstream data: try again
     assert requested(h.settle()) == [("clean", None), ("report", None)]
 
 
-def test_external_upstream_never_counts_as_missing() -> None:
-    @asset(deps=["vendor_feed"], automation_condition=AutomationCondition.on_missing())
-    def imported() -> None: ...
+def test_an_external_upstream_counts_as_missing_until_it_is_reported() -> None:
+    @asset
+    def a() -> None: ...
 
-    h = Harness(Definitions(assets=[AssetSpec("vendor_feed"), imported]))
-    assert requested(h.settle()) == [("imported", None)]
+    @asset(deps=["vendor_feed", a], automation_condition=EAGER)
+    def b() -> None: ...
+
+    # Dagster 1.13: 0 requested after a updates, 1 once vendor_feed is reported.
+    h = Harness(Definitions(assets=[AssetSpec("vendor_feed"), a, b]))
+    h.settle()
+    h.report("a")
+    assert requested(h.settle()) == []
+    h.report("vendor_feed")
+    assert requested(h.settle()) == [("b", None)]
     assert h.settle() == []
 
 
-def test_code_version_change_requests_a_rebuild() -> None:
+def test_a_partition_missing_when_the_condition_is_applied_is_not_requested() -> None:
+    @asset(automation_condition=AutomationCondition.on_missing())
+    def imported() -> None: ...
+
+    @asset(automation_condition=EAGER)
+    def eager() -> None: ...
+
+    h = Harness(Definitions(assets=[imported, eager]))  # Dagster: 0 requested, tick after tick
+    assert requested(h.settle()) == []
+    h.tick(3600)
+    assert requested(h.settle()) == []
+
+
+def test_eager_ignores_code_versions_and_code_version_changed_since_requested_does_not() -> None:
+    c = AutomationCondition
+
     def defs(version: str) -> Definitions:
         @asset(code_version=version, automation_condition=EAGER)
         def model() -> int:
             return 1
 
-        return Definitions(assets=[model])
+        @asset(
+            code_version=version,
+            automation_condition=c.code_version_changed().since(c.newly_requested()),
+        )
+        def rebuilt() -> int:
+            return 1
+
+        return Definitions(assets=[model, rebuilt])
 
     h = Harness(defs("1"))
-    assert requested(h.settle()) == [("model", None)]  # newly missing
-    assert h.settle() == []
+    assert requested(h.settle()) == []
     h.publish(defs("1"))
     assert requested(h.settle()) == []  # same code: nothing to do
     h.publish(defs("2"))
-    events = h.settle()
-    assert requested(events) == [("model", None)]
-    leaves = evaluations(events)[0].result.children[1].children
-    assert [leaf.condition for leaf in leaves if leaf.value] == ["code_version_changed"]
+    events = h.settle()  # Dagster: eager requests nothing; the other requests once
+    assert requested(events) == [("rebuilt", None)]
+    since = evaluations(events)[0].result
+    assert since.condition == "SINCE" and [c.condition for c in since.children] == [
+        "code_version_changed",
+        "newly_requested",
+    ]
+    assert h.settle() == []
+    h.publish(defs("2"))
+    assert requested(h.settle()) == []
 
 
 # -- partitions -------------------------------------------------------------------------------
@@ -398,3 +440,131 @@ def test_a_partition_planned_in_an_open_run_is_in_progress_for_automation() -> N
         MaterializationRequested(time=h.tick(), run_id="m2", selection="raw", asset_keys=("raw",))
     )
     assert requested(h.settle()) == [("clean", None), ("report", None)]
+
+
+# -- Dagster's operators ------------------------------------------------------------------------
+
+
+def test_replace_without_allow_and_ignore_edit_trees_as_in_dagster() -> None:
+    c = AutomationCondition
+    eager = c.eager()
+    no_missing = eager.replace("any_deps_missing", c.any_deps_missing().ignore(c_sel("b")))
+    assert no_missing != eager and str(no_missing) == "eager"
+    assert eager.without(~c.in_progress()).children[-1] == ~c.any_deps_in_progress()
+    with pytest.raises(InvalidAutomationConditionError, match="not an operand"):
+        eager.without(c.missing())
+    allowed = c.any_deps_match(c.missing()).allow(c_sel("a"))
+    assert allowed.name.startswith("ANY_DEPS_MATCH(allow_selection=")
+    since = c.newly_updated().since(c.newly_requested())
+    assert [child.name for child in since.children] == ["newly_updated", "newly_requested"]
+    assert c.cron_tick_passed("@daily").name == (
+        "cron_tick_passed(cron_schedule=@daily, cron_timezone=UTC)"
+    )
+
+
+def c_sel(*keys: str) -> AssetSelection:
+    return AssetSelection.keys(*keys)
+
+
+def test_allow_and_ignore_resolve_against_the_location_into_the_snapshot() -> None:
+    from conflux.sdk import AssetSelection
+
+    @asset(group_name="raw")
+    def a() -> int:
+        return 1
+
+    @asset
+    def b() -> int:
+        return 2
+
+    @asset(
+        automation_condition=AutomationCondition.any_deps_match(
+            AutomationCondition.missing()
+        ).ignore(AssetSelection.groups("raw") | AssetSelection.keys("elsewhere"))
+    )
+    def c(a: int, b: int) -> int:
+        return a + b
+
+    snapshot = build_location_snapshot(Definitions(assets=[a, b, c]), "loc")
+    condition = {s.key: s for s in snapshot.assets}["c"].automation_condition
+    assert condition is not None and condition.ignore == ("a", "elsewhere")
+
+
+def test_a_custom_condition_is_evaluated_by_the_worker_and_read_by_the_coordinator() -> None:
+    from conflux.events import CustomConditionResult, TickCompleted
+
+    class Weekday(AutomationCondition):
+        def evaluate(self, context: AutomationContext) -> AutomationResult:
+            weekday = context.evaluation_time.weekday() < 5
+            subset = context.candidate_subset if weekday else context.get_empty_subset()
+            return AutomationResult(context, subset)
+
+    @asset
+    def raw() -> int:
+        return 1
+
+    @asset(automation_condition=AutomationCondition.eager() & Weekday())
+    def clean(raw: int) -> int:
+        return raw
+
+    defs = Definitions(assets=[raw, clean])
+    sensor = defs.instigators.sensors["default_automation_condition_sensor"]
+    [monday] = sensor.condition_results(datetime(2024, 3, 4, tzinfo=UTC))  # type: ignore[attr-defined]
+    assert (monday.root_key, monday.node_path, monday.true_partitions) == ("clean", "0.1", None)
+    [sunday] = sensor.condition_results(datetime(2024, 3, 3, tzinfo=UTC))  # type: ignore[attr-defined]
+    assert sunday.true_partitions == ()
+    h = Harness(defs)
+    h.settle()
+    h.report("raw")
+    assert requested(h.settle()) == []  # the worker has not reported the custom node yet
+
+    def report(result: CustomConditionResult) -> TickCompleted:
+        return TickCompleted(
+            time=h.tick(),
+            instigator_type="sensor",
+            name="default_automation_condition_sensor",
+            location="loc",
+            tick_id=f"t{h.now.isoformat()}",
+            tick_time=h.now,
+            status="success",
+            condition_results=(result,),
+        )
+
+    h.feed(report(sunday))
+    assert requested(h.settle()) == []
+    h.feed(report(monday))
+    assert requested(h.settle()) == [("clean", None)]
+
+
+def test_a_custom_condition_over_other_assets_is_refused_with_the_reason() -> None:
+    class Always(AutomationCondition):
+        def evaluate(self, context: AutomationContext) -> AutomationResult:
+            raise AssertionError("never evaluated")
+
+    with pytest.raises(InvalidAutomationConditionError, match="custom condition inside"):
+        AutomationCondition.any_deps_match(Always()).to_snapshot()
+
+
+def test_automation_condition_sensors_gate_their_assets_and_tag_their_runs() -> None:
+    from conflux.events import InstigatorStatusChanged
+    from conflux.sdk import AssetSelection, AutomationConditionSensorDefinition
+
+    sensor = AutomationConditionSensorDefinition(
+        "nightly", target=AssetSelection.keys("clean"), run_tags={"team": "data"}
+    )
+    chain = _chain()
+    defs = Definitions(assets=list(chain.nodes), sensors=[sensor])
+    h = Harness(defs)
+    h.settle()
+    h.report("raw")
+    assert requested(h.settle()) == []  # the sensor is stopped (Dagster's default)
+    h.feed(
+        InstigatorStatusChanged(
+            time=h.tick(), instigator_type="sensor", name="nightly", status="running"
+        )
+    )
+    events = h.settle()
+    runs = [e for e in events if isinstance(e, MaterializationRequested)]
+    assert [r.asset_keys for r in runs] == [("clean",), ("report",)]
+    assert runs[0].tags == {"team": "data", "trigger": "automation"}
+    assert runs[1].tags == {"trigger": "automation"}  # the implicit default sensor's

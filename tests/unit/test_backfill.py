@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pytest
 from coordinator_builders import DAILY, HOURLY, T0, failed, materialized, published, snap
@@ -11,6 +11,7 @@ from test_coordinator_queue import Driver, dispatches
 
 from conflux.coordinator._queue import QueueLimits
 from conflux.events import (
+    AssetMaterialized,
     BackfillCanceled,
     BackfillCompleted,
     BackfillRequested,
@@ -22,6 +23,8 @@ from conflux.events import (
 from conflux.projections.folds import _backfill_space
 
 if TYPE_CHECKING:
+    from collections.abc import Set
+
     from conflux.events import AnyEvent
 
 
@@ -30,7 +33,9 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_backfill_space, "CHUNK_PARTITIONS", 24)
 
 
-def backfill(*keys: str, start: str, end: str, only: str = "all") -> BackfillRequested:
+def backfill(
+    *keys: str, start: str, end: str, only: Literal["all", "missing", "failed"] = "all"
+) -> BackfillRequested:
     return BackfillRequested(
         event_id="bf-req",
         time=T0,
@@ -38,12 +43,12 @@ def backfill(*keys: str, start: str, end: str, only: str = "all") -> BackfillReq
         selection=",".join(keys),
         asset_keys=keys,
         partition_range=PartitionRange(start=start, end=end),
-        only=only,  # type: ignore[arg-type]
+        only=only,
         producer="test",
     )
 
 
-def drain(d: Driver, out: list[AnyEvent], *, fail: set[str] = frozenset()) -> list[AnyEvent]:
+def drain(d: Driver, out: list[AnyEvent], *, fail: Set[str] = frozenset()) -> list[AnyEvent]:
     """Play workers: answer every dispatch until nothing is in flight."""
     done: list[AnyEvent] = []
     todo = dispatches(out)
@@ -76,7 +81,7 @@ def test_hourly_backfill_walks_chunks_and_the_daily_downstream_waits_for_24_hour
         hours = {
             e.partition_key
             for e in d.log[:position]
-            if getattr(e, "type", "") == "AssetMaterialized" and e.asset_key == "hourly"  # type: ignore[attr-defined]
+            if isinstance(e, AssetMaterialized) and e.asset_key == "hourly"
         }
         assert {f"{day.partition_key}-{h:02d}:00" for h in range(24)} <= hours
     (done,) = [e for e in rest if isinstance(e, BackfillCompleted)]

@@ -48,6 +48,7 @@ from conflux.coordinator import (
 from conflux.events import (
     AnyEvent,
     AssetCheckEvaluated,
+    AssetCheckSnapshot,
     AssetMaterialized,
     AssetSnapshot,
     BackfillPolicySnapshot,
@@ -71,7 +72,10 @@ from conflux.sdk._execute import ExecutionRequest, NodeExecutor
 from conflux.sdk._snapshot import build_location_snapshot
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
+
+    from conflux import AssetChecksDefinition, AssetsDefinition
+    from conflux.events import UpstreamRef
 
 SINGLE = BackfillPolicySnapshot(kind="single_run", max_partitions_per_run=None)
 
@@ -406,11 +410,9 @@ def test_a_fenced_attempts_partitions_do_not_count() -> None:
 
 def test_blocking_checks_gate_on_every_partition_of_the_range() -> None:
     loop = Loop(with_policy(snap("a", partitions=DAILY), SINGLE), snap("b", "a", partitions=DAILY))
-    loop.state.definitions.locations["loc"].snapshot = loop.state.definitions.locations[
-        "loc"
-    ].snapshot.model_copy(  # type: ignore[union-attr]
-        update={"asset_checks": (_check_snapshot(),)}
-    )
+    location = loop.state.definitions.locations["loc"]
+    assert location.snapshot is not None
+    location.snapshot = location.snapshot.model_copy(update={"asset_checks": (_check_snapshot(),)})
     loop.state.definitions._checks = None
     loop.feed(request("a", "b", start="2024-01-01", end="2024-01-02"))
     (ranged,) = loop.dispatches()
@@ -439,9 +441,7 @@ def test_blocking_checks_gate_on_every_partition_of_the_range() -> None:
     assert "blocking check positive on a partition 2024-01-02 failed" in skips[0].reason
 
 
-def _check_snapshot():  # type: ignore[no-untyped-def]
-    from conflux.events import AssetCheckSnapshot
-
+def _check_snapshot() -> AssetCheckSnapshot:
     return AssetCheckSnapshot(name="positive", asset_key="a", blocking=True)
 
 
@@ -470,8 +470,8 @@ def test_a_replay_in_any_cross_topic_order_equals_the_live_state() -> None:
     for length, expected in snapshots:
         for seed in range(5):
             replay = CoordinatorState()
-            for event in interleave(loop.log[:length], seed):
-                replay.apply(event)
+            for logged in interleave(loop.log[:length], seed):
+                replay.apply(logged)
             assert decide(replay, loop.now) == []
             assert replay.progress() == expected
 
@@ -528,9 +528,17 @@ def test_dispatch_events_without_a_range_read_as_before() -> None:
 DAYS = DailyPartitionsDefinition(start_date="2024-01-01")
 
 
-def executor(*assets: object, io: InMemoryIOManager | None = None) -> NodeExecutor:
+def materializations(events: Sequence[object]) -> list[AssetMaterialized]:
+    """`events`, each of which the test expects to be a materialization."""
+    assert all(isinstance(e, AssetMaterialized) for e in events), events
+    return [e for e in events if isinstance(e, AssetMaterialized)]
+
+
+def executor(
+    *assets: AssetsDefinition | AssetChecksDefinition, io: InMemoryIOManager | None = None
+) -> NodeExecutor:
     return NodeExecutor(
-        Definitions(assets=list(assets)),  # type: ignore[arg-type]
+        Definitions(assets=list(assets)),
         default_io_manager=io or InMemoryIOManager(),
         worker_id="w",
         producer="test",
@@ -538,7 +546,15 @@ def executor(*assets: object, io: InMemoryIOManager | None = None) -> NodeExecut
     )
 
 
-def ranged_request(node: str, first: str, last: str, count: int, **kw: object) -> ExecutionRequest:
+def ranged_request(
+    node: str,
+    first: str,
+    last: str,
+    count: int,
+    *,
+    upstream: tuple[UpstreamRef, ...] = (),
+    upstream_spans: tuple[tuple[int, ...], ...] = (),
+) -> ExecutionRequest:
     return ExecutionRequest(
         node=node,
         partition_key=None,
@@ -546,7 +562,8 @@ def ranged_request(node: str, first: str, last: str, count: int, **kw: object) -
         work_item_id="w",
         partition_range=PartitionRange(start=first, end=last),
         partition_count=count,
-        **kw,  # type: ignore[arg-type]
+        upstream=upstream,
+        upstream_spans=upstream_spans,
     )
 
 
@@ -629,7 +646,7 @@ def test_materialize_result_and_none_store_nothing_and_share_metadata() -> None:
 
     io = InMemoryIOManager()
     events = executor(noop, io=io).run(ranged_request("noop", "2024-01-01", "2024-01-03", 3))
-    assert [(e.partition_key, e.data_version, e.metadata) for e in events] == [  # type: ignore[union-attr]
+    assert [(e.partition_key, e.data_version, e.metadata) for e in materializations(events)] == [
         (k, "batch-1", {"rows": 7}) for k in days(1, 3)
     ]
     assert io.values == {}
@@ -661,7 +678,7 @@ def test_a_ranged_downstream_loads_a_dict_of_upstream_partitions_and_keeps_linea
     )
     events = ex.run(req)
     assert seen == [{"2024-01-01": 1, "2024-01-02": 2}]
-    assert [(e.partition_key, e.upstream) for e in events] == [  # type: ignore[union-attr]
+    assert [(e.partition_key, e.upstream) for e in materializations(events)] == [
         ("2024-01-01", (refs[0],)),
         ("2024-01-02", (refs[1],)),
     ]

@@ -58,7 +58,7 @@ def dispatches(events: list[AnyEvent]) -> list[WorkItemDispatched]:
 
 
 def asset(key: str, **kwargs: object) -> AssetSnapshot:
-    return AssetSnapshot(key=key, node=key, partitions=PARTS, **kwargs)  # type: ignore[arg-type]
+    return AssetSnapshot(key=key, node=key, partitions=PARTS, **kwargs)
 
 
 def test_global_limit_holds_items_back_until_room_frees() -> None:

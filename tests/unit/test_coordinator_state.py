@@ -29,9 +29,15 @@ from conflux.coordinator import (
 from conflux.events import (
     AnyEvent,
     AssetMaterialized,
+    AssetObserved,
+    BackfillCompleted,
+    DynamicPartitionsAdded,
+    DynamicPartitionsDeleted,
     LocationLoadFailed,
     RunCompleted,
     RunStarted,
+    TickCompleted,
+    TickRequested,
     WorkItemDispatched,
     WorkItemSkipped,
 )
@@ -87,8 +93,18 @@ def kinds(events: Iterable[Decision]) -> list[tuple[str, str]]:
             out.append((e.type, e.node))
         elif isinstance(e, WorkItemSkipped):
             out.append((e.type, ",".join(e.asset_keys)))
+        elif isinstance(
+            e,
+            BackfillCompleted
+            | TickRequested
+            | TickCompleted
+            | DynamicPartitionsAdded
+            | DynamicPartitionsDeleted
+            | AssetObserved,
+        ):
+            raise AssertionError(f"{e.type} is no decision of a run")
         else:
-            out.append((e.type, e.run_id))
+            out.append((e.type, e.run_id or ""))
     return out
 
 

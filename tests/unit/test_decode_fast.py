@@ -103,6 +103,7 @@ class _Client:
 
 def _consumer(messages: list[_Message]) -> EventConsumer:
     consumer = EventConsumer.__new__(EventConsumer)  # no broker: the decode loop only
+    # a stand-in for confluent-kafka's Consumer: the decode loop calls only consume and poll
     consumer._consumer = _Client(messages)  # type: ignore[assignment]
     consumer._positions = {}
     return consumer

@@ -19,6 +19,7 @@ from conflux import (
     DailyPartitionsDefinition,
     DeleteDynamicPartitionsRequest,
     DynamicPartitionsDefinition,
+    MultiPartitionKey,
     MultiPartitionsDefinition,
     StaticPartitionsDefinition,
     asset,
@@ -285,7 +286,12 @@ def test_remove_then_add_again_goes_to_the_end() -> None:
 
 
 def test_replay_gives_the_same_keys() -> None:
-    events = [added("a", "b"), added("c", name="vendors"), deleted("a"), added("d", "a")]
+    events: list[DynamicPartitionsAdded | DynamicPartitionsDeleted] = [
+        added("a", "b"),
+        added("c", name="vendors"),
+        deleted("a"),
+        added("d", "a"),
+    ]
     live, replayed = DefinitionsProjection(), DefinitionsProjection()
     for event in events:
         live.apply(event)
@@ -405,7 +411,9 @@ by_customer_day = MultiPartitionsDefinition(
 
 @asset(partitions_def=by_customer_day)
 def visits(context: AssetExecutionContext) -> dict[str, str]:
-    return context.partition_key.keys_by_dimension
+    key = context.partition_key  # typed `str`, as in Dagster
+    assert isinstance(key, MultiPartitionKey)
+    return key.keys_by_dimension
 
 
 def test_materialize_adds_the_requested_key() -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 import pytest
 from pydantic import ValidationError
@@ -10,6 +11,7 @@ from conflux.events import (
     EVENT_TYPES,
     AssetCheckEvaluated,
     AssetMaterialized,
+    AssetObserved,
     AssetSnapshot,
     AutomationEvaluated,
     BackfillCanceled,
@@ -20,8 +22,10 @@ from conflux.events import (
     DefinitionsPublished,
     DynamicPartitionsAdded,
     DynamicPartitionsDeleted,
+    EpochMarked,
     EventValidationError,
     InstigatorStatusChanged,
+    LeadershipClaimed,
     LocationLoadFailed,
     LocationReloadRequested,
     LocationSnapshot,
@@ -46,9 +50,14 @@ from conflux.events import (
     decode_event,
     derived_id,
     encode_event,
+    mark_key,
+    partition_for,
     register_upcaster,
 )
 from conflux.events._serde import UPCASTERS
+
+if TYPE_CHECKING:
+    from conflux.events import Event
 
 SAMPLES = [
     DefinitionsPublished(
@@ -102,6 +111,14 @@ SAMPLES = [
         data_version="v2",
         metadata={"rows": 3, "n": [1, {"k": None}]},
     ),
+    AssetObserved(
+        asset_key="src",
+        partition_key="x",
+        data_version="v7",
+        metadata={"files": 2},
+        source="sensor",
+        tick_id="t1",
+    ),
     PartitionFailed(
         asset_key="a",
         run_id="r1",
@@ -151,6 +168,8 @@ SAMPLES = [
         blocking=True,
         metadata={"nulls": 3},
     ),
+    LeadershipClaimed(instance_id="coordinator@h:1:ab", pid=1, proposed_epoch=3),
+    EpochMarked(epoch=3, instance_id="c1", topic="t.runs", partition=2, partitions=3),
     LocationReloadRequested(location="shop", requested_by="me"),
     RecordDeadLettered(
         source_topic="t", source_partition=0, source_offset=5, value="{", reason="not JSON"
@@ -163,8 +182,8 @@ def test_every_event_type_has_a_sample() -> None:
 
 
 @pytest.mark.parametrize("event", SAMPLES, ids=lambda e: type(e).__name__)
-def test_round_trip_is_exact(event: object) -> None:
-    raw = encode_event(event)  # type: ignore[arg-type]
+def test_round_trip_is_exact(event: Event) -> None:
+    raw = encode_event(event)
     back = decode_event(raw)
     assert back == event
     assert type(back) is type(event)
@@ -174,8 +193,9 @@ def test_round_trip_is_exact(event: object) -> None:
 def test_events_are_frozen_and_reject_unknown_fields() -> None:
     event = RunStarted(run_id="r", asset_keys=("a",), partition_count=1)
     with pytest.raises(ValidationError):
-        event.run_id = "other"  # type: ignore[misc]
+        event.run_id = "other"  # type: ignore[misc]  # a frozen field, on purpose
     with pytest.raises(ValidationError):
+        # an unknown field, on purpose
         RunStarted(run_id="r", asset_keys=("a",), partition_count=1, extra_field=1)  # type: ignore[call-arg]
 
 
@@ -266,5 +286,9 @@ def test_routing_keys_keep_one_asset_partition_together() -> None:
     assert topics.route(SAMPLES[0]) == ("t.definitions", "shop")
     assert topics.route(SAMPLES[-1]) == ("t.dlq", "t")
     assert topics.route(SAMPLES[-2]) == ("t.definitions", "shop")  # LocationReloadRequested
+    claim, mark = SAMPLES[-4], SAMPLES[-3]
+    assert topics.route(claim) == ("t.leader", "leader")
+    assert topics.route(mark) == ("t.runs", mark_key(2, 3))
+    assert partition_for(mark_key(2, 3), 3) == 2
     assert topics.work("shop") == "t.work.shop"
     assert {spec.name for spec in topics.core()} >= {"t.runs", "t.assets", "t.dlq", "t.requests"}

@@ -17,6 +17,7 @@ from conflux import (
     MaterializeResult,
     Output,
     StaticPartitionsDefinition,
+    TimeWindow,
     asset,
     materialize,
     multi_asset,
@@ -174,7 +175,7 @@ def test_bad_partition_key_is_refused_before_anything_runs() -> None:
 
 
 def test_context_partition_time_window_and_errors() -> None:
-    seen = {}
+    seen: dict[str, object] = {}
 
     @asset(
         partitions_def=HourlyPartitionsDefinition(
@@ -187,7 +188,8 @@ def test_context_partition_time_window_and_errors() -> None:
 
     assert materialize([hourly], partition_key="2024-03-31-03:00").success
     window = seen["window"]
-    assert (window.end - window.start).total_seconds() == 3600  # type: ignore[attr-defined]
+    assert isinstance(window, TimeWindow)
+    assert (window.end - window.start).total_seconds() == 3600
 
     @asset
     def plain(context: AssetExecutionContext) -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from conflux.projections.api import RangeStatus
 
 T = datetime(2024, 1, 1, tzinfo=UTC)
+STATUSES: list[RangeStatus] = ["materialized", "failed", "in_progress", "missing"]
 
 
 def _done() -> PartitionState:
@@ -27,7 +28,8 @@ def _failed() -> PartitionState:
 
 def test_runs_of_one_status_become_one_range() -> None:
     keys = [f"2024-01-{d:02d}" for d in range(1, 11)]
-    states = {k: _done() for k in keys[:5]} | {keys[6]: _failed(), keys[7]: _failed()}
+    states: dict[str | None, PartitionState] = {k: _done() for k in keys[:5]}
+    states |= {keys[6]: _failed(), keys[7]: _failed()}
     summary = summarize("daily", keys, states)
     assert [(r.first, r.last, r.status, r.count) for r in summary.ranges] == [
         ("2024-01-01", "2024-01-05", "materialized", 5),
@@ -41,7 +43,7 @@ def test_runs_of_one_status_become_one_range() -> None:
 
 def test_a_million_partitions_stay_a_few_ranges() -> None:
     keys = [f"k{i:07d}" for i in range(1_000_000)]
-    states = {k: _done() for k in keys[:600_000]}
+    states: dict[str | None, PartitionState] = {k: _done() for k in keys[:600_000]}
     summary = summarize("big", keys, states)
     assert [(r.first, r.last, r.count) for r in summary.ranges] == [
         ("k0000000", "k0599999", 600_000),
@@ -51,7 +53,8 @@ def test_a_million_partitions_stay_a_few_ranges() -> None:
 
 def test_no_partitions_and_keys_only_seen_in_events() -> None:
     assert summarize("empty", [], {}).ranges == []
-    only_old = summarize("a", ["x"], {"gone": _done()})
+    gone: dict[str | None, PartitionState] = {"gone": _done()}
+    only_old = summarize("a", ["x"], gone)
     assert [(r.first, r.status) for r in only_old.ranges] == [("x", "missing")]
 
 
@@ -62,7 +65,7 @@ def test_bisecting_the_states_gives_the_runs_of_a_pass_over_every_key(seed: int)
     states: dict[str | None, RangeStatus] = {}
     for _ in range(rng.randrange(0, 40)):
         start = rng.randrange(len(keys))
-        status = rng.choice(["materialized", "failed", "in_progress", "missing"])
+        status = rng.choice(STATUSES)
         for key in keys[start : start + rng.randrange(1, 30)]:
             states[key] = status
     states["not-a-key"] = "materialized"  # a key of an older definition is left out

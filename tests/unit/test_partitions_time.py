@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from datetime import UTC, date, datetime, timedelta
+from typing import TypedDict
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -65,8 +66,11 @@ def test_a_day_exists_once_it_has_ended(now: datetime, count: int) -> None:
     [
         *[("2024-01-01", offset, JAN[: max(2 + offset, 0)]) for offset in (1, 2, -1, -5)],
         ("2024-01-05", 0, []),
-        ("2024-01-05", 1, ["2024-01-05"]),  # Dagster: offsets count from a future start
-        ("2024-01-05", 2, ["2024-01-05", "2024-01-06"]),
+        # Dagster counts a positive offset from the window starting at or after now
+        # (01-04 at noon on 01-03): one window on is 01-05, which has not begun ...
+        ("2024-01-05", 1, []),
+        # ... two windows on, 01-05 is reached and is the first and last key.
+        ("2024-01-05", 2, ["2024-01-05"]),
     ],
 )
 def test_end_offset_adds_or_removes_windows(
@@ -85,8 +89,10 @@ def test_end_date_is_exclusive_and_caps_the_offset() -> None:
     early = at(2024, 1, 2, 12)
     capped = DailyPartitionsDefinition("2024-01-01", end_date="2024-01-05", end_offset=10)
     assert capped.get_partition_keys(early) == JAN[:4]
+    # A negative offset counts back from now, not from `end` (Dagster's rule).
     fewer = DailyPartitionsDefinition("2024-01-01", end_date="2024-01-05", end_offset=-1)
-    assert fewer.get_partition_keys() == JAN[:3]
+    assert fewer.get_partition_keys() == JAN[:4]
+    assert fewer.get_partition_keys(at(2024, 1, 3, 12)) == JAN[:1]
     # A window must end by `end`: the day of 01-10 ends on 01-11, after noon of 01-10.
     mid_day = DailyPartitionsDefinition(start_date="2024-01-01", end_date=datetime(2024, 1, 10, 12))
     assert mid_day.get_last_partition_key() == "2024-01-09"
@@ -191,11 +197,21 @@ def test_start_parsing() -> None:
     aware = datetime(2024, 1, 1, tzinfo=UTC)
     ny_hours = HourlyPartitionsDefinition(start_date=aware, timezone="America/New_York")
     assert ny_hours.get_first_partition_key(at(2024, 2, 1)) == "2023-12-31-19:00"
-    # ... and a start between ticks moves up to the next tick.
+    # ... and a start between ticks moves up to the next tick (`start` is the start given).
     ny_days = DailyPartitionsDefinition(start_date=aware, timezone="America/New_York")
-    assert ny_days.start == datetime(2024, 1, 1, tzinfo=NEW_YORK)
+    assert ny_days.start == aware
+    assert ny_days.first_window_start == datetime(2024, 1, 1, tzinfo=NEW_YORK)
     unaligned = DailyPartitionsDefinition(start_date=datetime(2024, 1, 1, 5))
     assert unaligned.get_first_partition_key(at(2024, 2, 1)) == "2024-01-02"
+
+
+class DailyOptions(TypedDict, total=False):
+    """The `DailyPartitionsDefinition` arguments the refusals below get wrong."""
+
+    start_date: str
+    end_date: str
+    timezone: str
+    fmt: str
 
 
 @pytest.mark.parametrize(
@@ -208,9 +224,10 @@ def test_start_parsing() -> None:
         ({"fmt": "%Y-%m"}, "the same key"),
     ],
 )
-def test_bad_definitions_are_refused_with_the_fix(kwargs: dict[str, str], complaint: str) -> None:
+def test_bad_definitions_are_refused_with_the_fix(kwargs: DailyOptions, complaint: str) -> None:
+    options: DailyOptions = {"start_date": "2024-01-01", **kwargs}
     with pytest.raises(DefinitionError, match=complaint):
-        DailyPartitionsDefinition(**{"start_date": "2024-01-01", **kwargs})  # type: ignore[arg-type]
+        DailyPartitionsDefinition(**options)
 
 
 @pytest.mark.parametrize(

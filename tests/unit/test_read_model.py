@@ -37,7 +37,7 @@ def _view(model: ReadModel) -> dict[str, object]:
     return {
         "assets": [a.model_dump(mode="json") for a in model.asset_summaries()],
         "runs": [r.model_dump(mode="json") for r in model.run_summaries(limit=100)],
-        "events": sorted(r.event["event_id"] for r in model.events(EventQuery(type=None))),  # type: ignore[type-var]
+        "events": sorted(str(r.event["event_id"]) for r in model.events(EventQuery(type=None))),
         "status": model.status(caught_up=True, now=at(13)).model_dump(mode="json"),
     }
 

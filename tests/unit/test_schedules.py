@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from coordinator_builders import DAILY, snap
@@ -55,13 +56,18 @@ def location(
     )
 
 
-def status(name: str, value: str, at: datetime, kind: str = "schedule") -> InstigatorStatusChanged:
+def status(
+    name: str,
+    value: Literal["running", "stopped"],
+    at: datetime,
+    kind: Literal["schedule", "sensor"] = "schedule",
+) -> InstigatorStatusChanged:
     return InstigatorStatusChanged(
         event_id=f"status-{name}-{value}-{at.isoformat()}",
         time=at,
-        instigator_type=kind,  # type: ignore[arg-type]
+        instigator_type=kind,
         name=name,
-        status=value,  # type: ignore[arg-type]
+        status=value,
         producer="test",
     )
 
@@ -88,7 +94,7 @@ def ticks(events: list[AnyEvent]) -> list[TickCompleted]:
 
 
 def schedule(name: str = "every5", cron: str = "*/5 * * * *", **kw: object) -> ScheduleSnapshot:
-    return ScheduleSnapshot(name=name, cron_schedule=cron, asset_keys=("orders",), **kw)  # type: ignore[arg-type]
+    return ScheduleSnapshot(name=name, cron_schedule=cron, asset_keys=("orders",), **kw)
 
 
 def started(*schedules: ScheduleSnapshot, at: datetime = T0) -> CoordinatorState:
@@ -272,3 +278,32 @@ def test_the_catch_up_limit_is_configured_on_the_coordinator() -> None:
     coordinator = Coordinator("127.0.0.1:1", Topics("t"), max_catchup_ticks=2)
     assert coordinator.state.instigators.max_catchup_ticks == 2
     assert Coordinator("127.0.0.1:1", Topics("t")).state.instigators.max_catchup_ticks == 5
+
+
+def test_a_nickname_schedule_ticks_as_its_five_fields() -> None:
+    state = started(schedule("nightly", cron="@daily"))
+    assert step(state, T0 + timedelta(hours=11, minutes=59)) == []
+    (tick,) = ticks(step(state, T0 + timedelta(hours=12)))
+    assert tick.tick_time == datetime(2024, 3, 2, tzinfo=UTC)
+    weekly = started(schedule("weekly", cron="@weekly"))
+    (tick,) = ticks(step(weekly, datetime(2024, 3, 3, tzinfo=UTC)))  # a Sunday
+    assert tick.tick_time == datetime(2024, 3, 3, tzinfo=UTC)
+
+
+def test_schedules_accept_dagsters_nicknames_and_refuse_days_that_never_come() -> None:
+    import pytest
+
+    from conflux import Definitions, InvalidScheduleError, ScheduleDefinition, asset, schedule
+
+    @asset
+    def a() -> None: ...
+
+    defs = Definitions(assets=[a])
+    for nickname in ("@hourly", "@daily", "@midnight", "@weekly", "@monthly", "@yearly"):
+        snapshot = ScheduleDefinition(name="s", cron_schedule=nickname, target=[a])
+        assert snapshot.to_snapshot(defs).cron_schedule == nickname
+    decorated = schedule("@annually", target=[a])(lambda: {})
+    assert decorated.to_snapshot(defs).cron_schedule == "@annually"
+    for bad in ("@reboot", "0 0 30 2 *", "0 0 31 feb *", "0 0 * * * *"):
+        with pytest.raises(InvalidScheduleError, match="nickname"):
+            ScheduleDefinition(name="s", cron_schedule=bad, target=[a]).to_snapshot(defs)

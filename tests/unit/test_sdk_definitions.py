@@ -109,6 +109,7 @@ def test_deps_and_ins_forms() -> None:
 
 def test_resources_bind_by_name_and_by_type() -> None:
     @asset
+    # `other` unannotated on purpose: it binds by name, `store` by its type
     def a(store: Store, other) -> int:  # type: ignore[no-untyped-def]
         return 1
 

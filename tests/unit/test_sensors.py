@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 import pytest
 from test_schedules import location, status, step
@@ -15,6 +16,7 @@ from conflux import (
     DuplicateInstigatorNameError,
     InvalidScheduleError,
     InvalidSensorError,
+    MultiAssetSensorEvaluationContext,
     RunRequest,
     ScheduleDefinition,
     SensorEvaluationContext,
@@ -40,6 +42,11 @@ from conflux.events import (
 )
 from conflux.sdk._snapshot import build_location_snapshot
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from conflux.events import AnyEvent
+
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 
@@ -58,7 +65,7 @@ def report() -> int:
 
 def test_sensor_functions_return_requests_skips_and_cursors() -> None:
     @sensor(target=[report], minimum_interval_seconds=1)
-    def files(context: SensorEvaluationContext):  # type: ignore[no-untyped-def]
+    def files(context: SensorEvaluationContext) -> Iterator[RunRequest]:
         for name in ("a", "b", "c"):
             if name > (context.cursor or ""):
                 yield RunRequest(run_key=name, tags={"file": name})
@@ -165,7 +172,7 @@ def test_asset_sensors_see_the_newest_materialization_after_their_cursor() -> No
 
 def test_multi_asset_sensors_advance_only_what_they_consume() -> None:
     @multi_asset_sensor(monitored_assets=[orders, report], target=[report])
-    def both(context):  # type: ignore[no-untyped-def]
+    def both(context: MultiAssetSensorEvaluationContext) -> RunRequest | SkipReason:
         latest = context.latest_materialization_records_by_key()
         if all(latest.values()):
             context.advance_all_cursors()
@@ -188,7 +195,7 @@ def sensor_snap(name: str = "watch", **kw: object) -> SensorSnapshot:
         name=name,
         minimum_interval_seconds=5,
         asset_keys=("orders",),
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -202,7 +209,7 @@ def completed(request: TickRequested, at: datetime, **kw: object) -> TickComplet
         tick_id=request.tick_id,
         tick_time=request.tick_time,
         worker_id="w1",
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
@@ -248,10 +255,11 @@ def test_a_lost_sensor_tick_is_recorded_as_a_failure_and_the_next_one_follows() 
 def test_a_run_key_is_requested_once_even_across_a_replay_into_a_fresh_state() -> None:
     defs = location(sensors=(sensor_snap(),))
     state = CoordinatorState()
-    log: list[object] = [defs, status("watch", "running", T0, "sensor")]
+    log: list[AnyEvent] = [defs, status("watch", "running", T0, "sensor")]
     for event in log:
-        state.apply(event)  # type: ignore[arg-type]
+        state.apply(event)
     (request,) = step(state, T0)
+    assert isinstance(request, TickRequested)
     done = completed(
         request,
         T0 + timedelta(seconds=1),
@@ -275,7 +283,7 @@ def test_a_run_key_is_requested_once_even_across_a_replay_into_a_fresh_state() -
     log += [request, done, run]
     fresh = CoordinatorState()
     for event in log:
-        fresh.apply(event)  # type: ignore[arg-type]
+        fresh.apply(event)
     (again,) = step(fresh, T0 + timedelta(seconds=10))
     assert isinstance(again, TickRequested)
     fresh.apply(

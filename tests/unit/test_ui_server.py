@@ -258,3 +258,40 @@ def test_partition_ranges_are_cached_until_the_asset_changes() -> None:
     after = model.partition_ranges("colors")
     assert after is not first
     assert after.counts["materialized"] == first.counts["materialized"] + 1
+
+
+def _raw_post(api: QueryApi, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """Send bytes as they are (http.client would fix a bad Content-Length)."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", api.port), timeout=5) as sock:
+        sock.sendall(head + b"\r\n\r\n" + body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status = int(answer.split(b" ", 2)[1])
+    return status, answer.split(b"\r\n\r\n", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "status", "reason"),
+    [
+        (b"Content-Length: abc", b"{}", 400, "is not a number of bytes"),
+        (b"Content-Length: -5", b"{}", 400, "is not a number of bytes"),
+        (b"Content-Length: 9999999", b"", 413, "an action takes at most"),
+        (b"Content-Length: 8000", b"[" * 4000 + b"]" * 4000, 400, "nested too deeply"),
+    ],
+)
+def test_a_malformed_request_gets_a_4xx_with_its_reason(
+    served: tuple[QueryApi, list[Event]], head: bytes, body: bytes, status: int, reason: str
+) -> None:
+    api, emitted = served
+    before = len(emitted)
+    request = (
+        b"POST /actions/materialize HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Content-Type: application/json\r\n" + head
+    )
+    got, answer = _raw_post(api, request, body)
+    assert got == status and reason in json.loads(answer)["error"]
+    assert len(emitted) == before
