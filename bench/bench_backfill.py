@@ -83,11 +83,11 @@ def first_dispatch_ms(state: Path) -> float | None:
     The first chunk's `RunStarted` is emitted in the same decision step as its first
     dispatches, so its time is the first dispatch's.
     """
-    from conflux.projections.api import ApiClient
+    from conflux.projections.api import ApiClient, EventQuery
 
     info = json.loads((state / "dev.json").read_text())
     client = ApiClient(info["api_url"])
-    requested = client.events(type="BackfillRequested")[0]  # the only one here
+    requested = client.events(EventQuery(type="BackfillRequested"))[0]  # the only one here
     started = [r.started_at for r in client.runs(limit=1000) if r.started_at is not None]
     if not started:
         return None

@@ -38,7 +38,9 @@ class Event(BaseModel):
     the dead-letter topic.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # defer_build: each event type's validator is built when it is first used, so that
+    # importing the contract costs the classes only (the CLI builds one event and exits).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     event_id: str = Field(default_factory=new_id)
     """Unique id; folds drop a second event with an id they have applied."""

@@ -17,7 +17,7 @@ from conflux.events._snapshot import LocationSnapshot
 class UpstreamRef(BaseModel):
     """One upstream asset partition as read by a materialization: the lineage edge."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     asset_key: str
     partition_key: str | None = None
@@ -30,7 +30,7 @@ class UpstreamRef(BaseModel):
 class PartitionRange(BaseModel):
     """An inclusive range of partition keys, expanded by the coordinator."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     start: str
     end: str
@@ -462,7 +462,7 @@ class RunRequestSpec(BaseModel):
     run key that was requested once is never requested again, across restarts.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     run_key: str | None = None
     asset_keys: tuple[str, ...] | None = None
@@ -606,7 +606,7 @@ class TickCompleted(Event):
 class ConditionResult(BaseModel):
     """One node of an automation condition's tree, evaluated for one asset partition."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     condition: str
     """The node's label, e.g. `missing`, `any_deps_updated`, `AND`, `NOT`, `eager`."""

@@ -12,16 +12,27 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 
 from conflux.events._base import Event  # noqa: TC001 - isinstance/pydantic at runtime
 from conflux.events._errors import EventValidationError
 from conflux.events._models import AnyEvent
 
-_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
-_VALIDATE_JSON = _ADAPTER.validator.validate_json
+_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent, config=ConfigDict(defer_build=True))
+"""Built on first use, as the event models are (`defer_build`): a process that only
+produces (the CLI) never pays for the validators of every event type (~15 ms)."""
+
+
+def _build_validator(raw: bytes | str) -> AnyEvent:
+    global _validate_json
+    _validate_json = _ADAPTER.validator.validate_json
+    return _validate_json(raw)  # type: ignore[no-any-return]
+
+
+_validate_json: Callable[[bytes | str], AnyEvent] = _build_validator
 """The union's core validator, called directly: the `TypeAdapter` method around it costs
-~0.4 us a call, a tenth of decoding a record."""
+~0.4 us a call, a tenth of decoding a record. The first call builds it and rebinds this
+name, so later calls go straight to pydantic-core."""
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 """Turns the JSON of version N of an event type into version N + 1."""
@@ -99,7 +110,7 @@ def decode_event(raw: bytes | str) -> AnyEvent:
     """
     if not UPCASTERS or not may_need_upcasting(raw):
         try:
-            event: AnyEvent = _VALIDATE_JSON(raw)
+            event: AnyEvent = _validate_json(raw)
             return event
         except ValidationError:
             pass  # the slow way says why (or accepts what only json.loads reads)

@@ -1,7 +1,10 @@
 """`conflux backfill`: launch, follow, list and cancel backfills.
 
-Launching emits one `BackfillRequested`; cancelling one `BackfillCanceled`. Everything
-else reads the query API, so `status` works from any machine that can reach it.
+`backfill SELECTION ...` launches (the hidden `launch` command, which `backfill --help`
+documents); `backfill list|status|cancel` are subcommands. Launching emits one
+`BackfillRequested` once its keys (and a range's order) are checked; cancelling one
+`BackfillCanceled`. Everything else reads the query API, so `status` works from any
+machine that can reach it.
 """
 
 from __future__ import annotations
@@ -10,17 +13,10 @@ import sys
 import time
 from typing import TYPE_CHECKING, Literal
 
-from conflux.cli._output import print_json
-from conflux.cli._requests import _emit, _user, partition_arguments
-from conflux.cli._system import find_system
-from conflux.events import (
-    BackfillCanceled,
-    BackfillRequested,
-    ConfluxError,
-    new_id,
-)
-from conflux.projections.api import BACKFILL_ENDED
-from conflux.projections.projector import check_partition_keys
+import click
+
+from conflux.cli._options import JSON, STATE_DIR
+from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
     from conflux.projections.api import ApiClient, BackfillSummary
@@ -32,26 +28,89 @@ class BackfillFailedError(ConfluxError):
     """A backfill was rejected, or ended with failures."""
 
 
+class _BackfillGroup(click.Group):
+    """`backfill SELECTION ...` launches; `backfill list|status|cancel` are subcommands.
+
+    Its help shows the launch's arguments and options with the subcommands, since
+    `launch` is not a name a user types (an error in it points at `backfill --help`).
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help"):
+            args = ["launch", *args]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(
+            ctx.command_path, "SELECTION (--from KEY --to KEY | --partition KEY...) [OPTIONS]"
+        )
+        formatter.write_usage(ctx.command_path, "COMMAND [ARGS]...", prefix="   or: ")
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [("SELECTION", "Asset keys, *upstream, downstream*, group:NAME (as materialize).")]
+        own_help = launch.get_help_option(ctx)
+        for param in launch.get_params(ctx):
+            record = param.get_help_record(ctx) if isinstance(param, click.Option) else None
+            if record is not None and param is not own_help:
+                rows.append(record)
+        with formatter.section("Launch a backfill (`conflux backfill SELECTION ...`)"):
+            formatter.write_dl(rows)
+        super().format_options(ctx, formatter)
+
+
+@click.group(cls=_BackfillGroup, invoke_without_command=False)
+def backfill() -> None:
+    """Backfill partitions: `conflux backfill SELECTION --from A --to B [--wait]`.
+
+    One event starts it; the coordinator walks the partitions in chunks, in dependency
+    order, within the run queue's limits. Also: `backfill list`, `backfill status ID
+    [--follow]`, `backfill cancel ID` (an ID may be shortened to a unique prefix).
+    """
+
+
+@backfill.command("launch", hidden=True)
+@click.argument("selection")
+@click.option("--from", "from_key", help="First partition key of the range (with --to).")
+@click.option("--to", "to_key", help="Last partition key of the range (with --from).")
+@click.option("--partition", "partitions", multiple=True, help="A partition key (repeatable).")
+@click.option("--missing-only", "missing", is_flag=True, help="Skip partitions already there.")
+@click.option("--failed-only", "failed", is_flag=True, help="Only partitions that failed last.")
+@click.option("--wait", is_flag=True, help="Show progress until it ends; exit 1 on failures.")
+@JSON
+@STATE_DIR
 def launch(
     selection: str,
-    *,
-    partitions: tuple[str, ...],
     from_key: str | None,
     to_key: str | None,
-    only: Literal["all", "missing", "failed"],
+    partitions: tuple[str, ...],
+    missing: bool,
+    failed: bool,
     wait: bool,
     as_json: bool,
     state_dir: str,
 ) -> int:
-    """Emit a backfill, wait until the coordinator takes it, and (with `wait`) until it ends."""
-    from conflux.projections.api import ApiClient
+    """Backfill SELECTION over a range (--from/--to) or explicit keys (--partition)."""
+    # One event, once its keys are checked; then wait until the coordinator takes it, and
+    # (with --wait) until it ends.
+    from conflux.cli._requests import check_partitions, emit, partition_arguments, user_name
+    from conflux.cli._system import find_system
+    from conflux.events import BackfillRequested, new_id
+    from conflux.projections.api import BACKFILL_ENDED, ApiClient
 
+    if missing and failed:
+        raise click.UsageError("pass --missing-only or --failed-only, not both")
+    if not partitions and from_key is None and to_key is None:
+        raise click.UsageError("pass --from KEY --to KEY, or --partition KEY", ctx=None)
+    only: Literal["all", "missing", "failed"] = (
+        "missing" if missing else "failed" if failed else "all"
+    )
     partition_range = partition_arguments(partitions, from_key, to_key)
     info = find_system(state_dir)
     client = ApiClient(info.api_url)
     keys = client.resolve_selection(selection)
-    ends = [k for k in (from_key, to_key, *partitions[:1]) if k]
-    check_partition_keys(keys, ends, client.validate_partition)
+    # The first explicit key only: a backfill may name many, and the coordinator checks
+    # them all when it resolves the backfill's space.
+    check_partitions(client, keys, partitions[:1], partition_range)
     backfill_id = new_id()
     request = BackfillRequested(
         backfill_id=backfill_id,
@@ -60,11 +119,11 @@ def launch(
         partition_keys=tuple(partitions) or None,
         partition_range=partition_range,
         only=only,
-        requested_by=_user(),
+        requested_by=user_name(),
         producer="cli",
         correlation_id=backfill_id,
     )
-    _emit(info, request)
+    emit(info, request)
     summary = _await(client, backfill_id, until=("running", *BACKFILL_ENDED), progress=False)
     if summary.status == "failed" and summary.reason and not summary.materialized:
         raise BackfillFailedError(f"backfill {backfill_id} rejected: {summary.reason}")
@@ -74,22 +133,13 @@ def launch(
     return _exit_code(summary, waited=wait)
 
 
-def status(backfill_id: str, *, follow: bool, as_json: bool, state_dir: str) -> int:
-    """Show one backfill; with `follow`, a live progress bar until it ends."""
-    from conflux.projections.api import ApiClient
-
-    client = ApiClient(find_system(state_dir).api_url)
-    summary = client.backfill(_full_id(client, backfill_id))
-    if follow and summary.status not in BACKFILL_ENDED:
-        summary = _await(
-            client, summary.backfill_id, until=BACKFILL_ENDED, progress=sys.stderr.isatty()
-        )
-    _show(summary, as_json=as_json)
-    return _exit_code(summary, waited=follow)
-
-
-def list_backfills(*, as_json: bool, state_dir: str) -> int:
-    """Every backfill, newest first."""
+@backfill.command("list")
+@JSON
+@STATE_DIR
+def list_command(as_json: bool, state_dir: str) -> int:
+    """Every backfill, newest first, with its progress."""
+    from conflux.cli._output import print_json
+    from conflux.cli._system import find_system
     from conflux.projections.api import ApiClient
 
     backfills = ApiClient(find_system(state_dir).api_url).backfills()
@@ -105,20 +155,48 @@ def list_backfills(*, as_json: bool, state_dir: str) -> int:
     return 0
 
 
-def cancel(backfill_id: str, *, as_json: bool, state_dir: str) -> int:
-    """Emit a cancellation; running partitions finish, nothing new is dispatched."""
-    from conflux.projections.api import ApiClient
+@backfill.command("status")
+@click.argument("backfill_id")
+@click.option("--follow", is_flag=True, help="Show a live progress bar until it ends.")
+@JSON
+@STATE_DIR
+def status_command(backfill_id: str, follow: bool, as_json: bool, state_dir: str) -> int:
+    """Done, failed, in progress and remaining partitions of BACKFILL_ID, rate and ETA."""
+    from conflux.cli._system import find_system
+    from conflux.projections.api import BACKFILL_ENDED, ApiClient
+
+    client = ApiClient(find_system(state_dir).api_url)
+    summary = client.backfill(_full_id(client, backfill_id))
+    if follow and summary.status not in BACKFILL_ENDED:
+        summary = _await(
+            client, summary.backfill_id, until=BACKFILL_ENDED, progress=sys.stderr.isatty()
+        )
+    _show(summary, as_json=as_json)
+    return _exit_code(summary, waited=follow)
+
+
+@backfill.command("cancel")
+@click.argument("backfill_id")
+@JSON
+@STATE_DIR
+def cancel_command(backfill_id: str, as_json: bool, state_dir: str) -> int:
+    """Stop dispatching BACKFILL_ID's partitions; running ones finish."""
+    from conflux.cli._output import print_json
+    from conflux.cli._requests import emit, user_name
+    from conflux.cli._system import find_system
+    from conflux.events import BackfillCanceled
+    from conflux.projections.api import BACKFILL_ENDED, ApiClient
 
     info = find_system(state_dir)
     client = ApiClient(info.api_url)
     summary = client.backfill(_full_id(client, backfill_id))
     if summary.status in BACKFILL_ENDED:
         raise ConfluxError(f"backfill {summary.backfill_id} already ended ({summary.status})")
-    _emit(
+    emit(
         info,
         BackfillCanceled(
             backfill_id=summary.backfill_id,
-            requested_by=_user(),
+            requested_by=user_name(),
             producer="cli",
             correlation_id=summary.backfill_id,
         ),
@@ -208,6 +286,8 @@ def _duration(seconds: float) -> str:
 
 
 def _show(summary: BackfillSummary, *, as_json: bool) -> None:
+    from conflux.cli._output import print_json
+
     if as_json:
         print_json(summary)
         return

@@ -18,21 +18,24 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
-from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
-from conflux.cli._watch import FileWatcher, ReloadListener
-from conflux.events import ConfluxError, Topics
+from conflux.cli._options import STATE_DIR, queue_args, queue_options
+from conflux.events import ConfluxError
+
+if TYPE_CHECKING:
+    import subprocess
+
+    from conflux.cli._watch import ReloadListener
+    from conflux.cli._workspace import LocationSpec
+    from conflux.events import Topics
 
 READY_TIMEOUT_S = 120.0
 RELOAD_GRACE_S = 30.0
@@ -41,187 +44,69 @@ WATCH_INTERVAL_S = 1.0
 """How often the locations' files are checked for changes."""
 
 
-@dataclass(frozen=True)
-class LocationSpec:
-    """One code location `dev` runs a worker for."""
-
-    name: str
-    file: str | None = None
-    module: str | None = None
-    working_directory: str | None = None
-    executable: str | None = None
-
-
-def _locations(
-    files: tuple[str, ...], modules: tuple[str, ...], workspace: str | None
-) -> list[LocationSpec]:
-    specs = [LocationSpec(Path(f).stem, file=str(Path(f).resolve())) for f in files]
-    specs += [LocationSpec(m, module=m, working_directory=os.getcwd()) for m in modules]
-    if workspace:
-        from conflux.cli._workspace import load_workspace
-
-        specs += load_workspace(Path(workspace))
-    if not specs and Path("workspace.yaml").is_file():
-        from conflux.cli._workspace import load_workspace
-
-        specs = load_workspace(Path("workspace.yaml"))
-    if not specs:
-        raise ConfluxError(
-            "no code location: pass -f FILE, -m MODULE or -w workspace.yaml "
-            "(e.g. `conflux dev -f examples/quickstart/definitions.py`)"
-        )
-    for spec in specs:
-        if spec.file and not Path(spec.file).is_file():
-            raise ConfluxError(f"code location file {spec.file} does not exist")
-    names = [s.name for s in specs]
-    if len(set(names)) != len(names):
-        raise ConfluxError(f"two code locations share a name in {names}: rename one")
-    return specs
-
-
-def _free_port(preferred: int | None) -> int:
-    """`preferred` if given (0: any free port), else 3000 when free, else any free port."""
-    candidates = [preferred] if preferred is not None else [3000, 0]
-    for port in candidates:
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                if preferred is not None:
-                    raise ConfluxError(f"port {preferred} is in use: pass another --port") from None
-                continue
-            return int(sock.getsockname()[1])
-    raise ConfluxError("no free port on 127.0.0.1")
-
-
-class _Parts:
-    """The child processes of `dev`, each in its own session so Ctrl-C reaches only `dev`."""
-
-    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
-        self.state_dir = state_dir
-        self.env = env
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.commands: dict[str, list[str]] = {}
-        self.logs: dict[str, IO[bytes]] = {}
-        self.restarts: dict[str, int] = {}
-        self.cwds: dict[str, str | None] = {}
-        self.draining: dict[str, float] = {}
-        """Parts asked to stop for a restart -> when they get SIGKILL instead."""
-
-    def start(
-        self, name: str, args: list[str], executable: str | None = None, cwd: str | None = None
-    ) -> None:
-        command = [
-            executable or sys.executable,
-            "-m",
-            "conflux",
-            *args,
-            "--state-dir",
-            str(self.state_dir),
-        ]
-        self.commands[name] = command
-        self.cwds[name] = cwd
-        self.logs[name] = self.logs.get(name) or open(  # noqa: SIM115
-            self.state_dir / "logs" / f"{name}.log", "ab"
-        )
-        self._spawn(name)
-
-    def _spawn(self, name: str) -> None:
-        self.procs[name] = subprocess.Popen(
-            self.commands[name],
-            stdout=self.logs[name],
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=self.cwds.get(name),
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def restart(self, names: list[str], grace: float = RELOAD_GRACE_S) -> None:
-        """Ask `names` to stop (SIGTERM); `step` starts each again once it has exited.
-
-        A part already restarting keeps its deadline: the new process loads the code as it
-        is when it starts, so one restart covers every change made while it drained.
-        """
-        for name in names:
-            if name in self.draining:
-                continue
-            self.draining[name] = time.monotonic() + grace
-            proc = self.procs[name]
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-
-    def step(self) -> list[str]:
-        """Start again the restarting parts that exited; kill those past their grace."""
-        lines = []
-        for name, deadline in list(self.draining.items()):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                if time.monotonic() < deadline:
-                    continue
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                lines.append(
-                    f"{name} did not stop within {RELOAD_GRACE_S:.0f} s: killed; "
-                    "the coordinator dispatches its unfinished work again"
-                )
-            del self.draining[name]
-            self.restarts[name] = 0
-            self._spawn(name)
-        return lines
-
-    def check(self) -> list[str]:
-        """Restart parts that died (at most 3 times each); return lines to show."""
-        lines = []
-        for name, proc in list(self.procs.items()):
-            code = proc.poll()
-            if code is None or name in self.draining:
-                continue
-            count = self.restarts.get(name, 0)
-            if count >= 3:
-                continue
-            self.restarts[name] = count + 1
-            lines.append(f"{name} exited with code {code}; restarting (see logs/{name}.log)")
-            self._spawn(name)
-        return lines
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM every part, wait, SIGKILL what is left."""
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        for log in self.logs.values():
-            log.close()
-
-
-def run_dev(
-    *,
+@click.command()
+@click.option(
+    "-f",
+    "--python-file",
+    "files",
+    multiple=True,
+    type=click.Path(dir_okay=False),
+    help="A Python file holding a code location's Definitions (repeatable).",
+)
+@click.option(
+    "-m",
+    "--module-name",
+    "modules",
+    multiple=True,
+    help="An importable module holding a code location's Definitions (repeatable).",
+)
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(dir_okay=False),
+    help="A workspace.yaml listing code locations (Dagster's format).",
+)
+@STATE_DIR
+@click.option(
+    "--port", type=int, default=None, help="Port of the query API (default: 3000, or a free one)."
+)
+@click.option(
+    "--broker",
+    type=click.Choice(["kafka", "tansu"]),
+    default=None,
+    help="Force a local broker (default: Apache Kafka when Java is present, else Tansu).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Worker processes per code location (they share its work).",
+)
+@queue_options
+def dev(
     files: tuple[str, ...],
     modules: tuple[str, ...],
     workspace: str | None,
     state_dir: str,
     port: int | None,
     broker: str | None,
-    coordinator_args: tuple[str, ...] = (),
-    workers: int = 1,
+    workers: int,
+    max_concurrent: int | None,
+    pool_limits: tuple[str, ...],
+    location_limits: tuple[str, ...],
+    heartbeat_timeout: float | None,
+    schedule_catchup: int | None,
 ) -> int:
-    """Run everything until Ctrl-C; return the exit code.
-
-    `coordinator_args` are passed to `conflux coordinator` (run-queue limits); `workers`
-    worker processes run per location, sharing its work in one consumer group.
-    """
-    from conflux.events import ensure_topics
+    """Run the whole system locally: broker, coordinator, projector, one worker per location."""
+    # Until Ctrl-C or SIGTERM. The queue options go to `conflux coordinator`; `workers`
+    # worker processes run per location, sharing its work in one consumer group.
+    coordinator_args = queue_args(
+        max_concurrent, pool_limits, location_limits, heartbeat_timeout, schedule_catchup
+    )
+    from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
+    from conflux.cli._watch import FileWatcher, ReloadListener
+    from conflux.events import Topics, ensure_topics
     from conflux.events.brokers import start_local_broker
 
     locations = _locations(files, modules, workspace)
@@ -313,6 +198,163 @@ def run_dev(
         local.stop()
         with contextlib.suppress(FileNotFoundError):
             (root / DEV_FILE).unlink()
+
+
+def _locations(
+    files: tuple[str, ...], modules: tuple[str, ...], workspace: str | None
+) -> list[LocationSpec]:
+    from conflux.cli._workspace import LocationSpec, load_workspace
+
+    specs = [LocationSpec(Path(f).stem, file=str(Path(f).resolve())) for f in files]
+    specs += [LocationSpec(m, module=m, working_directory=os.getcwd()) for m in modules]
+    if workspace:
+        specs += load_workspace(Path(workspace))
+    if not specs and Path("workspace.yaml").is_file():
+        specs = load_workspace(Path("workspace.yaml"))
+    if not specs:
+        raise ConfluxError(
+            "no code location: pass -f FILE, -m MODULE or -w workspace.yaml "
+            "(e.g. `conflux dev -f examples/quickstart/definitions.py`)"
+        )
+    for spec in specs:
+        if spec.file and not Path(spec.file).is_file():
+            raise ConfluxError(f"code location file {spec.file} does not exist")
+    names = [s.name for s in specs]
+    if len(set(names)) != len(names):
+        raise ConfluxError(f"two code locations share a name in {names}: rename one")
+    return specs
+
+
+def _free_port(preferred: int | None) -> int:
+    """`preferred` if given (0: any free port), else 3000 when free, else any free port."""
+    import socket  # here, not at import: `conflux --help` imports this module
+
+    candidates = [preferred] if preferred is not None else [3000, 0]
+    for port in candidates:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                if preferred is not None:
+                    raise ConfluxError(f"port {preferred} is in use: pass another --port") from None
+                continue
+            return int(sock.getsockname()[1])
+    raise ConfluxError("no free port on 127.0.0.1")
+
+
+class _Parts:
+    """The child processes of `dev`, each in its own session so Ctrl-C reaches only `dev`."""
+
+    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
+        self.state_dir = state_dir
+        self.env = env
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.commands: dict[str, list[str]] = {}
+        self.logs: dict[str, IO[bytes]] = {}
+        self.restarts: dict[str, int] = {}
+        self.cwds: dict[str, str | None] = {}
+        self.draining: dict[str, float] = {}
+        """Parts asked to stop for a restart -> when they get SIGKILL instead."""
+
+    def start(
+        self, name: str, args: list[str], executable: str | None = None, cwd: str | None = None
+    ) -> None:
+        command = [
+            executable or sys.executable,
+            "-m",
+            "conflux",
+            *args,
+            "--state-dir",
+            str(self.state_dir),
+        ]
+        self.commands[name] = command
+        self.cwds[name] = cwd
+        self.logs[name] = self.logs.get(name) or open(  # noqa: SIM115
+            self.state_dir / "logs" / f"{name}.log", "ab"
+        )
+        self._spawn(name)
+
+    def _spawn(self, name: str) -> None:
+        import subprocess
+
+        self.procs[name] = subprocess.Popen(
+            self.commands[name],
+            stdout=self.logs[name],
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.cwds.get(name),
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+        )
+
+    def restart(self, names: list[str], grace: float = RELOAD_GRACE_S) -> None:
+        """Ask `names` to stop (SIGTERM); `step` starts each again once it has exited.
+
+        A part already restarting keeps its deadline: the new process loads the code as it
+        is when it starts, so one restart covers every change made while it drained.
+        """
+        for name in names:
+            if name in self.draining:
+                continue
+            self.draining[name] = time.monotonic() + grace
+            proc = self.procs[name]
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+
+    def step(self) -> list[str]:
+        """Start again the restarting parts that exited; kill those past their grace."""
+        lines = []
+        for name, deadline in list(self.draining.items()):
+            proc = self.procs[name]
+            if proc.poll() is None:
+                if time.monotonic() < deadline:
+                    continue
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                lines.append(
+                    f"{name} did not stop within {RELOAD_GRACE_S:.0f} s: killed; "
+                    "the coordinator dispatches its unfinished work again"
+                )
+            del self.draining[name]
+            self.restarts[name] = 0
+            self._spawn(name)
+        return lines
+
+    def check(self) -> list[str]:
+        """Restart parts that died (at most 3 times each); return lines to show."""
+        lines = []
+        for name, proc in list(self.procs.items()):
+            code = proc.poll()
+            if code is None or name in self.draining:
+                continue
+            count = self.restarts.get(name, 0)
+            if count >= 3:
+                continue
+            self.restarts[name] = count + 1
+            lines.append(f"{name} exited with code {code}; restarting (see logs/{name}.log)")
+            self._spawn(name)
+        return lines
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM every part, wait, SIGKILL what is left."""
+        import subprocess
+
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for log in self.logs.values():
+            log.close()
 
 
 def _restore_from_archive(root: Path, bootstrap: str, topics: Topics) -> None:

@@ -92,7 +92,7 @@ def list_instigators(kind: Kind, *, as_json: bool, state_dir: str) -> int:
 
 def set_status(kind: Kind, name: str, running: bool, *, as_json: bool, state_dir: str) -> int:
     """Start or stop a schedule or sensor: one `InstigatorStatusChanged` event."""
-    from conflux.cli._requests import _emit, _user
+    from conflux.cli._requests import emit, user_name
     from conflux.cli._system import find_system
     from conflux.events import InstigatorStatusChanged
     from conflux.projections.api import ApiClient
@@ -102,9 +102,9 @@ def set_status(kind: Kind, name: str, running: bool, *, as_json: bool, state_dir
     client.instigator(name, kind)  # raises NotFoundError, naming close matches
     status: Literal["running", "stopped"] = "running" if running else "stopped"
     event = InstigatorStatusChanged(
-        instigator_type=kind, name=name, status=status, requested_by=_user(), producer="cli"
+        instigator_type=kind, name=name, status=status, requested_by=user_name(), producer="cli"
     )
-    _emit(info, event, flush_timeout_s=30.0)
+    emit(info, event, flush_timeout_s=30.0)
     after = _await(
         client,
         name,
@@ -121,7 +121,7 @@ def set_status(kind: Kind, name: str, running: bool, *, as_json: bool, state_dir
 
 def cursor(name: str, *, value: str | None, delete: bool, as_json: bool, state_dir: str) -> int:
     """Show, set or delete a sensor's cursor (`SensorCursorSet`)."""
-    from conflux.cli._requests import _emit, _user
+    from conflux.cli._requests import emit, user_name
     from conflux.cli._system import find_system
     from conflux.events import SensorCursorSet
     from conflux.projections.api import ApiClient
@@ -135,8 +135,8 @@ def cursor(name: str, *, value: str | None, delete: bool, as_json: bool, state_d
         else:
             print(current.cursor if current.cursor is not None else "(no cursor)")
         return 0
-    event = SensorCursorSet(name=name, cursor=value, requested_by=_user(), producer="cli")
-    _emit(info, event, flush_timeout_s=30.0)
+    event = SensorCursorSet(name=name, cursor=value, requested_by=user_name(), producer="cli")
+    emit(info, event, flush_timeout_s=30.0)
     _await(client, name, "sensor", lambda s: s.cursor == value)
     if as_json:
         print_json({"name": name, "cursor": value, "event_id": event.event_id})
@@ -173,8 +173,8 @@ def _register(group: click.Group, kind: Kind) -> None:
     )
     @JSON
     @STATE_DIR
-    def list_command(as_json: bool, state_dir: str) -> None:
-        sys.exit(list_instigators(kind, as_json=as_json, state_dir=state_dir))
+    def list_command(as_json: bool, state_dir: str) -> int:
+        return list_instigators(kind, as_json=as_json, state_dir=state_dir)
 
     @group.command(
         "start",
@@ -184,8 +184,8 @@ def _register(group: click.Group, kind: Kind) -> None:
     @click.argument("name")
     @JSON
     @STATE_DIR
-    def start(name: str, as_json: bool, state_dir: str) -> None:
-        sys.exit(set_status(kind, name, True, as_json=as_json, state_dir=state_dir))
+    def start(name: str, as_json: bool, state_dir: str) -> int:
+        return set_status(kind, name, True, as_json=as_json, state_dir=state_dir)
 
     @group.command(
         "stop",
@@ -195,8 +195,8 @@ def _register(group: click.Group, kind: Kind) -> None:
     @click.argument("name")
     @JSON
     @STATE_DIR
-    def stop(name: str, as_json: bool, state_dir: str) -> None:
-        sys.exit(set_status(kind, name, False, as_json=as_json, state_dir=state_dir))
+    def stop(name: str, as_json: bool, state_dir: str) -> int:
+        return set_status(kind, name, False, as_json=as_json, state_dir=state_dir)
 
 
 _register(schedules, "schedule")
@@ -211,8 +211,8 @@ _register(sensors, "sensor")
 @STATE_DIR
 def cursor_command(
     name: str, value: str | None, delete: bool, as_json: bool, state_dir: str
-) -> None:
+) -> int:
     """Print sensor NAME's cursor, or change it with --set VALUE or --delete (an event)."""
     if value is not None and delete:
         raise click.UsageError("pass --set VALUE or --delete, not both")
-    sys.exit(cursor(name, value=value, delete=delete, as_json=as_json, state_dir=state_dir))
+    return cursor(name, value=value, delete=delete, as_json=as_json, state_dir=state_dir)

@@ -5,26 +5,36 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from conflux.cli._output import print_json, short_time
-from conflux.cli._system import find_system
+import click
+
+from conflux.cli._options import JSON, STATE_DIR
+from conflux.cli._output import short_time
 
 if TYPE_CHECKING:
     from conflux.projections.api import LineageAnswer, LineageLink
 
 
+@click.command()
+@click.argument("asset_key", metavar="ASSET")
+@click.option("--partition", help="The partition (required for a partitioned asset).")
+@click.option(
+    "--upstream/--downstream",
+    default=True,
+    help="What it read (default), or what was built from it.",
+)
+@click.option("--depth", type=click.IntRange(1, 32), default=5, show_default=True)
+@JSON
+@STATE_DIR
 def lineage(
-    *,
-    asset_key: str,
-    partition: str | None,
-    direction: str,
-    depth: int,
-    as_json: bool,
-    state_dir: str,
+    asset_key: str, partition: str | None, upstream: bool, depth: int, as_json: bool, state_dir: str
 ) -> int:
-    """Print the lineage of the latest materialization of an asset partition."""
+    """Lineage of the latest materialization of ASSET, from the archive."""
+    from conflux.cli._output import print_json
+    from conflux.cli._system import find_system
     from conflux.projections.api import ApiClient
 
     client = ApiClient(find_system(state_dir).api_url, timeout=10.0)
+    direction = "upstream" if upstream else "downstream"
     answer = client.lineage(asset_key, partition, direction=direction, depth=depth)
     if as_json:
         print_json(answer)

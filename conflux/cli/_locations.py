@@ -39,36 +39,8 @@ def locations() -> None:
 @locations.command("list")
 @JSON
 @STATE_DIR
-def list_command(as_json: bool, state_dir: str) -> None:
+def list_command(as_json: bool, state_dir: str) -> int:
     """Every code location: status, interpreter, snapshot, assets, live workers, last error."""
-    sys.exit(list_locations(as_json=as_json, state_dir=state_dir))
-
-
-@locations.command("reload")
-@click.argument("name")
-@click.option("--wait", is_flag=True, help="Block until the location's workers report again.")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0.1),
-    default=60.0,
-    show_default=True,
-    help="Seconds --wait waits for the new snapshot (or load failure).",
-)
-@JSON
-@STATE_DIR
-def reload_command(name: str, wait: bool, timeout: float, as_json: bool, state_dir: str) -> None:
-    """Ask for location NAME's workers to load its code again.
-
-    `conflux dev` restarts NAME's worker processes (each finishes the work item it holds
-    first); the other locations keep running. Elsewhere the request is recorded and the
-    location's process manager restarts its workers. With --wait, exit 1 if the reloaded
-    code failed to load.
-    """
-    sys.exit(reload(name, wait=wait, timeout=timeout, as_json=as_json, state_dir=state_dir))
-
-
-def list_locations(*, as_json: bool, state_dir: str) -> int:
-    """Print every location (a table, or one JSON document)."""
     from conflux.cli._output import print_json, print_table, short_time
     from conflux.cli._system import find_system
     from conflux.projections.api import ApiClient
@@ -105,22 +77,31 @@ def list_locations(*, as_json: bool, state_dir: str) -> int:
     return 0
 
 
-def _one_line(loc: LocationSummary) -> str | None:
-    if loc.last_error is None:
-        return None
-    first = (loc.last_error.message.strip().splitlines() or [""])[0]
-    return f"{loc.last_error.error_type}: {first}"[:100]
+@locations.command("reload")
+@click.argument("name")
+@click.option("--wait", is_flag=True, help="Block until the location's workers report again.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="Seconds --wait waits for the new snapshot (or load failure).",
+)
+@JSON
+@STATE_DIR
+def reload_command(name: str, wait: bool, timeout: float, as_json: bool, state_dir: str) -> int:
+    """Ask for location NAME's workers to load its code again.
 
-
-def reload(name: str, *, wait: bool, timeout: float, as_json: bool, state_dir: str) -> int:
-    """Emit `LocationReloadRequested` for a known location; with `wait`, await its report.
-
-    Raises:
-        UnknownLocationError: no location is called `name` (the message lists close ones).
-        ReloadTimeoutError: `wait` and no new snapshot or failure within `timeout` seconds.
+    `conflux dev` restarts NAME's worker processes (each finishes the work item it holds
+    first); the other locations keep running. Elsewhere the request is recorded and the
+    location's process manager restarts its workers. With --wait, exit 1 if the reloaded
+    code failed to load.
     """
+    # One `LocationReloadRequested` for a known location (an unknown one is
+    # `UnknownLocationError`, naming close ones); with --wait, `ReloadTimeoutError` when no
+    # new snapshot or failure comes within --timeout.
     from conflux.cli._output import print_json
-    from conflux.cli._requests import _emit, _user
+    from conflux.cli._requests import emit, user_name
     from conflux.cli._system import find_system
     from conflux.events import LocationReloadRequested
     from conflux.projections.api import ApiClient
@@ -137,8 +118,8 @@ def reload(name: str, *, wait: bool, timeout: float, as_json: bool, state_dir: s
             f"no code location {name!r}: {hint}known locations: {listed} "
             "(see `conflux locations list`)"
         )
-    event = LocationReloadRequested(location=name, requested_by=_user(), producer="conflux-cli")
-    _emit(info, event)
+    event = LocationReloadRequested(location=name, requested_by=user_name(), producer="conflux-cli")
+    emit(info, event)
     if not wait:
         if as_json:
             print_json({"location": name, "event_id": event.event_id, "requested": True})
@@ -158,6 +139,13 @@ def reload(name: str, *, wait: bool, timeout: float, as_json: bool, state_dir: s
     else:
         sys.stdout.write(f"{name} failed to load: {_one_line(summary)}\n")
     return 0 if summary.status == "loaded" else 1
+
+
+def _one_line(loc: LocationSummary) -> str | None:
+    if loc.last_error is None:
+        return None
+    first = (loc.last_error.message.strip().splitlines() or [""])[0]
+    return f"{loc.last_error.error_type}: {first}"[:100]
 
 
 def _await_report(

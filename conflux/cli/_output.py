@@ -6,19 +6,35 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
-
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
 def print_json(data: object) -> None:
-    """One JSON document on stdout and nothing else."""
-    if isinstance(data, BaseModel):
-        data = data.model_dump(mode="json")
-    elif isinstance(data, list):
-        data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
+    """One JSON document on stdout and nothing else.
+
+    `data` is JSON as the query API sent it, or models of it (dumped as the server does).
+    """
+    if "pydantic" in sys.modules:  # no model can exist before pydantic is imported
+        from pydantic import BaseModel
+
+        if isinstance(data, BaseModel):
+            data = data.model_dump(mode="json")
+        elif isinstance(data, list):
+            data = [d.model_dump(mode="json") if isinstance(d, BaseModel) else d for d in data]
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+
+
+def one_line(text: str) -> str:
+    r"""`text` safe inside one line of output: line breaks and other controls escaped.
+
+    A partition key may hold a newline (a dynamic key is any string); printed as it is,
+    it would split one event's line in two. Text with a control character is shown as in
+    a Python string literal (`a\nb`, backslashes doubled); other text as it is.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() and c != "\\" else repr(c)[1:-1] for c in text)
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:

@@ -16,15 +16,8 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from conflux.cli._output import print_json, print_table
-from conflux.cli._requests import _emit, _user
-from conflux.cli._system import find_system
-from conflux.events import (
-    ConfluxError,
-    DynamicPartitionsAdded,
-    DynamicPartitionsDeleted,
-    dynamic_partition_key_problem,
-)
+from conflux.cli._options import JSON, STATE_DIR
+from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -52,6 +45,8 @@ def read_keys(keys: Sequence[str], from_file: str | None) -> list[str]:
     Raises:
         click.BadParameter: a key is not a valid dynamic key, or none was given (exit 2).
     """
+    from conflux.events import dynamic_partition_key_problem
+
     collected: list[tuple[str, str]] = [(key, f"KEY {key!r}") for key in keys]
     if from_file is not None:
         collected.extend(_file_keys(from_file))
@@ -120,7 +115,14 @@ def change(
         ConfluxError: `add` to a name no asset uses (without `force`), the broker or the
             API did not answer, or the change was not shown in time.
     """
-    from conflux.events import check_dynamic_partitions_name
+    from conflux.cli._output import print_json
+    from conflux.cli._requests import emit, user_name
+    from conflux.cli._system import find_system
+    from conflux.events import (
+        DynamicPartitionsAdded,
+        DynamicPartitionsDeleted,
+        check_dynamic_partitions_name,
+    )
     from conflux.projections.api import ApiClient
 
     try:
@@ -142,13 +144,13 @@ def change(
     present = set(before.partition_keys) if before is not None else set()
     changed = [k for k in wanted if (k in present) == (action == "remove")]
     unchanged = [k for k in wanted if (k in present) != (action == "remove")]
-    by = _user()
+    by = user_name()
     event_type = DynamicPartitionsAdded if action == "add" else DynamicPartitionsDeleted
     events = [
         event_type(partitions_def_name=name, partition_keys=chunk, requested_by=by, producer="cli")
         for chunk in _chunks(wanted)
     ]
-    _emit(info, *events, flush_timeout_s=30.0)
+    emit(info, *events, flush_timeout_s=30.0)
     after = _await_fold(client, name, wanted, present=action == "add")
     if as_json:
         print_json(
@@ -202,8 +204,82 @@ def _await_fold(
         pause = min(pause * 2, 0.5)
 
 
-def list_partitions(*, name: str | None, as_json: bool, state_dir: str) -> int:
-    """Print the keys of `name` (one per line), or every name with its key count."""
+# -- the command group -----------------------------------------------------------------------
+
+
+@click.group()
+def partitions() -> None:
+    """Dynamic partitions: add, remove and list the keys of a DynamicPartitionsDefinition."""
+
+
+_KEYS_FROM_FILE = click.option(
+    "--from-file",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="Also read keys from this file, one per line (- reads stdin; blank lines skipped).",
+)
+
+
+@partitions.command("add", short_help="Add keys to dynamic partitions NAME.")
+@click.argument("name")
+@click.argument("keys", metavar="[KEY]...", nargs=-1)
+@_KEYS_FROM_FILE
+@click.option("--force", is_flag=True, help="Add even though no asset uses NAME (yet).")
+@JSON
+@STATE_DIR
+def add_command(
+    name: str,
+    keys: tuple[str, ...],
+    from_file: str | None,
+    force: bool,
+    as_json: bool,
+    state_dir: str,
+) -> int:
+    """Add KEYs to the dynamic partitions NAME.
+
+    Keys keep the order of first addition; a key already there stays where it is. A key
+    may not be empty, have surrounding spaces, or contain '|' or ','. Waits until the
+    keys are visible, so `conflux materialize ... --partition KEY` may follow at once.
+    """
+    return change(
+        "add", name, keys=keys, from_file=from_file, force=force, as_json=as_json,
+        state_dir=state_dir,
+    )  # fmt: skip
+
+
+@partitions.command("remove", short_help="Remove keys from dynamic partitions NAME.")
+@click.argument("name")
+@click.argument("keys", metavar="[KEY]...", nargs=-1)
+@_KEYS_FROM_FILE
+@JSON
+@STATE_DIR
+def remove_command(
+    name: str, keys: tuple[str, ...], from_file: str | None, as_json: bool, state_dir: str
+) -> int:
+    """Remove KEYs from the dynamic partitions NAME (a key not there is ignored).
+
+    What was materialized for a removed key stays in the log and the archive (`conflux
+    events`, `conflux lineage` still show it); status views (`conflux assets`) count and
+    list only current keys, and a request for a removed key is rejected. Adding the key
+    again puts it at the end of the key order, and its history counts again. A run that
+    is under way keeps its plan.
+    """
+    return change(
+        "remove", name, keys=keys, from_file=from_file, force=False, as_json=as_json,
+        state_dir=state_dir,
+    )  # fmt: skip
+
+
+@partitions.command("list", short_help="Keys of dynamic partitions NAME, or every NAME.")
+@click.argument("name", required=False)
+@JSON
+@STATE_DIR
+def list_command(name: str | None, as_json: bool, state_dir: str) -> int:
+    """Print the keys of the dynamic partitions NAME, one per line, in order of addition.
+
+    Without NAME: every dynamic partitions name, its key count and the assets using it.
+    """
+    from conflux.cli._output import print_json, print_table
+    from conflux.cli._system import find_system
     from conflux.projections.api import ApiClient
 
     client = ApiClient(find_system(state_dir).api_url)

@@ -1,7 +1,8 @@
-"""`conflux coordinator | worker | projector`: one part each, stopped by SIGTERM or Ctrl-C.
+"""What the parts' commands share (`coordinator`, `worker`, `projector`, `ui`).
 
 A part finds the broker in `CONFLUX_BOOTSTRAP` (a real deployment) or in the state
-folder that `conflux dev` wrote, and logs to stderr (which `dev` sends to a file).
+folder that `conflux dev` wrote, logs to stderr (which `dev` sends to a file), and stops
+on SIGTERM or Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,16 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from conflux.cli._system import broker_kind_from
-from conflux.events import StateDirError, Topics
+from conflux.events import StateDirError
 
 if TYPE_CHECKING:
-    from conflux.cli._watch import SelfReload
-    from conflux.coordinator import QueueLimits
+    from conflux.events import Topics
     from conflux.projections.archive import ArchiveStore
-    from conflux.sdk import Definitions
 
 
-def _configure_logging() -> None:
+def configure_logging() -> None:
+    """Log to stderr at `CONFLUX_LOG_LEVEL` (librdkafka's chatter at warnings only)."""
     logging.basicConfig(
         level=os.environ.get("CONFLUX_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -34,7 +34,8 @@ def _configure_logging() -> None:
     logging.getLogger("conflux.kafka").setLevel(logging.WARNING)
 
 
-def _stop_on_signals() -> threading.Event:
+def stop_on_signals() -> threading.Event:
+    """An event that SIGTERM and SIGINT set: the part's loop stops when it is set."""
     stop = threading.Event()
 
     def handle(signum: int, frame: object) -> None:
@@ -45,7 +46,10 @@ def _stop_on_signals() -> threading.Event:
     return stop
 
 
-def _broker(state_dir: str) -> tuple[str, Literal["kafka", "tansu"] | None, Topics]:
+def find_broker(state_dir: str) -> tuple[str, Literal["kafka", "tansu"] | None, Topics]:
+    """The broker, its kind and the topic names, from the environment or `dev.json`."""
+    from conflux.events import Topics
+
     bootstrap = os.environ.get("CONFLUX_BOOTSTRAP")
     kind = broker_kind_from(os.environ.get("CONFLUX_BROKER_KIND"))
     prefix = os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux")
@@ -63,34 +67,21 @@ def _broker(state_dir: str) -> tuple[str, Literal["kafka", "tansu"] | None, Topi
     return bootstrap, kind, Topics(prefix)
 
 
-def run_coordinator(
-    *,
-    state_dir: str,
-    limits: QueueLimits | None = None,
-    heartbeat_timeout_s: float | None = None,
-    max_catchup_ticks: int | None = None,
-    session_timeout_s: float | None = None,
-) -> int:
-    """Run a coordinator until stopped (the leader, or a standby if another leads)."""
-    from conflux.coordinator import DEFAULT_HEARTBEAT_TIMEOUT_S, Coordinator
-    from conflux.events import wait_for_broker
+def open_archive(state_dir: str) -> ArchiveStore:
+    """The archive: the server at `CONFLUX_CLICKHOUSE_URL`, else chdb in the state folder.
 
-    _configure_logging()
-    bootstrap, kind, topics = _broker(state_dir)
-    stop = _stop_on_signals()
-    wait_for_broker(bootstrap)
-    checkpoint = Path(state_dir) / "coordinator" / "checkpoint"
-    Coordinator(
-        bootstrap,
-        topics,
-        broker_kind=kind,
-        checkpoint=checkpoint,
-        limits=limits,
-        heartbeat_timeout_s=heartbeat_timeout_s or DEFAULT_HEARTBEAT_TIMEOUT_S,
-        max_catchup_ticks=max_catchup_ticks,
-        session_timeout_s=session_timeout_s,
-    ).run(stop)
-    return 0
+    Raises:
+        ArchiveUnavailableError: the server does not answer, or another process holds the
+            chdb folder.
+    """
+    url = os.environ.get("CONFLUX_CLICKHOUSE_URL")
+    if url:
+        from conflux.projections.archive import ServerStore
+
+        return ServerStore(url)
+    from conflux.projections.archive import ChdbStore
+
+    return ChdbStore(Path(state_dir) / "archive")
 
 
 def run_projector(
@@ -113,9 +104,9 @@ def run_projector(
     from conflux.projections.projector import Projector, check_bind
 
     check_bind(host, token)  # a bad flag is refused before the broker or archive is touched
-    _configure_logging()
-    bootstrap, kind, topics = _broker(state_dir)
-    stop = _stop_on_signals()
+    configure_logging()
+    bootstrap, kind, topics = find_broker(state_dir)
+    stop = stop_on_signals()
     wait_for_broker(bootstrap)
     try:
         archive: ArchiveStore | None = open_archive(state_dir)
@@ -138,91 +129,4 @@ def run_projector(
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
         print(f"UI: http://{shown}:{projector.api.port}/", flush=True)
     projector.run(stop)
-    return 0
-
-
-def open_archive(state_dir: str) -> ArchiveStore:
-    """The archive: the server at `CONFLUX_CLICKHOUSE_URL`, else chdb in the state folder.
-
-    Raises:
-        ArchiveUnavailableError: the server does not answer, or another process holds the
-            chdb folder.
-    """
-    url = os.environ.get("CONFLUX_CLICKHOUSE_URL")
-    if url:
-        from conflux.projections.archive import ServerStore
-
-        return ServerStore(url)
-    from conflux.projections.archive import ChdbStore
-
-    return ChdbStore(Path(state_dir) / "archive")
-
-
-def run_worker(
-    *,
-    location: str,
-    file: str | None,
-    module: str | None,
-    working_directory: str | None,
-    storage_dir: str | None,
-    state_dir: str,
-    self_reload: bool = True,
-) -> int:
-    """Run one worker of `location` until stopped.
-
-    With `self_reload`, a `conflux locations reload LOCATION` made after the start stops
-    the worker gracefully and starts this process again in place (same pid and
-    arguments), which loads the location's code anew.
-    """
-    from conflux.events import wait_for_broker
-    from conflux.sdk import load_definitions_from_file, load_definitions_from_module
-    from conflux.workers import Worker
-
-    if bool(file) == bool(module):
-        raise StateDirError("a worker needs exactly one of -f FILE or -m MODULE")
-    _configure_logging()
-    storage = Path(storage_dir or Path(state_dir) / "storage").resolve()
-    path = str(Path(file).resolve()) if file else None
-    started_in = os.getcwd()
-    if working_directory:
-        os.chdir(working_directory)
-        sys.path.insert(0, os.getcwd())
-    bootstrap, kind, topics = _broker(state_dir)
-    stop = _stop_on_signals()
-    wait_for_broker(bootstrap)
-
-    def load() -> Definitions:
-        if path:
-            return load_definitions_from_file(path, location=location)
-        assert module is not None
-        return load_definitions_from_module(module, location=location)
-
-    reload: SelfReload | None = None
-    if self_reload:
-        from datetime import UTC, datetime
-
-        from conflux.cli._watch import ReloadListener, SelfReload
-
-        listener = ReloadListener(bootstrap, topics, datetime.now(UTC), kind)
-        reload = SelfReload(listener, location, stop)
-    try:
-        Worker(
-            location=location,
-            load=load,
-            bootstrap=bootstrap,
-            topics=topics,
-            storage_dir=storage,
-            broker_kind=kind,
-        ).run(stop)
-    finally:
-        if reload is not None:
-            reload.close()
-    if reload is not None and reload.requested is not None:
-        logging.getLogger("conflux.cli").warning(
-            "location %s: reload requested by %s; starting again with its code as it is now",
-            location,
-            reload.requested.requested_by or "someone",
-        )
-        os.chdir(started_in)
-        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
     return 0

@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from conflux.cli._output import print_json
-from conflux.cli._system import find_system
+from conflux.cli._options import JSON, STATE_DIR
 from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
@@ -70,15 +69,37 @@ def parse_start(from_offset: int | None, from_time: str | None) -> Start:
     return parsed if parsed.tzinfo is not None else parsed.astimezone()
 
 
-def replay_command(
-    *,
+@click.command()
+@click.argument(
+    "projections",
+    nargs=-1,
+    type=click.Choice(["coordinator", "read-model", "archive", "all"]),
+)
+@click.option("--from-offset", type=click.IntRange(min=0), help="Start at this offset.")
+@click.option("--from-time", help="Start at the first record at or after this ISO time.")
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False),
+    help="A new chdb folder to rebuild the archive into (needed for `archive`).",
+)
+@JSON
+@STATE_DIR
+def replay(
     projections: tuple[str, ...],
-    start: Start,
+    from_offset: int | None,
+    from_time: str | None,
     into: str | None,
     as_json: bool,
     state_dir: str,
 ) -> int:
-    """Replay each named projection; exit 1 if a rebuilt one differs from the live one."""
+    """Rebuild projections from the log (default: coordinator and read-model) and check them.
+
+    A replay from the start is compared with the running system: exit 1 if they differ.
+    """
+    from conflux.cli._output import print_json
+    from conflux.cli._system import find_system
+
+    start = parse_start(from_offset, from_time)
     info = find_system(state_dir)
     names: list[ProjectionName] = []
     for name in projections or ("coordinator", "read-model"):

@@ -1,53 +1,66 @@
-"""`conflux materialize` and `conflux report`: the CLI as a producer of events."""
+"""The CLI as a producer: what the commands that write share (the producer, the checks).
+
+Writes go to Kafka directly (DESIGN: the CLI is a producer). Each command produces a few
+events once and exits, so its producer is tuned for that (see `emit`). Before anything is
+written, a request's asset and partition keys are checked through the query API, so a
+typo gets its one-line reason and the permanent log gets nothing.
+"""
 
 from __future__ import annotations
 
 import getpass
-import sys
-import time
 from typing import TYPE_CHECKING
 
-from conflux.cli._output import print_json
-from conflux.cli._system import SystemInfo, find_system
-from conflux.events import (
-    AssetMaterialized,
-    ConfluxError,
-    Event,
-    MaterializationRequested,
-    PartitionRange,
-    new_id,
-)
+from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
-    from pydantic import JsonValue
+    from collections.abc import Sequence
 
-    from conflux.projections.api import ApiClient, RunSummary
+    from conflux.cli._system import SystemInfo
+    from conflux.events import Event, EventProducer, PartitionRange
+    from conflux.projections.api import ApiTransport
 
-ACCEPT_TIMEOUT_S = 30.0
+ONE_SHOT_PRODUCER = {"enable.idempotence": False, "max.in.flight.requests.per.connection": 1}
+"""librdkafka settings of the CLI's producer, applied over `EventProducer`'s.
+
+An idempotent librdkafka producer asks for its producer id once a broker connection is up,
+but the first attempt, made before any connection, fails and is retried by a 500 ms timer:
+every `conflux materialize` waited half a second for that. Idempotence keeps a long-lived
+producer's retries from duplicating or reordering records; a producer that sends a few
+events once and exits gets the same from one request in flight (no reordering) and from
+the events themselves (a retried record is the same event, with the same id, which every
+fold drops: rule 5). acks=all stays.
+"""
 
 
-class RunFailedError(ConfluxError):
-    """The requested run was rejected or ended with failures."""
-
-
-def _user() -> str:
+def user_name() -> str:
+    """Who runs the command (`requested_by` of its events)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
 
 
-def _emit(info: SystemInfo, *events: Event, flush_timeout_s: float = 10.0) -> None:
-    """Send the CLI's events to the running system, and wait until the broker has them."""
+def open_producer(info: SystemInfo) -> EventProducer:
+    """The CLI's producer (see `ONE_SHOT_PRODUCER`), connecting in the background.
+
+    Open it before checking a request: the connection is up by the time it is sent.
+    """
     from conflux.events import EventProducer
 
-    with EventProducer(
+    return EventProducer(
         info.bootstrap,
         info.topics,
         client_id="conflux-cli",
         broker_kind=info.broker_kind,
         linger_ms=0,
-    ) as producer:
+        config=ONE_SHOT_PRODUCER,
+    )
+
+
+def emit(info: SystemInfo, *events: Event, flush_timeout_s: float = 10.0) -> None:
+    """Send the CLI's events to the running system, and wait until the broker has them."""
+    with open_producer(info) as producer:
         for event in events:
             producer.emit(event)
         producer.flush(timeout=flush_timeout_s)
@@ -67,181 +80,33 @@ def partition_arguments(
         raise ConfluxError("pass either --partition or --from/--to, not both")
     if from_key is None or to_key is None:
         return None
+    from conflux.events import PartitionRange
+
     return PartitionRange(start=from_key, end=to_key)
 
 
-def materialize(
-    selection: str,
-    *,
-    partitions: tuple[str, ...],
-    from_key: str | None,
-    to_key: str | None,
-    wait: bool,
-    as_json: bool,
-    state_dir: str,
-    config_json: str | None = None,
-) -> int:
-    """Emit a request and wait until the coordinator accepts it.
+def check_partitions(
+    api: ApiTransport,
+    asset_keys: Sequence[str],
+    partitions: Sequence[str],
+    partition_range: PartitionRange | None,
+) -> None:
+    """Refuse, before anything is written, keys (or a range) that no selected asset has.
 
-    With `wait`, also wait until the run ends. Returns 1 if the request was rejected or
-    (with `wait`) anything failed. `config_json` is the run config (`--config-json`).
-    """
-    from conflux.projections.api import ApiClient
-
-    partition_range = partition_arguments(partitions, from_key, to_key)
-    run_config = parse_run_config(config_json)
-    info = find_system(state_dir)
-    client = ApiClient(info.api_url)
-    keys = client.resolve_selection(selection)
-    run_id = new_id()
-    request = MaterializationRequested(
-        run_id=run_id,
-        selection=selection,
-        asset_keys=tuple(keys),
-        partition_keys=tuple(partitions) or None,
-        partition_range=partition_range,
-        requested_by=_user(),
-        producer="cli",
-        correlation_id=run_id,
-        run_config=run_config,
-    )
-    _emit(info, request)
-    run = _await_run(client, run_id, until=("started", "success", "failed"), progress=False)
-    if run.status != "failed" and wait:
-        run = _await_run(client, run_id, until=("success", "failed"), progress=sys.stderr.isatty())
-    if as_json:
-        print_json(run)
-    else:
-        _print_run(run, waited=wait)
-    if run.status == "failed" and (wait or run.reason):
-        return 1
-    return 0
-
-
-def parse_run_config(text: str | None) -> dict[str, JsonValue] | None:
-    """`--config-json`: a JSON object in Dagster's run-config shape (None when not given).
+    Each key must be a key of one of the selected assets (the query API's
+    `validate-partition`, the check `conflux report` makes); a range's ends must both be
+    keys of one of them, in order (`--from` not after `--to`).
 
     Raises:
-        ConfluxError: not JSON, or not an object.
+        ConfluxError: the first asset's reason, e.g. `InvalidPartitionKeyError`.
     """
-    if text is None:
-        return None
-    import json
+    from conflux.projections.api import check_partition_keys
 
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise ConfluxError(f"--config-json is not JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise ConfluxError(
-            '--config-json must be a JSON object, e.g. \'{"ops": {"ASSET": {"config": {}}}}\''
+    check_partition_keys(asset_keys, partitions, api.validate_partition)
+    if partition_range is not None:
+        end = partition_range.end
+        check_partition_keys(
+            asset_keys,
+            [partition_range.start],
+            lambda asset, start: api.validate_partition(asset, start, to=end),
         )
-    return value or None
-
-
-def _await_run(
-    client: ApiClient, run_id: str, *, until: tuple[str, ...], progress: bool
-) -> RunSummary:
-    from conflux.events import ApiUnavailableError
-
-    deadline = time.monotonic() + ACCEPT_TIMEOUT_S if "started" in until else None
-    shown = ""
-    told = ""
-    while True:
-        try:
-            run = client.run(run_id)
-        except ApiUnavailableError:
-            raise
-        except ConfluxError:
-            run = None
-        if run is not None and run.held and run.held != told and "success" in until:
-            # Said once per outage, tty or not: a wait that would otherwise look stuck.
-            sys.stderr.write(("\n" if shown else "") + f"run {run_id[:8]} held: {run.held}\n")
-            told, shown = run.held, ""
-        if run is not None and run.status in until:
-            if progress and shown:
-                sys.stderr.write("\n")
-            return run
-        if progress and run is not None:
-            line = (
-                f"\rrun {run_id[:8]}: {run.materialized}/{run.partition_count} materialized, "
-                f"{run.failed} failed, {run.in_progress} in progress"
-            )
-            if line != shown:
-                sys.stderr.write(line)
-                sys.stderr.flush()
-                shown = line
-        if deadline is not None and time.monotonic() > deadline:
-            raise RunFailedError(
-                f"run {run_id} was not picked up within {ACCEPT_TIMEOUT_S:.0f} s: is the "
-                "coordinator running? (`conflux status`)"
-            )
-        time.sleep(0.02)
-
-
-def _print_run(run: RunSummary, *, waited: bool) -> None:
-    keys = ", ".join(run.asset_keys)
-    if run.status == "failed" and run.reason:
-        raise RunFailedError(f"run {run.run_id} rejected: {run.reason}")
-    if not waited:
-        print(f"run {run.run_id} {run.status}: {run.partition_count} partition(s) of {keys}")
-        if run.held:
-            print(f"held: {run.held}")
-        return
-    print(
-        f"run {run.run_id} {run.status}: {run.materialized} materialized, {run.failed} failed, "
-        f"{run.skipped} skipped ({keys})"
-    )
-
-
-def _parse_metadata(items: tuple[str, ...]) -> dict[str, JsonValue]:
-    out: dict[str, JsonValue] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfluxError(f"--metadata {item!r} is not K=V: write e.g. --metadata rows=120")
-        out[key] = value
-    return out
-
-
-def report(
-    asset_key: str,
-    *,
-    partition: str | None,
-    data_version: str | None,
-    metadata: tuple[str, ...],
-    as_json: bool,
-    state_dir: str,
-) -> int:
-    """Emit an `AssetMaterialized` with source `reported`, after checking the asset and key."""
-    from conflux.projections.api import ApiClient
-
-    info = find_system(state_dir)
-    client = ApiClient(info.api_url)
-    client.validate_partition(asset_key, partition)
-    event = AssetMaterialized(
-        asset_key=asset_key,
-        partition_key=partition,
-        data_version=data_version or new_id()[:16],
-        source="reported",
-        metadata=_parse_metadata(metadata),
-        producer=f"cli:{_user()}",
-    )
-    _emit(info, event)
-    if as_json:
-        print_json(
-            {
-                "event_id": event.event_id,
-                "asset_key": asset_key,
-                "partition_key": partition,
-                "data_version": event.data_version,
-                "time": event.time.isoformat(),
-            }
-        )
-    else:
-        where = f" partition {partition}" if partition is not None else ""
-        print(
-            f"reported {asset_key}{where}: data version {event.data_version} "
-            f"(event {event.event_id})"
-        )
-    return 0

@@ -10,9 +10,12 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from conflux.events import StateDirError, Topics
+from conflux.events import StateDirError
+
+if TYPE_CHECKING:
+    from conflux.events import Topics
 
 DEV_FILE = "dev.json"
 
@@ -30,7 +33,9 @@ class SystemInfo:
 
     @property
     def topics(self) -> Topics:
-        """The system's topic names."""
+        """The system's topic names (imported here: the topic catalog loads every event model)."""
+        from conflux.events import Topics
+
         return Topics(self.topic_prefix)
 
 

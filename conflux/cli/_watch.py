@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
     from datetime import datetime
 
-    from conflux.cli._dev import LocationSpec
+    from conflux.cli._workspace import LocationSpec
     from conflux.events import EventConsumer, LocationReloadRequested, Topics
 
 MAX_FILES = 5_000
@@ -206,7 +206,7 @@ class SelfReload:
     `conflux dev` restarts the workers it supervises; a worker started on its own
     (`conflux worker`) watches the log for a reload of its location made after it started
     and then stops gracefully (in-flight work finishes or is retried), so that its caller
-    can start it again (`run_worker` re-executes the process) with the new code.
+    can start it again (the `worker` command re-executes the process) with the new code.
     """
 
     POLL_S = 0.5

@@ -5,16 +5,25 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING
 
-from conflux.cli._output import print_json, short_time
-from conflux.cli._system import find_system
+import click
+
+from conflux.cli._options import JSON, STATE_DIR
+from conflux.cli._output import short_time
 
 if TYPE_CHECKING:
     from conflux.events import ConditionResult
     from conflux.projections.api import WhyReport
 
 
-def why(*, asset_key: str, partition: str | None, as_json: bool, state_dir: str) -> int:
-    """Print why an asset partition is as it is."""
+@click.command()
+@click.argument("asset_key", metavar="ASSET")
+@click.option("--partition", help="The partition (required for a partitioned asset).")
+@JSON
+@STATE_DIR
+def why(asset_key: str, partition: str | None, as_json: bool, state_dir: str) -> int:
+    """Why ASSET (a partition) was last run, and whether automation would run it now."""
+    from conflux.cli._output import print_json
+    from conflux.cli._system import find_system
     from conflux.projections.api import ApiClient
 
     report = ApiClient(find_system(state_dir).api_url, timeout=10.0).why(asset_key, partition)

@@ -1,4 +1,4 @@
-"""Read a `workspace.yaml` in Dagster's format into code location specs.
+"""Code locations as `dev` runs them (`LocationSpec`), and reading a Dagster `workspace.yaml`.
 
 ```yaml
 load_from:
@@ -14,6 +14,7 @@ Paths are relative to the workspace file's folder.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from conflux.events import ConfluxError
@@ -21,7 +22,16 @@ from conflux.events import ConfluxError
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from conflux.cli._dev import LocationSpec
+
+@dataclass(frozen=True)
+class LocationSpec:
+    """One code location `dev` runs a worker for (from -f, -m or a workspace file)."""
+
+    name: str
+    file: str | None = None
+    module: str | None = None
+    working_directory: str | None = None
+    executable: str | None = None
 
 
 class WorkspaceError(ConfluxError):
@@ -36,8 +46,6 @@ def load_workspace(path: Path) -> list[LocationSpec]:
             message names the entry and the expected form.
     """
     import yaml
-
-    from conflux.cli._dev import LocationSpec
 
     try:
         data = yaml.safe_load(path.read_text())

@@ -1,8 +1,11 @@
 """The query API's contract: the models the projector serves and `ApiClient`, which reads them.
 
-What the CLI (and any script) imports to read a running system: pydantic and urllib only,
-cheap to import. The server side is the projector's (`conflux.projections.projector`).
-Listed once, below (see `conflux._lazy`); each name loads on first use.
+What the CLI (and any script) imports to read a running system: pydantic and urllib only.
+`ApiTransport` (with `NotFoundError` and `check_partition_keys`) imports no pydantic, for
+the commands that only pass the JSON on; `EventQuery` is the event filter from the CLI's
+options to the event log. The server side is the projector's
+(`conflux.projections.projector`). Listed once, below (see `conflux._lazy`); each name
+loads on first use.
 """
 
 from __future__ import annotations
@@ -12,8 +15,14 @@ from typing import TYPE_CHECKING
 from conflux._lazy import lazy_package
 
 if TYPE_CHECKING:
+    from conflux.projections.api._checks import (
+        check_partition_keys as check_partition_keys,
+    )
     from conflux.projections.api._client import (
         ApiClient as ApiClient,
+    )
+    from conflux.projections.api._event_query import (
+        EventQuery as EventQuery,
     )
     from conflux.projections.api._models import (
         BACKFILL_ENDED as BACKFILL_ENDED,
@@ -32,7 +41,6 @@ if TYPE_CHECKING:
         LineageLink as LineageLink,
         LineageRoot as LineageRoot,
         LocationStatus as LocationStatus,
-        NotFoundError as NotFoundError,
         PartitionCounts as PartitionCounts,
         PartitionDimension as PartitionDimension,
         PartitionRange as PartitionRange,
@@ -54,6 +62,10 @@ if TYPE_CHECKING:
         RunCause as RunCause,
         TickSummary as TickSummary,
         WhyReport as WhyReport,
+    )
+    from conflux.projections.api._transport import (
+        ApiTransport as ApiTransport,
+        NotFoundError as NotFoundError,
     )
 
 __getattr__, __dir__ = lazy_package(__name__)

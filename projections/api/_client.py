@@ -1,28 +1,16 @@
-"""`ApiClient`: the query API from Python (urllib only, cheap to import).
+"""`ApiClient`: the query API from Python, answered as the models it serves.
 
-Errors come back typed: the server names the error class (`kind`) and the client raises
-that class with the server's one-line message, so `conflux` prints the same line the
-server would. A server that does not answer is `ApiUnavailableError`.
+It reads through `ApiTransport` (urllib, typed errors) and validates each answer into
+the model the server dumped, so a caller gets the same fields with their types.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import urllib.error
-import urllib.request
 from typing import TYPE_CHECKING, TypeVar
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from pydantic import BaseModel, TypeAdapter
 
-from conflux.events import (
-    ApiUnavailableError,
-    ConfluxError,
-    DefinitionError,
-    InvalidPartitionKeyError,
-    SelectionError,
-)
 from conflux.projections.api._models import (
     AssetSummary,
     BackfillSummary,
@@ -30,47 +18,22 @@ from conflux.projections.api._models import (
     DynamicPartitionsSummary,
     EventRecord,
     LineageAnswer,
-    NotFoundError,
     PartitionRanges,
     RunSummary,
     StatusReport,
 )
+from conflux.projections.api._transport import ApiTransport
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from collections.abc import Mapping
 
+    from conflux.projections.api._event_query import EventQuery
     from conflux.projections.api._reports import InstigatorSummary, LocationSummary, WhyReport
 
 _M = TypeVar("_M", bound=BaseModel)
 
-_KINDS: dict[str, type[ConfluxError]] = {
-    "SelectionError": SelectionError,
-    "InvalidPartitionKeyError": InvalidPartitionKeyError,
-    "DefinitionError": DefinitionError,
-    "NotFoundError": NotFoundError,
-}
-"""Error kinds the server sends -> the class raised here (others: `ConfluxError`)."""
 
-
-def _raise_for(body: bytes, status: int, url: str) -> ConfluxError:
-    try:
-        data = json.loads(body)
-        message, kind = str(data["error"]), str(data.get("kind", ""))
-    except (ValueError, KeyError, TypeError):
-        return ConfluxError(f"query API at {url} answered {status}: {body[:200]!r}")
-    cls = _KINDS.get(kind)
-    if cls is None:
-        import conflux.events
-
-        found = getattr(conflux.events, kind, None)  # only the package's public names
-        cls = found if isinstance(found, type) and issubclass(found, ConfluxError) else ConfluxError
-    try:
-        return cls(message)
-    except TypeError:  # an error class with required keyword fields
-        return ConfluxError(message)
-
-
-class ApiClient:
+class ApiClient(ApiTransport):
     """Reads from a running projector's query API.
 
     Args:
@@ -80,40 +43,15 @@ class ApiClient:
             `CONFLUX_API_TOKEN` environment variable).
     """
 
-    def __init__(self, base_url: str, timeout: float = 5.0, token: str | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
-        self._headers = {}
-        token = token if token is not None else os.environ.get("CONFLUX_API_TOKEN")
-        if token:
-            self._headers["Authorization"] = f"Bearer {token}"
-
-    def _get(self, path: str, params: dict[str, object | None] | None = None) -> bytes:
-        query = {k: str(v) for k, v in (params or {}).items() if v is not None}
-        url = self.base_url + path + (f"?{urlencode(query)}" if query else "")
-        try:
-            request = urllib.request.Request(url, headers=self._headers)
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                data: bytes = response.read()
-                return data
-        except urllib.error.HTTPError as exc:
-            raise _raise_for(exc.read(), exc.code, self.base_url) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise ApiUnavailableError(
-                f"query API at {self.base_url} did not answer ({reason}): is `conflux dev` "
-                "running? start it, or set CONFLUX_API"
-            ) from exc
-
     def _one(
-        self, model: type[_M], path: str, params: dict[str, object | None] | None = None
+        self, model: type[_M], path: str, params: Mapping[str, object | None] | None = None
     ) -> _M:
-        return model.model_validate_json(self._get(path, params))
+        return model.model_validate_json(self.get(path, params))
 
     def _many(
-        self, model: type[_M], path: str, params: dict[str, object | None] | None = None
+        self, model: type[_M], path: str, params: Mapping[str, object | None] | None = None
     ) -> list[_M]:
-        return TypeAdapter(list[model]).validate_json(self._get(path, params))  # type: ignore[valid-type]
+        return TypeAdapter(list[model]).validate_json(self.get(path, params))  # type: ignore[valid-type]
 
     def status(self) -> StatusReport:
         """Whether the system is ready, and what is not."""
@@ -152,36 +90,18 @@ class ApiClient:
         """One backfill. Raises `NotFoundError` (a `ConfluxError`) if it is unknown."""
         return self._one(BackfillSummary, f"/backfills/{quote(backfill_id, safe='')}")
 
-    def events(
-        self,
-        asset: str | None = None,
-        partition: str | None = None,
-        type: str | None = None,
-        since: datetime | None = None,
-        after: int | None = None,
-        limit: int | None = None,
-    ) -> list[EventRecord]:
-        """Matching events, oldest first; with `limit`, the latest `limit` of them."""
-        params: dict[str, object | None] = {
-            "asset": asset,
-            "partition": partition,
-            "type": type,
-            "since": since.isoformat() if since is not None else None,
-            "after": after,
-            "limit": limit,
-        }
-        return self._many(EventRecord, "/events", params)
+    def events(self, query: EventQuery | None = None) -> list[EventRecord]:
+        """The events `query` matches (all of them without one), oldest first.
+
+        With `query.limit`, the latest `limit` of them (see `EventQuery`).
+        """
+        return self._many(EventRecord, "/events", query.to_params() if query else None)
 
     def why(self, asset_key: str, partition: str | None = None) -> WhyReport:
         """Why an asset partition is as it is (`conflux why`)."""
         from conflux.projections.api._reports import WhyReport
 
         return self._one(WhyReport, "/why", {"asset": asset_key, "partition": partition})
-
-    def resolve_selection(self, q: str) -> list[str]:
-        """The asset keys a selection names. Raises `SelectionError` with the reason."""
-        data = json.loads(self._get("/selection", {"q": q}))
-        return [str(k) for k in data["asset_keys"]]
 
     def lineage(
         self,
@@ -207,18 +127,6 @@ class ApiClient:
             "event_id": event_id,
         }
         return self._one(LineageAnswer, "/lineage", params)
-
-    def validate_partition(self, asset_key: str, partition: str | None) -> None:
-        """Check an asset and partition before reporting a materialization of them.
-
-        Raises:
-            SelectionError: the asset is not defined.
-            InvalidPartitionKeyError: the partition is not one of the asset's keys.
-            DefinitionError: a partitioned asset got no partition, or the reverse.
-        """
-        self._get(
-            f"/assets/{quote(asset_key, safe='')}/validate-partition", {"partition": partition}
-        )
 
     def dynamic_partitions(self, name: str) -> DynamicPartitionsKeys:
         """The current keys of dynamic partitions `name`, in order of addition.

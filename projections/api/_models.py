@@ -11,14 +11,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from conflux.events import ConfluxError, PartitionsSnapshot
+from conflux.events import PartitionsSnapshot
 
 RunStatus = Literal["queued", "started", "success", "failed", "canceled"]
 """A run's status: requested, accepted (planned and dispatching), or ended."""
-
-
-class NotFoundError(ConfluxError, LookupError):
-    """The query API knows no such run (or resource); the message names it."""
 
 
 class _Model(BaseModel):

@@ -13,9 +13,6 @@ from typing import TYPE_CHECKING
 from conflux._lazy import lazy_package
 
 if TYPE_CHECKING:
-    from conflux.projections.projector._actions import (
-        check_partition_keys as check_partition_keys,
-    )
     from conflux.projections.projector._event_log import (
         EventLog as EventLog,
         LoggedEvent as LoggedEvent,

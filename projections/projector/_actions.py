@@ -23,11 +23,9 @@ from conflux.events import (
     PartitionRange,
     new_id,
 )
-from conflux.projections.api import BACKFILL_ENDED
+from conflux.projections.api import BACKFILL_ENDED, check_partition_keys
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
-
     from conflux.events import Event
     from conflux.projections.projector._read_model import ReadModel
 
@@ -107,6 +105,12 @@ def _range(body: MaterializeBody) -> PartitionRange | None:
     return PartitionRange(start=body.from_key, end=body.to_key)
 
 
+def _check_range(model: ReadModel, keys: list[str], span: PartitionRange) -> None:
+    """Refuse a range that no selected asset has, in order (`--from` after `--to`)."""
+    end = span.end
+    check_partition_keys(keys, [span.start], lambda a, k: model.validate_partition(a, k, to=end))
+
+
 def build_action(model: ReadModel, name: str, raw: object, *, user: str) -> Event:
     """Check one action against the read model and build its event.
 
@@ -119,6 +123,9 @@ def build_action(model: ReadModel, name: str, raw: object, *, user: str) -> Even
             body = _parse(MaterializeBody, raw)
             span = _range(body)
             keys = model.resolve_selection(body.selection)
+            check_partition_keys(keys, body.partitions, model.validate_partition)
+            if span is not None:
+                _check_range(model, keys, span)
             run_id = new_id()
             return MaterializationRequested(
                 run_id=run_id,
@@ -146,8 +153,9 @@ def build_action(model: ReadModel, name: str, raw: object, *, user: str) -> Even
             backfill = _parse(BackfillBody, raw)
             span = _range(backfill)
             keys = model.resolve_selection(backfill.selection)
-            ends = [k for k in (backfill.from_key, backfill.to_key, *backfill.partitions[:1]) if k]
-            check_partition_keys(keys, ends, model.validate_partition)
+            check_partition_keys(keys, backfill.partitions[:1], model.validate_partition)
+            if span is not None:
+                _check_range(model, keys, span)
             backfill_id = new_id()
             return BackfillRequested(
                 backfill_id=backfill_id,
@@ -200,27 +208,3 @@ def action_answer(event: Event) -> dict[str, JsonValue]:
         if isinstance(value, str):
             answer[field] = value
     return answer
-
-
-def check_partition_keys(
-    asset_keys: Sequence[str], keys: Sequence[str], validate: Callable[[str, str], None]
-) -> None:
-    """Refuse keys that no selected asset has, before anything is emitted.
-
-    `validate(asset, key)` raises `ConfluxError` when the asset has no such key: the read
-    model's `validate_partition` here, the query API's through `ApiClient` in the CLI.
-
-    Raises:
-        ConfluxError: a key no selected asset has (the first asset's reason).
-    """
-    for key in keys:
-        errors: list[str] = []
-        for asset_key in asset_keys:
-            try:
-                validate(asset_key, key)
-            except ConfluxError as exc:
-                errors.append(str(exc))
-            else:
-                break
-        else:
-            raise ConfluxError(errors[0] if errors else f"no selected asset has partition {key}")

@@ -30,9 +30,9 @@ from conflux.events import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from datetime import datetime
 
     from conflux.events import AnyEvent, PartitionRange
+    from conflux.projections.api import EventQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,33 +169,23 @@ class EventLog:
 
     def query(
         self,
+        query: EventQuery,
         *,
-        asset: str | None = None,
-        partition: str | None = None,
-        type: str | None = None,
-        since: datetime | None = None,
-        after: int | None = None,
-        limit: int | None = None,
         covers: Callable[[str, PartitionRange, str], bool] | None = None,
-        run: str | None = None,
     ) -> list[LoggedEvent]:
-        """Matching events, oldest first; with `limit`, the latest `limit` of them.
+        """The events `query` matches, oldest first; with `limit`, the latest `limit` of them.
 
         Without `after`, events are ordered by their time (then seq); with `after`, by seq,
-        so a follower that passes the highest seq it has seen misses nothing.
+        so a follower that passes the highest seq it has seen misses nothing. A string
+        field matches as written: `partition=""` matches no event (no key is empty).
 
         Args:
-            asset: only events about this asset (asset events, dispatches, requests).
-            partition: with `asset`, only events about this partition of it.
-            type: event type name, case-insensitive (heartbeats only when asked for).
-            since: only events whose time is at or after this.
-            after: only events with a sequence number above this (to follow the log).
-            limit: keep the newest `limit` matches.
+            query: the filter (see `EventQuery`).
             covers: whether a request's partition range covers a key of an asset; without
                 it, range requests match no single partition.
-            run: only events that carry this run id.
         """
-        wanted = type.lower() if type else None
+        asset, partition, run = query.asset, query.partition, query.run
+        wanted = query.type.lower() if query.type is not None else None
         candidates: Sequence[LoggedEvent]
         if wanted == "componentheartbeat":
             candidates = [r for r in self.heartbeats if asset is None or asset in r.asset_keys]
@@ -209,14 +199,18 @@ class EventLog:
         else:
             candidates = _View(self.records, self._indices(asset, partition, covers))
         start = 0
-        if after is not None:  # candidates are in seq order: skip what the caller has seen
-            start = bisect_right(candidates, after, key=lambda r: r.seq)
+        if query.after is not None:  # candidates are in seq order: skip what the caller has seen
+            start = bisect_right(candidates, query.after, key=lambda r: r.seq)
         rows = list(candidates[start:])  # one pass in comprehensions, not item by item
+        if partition is not None and asset is None and run is None:
+            rows = [r for r in rows if r.partition_key == partition]  # a key of any asset
         if wanted is not None:
             rows = [r for r in rows if r.event.type.lower() == wanted]
-        if since is not None:
+        if query.since is not None:
+            since = query.since
             rows = [r for r in rows if r.event.time >= since]
-        if after is None:
+        limit = query.limit
+        if query.after is None:
             # A listing reads like history. The topics are read concurrently, so the order
             # applied (seq) interleaves them arbitrarily during a replay; event time does
             # not. Following (`after`) keeps seq order, so that no event is skipped.

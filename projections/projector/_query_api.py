@@ -1,9 +1,9 @@
 """The query API: JSON reads of the read model, and the web UI around them (stdlib only).
 
 Endpoints (GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
-`/assets/<quoted key>/validate-partition?partition=K`, `/assets/<quoted key>/partitions`,
+`/assets/<quoted key>/validate-partition?partition=K[&to=END]`, `/assets/<quoted key>/partitions`,
 `/runs?status=&limit=`, `/runs/<id>`, `/runs/<id>/partitions?limit=` (its timeline),
-`/events?asset=&partition=&type=&run=&since=&after=&limit=`, `/selection?q=`,
+`/events?asset=&partition=&type=&run=&since=&after=&limit=` (an `EventQuery`), `/selection?q=`,
 `/lineage?asset=&partition=&direction=&depth=&event_id=` (when an archive is attached).
 `/partitions` (every dynamic partitions name with its key count), `/partitions/<quoted name>`
 (its current keys, in order of addition). `/locations` (every code location: status,
@@ -19,13 +19,12 @@ from __future__ import annotations
 import getpass
 import logging
 import threading
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from conflux.events import ConfluxError
-from conflux.projections.api import NotFoundError
+from conflux.projections.api import EventQuery, NotFoundError
 from conflux.projections.projector._backfill_views import backfill_summaries, backfill_summary
 from conflux.projections.projector._dynamic import (
     dynamic_partitions_keys,
@@ -71,18 +70,18 @@ def _int(query: dict[str, str], name: str) -> int | None:
         raise _BadRequest(f"{name}={raw!r} is not an integer") from None
 
 
-def _time(raw: str | None) -> datetime | None:
-    if not raw:
-        return None
+def _event_query(query: dict[str, str]) -> EventQuery:
+    """`/events?...` as an `EventQuery`: a parameter given filters, also when empty."""
     try:
-        parsed = datetime.fromisoformat(raw)
-    except ValueError:
-        raise _BadRequest(f"since={raw!r} is not an ISO time, e.g. 2024-01-31T12:00Z") from None
-    return parsed if parsed.tzinfo is not None else parsed.astimezone()
+        found = EventQuery.from_params(query)
+    except ValueError as exc:
+        raise _BadRequest(str(exc)) from None
+    _check_type(found.type)
+    return found
 
 
 def _check_type(name: str | None) -> None:
-    if not name:
+    if name is None:
         return
     from conflux.events import EVENT_TYPES
 
@@ -231,7 +230,7 @@ class QueryApi:
             case ["assets", key, "partitions"]:
                 return _dump(model.partition_ranges(key))
             case ["assets", key, "validate-partition"]:
-                model.validate_partition(key, query.get("partition"))
+                model.validate_partition(key, query.get("partition"), to=query.get("to"))
                 return {"ok": True}
             case ["runs"]:
                 limit = _int(query, "limit")
@@ -249,18 +248,7 @@ class QueryApi:
                     raise NotFoundError(f"no run {run_id!r}: list runs with `conflux runs`")
                 return _dump(run)
             case ["events"]:
-                _check_type(query.get("type"))
-                return _dump(
-                    model.events(
-                        asset=query.get("asset") or None,
-                        partition=query.get("partition") or None,
-                        type=query.get("type") or None,
-                        since=_time(query.get("since")),
-                        after=_int(query, "after"),
-                        limit=_int(query, "limit"),
-                        run=query.get("run") or None,
-                    )
-                )
+                return _dump(model.events(_event_query(query)))
             case ["backfills"]:
                 return _dump(backfill_summaries(model))
             case ["backfills", backfill_id]:

@@ -19,11 +19,13 @@ from conflux.events import (
     ConfluxError,
     DefinitionError,
     EpochFence,
+    InvalidPartitionKeyError,
     PartitionsSnapshot,
     SelectionError,
 )
 from conflux.projections.api import (
     AssetSummary,
+    EventQuery,
     EventRecord,
     LastMaterialization,
     NotFoundError,
@@ -261,12 +263,16 @@ class ReadModel:
         self._totals[key] = (now, total)
         return total
 
-    def validate_partition(self, key: str, partition: str | None) -> None:
+    def validate_partition(self, key: str, partition: str | None, to: str | None = None) -> None:
         """Check that `key` is a defined asset and `partition` fits its partitions.
+
+        With `to`, `partition..to` must be a range of the asset's keys: both ends keys,
+        `partition` not after `to` (what a request's `--from`/`--to` must be).
 
         Raises:
             SelectionError: no location defines `key`.
-            InvalidPartitionKeyError: `partition` is not one of the asset's keys.
+            InvalidPartitionKeyError: `partition` (or `to`) is not one of the asset's keys,
+                or the range is empty.
             DefinitionError: a partitioned asset got no partition, or an unpartitioned
                 one got one.
         """
@@ -286,6 +292,17 @@ class ReadModel:
                 asset_key=key,
             )
         pdef.validate_partition_key(partition)
+        if to is not None:
+            from conflux.sdk import MultiPartitionsDefinition
+
+            pdef.validate_partition_key(to)
+            if isinstance(pdef, MultiPartitionsDefinition):
+                pdef.get_partition_keys_in_range(partition, to)  # a box: each part in order
+            elif pdef.index_of(partition) > pdef.index_of(to):
+                raise InvalidPartitionKeyError(
+                    f"partition range {partition}..{to} is empty: {partition!r} comes after "
+                    f"{to!r}; swap --from and --to (the start and end keys)"
+                )
 
     def resolve_selection(self, selection: str) -> list[str]:
         """The asset keys a selection names (see `resolve_selection`)."""
@@ -308,29 +325,10 @@ class ReadModel:
             run = self.runs.get(run_id)
             return _run_summary(run) if run is not None else None
 
-    def events(
-        self,
-        *,
-        asset: str | None = None,
-        partition: str | None = None,
-        type: str | None = None,
-        since: datetime | None = None,
-        after: int | None = None,
-        limit: int | None = None,
-        run: str | None = None,
-    ) -> list[EventRecord]:
-        """Matching events, oldest first (see `EventLog.query`)."""
+    def events(self, query: EventQuery | None = None) -> list[EventRecord]:
+        """The events `query` matches (all without one), oldest first (see `EventLog.query`)."""
         with self.lock:
-            found = self.log.query(
-                asset=asset,
-                partition=partition,
-                type=type,
-                since=since,
-                after=after,
-                limit=limit,
-                covers=self._covers,
-                run=run,
-            )
+            found = self.log.query(query or EventQuery(), covers=self._covers)
             return [_event_record(r) for r in found]
 
     def run_partitions(self, run_id: str, limit: int = 1000) -> RunPartitions:

@@ -21,7 +21,7 @@ from conflux.events import (
     MaterializationRequested,
     SelectionError,
 )
-from conflux.projections.api import MaterializationInfo, RunCause, WhyReport
+from conflux.projections.api import EventQuery, MaterializationInfo, RunCause, WhyReport
 from conflux.projections.folds import Evaluator, unknown_asset_message
 
 if TYPE_CHECKING:
@@ -83,10 +83,9 @@ def _open(model: ReadModel, run_id: str) -> bool:
 
 def _last_run(model: ReadModel, asset_key: str, partition_key: str | None) -> RunCause | None:
     requests = model.log.query(
-        asset=asset_key,
-        partition=partition_key,
-        type="MaterializationRequested",
-        limit=1,
+        EventQuery(
+            asset=asset_key, partition=partition_key, type="MaterializationRequested", limit=1
+        ),
         covers=model.covers,
     )
     if not requests:
@@ -99,7 +98,7 @@ def _last_run(model: ReadModel, asset_key: str, partition_key: str | None) -> Ru
     evaluation = None
     if trigger == "automation":
         for record in model.log.query(
-            asset=asset_key, partition=partition_key, type="AutomationEvaluated"
+            EventQuery(asset=asset_key, partition=partition_key, type="AutomationEvaluated")
         ):
             event = record.event
             if isinstance(event, AutomationEvaluated) and event.run_id == request.run_id:

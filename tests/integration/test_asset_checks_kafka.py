@@ -36,7 +36,7 @@ from conflux.events import (
     WorkItemSkipped,
     new_id,
 )
-from conflux.projections.api import ApiClient, AssetSummary
+from conflux.projections.api import ApiClient, AssetSummary, EventQuery
 from conflux.projections.archive import ChdbStore
 from conflux.projections.projector import Projector
 from conflux.workers import Worker
@@ -200,7 +200,7 @@ def test_blocking_checks_gate_dependents_and_results_reach_every_reader(
 
             orders_read = wait_for("orders' check results", read("orders", 2))
             raw_read = wait_for("raw's check results", read("raw", 2))
-            history = client.events(asset="orders", partition="blue")
+            history = client.events(EventQuery(asset="orders", partition="blue"))
     finally:
         archive.close()
 

@@ -20,7 +20,7 @@ from conflux.events import (
     LocationLoadFailed,
     Topics,
 )
-from conflux.projections.api import ApiClient
+from conflux.projections.api import ApiClient, EventQuery
 from conflux.projections.projector import Projector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
@@ -94,7 +94,7 @@ def _status_where(
 
 def _shows_version(client: ApiClient, asset: str, version: str) -> Callable[[], bool]:
     def probe() -> bool:
-        latest = client.events(asset=asset, limit=1)
+        latest = client.events(EventQuery(asset=asset, limit=1))
         return bool(latest) and latest[0].event["data_version"] == version
 
     return probe
@@ -137,7 +137,7 @@ def test_replays_the_log_and_serves_it(broker: BrokerHandle, topics: Topics) -> 
             1,
             1,
         )
-        red = client.events(asset="colors", partition="red")
+        red = client.events(EventQuery(asset="colors", partition="red"))
         assert [r.type for r in red] == [
             "MaterializationRequested",
             "WorkItemDispatched",

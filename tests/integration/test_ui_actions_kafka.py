@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 from test_projector import _emit, _running, _wait
 
+from conflux.projections.api import EventQuery
 from conflux.projections.projector import Projector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
@@ -81,7 +82,7 @@ def test_a_reported_materialization_goes_through_the_log_to_the_stream(
             stream.close()
         assert found[0]["type"] == "AssetMaterialized" and found[0]["partition_key"] == "blue"
         # The log has it like any CLI report: source reported, the UI as its producer.
-        (record,) = client.events(asset="colors", partition="blue")
+        (record,) = client.events(EventQuery(asset="colors", partition="blue"))
         assert record.event["source"] == "reported" and record.event["data_version"] == "by-ui"
         assert str(record.event["producer"]).startswith("ui:")
         assert live_ms < 5000, live_ms
@@ -89,4 +90,4 @@ def test_a_reported_materialization_goes_through_the_log_to_the_stream(
         status, answer = _post(projector.api.port, "/actions/report", {"asset_key": "nope"})
         assert status == 400 and "nope" in str(answer["error"])
         time.sleep(0.5)
-        assert len(client.events(asset="nope")) == 0
+        assert len(client.events(EventQuery(asset="nope"))) == 0

@@ -28,7 +28,7 @@ from conflux import (
     build_location_snapshot,
     materialize,
 )
-from conflux.cli._reads import _checks_cell, _print_checks
+from conflux.cli._assets import _checks_cell, _print_checks
 from conflux.coordinator import CoordinatorState, decide, work_item_id
 from conflux.events import (
     AssetCheckEvaluated,
@@ -40,6 +40,7 @@ from conflux.events import (
     WorkItemSkipped,
     encode_event,
 )
+from conflux.projections.api import EventQuery
 from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
 from conflux.projections.projector import ReadModel
 from conflux.sdk._checks import ExternalCheckTargetWarning
@@ -396,7 +397,7 @@ def test_the_read_model_counts_each_partitions_newest_result() -> None:
         assert c.last_result is not None and c.last_result.partition_key == "p1"
         assert (checks["w"].status, checks["no_nulls"].status) == ("warning", "not_evaluated")
         assert checks["no_nulls"].blocking and checks["no_nulls"].defined
-        found = model.events(asset="a", partition="p2")
+        found = model.events(EventQuery(asset="a", partition="p2"))
         assert [r.type for r in found] == ["AssetCheckEvaluated"] * 2
     assert _checks_cell(summary) == "1 passed, 1 failed, 3 not run"
 

@@ -735,6 +735,7 @@ def test_the_policy_reaches_the_coordinator_through_the_snapshot() -> None:
 
 def test_the_run_timeline_and_the_event_log_place_a_ranged_item_by_partition() -> None:
     from conflux.events import PartitionStarted
+    from conflux.projections.api import EventQuery
     from conflux.projections.projector import EventLog
     from conflux.projections.projector._run_timeline import run_timeline
 
@@ -771,6 +772,6 @@ def test_the_run_timeline_and_the_event_log_place_a_ranged_item_by_partition() -
     def covers(asset: str, span: PartitionRange, key: str) -> bool:
         return span.start <= key <= span.end
 
-    found = log.query(asset="a", partition="2024-01-02", covers=covers)
+    found = log.query(EventQuery(asset="a", partition="2024-01-02"), covers=covers)
     assert [r.event.event_id for r in found] == ["d", "s-2024-01-02"]
-    assert log.query(asset="a", partition="2024-01-03", covers=covers) == []
+    assert log.query(EventQuery(asset="a", partition="2024-01-03"), covers=covers) == []

@@ -188,7 +188,7 @@ def test_run_requests_and_job_config_reach_the_request_event() -> None:
 
 
 def test_the_cli_and_the_ui_take_the_config_as_json() -> None:
-    from conflux.cli._requests import parse_run_config
+    from conflux.cli._materialize import parse_run_config
     from conflux.events import ConfluxError
 
     assert parse_run_config('{"ops": {"a": {"config": {"x": 1}}}}') == {

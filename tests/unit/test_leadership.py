@@ -35,6 +35,7 @@ from conflux.events import (
     murmur2,
     partition_for,
 )
+from conflux.projections.api import EventQuery
 from conflux.projections.projector import ReadModel
 from conflux.workers._deliveries import Deliveries
 
@@ -243,7 +244,7 @@ def test_a_zombies_decision_after_the_new_mark_counts_in_no_fold() -> None:
             record.event, topic=record.topic, partition=record.partition, offset=record.offset
         )
     assert model.fence.fenced == 1
-    seen = {e.event["event_id"]: e.type for e in model.events(run="r1")}
+    seen = {e.event["event_id"]: e.type for e in model.events(EventQuery(run="r1"))}
     assert "WorkItemDispatched" in seen.values() and zombie.event_id not in seen
 
 

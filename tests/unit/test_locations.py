@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conflux.cli._dev import LocationSpec, _Parts
+from conflux.cli._dev import _Parts
 from conflux.cli._watch import FileWatcher, changed_files, watched_roots
+from conflux.cli._workspace import LocationSpec
 from conflux.events import (
     AssetSnapshot,
     ComponentHeartbeat,

@@ -17,7 +17,7 @@ from conflux.events import (
     InvalidPartitionKeyError,
     SelectionError,
 )
-from conflux.projections.api import ApiClient, NotFoundError
+from conflux.projections.api import ApiClient, EventQuery, NotFoundError
 from conflux.projections.projector import QueryApi, ReadModel
 
 if TYPE_CHECKING:
@@ -60,14 +60,14 @@ def test_runs(client: ApiClient) -> None:
 
 def test_events(client: ApiClient, model: ReadModel) -> None:
     assert client.events() == model.events()
-    red = client.events(asset="colors", partition="red")
+    red = client.events(EventQuery(asset="colors", partition="red"))
     assert [r.type for r in red][:2] == ["MaterializationRequested", "WorkItemDispatched"]
-    assert len(client.events(type="PartitionFailed")) == 2
-    assert [r.seq for r in client.events(since=at(11))] == [12, 13, 15]
-    assert [r.seq for r in client.events(after=13)] == [15]
-    assert [r.seq for r in client.events(limit=1)] == [15]
+    assert len(client.events(EventQuery(type="PartitionFailed"))) == 2
+    assert [r.seq for r in client.events(EventQuery(since=at(11)))] == [12, 13, 15]
+    assert [r.seq for r in client.events(EventQuery(after=13))] == [15]
+    assert [r.seq for r in client.events(EventQuery(limit=1))] == [15]
     with pytest.raises(ConfluxError, match="no event type 'Nope'"):
-        client.events(type="Nope")
+        client.events(EventQuery(type="Nope"))
 
 
 def test_selection(client: ApiClient) -> None:
@@ -105,11 +105,11 @@ def test_status(client: ApiClient, model: ReadModel) -> None:
 
 def test_unknown_endpoint_and_bad_parameters(client: ApiClient) -> None:
     with pytest.raises(NotFoundError, match="no endpoint"):
-        client._get("/nope")
+        client.get("/nope")
     with pytest.raises(ConfluxError, match="not an integer"):
-        client._get("/runs", {"limit": "ten"})
+        client.get("/runs", {"limit": "ten"})
     with pytest.raises(ConfluxError, match="not an ISO time"):
-        client._get("/events", {"since": "yesterday"})
+        client.get("/events", {"since": "yesterday"})
 
 
 def test_concurrent_reads_while_applying(model: ReadModel) -> None:
@@ -121,7 +121,7 @@ def test_concurrent_reads_while_applying(model: ReadModel) -> None:
             try:
                 for _ in range(20):
                     client.assets()
-                    client.events(asset="colors")
+                    client.events(EventQuery(asset="colors"))
             except BaseException as exc:
                 errors.append(exc)
 
@@ -198,6 +198,9 @@ def test_client_import_loads_no_kafka_client_server_or_sdk() -> None:
 ROOM_EXPORTS = {
     "api": {
         "ApiClient",
+        "ApiTransport",
+        "EventQuery",
+        "check_partition_keys",
         "AssetSummary",
         "BACKFILL_ENDED",
         "BackfillSummary",
@@ -286,7 +289,6 @@ ROOM_EXPORTS = {
     "projector": {
         "archive_fold",
         "check_bind",
-        "check_partition_keys",
         "close_location_names",
         "EventLog",
         "LoggedEvent",

@@ -21,6 +21,7 @@ from conflux.events import (
     RunStarted,
     SelectionError,
 )
+from conflux.projections.api import EventQuery
 from conflux.projections.projector import ReadModel
 
 
@@ -36,7 +37,7 @@ def _view(model: ReadModel) -> dict[str, object]:
     return {
         "assets": [a.model_dump(mode="json") for a in model.asset_summaries()],
         "runs": [r.model_dump(mode="json") for r in model.run_summaries(limit=100)],
-        "events": sorted(str(r.event["event_id"]) for r in model.events(type=None)),
+        "events": sorted(str(r.event["event_id"]) for r in model.events(EventQuery(type=None))),
         "status": model.status(caught_up=True, now=at(13)).model_dump(mode="json"),
     }
 
@@ -118,7 +119,7 @@ def test_runs_newest_first_and_filtered_by_status() -> None:
 
 def test_asset_partition_index_tells_the_whole_story() -> None:
     model = _fed(run_story())
-    red = [r.type for r in model.events(asset="colors", partition="red")]
+    red = [r.type for r in model.events(EventQuery(asset="colors", partition="red"))]
     assert red == [
         "MaterializationRequested",
         "WorkItemDispatched",
@@ -127,25 +128,27 @@ def test_asset_partition_index_tells_the_whole_story() -> None:
         "PartitionStarted",
         "AssetMaterialized",
     ]
-    assert [r.type for r in model.events(asset="report", partition="green")] == [
+    assert [r.type for r in model.events(EventQuery(asset="report", partition="green"))] == [
         "MaterializationRequested",
         "WorkItemSkipped",
     ]
-    assert len(model.events(asset="colors")) == 9  # + RunStarted
-    assert model.events(asset="colors", partition="blue") == []
+    assert len(model.events(EventQuery(asset="colors"))) == 9  # + RunStarted
+    assert model.events(EventQuery(asset="colors", partition="blue")) == []
 
 
 def test_event_filters() -> None:
     model = _fed(run_story())
     everything = model.events()
     assert "ComponentHeartbeat" not in {r.type for r in everything}  # hidden unless asked
-    assert [r.type for r in model.events(type="componentheartbeat")] == ["ComponentHeartbeat"]
-    assert len(model.events(type="assetmaterialized")) == 2
-    assert [r.seq for r in model.events(since=at(11))] == [12, 13, 15]
-    assert [r.seq for r in model.events(after=13)] == [15]
-    assert [r.seq for r in model.events(limit=2)] == [13, 15]
-    assert model.events(limit=0) == []
-    record = model.events(type="RunStarted")[0]
+    assert [r.type for r in model.events(EventQuery(type="componentheartbeat"))] == [
+        "ComponentHeartbeat"
+    ]
+    assert len(model.events(EventQuery(type="assetmaterialized"))) == 2
+    assert [r.seq for r in model.events(EventQuery(since=at(11)))] == [12, 13, 15]
+    assert [r.seq for r in model.events(EventQuery(after=13))] == [15]
+    assert [r.seq for r in model.events(EventQuery(limit=2))] == [13, 15]
+    assert model.events(EventQuery(limit=0)) == []
+    record = model.events(EventQuery(type="RunStarted"))[0]
     assert (record.run_id, record.asset_key, record.event["partition_count"]) == (
         "run1",
         "colors,report",
@@ -163,8 +166,8 @@ def test_range_request_matches_the_partitions_it_covers() -> None:
             partition_range=PartitionRange(start="red", end="green"),
         )
     )
-    assert len(model.events(asset="colors", partition="green")) == 1
-    assert model.events(asset="colors", partition="blue") == []
+    assert len(model.events(EventQuery(asset="colors", partition="green"))) == 1
+    assert model.events(EventQuery(asset="colors", partition="blue")) == []
 
 
 def test_asset_summaries() -> None:
@@ -275,9 +278,12 @@ def test_heartbeats_are_numbered_but_only_the_latest_are_kept() -> None:
         model.apply(_beat("worker", i, instance_id=f"w{i % 3}"))
     model.apply(published())
     assert len(model.log) == HEARTBEATS_KEPT + 11
-    beats = model.events(type="ComponentHeartbeat")
+    beats = model.events(EventQuery(type="ComponentHeartbeat"))
     assert len(beats) == HEARTBEATS_KEPT and beats[0].seq == 11
-    assert [r.seq for r in model.events(type="componentheartbeat", after=HEARTBEATS_KEPT + 8)] == [
+    assert [
+        r.seq
+        for r in model.events(EventQuery(type="componentheartbeat", after=HEARTBEATS_KEPT + 8))
+    ] == [
         HEARTBEATS_KEPT + 9,
         HEARTBEATS_KEPT + 10,
     ]

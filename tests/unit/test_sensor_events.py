@@ -238,13 +238,14 @@ def test_observations_are_archived_and_indexed_by_asset() -> None:
     import tempfile
 
     from conflux.events import encode_event
+    from conflux.projections.api import EventQuery
     from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
     from conflux.projections.projector import ReadModel
 
     observed = AssetObserved(time=T0, asset_key="vendor_file", data_version="v3", source="sensor")
     model = ReadModel()
     model.apply(observed)
-    [entry] = model.log.query(asset="vendor_file", partition=None, limit=10)
+    [entry] = model.log.query(EventQuery(asset="vendor_file", partition=None, limit=10))
     assert entry.event == observed
     with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
         store.create_schema()
