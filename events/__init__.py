@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         ApiUnavailableError as ApiUnavailableError,
         BrokerStartError as BrokerStartError,
         BrokerUnavailableError as BrokerUnavailableError,
+        ConflictingDependencyError as ConflictingDependencyError,
         ConfluxError as ConfluxError,
         DagsterError as DagsterError,
         DagsterInvalidDefinitionError as DagsterInvalidDefinitionError,
