@@ -48,9 +48,9 @@ def read_keys(keys: Sequence[str], from_file: str | None, *, new: bool = True) -
     Raises:
         click.BadParameter: a key is not a valid dynamic key, or none was given (exit 2).
     """
-    from conflux.events import abbreviate_key, dynamic_partition_key_problem
+    from conflux.events import dynamic_partition_key_problem
 
-    collected = [(key, f"KEY {abbreviate_key(key)}") for key in keys]
+    collected = [(key, "KEY") for key in keys]  # the problem names the key
     if from_file is not None:
         collected.extend(_file_keys(from_file))
     for key, where in collected:
