@@ -44,6 +44,9 @@ if TYPE_CHECKING:
         RunSummary as RunSummary,
         StatusReport as StatusReport,
     )
+    from conflux.projections.api._query import (
+        EventQuery as EventQuery,
+    )
     from conflux.projections.api._reports import (
         InstigatorSummary as InstigatorSummary,
         LocationError as LocationError,

@@ -1,8 +1,10 @@
-"""The projector's read model: every fold a reader needs, behind one lock.
+"""The projector's read model: the current state a reader needs, behind one lock.
 
 `ReadModel.apply` is the only writer (the projector's consume loop); the query API's
-threads read through the methods here, which return the API's response models. The state
-is in memory and rebuilt by replaying the log from the start (rule 4).
+threads read through the methods here, which return the API's response models. It holds
+current state only, compactly (the asset state by column, a completed run as its
+summary): history (events, a run's timeline, lineage) is the archive's. The projector
+checkpoints it with the positions it has applied (rule 5); a replay rebuilds it (rule 4).
 """
 
 from __future__ import annotations
@@ -23,13 +25,10 @@ from conflux.events import (
 )
 from conflux.projections.api import (
     AssetSummary,
-    EventRecord,
     LastMaterialization,
-    NotFoundError,
     PartitionCounts,
     PartitionDimension,
     PartitionRanges,
-    RunPartitions,
     RunSummary,
 )
 from conflux.projections.folds import (
@@ -48,7 +47,6 @@ from conflux.projections.folds import (
     unknown_asset_message,
 )
 from conflux.projections.projector._dynamic import current_states
-from conflux.projections.projector._event_log import EventLog, LoggedEvent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -61,11 +59,13 @@ _TOTAL_TTL_S = 30.0
 
 
 class ReadModel:
-    """Definitions, asset state, runs, the event log and components, kept together.
+    """Definitions, asset state, runs, backfills, checks and components, kept together.
 
-    `apply` is idempotent by event id and also records the position it has applied up to
-    (`positions`, per topic partition) in the same locked step (rule 5). Every read takes
-    the lock, so a reader never sees half of an event applied.
+    `apply` records the position it has applied up to (`positions`, per topic partition)
+    in the same locked step (rule 5), and skips a record below it (already applied: a
+    restart from a checkpoint reads a little again); each fold is idempotent, so a
+    duplicate event changes nothing. Every read takes the lock, so a reader never sees
+    half of an event applied. It pickles without its lock and caches (a checkpoint).
     """
 
     def __init__(self) -> None:
@@ -75,7 +75,8 @@ class ReadModel:
         self.runs = RunsProjection()
         self.backfills = BackfillsProjection()
         self.checks = ChecksProjection()
-        self.log = EventLog()
+        self.applied = 0
+        """Events applied (records skipped as already applied are not counted)."""
         self.components = ComponentsProjection()
         self.automation = AutomationFacts()
         """What `conflux why` evaluates conditions over (the coordinator folds the same)."""
@@ -87,22 +88,40 @@ class ReadModel:
         self._changes: dict[str, int] = {}
         """Asset -> how many partition-state events it has had (keys the ranges cache)."""
         self._ranges: dict[str, tuple[tuple[int, int, int], PartitionRanges]] = {}
+        """Asset -> (its changes, the definition's identity and size) -> its ranges."""
         self._sorted: dict[str, tuple[tuple[int, int], bool]] = {}
         """Asset -> (its definition's identity, key count) -> keys in string order?"""
-        """Asset -> (its changes, the definition's identity and size) -> its ranges."""
+
+    _CACHES = ("_totals", "_ranges", "_sorted")
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        del state["lock"]
+        for name in self._CACHES:
+            state[name] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
 
     # -- writing -----------------------------------------------------------------------
 
     def apply(
         self, event: AnyEvent, *, topic: str = "", partition: int = -1, offset: int = -1
     ) -> bool:
-        """Fold one event into every projection; False if its id was applied before."""
+        """Fold one event into every projection; False if its record was applied before.
+
+        A record is known by its position: one below the position applied so far in its
+        topic partition is skipped (events without a position are always folded).
+        """
         with self.lock:
             if offset >= 0:
                 key = (topic, partition)
-                self.positions[key] = max(self.positions.get(key, 0), offset + 1)
-            if self.log.apply(event, topic=topic, partition=partition, offset=offset) is None:
-                return False
+                if offset < self.positions.get(key, 0):
+                    return False
+                self.positions[key] = offset + 1
+            self.applied += 1
             self.definitions.apply(event)
             self.asset_state.apply(event)
             self.runs.apply(event)
@@ -126,7 +145,7 @@ class ReadModel:
             return True
 
     def apply_all(self, events: Iterable[AnyEvent]) -> int:
-        """Apply events in order (no positions); returns how many were new."""
+        """Apply events in order (no positions); returns how many were applied."""
         return sum(self.apply(e) for e in events)
 
     # -- assets ------------------------------------------------------------------------
@@ -299,48 +318,23 @@ class ReadModel:
             run = self.runs.get(run_id)
             return _run_summary(run) if run is not None else None
 
-    def events(
-        self,
-        *,
-        asset: str | None = None,
-        partition: str | None = None,
-        type: str | None = None,
-        since: datetime | None = None,
-        after: int | None = None,
-        limit: int | None = None,
-        run: str | None = None,
-    ) -> list[EventRecord]:
-        """Matching events, oldest first (see `EventLog.query`)."""
-        with self.lock:
-            found = self.log.query(
-                asset=asset,
-                partition=partition,
-                type=type,
-                since=since,
-                after=after,
-                limit=limit,
-                covers=self._covers,
-                run=run,
-            )
-            return [_event_record(r) for r in found]
-
-    def run_partitions(self, run_id: str, limit: int = 1000) -> RunPartitions:
-        """A run's asset partitions, dispatch to outcome (the first `limit` of them).
-
-        Raises:
-            NotFoundError: no event carries this run id.
-        """
-        from conflux.projections.projector._run_timeline import run_timeline
-
-        with self.lock:
-            records = self.log.of_run(run_id)
-            if not records:
-                raise NotFoundError(f"no run {run_id!r}: list runs with `conflux runs`")
-            return run_timeline(run_id, records, limit=limit)
-
     def covers(self, asset: str, span: PartitionRange, key: str) -> bool:
         """Tell whether the range `span` of `asset`'s partitions holds `key`."""
         return self._covers(asset, span, key)
+
+    def keys_in_string_order(self, asset: str) -> bool:
+        """Whether `asset`'s partition keys sort as strings in their own order (time windows).
+
+        Then a key range holds only keys between its ends as strings: history readers
+        check just the ranges around a key. False when it is not partitioned or unknown.
+        """
+        try:
+            pdef = self.definitions.partitions_def(asset)
+            if pdef is None:
+                return False
+            return self._keys_sorted(asset, pdef, pdef.get_partition_keys())
+        except (ConfluxError, ValueError, LookupError):
+            return False
 
     def _covers(self, asset: str, span: PartitionRange, key: str) -> bool:
         try:
@@ -360,6 +354,7 @@ class ReadModel:
         expected_locations: Iterable[str] = (),
         now: datetime | None = None,
         broker_problem: str | None = None,
+        progress: str | None = None,
     ) -> StatusReport:
         """Whether the system is ready, and why not (see `status_report`)."""
         from conflux.projections.projector._status import status_report
@@ -370,6 +365,7 @@ class ReadModel:
                 caught_up=caught_up,
                 expected_locations=tuple(expected_locations),
                 broker_problem=broker_problem,
+                progress=progress,
                 now=now or datetime.now(UTC),
             )
 
@@ -392,21 +388,4 @@ def _run_summary(run: RunRecord) -> RunSummary:
         completed_at=run.completed_at,
         reason=run.completed.reason if run.completed else None,
         held=run.held,
-    )
-
-
-def _event_record(record: LoggedEvent) -> EventRecord:
-    event = record.event
-    run_id = getattr(event, "run_id", None)
-    return EventRecord(
-        seq=record.seq,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        time=event.time,
-        type=event.type,
-        asset_key=",".join(record.asset_keys) or None,
-        partition_key=record.partition_key,
-        run_id=run_id if isinstance(run_id, str) else None,
-        event=event.model_dump(mode="json"),
     )

@@ -38,16 +38,18 @@ def status_report(
     expected_locations: tuple[str, ...],
     now: datetime,
     broker_problem: str | None = None,
+    progress: str | None = None,
 ) -> StatusReport:
     """Build the report from the read model; the caller holds the model's lock.
 
-    `broker_problem` is the feeding projector's word on the broker (None: it answers).
+    `broker_problem` is the feeding projector's word on the broker (None: it answers);
+    `progress` what it does until it has caught up (e.g. rebuilding, with a count).
     """
     not_ready: list[str] = []
     if broker_problem is not None:
         not_ready.append(f"broker: {broker_problem}")
     if not caught_up:
-        not_ready.append("projector: still reading the log from the start")
+        not_ready.append(f"projector: {progress or 'still reading the log'}")
     beats = sorted(model.components.heartbeats.values(), key=lambda h: (h.component, h.instance_id))
     components = [_component(hb, now) for hb in beats]
     coordinators = sorted(
@@ -112,5 +114,5 @@ def status_report(
             )
             for d in model.components.recent_dead_letters
         ],
-        events=len(model.log),
+        events=model.applied,
     )

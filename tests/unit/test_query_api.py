@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
-from projection_builders import at, run_story
+from projection_builders import archived, at, run_story
 
 from conflux.events import (
     ApiUnavailableError,
@@ -17,7 +17,7 @@ from conflux.events import (
     InvalidPartitionKeyError,
     SelectionError,
 )
-from conflux.projections.api import ApiClient, NotFoundError
+from conflux.projections.api import ApiClient, EventQuery, NotFoundError
 from conflux.projections.projector import QueryApi, ReadModel
 
 if TYPE_CHECKING:
@@ -58,16 +58,28 @@ def test_runs(client: ApiClient) -> None:
         client.run("nope")
 
 
-def test_events(client: ApiClient, model: ReadModel) -> None:
-    assert client.events() == model.events()
-    red = client.events(asset="colors", partition="red")
-    assert [r.type for r in red][:2] == ["MaterializationRequested", "WorkItemDispatched"]
-    assert len(client.events(type="PartitionFailed")) == 2
-    assert [r.seq for r in client.events(since=at(11))] == [12, 13, 15]
-    assert [r.seq for r in client.events(after=13)] == [15]
-    assert [r.seq for r in client.events(limit=1)] == [15]
-    with pytest.raises(ConfluxError, match="no event type 'Nope'"):
-        client.events(type="Nope")
+def test_events_from_the_archive() -> None:
+    with archived(run_story()) as h, QueryApi(h.model, port=0) as api:
+        api.history = h.history
+        client = ApiClient(api.url, timeout=5.0)
+        red = client.events(asset="colors", partition="red")
+        assert [r.type for r in red][:2] == ["MaterializationRequested", "WorkItemDispatched"]
+        assert red == h.history.events(EventQuery(asset="colors", partition="red"))
+        assert len(client.events(type="PartitionFailed")) == 2
+        assert [r.seq for r in client.events(since=at(11))] == [12, 13, 15]
+        assert [r.seq for r in client.events(after=13)] == [15]
+        assert [r.seq for r in client.events(limit=1)] == [15]
+        with pytest.raises(ConfluxError, match="no event type 'Nope'"):
+            client.events(type="Nope")
+        timeline = client._get("/runs/run1/partitions")
+        assert b'"total":3' in timeline.replace(b" ", b"")
+
+
+def test_without_an_archive_there_is_no_history(client: ApiClient) -> None:
+    with pytest.raises(NotFoundError, match="keeps no archive, so it has no history"):
+        client.events(asset="colors")
+    with pytest.raises(NotFoundError, match="keeps no archive"):
+        client._get("/runs/run1/partitions")
 
 
 def test_selection(client: ApiClient) -> None:
@@ -121,7 +133,7 @@ def test_concurrent_reads_while_applying(model: ReadModel) -> None:
             try:
                 for _ in range(20):
                     client.assets()
-                    client.events(asset="colors")
+                    client.runs()
             except BaseException as exc:
                 errors.append(exc)
 
@@ -207,6 +219,7 @@ ROOM_EXPORTS = {
         "DeadLetterSummary",
         "DynamicPartitionsKeys",
         "DynamicPartitionsSummary",
+        "EventQuery",
         "EventRecord",
         "InstigatorSummary",
         "LastMaterialization",
@@ -239,13 +252,16 @@ ROOM_EXPORTS = {
         "AutomationFacts",
         "BackfillSpace",
         "BackfillsProjection",
+        "Checkpoint",
         "ChecksProjection",
+        "code_fingerprint",
         "ComponentsProjection",
         "cron_leaves",
         "defined_instigators",
         "DefinitionsProjection",
         "dynamic_names",
         "effective_status",
+        "load_checkpoint",
         "Evaluator",
         "InstigatorFacts",
         "is_alive",
@@ -261,6 +277,7 @@ ROOM_EXPORTS = {
         "resolve_space",
         "RunRecord",
         "RunsProjection",
+        "save_checkpoint",
         "space_total",
         "status_counts",
         "summarize_backfill",
@@ -269,8 +286,17 @@ ROOM_EXPORTS = {
         "window_schedule",
     },
     "archive": {
+        "ArchivedEvent",
+        "ArchiveError",
         "ArchiveSink",
         "ArchiveStore",
+        "canonical_type",
+        "find_events",
+        "INTERFACE_VERSION",
+        "MAX_EVENTS",
+        "READ_ONLY_LIMITS",
+        "run_events",
+        "VIEW_NAMES",
         "ArchiveUnavailableError",
         "ChdbStore",
         "Direction",
@@ -283,8 +309,10 @@ ROOM_EXPORTS = {
         "check_bind",
         "check_partition_keys",
         "close_location_names",
-        "EventLog",
-        "LoggedEvent",
+        "EventHistory",
+        "load_read_model",
+        "rebuild_from_archive",
+        "save_read_model",
         "ProjectionName",
         "Projector",
         "QueryApi",
