@@ -662,3 +662,7 @@ from conflux.cli._instigators import schedules, sensors  # noqa: E402 - register
 
 cli.add_command(schedules)
 cli.add_command(sensors)
+
+from conflux.cli._sql import sql  # noqa: E402 - registered last
+
+cli.add_command(sql)

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
     )
     from conflux.projections.api._query import (
         EventQuery as EventQuery,
+        SqlAnswer as SqlAnswer,
+        SqlColumn as SqlColumn,
     )
     from conflux.projections.api._reports import (
         InstigatorSummary as InstigatorSummary,

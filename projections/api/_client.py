@@ -39,6 +39,7 @@ from conflux.projections.api._models import (
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from conflux.projections.api._query import SqlAnswer
     from conflux.projections.api._reports import InstigatorSummary, LocationSummary, WhyReport
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -171,6 +172,18 @@ class ApiClient:
             "limit": limit,
         }
         return self._many(EventRecord, "/events", params)
+
+    def sql(self, query: str, params: dict[str, str] | None = None) -> SqlAnswer:
+        """Run a read-only query against the archive (`{name:Type}` bound from `params`).
+
+        Raises:
+            ConfluxError: the archive refused it (a statement that writes, a syntax error:
+                the engine's reason), or the projector keeps no archive.
+        """
+        from conflux.projections.api._query import SqlAnswer
+
+        bound = {f"param_{name}": value for name, value in (params or {}).items()}
+        return self._one(SqlAnswer, "/sql", {"query": query, **bound})
 
     def why(self, asset_key: str, partition: str | None = None) -> WhyReport:
         """Why an asset partition is as it is (`conflux why`)."""

@@ -1,10 +1,10 @@
-"""`EventQuery`: which events to list, from the CLI through the query API to the archive."""
+"""Questions to the archive: which events to list (`EventQuery`), and SQL answers."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, JsonValue
 
 
 class EventQuery(BaseModel):
@@ -33,3 +33,23 @@ class EventQuery(BaseModel):
     """At most this many (the newest)."""
     run: str | None = None
     """Only events of this run."""
+
+
+class SqlColumn(BaseModel):
+    """One column of a `conflux sql` answer."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    type: str
+    """Its type as Arrow names it (e.g. `string`, `timestamp[us, tz=UTC]`, `uint64`)."""
+
+
+class SqlAnswer(BaseModel):
+    """What a read-only query of the archive returned (`/sql`, `conflux sql`)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    columns: list[SqlColumn]
+    rows: list[list[JsonValue]]
+    """One list per row, a value per column: times as ISO text, bytes as UTF-8 text."""

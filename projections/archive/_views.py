@@ -86,27 +86,42 @@ VIEWS: tuple[str, ...] = (
         upstream_event_id AS event_id, time, downstream_event_id AS read_by_event_id
     FROM lineage_edges WHERE downstream_event_id IN (SELECT event_id FROM wrote)""",
     # Every request for materializations: who asked, when, for what, and why (the trigger
-    # and what it names), with its run's latest status.
+    # and what it names; for automation, the condition that was true), with the latest
+    # status of its run.
     """CREATE OR REPLACE VIEW requests AS
-    WITH JSONExtract(payload, 'Tuple(requested_by String, selection String,
-            asset_keys Array(String), partition_keys Array(String),
-            partition_range Tuple(start String, `end` String), tags Map(String, String))') AS d,
-        d.tags AS tags,
-        if(tags['trigger'] != '', tags['trigger'],
-            if(tags['backfill_id'] != '', 'backfill', 'manual')) AS trig
-    SELECT time, run_id, event_id, d.requested_by AS requested_by, trig AS trigger,
-        multiIf(trig = 'backfill', concat('backfill ', tags['backfill_id'], ', chunk ',
-                tags['backfill_chunk']),
-            trig = 'schedule', concat('schedule ', tags['schedule'], ', tick ', tags['tick_id']),
-            trig = 'sensor', concat('sensor ', tags['sensor'],
-                if(tags['run_key'] != '', concat(', run key ', tags['run_key']), '')),
-            trig = 'automation', 'automation (see AutomationEvaluated of the run)',
-            concat('requested by ', if(d.requested_by = '', 'someone', d.requested_by)))
-            AS reason,
-        d.selection AS selection, d.asset_keys AS asset_keys,
-        d.partition_keys AS partition_keys, d.partition_range.start AS range_start,
-        d.partition_range.`end` AS range_end, tags
-    FROM events WHERE type = 'MaterializationRequested' LIMIT 1 BY event_id""",
+    SELECT q.time AS time, run_id, q.event_id AS event_id, q.requested_by AS requested_by,
+        q.trigger AS trigger,
+        if(q.trigger = 'automation' AND a.condition != '',
+            concat('automation: ', a.condition, ' was true'), q.reason) AS reason,
+        q.selection AS selection, q.asset_keys AS asset_keys,
+        q.partition_keys AS partition_keys, q.range_start AS range_start,
+        q.range_end AS range_end, q.tags AS tags, r.status AS status
+    FROM (
+        WITH JSONExtract(payload, 'Tuple(requested_by String, selection String,
+                asset_keys Array(String), partition_keys Array(String),
+                partition_range Tuple(start String, `end` String),
+                tags Map(String, String))') AS d,
+            d.tags AS t,
+            if(t['trigger'] != '', t['trigger'],
+                if(t['backfill_id'] != '', 'backfill', 'manual')) AS trig
+        SELECT time, run_id, event_id, d.requested_by AS requested_by, trig AS trigger,
+            multiIf(trig = 'backfill',
+                    concat('backfill ', t['backfill_id'], ', chunk ', t['backfill_chunk']),
+                trig = 'schedule', concat('schedule ', t['schedule'], ', tick ', t['tick_id']),
+                trig = 'sensor', concat('sensor ', t['sensor'],
+                    if(t['run_key'] != '', concat(', run key ', t['run_key']), '')),
+                trig = 'automation', 'automation',
+                concat('requested by ', if(d.requested_by = '', 'someone', d.requested_by)))
+                AS reason,
+            d.selection AS selection, d.asset_keys AS asset_keys,
+            d.partition_keys AS partition_keys, d.partition_range.start AS range_start,
+            d.partition_range.`end` AS range_end, t AS tags
+        FROM events WHERE type = 'MaterializationRequested' LIMIT 1 BY event_id) AS q
+    LEFT JOIN (SELECT run_id, argMax(status, time) AS status FROM runs GROUP BY run_id) AS r
+        USING (run_id)
+    LEFT JOIN (SELECT run_id, any(JSONExtractString(payload, 'result', 'condition'))
+            AS condition FROM events WHERE type = 'AutomationEvaluated' GROUP BY run_id) AS a
+        USING (run_id)""",
 )
 """The views of the interface, each replaced on every start."""
 

@@ -47,5 +47,9 @@ if TYPE_CHECKING:
         rebuild_from_archive as rebuild_from_archive,
         save_read_model as save_read_model,
     )
+    from conflux.projections.projector._sql import (
+        ReadOnlyArchiveError as ReadOnlyArchiveError,
+        run_sql as run_sql,
+    )
 
 __getattr__, __dir__ = lazy_package(__name__)

@@ -28,7 +28,9 @@ PARAM_PREFIX = "param_"
 """Query-string names `param_<NAME>=VALUE` bind `{NAME:Type}` in the query."""
 READ_ONLY = "READONLY"
 """What ClickHouse names the error of a statement refused in read-only mode (code 164)."""
-_EXCEPTION = re.compile(r"DB::Exception: (.*?)(?: \(version [^)]*\))?(?: \([A-Z_]+\))?\.?$")
+_EXCEPTION = re.compile(r".*DB::Exception: (?:\w+: )?(.*)$")
+_TRAILER = re.compile(r"(?:\.| \(version [^)]*\)| \([A-Z_]+\))+$")
+"""What ClickHouse appends to a message: the error's name, its version, full stops."""
 
 
 class ReadOnlyArchiveError(BadRequestError):
@@ -73,7 +75,7 @@ def _reason(exc: ArchiveError) -> str:
         for line in text.splitlines():
             found = _EXCEPTION.search(line.strip())
             if found:
-                return found.group(1)
+                return _TRAILER.sub("", found.group(1))
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
