@@ -23,7 +23,7 @@ SCHEMA: tuple[str, ...] = (
     # records as the sink stores them (increasing, never reused; a follower passes the last
     # one it saw), so what happened lately is the end of the table. A record archived twice
     # (a crash between its rows and its positions) is two rows: readers take one per
-    # (event_id, topic). `run_idx` finds a run's records (they sit close together).
+    # (event_id, topic). `by_run` finds a run's records (they sit close together).
     # Small granules: a history page reads a few records by `seq`, each granule it touches
     # is decompressed whole.
     """CREATE TABLE IF NOT EXISTS events (

@@ -100,6 +100,9 @@ class Projector:
         self._sink: ArchiveSink | None = None
         self._seq = 0
         """Sequence numbers for the live stream when there is no archive to number them."""
+        self._history_seq = 0
+        """The archive's number of the last record read that history shows (not a
+        heartbeat): what a reader waits for (see `_settle`)."""
         self._caught_up = False
         self._actions: EventProducer | None = None
         self._actions_lock = threading.Lock()
@@ -205,6 +208,10 @@ class Projector:
                 )
             if self._sink is not None:
                 first, fresh = self._sink.add(records)
+                for i in range(len(fresh) - 1, -1, -1):
+                    if not isinstance(fresh[i].event, ComponentHeartbeat):
+                        self._history_seq = first + i
+                        break
             else:
                 first, fresh = self._seq + 1, records
                 self._seq += len(records)
@@ -352,12 +359,14 @@ class Projector:
     def _settle(self, timeout: float) -> bool:
         """Wait until every record read so far is stored in the archive (API threads).
 
+        Heartbeats aside: they come every few seconds from every part, history lists them
+        only when asked, and waiting for each would make every read wait for an insert.
         Asks the sink to write what it holds at once rather than at its next interval.
         """
         sink = self._sink
         if sink is None:
             return True
-        target = sink.assigned_seq
+        target = self._history_seq
         if sink.stored_seq >= target:
             return True
         sink.request_flush()

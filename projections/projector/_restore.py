@@ -60,6 +60,8 @@ def rebuild_from_archive(
     """
     [(total,)] = store.query("SELECT count() FROM events")
     total = int(str(total))
+    if not total:
+        return 0
     folded = 0
     after = 0
     shown = time.monotonic()
