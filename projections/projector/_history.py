@@ -62,15 +62,15 @@ class EventHistory:
     Args:
         store: the archive (shared with the projector's sink; its calls are serialized).
         model: knows each asset's partitions (whether a key range holds a key).
-        settle: waits up to the given seconds until everything read so far is archived;
-            returns whether it is.
+        settle: waits up to the given seconds until what was read so far about an asset
+            (partition), or everything without one, is archived; returns whether it is.
     """
 
     def __init__(
         self,
         store: ArchiveStore,
         model: ReadModel,
-        settle: Callable[[float], bool] = lambda _: True,
+        settle: Callable[[float, str | None, str | None], bool] = lambda *_: True,
     ) -> None:
         self.store = store
         self.model = model
@@ -81,8 +81,11 @@ class EventHistory:
         return [_record(e) for e in self._find(query)]
 
     def _find(self, query: EventQuery) -> list[ArchivedEvent]:
-        self._settle(ARCHIVE_WAIT_S)
         asset = query.asset
+        if query.run is None and (query.type or "").lower() != "componentheartbeat":
+            self._settle(ARCHIVE_WAIT_S, asset, query.partition if asset else None)
+        else:
+            self._settle(ARCHIVE_WAIT_S, None, None)
         covers = None
         if asset is not None and query.partition is not None:
             model = self.model
@@ -101,7 +104,7 @@ class EventHistory:
         """
         from conflux.projections.projector._run_timeline import run_timeline
 
-        self._settle(ARCHIVE_WAIT_S)
+        self._settle(ARCHIVE_WAIT_S, None, None)
         found = run_events(self.store, run_id, _TIMELINE_TYPES)
         if not found and self.model.run_summary(run_id) is None:
             raise NotFoundError(f"no run {run_id!r}: list runs with `conflux runs`")

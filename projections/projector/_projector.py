@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from conflux.events import BrokerUnavailableError, ComponentHeartbeat
 from conflux.projections.projector._query_api import QueryApi
 from conflux.projections.projector._read_model import ReadModel
+from conflux.projections.projector._unstored import Unstored
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -100,9 +101,11 @@ class Projector:
         self._sink: ArchiveSink | None = None
         self._seq = 0
         """Sequence numbers for the live stream when there is no archive to number them."""
-        self._history_seq = 0
-        """The archive's number of the last record read that history shows (not a
-        heartbeat): what a reader waits for (see `_settle`)."""
+        self._unstored = Unstored()
+        """What the archive has not stored yet, by what it is about (see `_settle`)."""
+        self._reader: ArchiveStore | None = None
+        """A session of its own on the archive for history reads: they run beside the
+        sink's inserts instead of waiting for them."""
         self._caught_up = False
         self._actions: EventProducer | None = None
         self._actions_lock = threading.Lock()
@@ -208,10 +211,8 @@ class Projector:
                 )
             if self._sink is not None:
                 first, fresh = self._sink.add(records)
-                for i in range(len(fresh) - 1, -1, -1):
-                    if not isinstance(fresh[i].event, ComponentHeartbeat):
-                        self._history_seq = first + i
-                        break
+                self._unstored.note(first, fresh)
+                self._unstored.forget(self._sink.stored_seq)
             else:
                 first, fresh = self._seq + 1, records
                 self._seq += len(records)
@@ -330,13 +331,15 @@ class Projector:
         self._progress = "opening the archive"
         self.archive.create_schema()
         self._sink = ArchiveSink(self.archive, flush_interval_s=ARCHIVE_FLUSH_S)
-        self.api.lineage = LineageService(self.archive, self.model, settle=self._settle)
-        self.api.history = EventHistory(self.archive, self.model, settle=self._settle)
-        self.api.sql = self._sql_store()
+        self._reader = self._read_only_store()
+        reader = self._reader or self.archive
+        self.api.lineage = LineageService(reader, self.model, settle=self._settle)
+        self.api.history = EventHistory(reader, self.model, settle=self._settle)
+        self.api.sql = self._read_only_store()
         _log.info("archive at %s (%s)", self.archive.location, self.archive.backend)
 
-    def _sql_store(self) -> ArchiveStore | None:
-        """A read-only view of the archive for `conflux sql` (None: this backend has none)."""
+    def _read_only_store(self) -> ArchiveStore | None:
+        """A read-only session on the archive (None: this backend has none)."""
         assert self.archive is not None
         try:
             return self.archive.read_only()
@@ -350,23 +353,26 @@ class Projector:
                 sink.close()
                 _log.info("archive flushed: %d records stored this run", sink.archived)
         finally:
-            sql, self.api.sql = self.api.sql, None
-            if sql is not None:
-                sql.close()
+            for reader in (self.api.sql, self._reader):
+                if reader is not None:
+                    reader.close()
+            self.api.sql = self._reader = None
             if self.archive is not None:
                 self.archive.close()
 
-    def _settle(self, timeout: float) -> bool:
-        """Wait until every record read so far is stored in the archive (API threads).
+    def _settle(
+        self, timeout: float, asset: str | None = None, partition: str | None = None
+    ) -> bool:
+        """Wait until what was read so far about the asset (partition) is archived.
 
-        Heartbeats aside: they come every few seconds from every part, history lists them
-        only when asked, and waiting for each would make every read wait for an insert.
-        Asks the sink to write what it holds at once rather than at its next interval.
+        Without an asset: everything read so far (API threads). Heartbeats are never
+        waited for (see `Unstored`). Asks the sink to write what it holds at once rather
+        than at its next interval.
         """
         sink = self._sink
         if sink is None:
             return True
-        target = self._history_seq
+        target = self._unstored.target(asset, partition)
         if sink.stored_seq >= target:
             return True
         sink.request_flush()

@@ -327,11 +327,21 @@ class ReadModel:
 
         Then a key range holds only keys between its ends as strings: history readers
         check just the ranges around a key. False when it is not partitioned or unknown.
+        Cheap after the first call: a time window's keys are listed once per definition
+        (its order is its format's, however many windows pass since), other definitions'
+        once per key count.
         """
+        from conflux.sdk.partitions import MultiPartitionsDefinition, TimeWindowPartitionsDefinition
+
         try:
             pdef = self.definitions.partitions_def(asset)
-            if pdef is None:
+            if pdef is None or isinstance(pdef, MultiPartitionsDefinition):
                 return False
+            seen = self._sorted.get(asset)
+            if isinstance(pdef, TimeWindowPartitionsDefinition):
+                if seen is not None and seen[0][0] == id(pdef):
+                    return seen[1]
+                return self._keys_sorted(asset, pdef, pdef.get_partition_keys())
             return self._keys_sorted(asset, pdef, pdef.get_partition_keys())
         except (ConfluxError, ValueError, LookupError):
             return False
