@@ -167,18 +167,23 @@ def _about_asset(
         keyed.append("partition_key = {partition:String}")
         params["partition"] = query.partition
     order = _order(query)
-    candidates: list[Row] = store.query(  # one row per event (a request has one per key)
-        f"SELECT seq, time FROM partition_events WHERE {' AND '.join(keyed)}"
-        f" ORDER BY {order} LIMIT 1 BY seq LIMIT {{n:UInt32}}",
-        params,
-    )
-    if query.partition is not None and covers is not None:
-        candidates += _ranges_holding(store, where, params, query.partition, covers, keys_sorted)
+    ranged = query.partition is not None and covers is not None
+    if ranged and keys_sorted:
+        # One read for the key and the ranges around it (keys sort as strings).
+        assert query.partition is not None and covers is not None
+        candidates = _keyed_or_around(store, where, order, params, query.partition, covers)
+    else:
+        candidates = _candidates(store, keyed, order, params, limit)
+    if ranged and not keys_sorted:
+        assert query.partition is not None and covers is not None
+        candidates += _ranges_holding(store, where, params, query.partition, covers)
         # newest (or first) `limit` of both kinds together
-        candidates.sort(key=lambda r: _int(r[0]) if query.after is not None else (r[1], r[0]))
-        candidates = candidates[-limit:] if query.after is None else candidates[:limit]
-    elif query.after is None:
-        candidates.reverse()
+        candidates.sort(key=lambda r: (r[1], r[0]), reverse=query.after is None)
+        if query.after is not None:
+            candidates.sort(key=lambda r: _int(r[0]))
+        candidates = candidates[:limit]
+    if query.after is None:
+        candidates.reverse()  # read newest first: listed oldest first
     if not candidates:
         return []
     seqs = [_int(seq) for seq, _ in candidates]
@@ -190,18 +195,59 @@ def _about_asset(
     return [_event(by_seq[s]) for s in seqs if s in by_seq]
 
 
-def _ranges_holding(
+def _candidates(
+    store: ArchiveStore, where: list[str], order: str, params: dict[str, Param], limit: int
+) -> list[Row]:
+    """(seq, time) of the first `limit` matches in `order`, one per event.
+
+    A request has a row per key it lists, so rows are read with room to spare and made
+    one per event here (a `LIMIT 1 BY` in the query would sort every match instead of
+    keeping the first few); if too few are left, again with more room.
+    """
+    room = limit * 2
+    while True:
+        rows = store.query(
+            f"SELECT seq, time FROM partition_events WHERE {' AND '.join(where)}"
+            f" ORDER BY {order} LIMIT {{n:UInt32}}",
+            {**params, "n": room},
+        )
+        seen: set[object] = set()
+        once = [r for r in rows if not (r[0] in seen or seen.add(r[0]))]
+        if len(once) >= limit or len(rows) < room:
+            return once[:limit]
+        room *= 4
+
+
+def _keyed_or_around(
     store: ArchiveStore,
     where: list[str],
+    order: str,
     params: dict[str, Param],
     key: str,
     covers: Covers,
-    keys_sorted: bool,
+) -> list[Row]:
+    """(seq, time) of the events about `key`, and of the ranges holding it, in `order`."""
+    rows = store.query(
+        "SELECT seq, time, range_start, range_end FROM partition_events"
+        f" WHERE {' AND '.join(where)} AND (partition_key = {{key:String}}"
+        " OR (partition_key = '' AND range_start != ''"
+        " AND range_start <= {key:String} AND {key:String} <= range_end))"
+        f" ORDER BY {order} LIMIT {{n:UInt32}}",
+        {**params, "key": key},
+    )
+    seen: set[object] = set()
+    return [
+        (seq, time)
+        for seq, time, start, end in rows
+        if not (seq in seen or seen.add(seq)) and (not start or covers(str(start), str(end), key))
+    ]
+
+
+def _ranges_holding(
+    store: ArchiveStore, where: list[str], params: dict[str, Param], key: str, covers: Covers
 ) -> list[Row]:
     """(seq, time) of the ranged requests and work items of the asset that hold `key`."""
     ranged = [*where, "partition_key = ''", "range_start != ''"]
-    if keys_sorted:  # only ranges around the key can hold it
-        ranged.append("range_start <= {key:String} AND {key:String} <= range_end")
     rows = store.query(
         "SELECT seq, time, range_start, range_end FROM partition_events"
         f" WHERE {' AND '.join(ranged)}",

@@ -10,6 +10,7 @@ checkpoints it with the positions it has applied (rule 5); a replay rebuilds it 
 from __future__ import annotations
 
 import operator
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
     from conflux.events import PartitionRange
     from conflux.projections.api import StatusReport
 
+_SORTABLE = re.compile(r"%Y(?:[^%\d]*%m(?:[^%\d]*%d(?:[^%\d]*%H(?:[^%\d]*%M(?:[^%\d]*%S)?)?)?)?)?")
+"""Time-window formats whose keys sort as strings in time order: fixed-width fields from
+the year down, separated by anything but digits (Dagster's daily, hourly, monthly...)."""
 _TOTAL_TTL_S = 30.0
 """How long a time-window asset's partition count is reused (it changes with the clock)."""
 
@@ -339,6 +343,8 @@ class ReadModel:
                 return False
             seen = self._sorted.get(asset)
             if isinstance(pdef, TimeWindowPartitionsDefinition):
+                if _SORTABLE.fullmatch(pdef.fmt):
+                    return True  # e.g. %Y-%m-%d-%H:%M: fixed width, most significant first
                 if seen is not None and seen[0][0] == id(pdef):
                     return seen[1]
                 return self._keys_sorted(asset, pdef, pdef.get_partition_keys())

@@ -160,3 +160,19 @@ class TestOneRunsStory:
         assert (green.status, green.error_type, green.message) == ("failed", "KeyError", "green")
         assert rows[("report", "green")].status == "skipped"
         assert (green.started_at, green.worker_id) == (at(8), "w1")
+
+
+def test_a_request_of_many_keys_is_one_event_of_an_assets_history() -> None:
+    keys = tuple(f"k{i:03}" for i in range(300))
+    many = MaterializationRequested(
+        run_id="r", selection="colors", asset_keys=("colors",), partition_keys=keys, time=at(2)
+    )
+    earlier = AssetMaterialized(
+        asset_key="colors", partition_key="red", data_version="v", time=at(1)
+    )
+    with archived([published(), earlier, many]) as h:
+        found = h.history.events(EventQuery(asset="colors", limit=2))
+        assert [r.type for r in found] == ["AssetMaterialized", "MaterializationRequested"]
+        assert [r.type for r in h.history.events(EventQuery(asset="colors", partition="k123"))] == [
+            "MaterializationRequested"
+        ]
