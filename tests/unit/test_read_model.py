@@ -193,6 +193,10 @@ def test_status_readiness() -> None:
     report = model.status(caught_up=False, expected_locations=["shop", "etl"], now=T0)
     assert not report.ready
     assert len(report.not_ready) == 4  # projector, coordinator, two locations
+    assert report.not_ready[0] == "projector: still reading the log"
+    rebuilding = "rebuilding the read model from the archive: 20,000 of 80,000 events (25%)"
+    report = model.status(caught_up=False, progress=rebuilding, now=T0)
+    assert report.not_ready[0] == f"projector: {rebuilding}"  # a replay shows its progress
     model.apply(published())
     model.apply(LocationLoadFailed(location="etl", error_type="ImportError", message="no pandas"))
     model.apply(_beat("coordinator", 0, ready=False))
