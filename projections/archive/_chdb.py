@@ -40,6 +40,16 @@ _ENGINE_LOCK = threading.RLock()
 """One statement at a time on the process's engine: the projector's writer thread inserts
 while the query API's threads read, and a chdb session is not made for concurrent calls."""
 
+ENGINE_SETTINGS = {
+    "mark_cache_size": 64 << 20,
+    "index_mark_cache_size": 16 << 20,
+    "primary_index_cache_size": 32 << 20,
+    "query_condition_cache_size": 16 << 20,
+}
+"""The engine's caches, capped: it runs inside the projector, whose memory must not grow
+with the archive (ClickHouse's defaults are sized for a server of its own: 5 GB each)."""
+_ARGS = "&".join(f"{name}={value}" for name, value in ENGINE_SETTINGS.items())
+
 _ESCAPES = str.maketrans(
     {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0", "'": "\\'"}
 )
@@ -113,7 +123,7 @@ class ChdbStore(ArchiveStore):
                 return
             folder.mkdir(parents=True, exist_ok=True)
             try:
-                self._session = Session(self._path)  # type: ignore[no-untyped-call]
+                self._session = Session(f"{self._path}?{_ARGS}")  # type: ignore[no-untyped-call]
             except RuntimeError as exc:
                 raise ArchiveUnavailableError(
                     f"cannot open the chdb archive at {folder} (only one process may own"
@@ -141,7 +151,9 @@ class ChdbStore(ArchiveStore):
                 )
             limits = "&".join(f"{k}={v}" for k, v in READ_ONLY_LIMITS.items())
             try:
-                self._session = Session(f"{self._path}?readonly=1&{limits}")  # type: ignore[no-untyped-call]
+                self._session = Session(  # type: ignore[no-untyped-call]
+                    f"{self._path}?readonly=1&{limits}&{_ARGS}"
+                )
             except RuntimeError as exc:
                 raise ArchiveUnavailableError(
                     f"cannot open the chdb archive at {folder} read-only (another process owns"

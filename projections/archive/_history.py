@@ -211,8 +211,10 @@ def _candidates(
             f" ORDER BY {order} LIMIT {{n:UInt32}}",
             {**params, "n": room},
         )
-        seen: set[object] = set()
-        once = [r for r in rows if not (r[0] in seen or seen.add(r[0]))]
+        first: dict[object, Row] = {}
+        for row in rows:
+            first.setdefault(row[0], row)
+        once = list(first.values())
         if len(once) >= limit or len(rows) < room:
             return once[:limit]
         room *= 4
@@ -235,11 +237,13 @@ def _keyed_or_around(
         f" ORDER BY {order} LIMIT {{n:UInt32}}",
         {**params, "key": key},
     )
-    seen: set[object] = set()
+    first: dict[object, Row] = {}
+    for row in rows:
+        first.setdefault(row[0], row)
     return [
         (seq, time)
-        for seq, time, start, end in rows
-        if not (seq in seen or seen.add(seq)) and (not start or covers(str(start), str(end), key))
+        for seq, time, start, end in first.values()
+        if not start or covers(str(start), str(end), key)
     ]
 
 

@@ -329,11 +329,22 @@ class ArchiveSink:
         """Queue `records`; hand full batches to the writer, and the rest once it is due.
 
         Returns the records taken (those not stored already), numbered from the returned
-        sequence number on.
+        sequence number on (`take`, then `pump`).
 
         Raises:
             ArchiveError: the writer failed on an earlier batch (nothing after it is
                 stored, and positions stay where the last good write left them).
+        """
+        taken = self.take(records)
+        self.pump()
+        return taken
+
+    def take(self, records: Iterable[_R]) -> tuple[int, list[_R]]:
+        """Queue `records` and number them, without waiting for anything.
+
+        Returns the records taken (those not stored already), numbered from the returned
+        sequence number on. Call `pump` next: it hands batches to the writer, which may
+        mean waiting for the batch being written.
         """
         done = self._positions
         fresh = [r for r in records if r.offset > done.get((r.topic, r.partition), -1)]
@@ -344,6 +355,14 @@ class ArchiveSink:
             self.assigned_seq += len(fresh)
             if self._since is None:
                 self._since = self._clock()
+        return first, fresh
+
+    def pump(self) -> None:
+        """Hand full batches to the writer, and the rest once due (or asked for).
+
+        Raises:
+            ArchiveError: the writer failed on an earlier batch.
+        """
         while len(self._pending) >= self.batch_size:
             self._hand_over()
         if self._since is not None and (
@@ -353,7 +372,6 @@ class ArchiveSink:
             self._hand_over()
         if self._inflight is not None and self._inflight.done():
             self._settle()
-        return first, fresh
 
     def request_flush(self) -> None:
         """Ask the next `add` to hand what it holds to the writer now (from any thread).

@@ -214,14 +214,16 @@ class Projector:
                     event, topic=record.topic, partition=record.partition, offset=record.offset
                 )
             if self._sink is not None:
-                first, fresh = self._sink.add(records)
+                first, fresh = self._sink.take(records)  # numbered at once: nothing waits
                 self._unstored.note(first, fresh)
-                self._unstored.forget(self._sink.stored_seq)
             else:
                 first, fresh = self._seq + 1, records
                 self._seq += len(records)
-            if fresh and self.api.stream.listening:
+            if fresh and self.api.stream.listening:  # before the archive may make us wait
                 self.api.stream.publish((first + i, record.event) for i, record in enumerate(fresh))
+            if self._sink is not None:
+                self._sink.pump()
+                self._unstored.forget(self._sink.stored_seq)
             if not self._caught_up and consumer.caught_up():
                 self._caught_up = True
                 self._progress = None
