@@ -133,6 +133,7 @@ def generate(n: int) -> Iterator[tuple[bytes, str, int, str]]:
             st = _envelope("PartitionStarted", t, worker, run_id)
             st.update(asset_key=key, partition_key=day, run_id=run_id, work_item_id=item,
                       worker_id=worker, attempt=1)  # fmt: skip
+            st["type"] = st.pop("type")  # the model writes its type last (as encode_event does)
             batch.append(emit(st, "assets", ap))
             mat = _envelope("AssetMaterialized", t + timedelta(milliseconds=3), worker, run_id)
             version = _hex()[:16]

@@ -36,6 +36,7 @@ COMMANDS = {
     "runs": "conflux.cli._runs:runs",
     "schedules": "conflux.cli._instigators:schedules",
     "sensors": "conflux.cli._instigators:sensors",
+    "sql": "conflux.cli._sql:sql",
     "status": "conflux.cli._status:status",
     "ui": "conflux.cli._ui:ui",
     "why": "conflux.cli._why:why",

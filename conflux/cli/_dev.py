@@ -373,9 +373,10 @@ def _restore_from_archive(root: Path, bootstrap: str, topics: Topics) -> None:
     with ChdbStore(root / "archive") as store:
         store.create_schema()
         report = seed_broker(store, bootstrap, topics, broker_kind="tansu", progress=progress)
-    # The coordinator's checkpoint names offsets of the old broker: replay instead.
-    with contextlib.suppress(FileNotFoundError):
-        (root / "coordinator" / "checkpoint").unlink()
+    # The checkpoints name offsets of the old broker: replay (or rebuild) instead.
+    for part in ("coordinator", "projector"):
+        with contextlib.suppress(FileNotFoundError):
+            (root / part / "checkpoint").unlink()
     if report.records:
         click.echo(
             f"conflux dev: restored {report.records:,} events from the archive"

@@ -97,7 +97,8 @@ def run_projector(
     """Run the projector, its query API and the web UI until stopped.
 
     With `archive_optional`, a chdb archive that another process holds (a running
-    `conflux dev`) is left out: the UI then serves everything but lineage.
+    `conflux dev`) is left out: the UI then serves everything but history (events, run
+    timelines, lineage, SQL).
     """
     from conflux.events import wait_for_broker
     from conflux.projections.archive import ArchiveUnavailableError
@@ -113,8 +114,10 @@ def run_projector(
     except ArchiveUnavailableError as exc:
         if not archive_optional:
             raise
-        logging.getLogger("conflux.cli").warning("serving without lineage: %s", exc)
+        logging.getLogger("conflux.cli").warning("serving without history: %s", exc)
         archive = None
+    # The checkpoint goes with the archive: the projector that owns it keeps it.
+    checkpoint = Path(state_dir) / "projector" / "checkpoint" if archive is not None else None
     projector = Projector(
         bootstrap,
         topics,
@@ -124,6 +127,7 @@ def run_projector(
         broker_kind=kind,
         expected_locations=expected,
         archive=archive,
+        checkpoint=checkpoint,
     )
     if announce:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -53,6 +53,10 @@ if TYPE_CHECKING:
         RunSummary as RunSummary,
         StatusReport as StatusReport,
     )
+    from conflux.projections.api._query import (
+        SqlAnswer as SqlAnswer,
+        SqlColumn as SqlColumn,
+    )
     from conflux.projections.api._reports import (
         InstigatorSummary as InstigatorSummary,
         LocationError as LocationError,

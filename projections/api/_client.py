@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from conflux.projections.api._event_query import EventQuery
+    from conflux.projections.api._query import SqlAnswer
     from conflux.projections.api._reports import InstigatorSummary, LocationSummary, WhyReport
 
 _M = TypeVar("_M", bound=BaseModel)
@@ -96,6 +97,18 @@ class ApiClient(ApiTransport):
         With `query.limit`, the latest `limit` of them (see `EventQuery`).
         """
         return self._many(EventRecord, "/events", query.to_params() if query else None)
+
+    def sql(self, query: str, params: dict[str, str] | None = None) -> SqlAnswer:
+        """Run a read-only query against the archive (`{name:Type}` bound from `params`).
+
+        Raises:
+            ConfluxError: the archive refused it (a statement that writes, a syntax error:
+                the engine's reason), or the projector keeps no archive.
+        """
+        from conflux.projections.api._query import SqlAnswer
+
+        bound = {f"param_{name}": value for name, value in (params or {}).items()}
+        return self._one(SqlAnswer, "/sql", {"query": query, **bound})
 
     def why(self, asset_key: str, partition: str | None = None) -> WhyReport:
         """Why an asset partition is as it is (`conflux why`)."""

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
     from conflux.projections.archive._chdb import (
         ChdbStore as ChdbStore,
     )
+    from conflux.projections.archive._history import (
+        MAX_EVENTS as MAX_EVENTS,
+        ArchivedEvent as ArchivedEvent,
+        canonical_type as canonical_type,
+        find_events as find_events,
+        run_events as run_events,
+    )
     from conflux.projections.archive._seed import (
         seed_broker as seed_broker,
     )
@@ -28,9 +35,15 @@ if TYPE_CHECKING:
         RawRecord as RawRecord,
     )
     from conflux.projections.archive._store import (
+        READ_ONLY_LIMITS as READ_ONLY_LIMITS,
+        ArchiveError as ArchiveError,
         ArchiveStore as ArchiveStore,
         ArchiveUnavailableError as ArchiveUnavailableError,
         Direction as Direction,
+    )
+    from conflux.projections.archive._views import (
+        INTERFACE_VERSION as INTERFACE_VERSION,
+        VIEW_NAMES as VIEW_NAMES,
     )
 
 __getattr__, __dir__ = lazy_package(__name__)

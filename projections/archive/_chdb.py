@@ -16,6 +16,7 @@ from chdb.session import Session
 from pydantic_core import from_json
 
 from conflux.projections.archive._store import (
+    READ_ONLY_LIMITS,
     ArchiveError,
     ArchiveStore,
     ArchiveUnavailableError,
@@ -38,6 +39,16 @@ _OPEN_LOCK = threading.Lock()
 _ENGINE_LOCK = threading.RLock()
 """One statement at a time on the process's engine: the projector's writer thread inserts
 while the query API's threads read, and a chdb session is not made for concurrent calls."""
+
+ENGINE_SETTINGS = {
+    "mark_cache_size": 64 << 20,
+    "index_mark_cache_size": 16 << 20,
+    "primary_index_cache_size": 32 << 20,
+    "query_condition_cache_size": 16 << 20,
+}
+"""The engine's caches, capped: it runs inside the projector, whose memory must not grow
+with the archive (ClickHouse's defaults are sized for a server of its own: 5 GB each)."""
+_ARGS = "&".join(f"{name}={value}" for name, value in ENGINE_SETTINGS.items())
 
 _ESCAPES = str.maketrans(
     {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r", "\0": "\\0", "'": "\\'"}
@@ -73,12 +84,15 @@ class ChdbStore(ArchiveStore):
     Callers rely on: one folder per process at a time (a second folder, or a folder
     another process holds, raises `ArchiveUnavailableError` naming it); stores on the same
     folder in one process share the engine; `close` is idempotent, and the last one
-    closes the engine so another folder can be opened.
+    closes the engine so another folder can be opened. A `readonly` store is a session of
+    its own on the folder (the engine's `readonly=1`, and `READ_ONLY_LIMITS`): it refuses
+    every statement that writes or changes a setting, and its queries run beside the
+    others' (the writer is not held up by a long query).
     """
 
     backend = "chdb"
 
-    def __init__(self, path: str | PathLike[str]) -> None:
+    def __init__(self, path: str | PathLike[str], *, readonly: bool = False) -> None:
         """Open (or create) the archive folder.
 
         Raises:
@@ -88,6 +102,11 @@ class ChdbStore(ArchiveStore):
         folder = Path(path).resolve()
         self._path = str(folder)
         self._session: Session | None = None
+        self._readonly = readonly
+        self._lock = threading.RLock() if readonly else _ENGINE_LOCK
+        if readonly:
+            self._open_readonly(folder)
+            return
         with _OPEN_LOCK:
             others = [p for p in _OPEN if p != self._path]
             if others:
@@ -104,7 +123,7 @@ class ChdbStore(ArchiveStore):
                 return
             folder.mkdir(parents=True, exist_ok=True)
             try:
-                self._session = Session(self._path)  # type: ignore[no-untyped-call]
+                self._session = Session(f"{self._path}?{_ARGS}")  # type: ignore[no-untyped-call]
             except RuntimeError as exc:
                 raise ArchiveUnavailableError(
                     f"cannot open the chdb archive at {folder} (only one process may own"
@@ -114,10 +133,43 @@ class ChdbStore(ArchiveStore):
                 ) from exc
             _OPEN[self._path] = (self._session, 1)
 
+    def _open_readonly(self, folder: Path) -> None:
+        with _OPEN_LOCK:
+            others = [p for p in _OPEN if p != self._path]
+            if others:
+                raise ArchiveUnavailableError(
+                    f"chdb serves one folder per process: {others[0]} is open, so {folder}"
+                    " cannot be read",
+                    backend=self.backend,
+                    location=self._path,
+                )
+            if not (folder / "metadata").is_dir():
+                raise ArchiveUnavailableError(
+                    f"no archive at {folder}: start `conflux dev` (or a projector) first",
+                    backend=self.backend,
+                    location=self._path,
+                )
+            limits = "&".join(f"{k}={v}" for k, v in READ_ONLY_LIMITS.items())
+            try:
+                self._session = Session(  # type: ignore[no-untyped-call]
+                    f"{self._path}?readonly=1&{limits}&{_ARGS}"
+                )
+            except RuntimeError as exc:
+                raise ArchiveUnavailableError(
+                    f"cannot open the chdb archive at {folder} read-only (another process owns"
+                    f" it: ask its projector's query API instead): {_first_line(exc)}",
+                    backend=self.backend,
+                    location=self._path,
+                ) from exc
+
     @property
     def location(self) -> str:
         """The archive folder."""
         return self._path
+
+    def read_only(self) -> ChdbStore:
+        """A read-only store on the same folder (see the class doc); close it when done."""
+        return ChdbStore(self._path, readonly=True)
 
     def execute(self, sql: str, params: Mapping[str, Param] | None = None) -> None:
         """Run a statement that returns nothing."""
@@ -158,7 +210,7 @@ class ChdbStore(ArchiveStore):
             statement += f" SETTINGS {given}"
         conflux_insert_data = data  # noqa: F841 - read by name by the Python() table function
         try:
-            with _ENGINE_LOCK:
+            with self._lock:
                 self._open().query(statement, "Null")  # type: ignore[no-untyped-call]
         except RuntimeError as exc:
             raise self._error(f"insert into {table} failed", exc) from exc
@@ -167,6 +219,9 @@ class ChdbStore(ArchiveStore):
         """Close this store; the engine stops when the last store on the folder closes."""
         session, self._session = self._session, None
         if session is None:
+            return
+        if self._readonly:
+            session.close()  # type: ignore[no-untyped-call]
             return
         with _OPEN_LOCK:
             holders = _OPEN[self._path][1] - 1
@@ -186,7 +241,7 @@ class ChdbStore(ArchiveStore):
     def _run(self, sql: str, fmt: str, params: Mapping[str, Param] | None) -> Any:
         bound = {name: _text(value) for name, value in (params or {}).items()}
         try:
-            with _ENGINE_LOCK:
+            with self._lock:
                 return self._open().query(sql, fmt, params=bound)  # type: ignore[no-untyped-call]
         except RuntimeError as exc:
             raise self._error("query failed", exc) from exc

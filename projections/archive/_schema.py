@@ -19,21 +19,37 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 SCHEMA: tuple[str, ...] = (
-    # The raw archive, one row per (event, topic): a dispatch and its delivery copy are two
-    # records; one event at two offsets of a topic is one fact, and the earliest copy wins
-    # as in the folds (`keep` is what ReplacingMergeTree keeps the max of). Sorted for the
-    # history of one asset partition. No skip index: nothing looks events up by run or id
-    # (`runs` is keyed by run, `materializations` indexed by id), and the two bloom filters
-    # this table had cost ~10% of the ingest rate (`create_schema` drops them). Parts stay
-    # compact (one file, not two per column: each file costs ms on a journaled disk).
+    # The raw archive, one row per record archived, in the order archived: `seq` numbers
+    # records as the sink stores them (increasing, never reused; a follower passes the last
+    # one it saw), so what happened lately is the end of the table. A record archived twice
+    # (a crash between its rows and its positions) is two rows: readers take one per
+    # (event_id, topic). `by_run` finds a run's records (they sit close together).
+    # Small granules: a history page reads a few records by `seq`, each granule it touches
+    # is decompressed whole.
     """CREATE TABLE IF NOT EXISTS events (
-        event_id String, type LowCardinality(String), time DateTime64(6, 'UTC'),
+        seq UInt64, event_id String, type LowCardinality(String), time DateTime64(6, 'UTC'),
         key String, topic LowCardinality(String), partition UInt32, offset UInt64,
         schema_version UInt16, payload String CODEC(ZSTD(1)),
         run_id String, asset_key String, partition_key String,
-        keep UInt64 MATERIALIZED 18446744073709551615 - offset
+        INDEX by_run run_id TYPE bloom_filter(0.01) GRANULARITY 1
+    ) ENGINE = MergeTree
+    ORDER BY seq
+    SETTINGS index_granularity = 256, min_bytes_for_wide_part = 268435456""",
+    # The history index: one row per (event, asset partition it is about), sorted for the
+    # story of one partition and the history of one asset. Asset events name one partition;
+    # a dispatch, skip or abandonment one per asset of its node; a request one per asset
+    # and listed key. A request or work item of a key range is one row per asset with
+    # `partition_key` '' and the range (whose keys are in the asset's own key order); a
+    # request of no keys and `RunStarted` are one row per asset with '' and no range. An
+    # event archived twice keeps its first copy (`keep`), as `events` readers do.
+    """CREATE TABLE IF NOT EXISTS partition_events (
+        asset_key String, partition_key String, time DateTime64(6, 'UTC'), event_id String,
+        seq UInt64, type LowCardinality(String), run_id String,
+        range_start String, range_end String,
+        keep UInt64 MATERIALIZED 18446744073709551615 - seq,
+        INDEX by_seq seq TYPE minmax GRANULARITY 1
     ) ENGINE = ReplacingMergeTree(keep)
-    ORDER BY (asset_key, partition_key, event_id, topic)
+    ORDER BY (asset_key, partition_key, time, event_id)
     SETTINGS min_bytes_for_wide_part = 268435456""",
     """CREATE TABLE IF NOT EXISTS materializations (
         asset_key String, partition_key String, data_version String,
@@ -117,9 +133,6 @@ SCHEMA: tuple[str, ...] = (
 )
 """DDL of every archive table; each statement is idempotent (`IF NOT EXISTS`)."""
 
-DROPPED_INDEXES = ("run_idx", "id_idx")
-"""Skip indexes `events` had in older archives (see its DDL)."""
-
 CHECK_COLUMNS_ADDED = (
     ("blocking", "Bool"),
     ("description", "String"),
@@ -155,6 +168,7 @@ _DOC = (
     "Tuple(event_id Nullable(String), type String, time String,"
     " schema_version Nullable(UInt16), run_id Nullable(String), correlation_id String,"
     " asset_key Nullable(String), asset_keys Array(String), partition_key String,"
+    " partition_keys Array(String), partition_range Tuple(start String, `end` String),"
     " data_version Nullable(String), source String, code_version String,"
     " work_item_id String, worker_id String, attempt UInt16,"
     " upstream Array(Tuple(asset_key String, partition_key String,"
@@ -187,18 +201,18 @@ _EDGE = (
 _PIPELINE_SQL: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS {ingest} (
         payload String, body String, schema_version Nullable(UInt16),
-        key String, topic LowCardinality(String), partition UInt32, offset UInt64
+        key String, topic LowCardinality(String), partition UInt32, offset UInt64, seq UInt64
     ) ENGINE = Null""",
     """CREATE TABLE IF NOT EXISTS {parsed} (
         payload String, body String, version UInt16, key String,
-        topic LowCardinality(String), partition UInt32, offset UInt64,
+        topic LowCardinality(String), partition UInt32, offset UInt64, seq UInt64,
         d {doc}, at Nullable(DateTime64(6, 'UTC'))
     ) ENGINE = Null""",
     # A record the engine cannot read as an event fails the whole insert (nothing of it is
     # stored); the sink then validates the batch record by record with the event models.
     """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_from_ingest TO {parsed} AS
     SELECT payload, body, coalesce(schema_version, d.schema_version, 1) AS version, key, topic,
-        partition, offset, JSONExtract(if(empty(body), payload, body), '{doc}') AS d,
+        partition, offset, seq, JSONExtract(if(empty(body), payload, body), '{doc}') AS d,
         parseDateTime64BestEffortOrNull(d.time, 6, 'UTC') AS at
     FROM {ingest}
     WHERE throwIf(NOT (startsWith(if(empty(body), payload, body), '{{')
@@ -210,12 +224,26 @@ _PIPELINE_SQL: tuple[str, ...] = (
         AND (d.type != 'AssetCheckEvaluated' OR (d.asset_key IS NOT NULL
             AND d.check_name IS NOT NULL AND d.passed IS NOT NULL))), '{rejected}') = 0""",
     """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_events TO events AS
-    SELECT assumeNotNull(d.event_id) AS event_id, d.type AS type, assumeNotNull(at) AS time,
+    SELECT seq, assumeNotNull(d.event_id) AS event_id, d.type AS type, assumeNotNull(at) AS time,
         key, topic, partition, offset, version AS schema_version, payload, {run} AS run_id,
         if(ifNull(d.asset_key, '') = '' AND d.type IN ({work}), d.asset_keys[1],
             ifNull(d.asset_key, '')) AS asset_key,
         d.partition_key AS partition_key
     FROM {parsed}""",
+    # What each event is about (see `partition_events`).
+    """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_partition_events TO partition_events AS
+    SELECT about.1 AS asset_key, about.2 AS partition_key, assumeNotNull(at) AS time,
+        assumeNotNull(d.event_id) AS event_id, seq, d.type AS type, {run} AS run_id,
+        if(about.2 = '', d.partition_range.start, '') AS range_start,
+        if(about.2 = '', d.partition_range.`end`, '') AS range_end
+    FROM {parsed}
+    ARRAY JOIN CAST(multiIf(
+        d.type IN ({single}), [(ifNull(d.asset_key, ''), d.partition_key)],
+        d.type IN ({items}), arrayMap(a -> (a, d.partition_key), d.asset_keys),
+        d.type = 'MaterializationRequested' AND notEmpty(d.partition_keys),
+            arrayFlatten(arrayMap(a -> arrayMap(k -> (a, k), d.partition_keys), d.asset_keys)),
+        d.type IN ('MaterializationRequested', 'RunStarted'), arrayMap(a -> (a, ''), d.asset_keys),
+        []), 'Array(Tuple(String, String))') AS about""",
     # metadata: the object's text as written (simpleJSONExtractRaw copies it; JSONExtractRaw
     # would re-print numbers). A materialization's only object-valued key is `metadata`, so
     # its first `"metadata":` is the top-level one.
@@ -272,6 +300,17 @@ _PIPELINE_SQL: tuple[str, ...] = (
         d.reason AS reason
     FROM {parsed} WHERE d.type IN ({runs})""",
 )
+ABOUT_ONE = (
+    "PartitionStarted",
+    "AssetMaterialized",
+    "AssetObserved",
+    "PartitionFailed",
+    "AssetCheckEvaluated",
+    "AutomationEvaluated",
+)
+"""Event types about one asset partition (`asset_key`, `partition_key`)."""
+ABOUT_ITEM = ("WorkItemDispatched", "WorkItemSkipped", "WorkItemAbandoned")
+"""Event types about a work item: each asset of its node, at its key or range."""
 REJECTED_MARK = "conflux-archive: a record is not an event"
 """What the engine's check fails an insert with (`RecordsRejectedError`)."""
 _PARTS = {
@@ -279,6 +318,8 @@ _PARTS = {
     "known": _names(EVENT_TYPES),
     "runs": _names(("MaterializationRequested", "RunStarted", "RunCompleted")),
     "work": _names(("WorkItemDispatched", "WorkItemSkipped")),
+    "single": _names(ABOUT_ONE),
+    "items": _names(ABOUT_ITEM),
     "run": _RUN,
     "rejected": REJECTED_MARK,
 }
@@ -294,3 +335,15 @@ PIPELINE: tuple[str, ...] = tuple(
 """DDL of the ingest pipeline: its two Null tables, then its views; each idempotent."""
 INGEST_SETTINGS: Mapping[str, int] = {"parallel_view_processing": 1}
 """The per-table views run side by side (the Python side is idle while they do)."""
+
+MIGRATE_INGEST = "migrate_ingest"
+"""The ingest table of the migration pipeline (see `_migrate.renumber`)."""
+MIGRATION_PIPELINE: tuple[str, ...] = tuple(
+    sql.format(ingest=MIGRATE_INGEST, parsed="migrate_parsed", **_PARTS)
+    for sql in _PIPELINE_SQL
+    if sql.startswith(("CREATE TABLE", "CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_from_"))
+    or " TO events AS" in sql
+    or " TO partition_events AS" in sql
+)
+"""The ingest pipeline, filling only `events` and `partition_events`: what an archive of
+the first shape gets again when its records are numbered."""

@@ -93,10 +93,11 @@ def seed_broker(
     after: tuple[str, int, int] = ("", -1, -1)
     while True:
         chunk = store.query_arrow(
-            "SELECT topic, partition, offset, key, payload FROM events FINAL"
+            "SELECT topic, partition, offset, key, payload FROM events"
             " WHERE topic IN {topics:Array(String)}"
             " AND (topic, partition, offset) > ({t:String}, {p:Int64}, {o:Int64})"
-            " ORDER BY topic, partition, offset LIMIT {n:UInt32}",
+            " ORDER BY topic, partition, offset LIMIT 1 BY topic, partition, offset"
+            " LIMIT {n:UInt32}",
             {"topics": names, "t": after[0], "p": after[1], "o": after[2], "n": _CHUNK},
         ).to_pydict()
         rows = len(chunk["topic"])

@@ -16,6 +16,7 @@ import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError, OperationalError
 
 from conflux.projections.archive._store import (
+    READ_ONLY_LIMITS,
     ArchiveError,
     ArchiveStore,
     ArchiveUnavailableError,
@@ -67,16 +68,24 @@ class ServerStore(ArchiveStore):
 
     backend = "server"
 
-    def __init__(self, url: str, *, database: str | None = None) -> None:
+    def __init__(self, url: str, *, database: str | None = None, readonly: bool = False) -> None:
         """Connect to the server at `url` (optionally to another `database` than its path).
+
+        With `readonly`, every statement is sent with `readonly=1` and `READ_ONLY_LIMITS`
+        (a user the server already holds read-only stays so: the driver leaves settings
+        such a user cannot change).
 
         Raises:
             ArchiveUnavailableError: the server did not answer or refused the login.
         """
+        self._url, self._database = url, database
         self._location = _location(url) + (f" (database {database})" if database else "")
         self._client: Client | None = None
+        self._settings: dict[str, Any] = {"readonly": 1, **READ_ONLY_LIMITS} if readonly else {}
         try:
-            self._client = clickhouse_connect.get_client(dsn=url, database=database)
+            self._client = clickhouse_connect.get_client(
+                dsn=url, database=database, settings=self._settings
+            )
         except (ClickHouseError, OSError) as exc:
             raise ArchiveUnavailableError(
                 f"cannot reach the ClickHouse archive at {self._location}: {_first_line(exc)}",
@@ -88,6 +97,10 @@ class ServerStore(ArchiveStore):
     def location(self) -> str:
         """The server's address and database, without credentials."""
         return self._location
+
+    def read_only(self) -> ServerStore:
+        """A read-only store on the same database (see the class doc); close it when done."""
+        return ServerStore(self._url, database=self._database, readonly=True)
 
     def execute(self, sql: str, params: Mapping[str, Param] | None = None) -> None:
         """Run a statement that returns nothing."""

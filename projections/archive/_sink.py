@@ -26,7 +26,7 @@ import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pyarrow as pa  # type: ignore[import-untyped]
 from pydantic_core import from_json, to_json
@@ -67,10 +67,12 @@ INGEST_SCHEMA = pa.schema(
         ("topic", pa.string()),
         ("partition", pa.uint32()),
         ("offset", pa.uint64()),
+        ("seq", pa.uint64()),
     ]
 )
 """The ingest table's columns; `body` and `schema_version` only for upcast records (the
-engine reads the payload and its version when `body` is empty)."""
+engine reads the payload and its version when `body` is empty); `seq` numbers records in
+the order they are archived (see the `events` table)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,7 @@ def build_batch(
     *,
     projection: str = ARCHIVE_PROJECTION,
     validate: bool = False,
+    first_seq: int = 1,
 ) -> tuple[ArchiveBatch, list[Rejected]]:
     """The ingest rows for `records`, with the positions they reach, and what was rejected.
 
@@ -111,15 +114,16 @@ def build_batch(
     record is validated with the event models first: invalid ones are rejected with the
     reason, valid ones go with their validated JSON as `body`, so the engine reads exactly
     what the models accepted. Positions cover rejected records too: they are skipped, not
-    retried.
+    retried. The n-th record gets the sequence number `first_seq + n` (a rejected one's
+    number is not given to another).
     """
     raws = list(records)
     values = [r.value or _encoded(r) for r in raws]
     try:
-        return _build(raws, values, projection, validate=validate)
+        return _build(raws, values, projection, first_seq, validate=validate)
     except _Unreadable as exc:
         _log.info("archive batch holds a record that cannot be upcast (%s); validating", exc)
-        return _build(raws, values, projection, validate=True)
+        return _build(raws, values, projection, first_seq, validate=True)
 
 
 def _encoded(record: RawRecord | ConsumedEvent) -> bytes:
@@ -133,6 +137,7 @@ def _build(
     raws: Sequence[RawRecord | ConsumedEvent],
     values: list[bytes],
     projection: str,
+    first_seq: int,
     *,
     validate: bool,
 ) -> tuple[ArchiveBatch, list[Rejected]]:
@@ -155,7 +160,9 @@ def _build(
         _upcast_bodies(values, bodies, versions)
     count = len(raws)
     positions = _positions(raws, projection) if validate else ()
+    seqs: Sequence[int] = range(first_seq, first_seq + count)
     if len(keep) < count:
+        seqs = [first_seq + i for i in keep]
         raws = [raws[i] for i in keep]
         values = [values[i] for i in keep]
         bodies = {n: bodies[i] for n, i in enumerate(keep) if i in bodies}
@@ -166,6 +173,7 @@ def _build(
         "topic": [r.topic for r in raws],
         "partition": [r.partition for r in raws],
         "offset": [r.offset for r in raws],
+        "seq": seqs,
     }
     if bodies:
         columns["body"] = [bodies.get(i, b"") for i in range(len(raws))]
@@ -237,12 +245,35 @@ def _validated(value: bytes) -> Any:
         return exc.reason
 
 
+def stored_marks(store: ArchiveStore) -> EpochFence:
+    """A fence that knows every leadership epoch mark the archive holds.
+
+    Marks are few (one per partition a new leader writes to) and always archived, at the
+    topic partition they were read from.
+    """
+    fence = EpochFence()
+    rows = store.query("SELECT topic, partition, payload FROM events WHERE type = 'EpochMarked'")
+    for topic, partition, payload in rows:
+        text = payload.decode() if isinstance(payload, bytes) else str(payload)
+        try:
+            event = decode_event(text)
+        except EventValidationError:
+            continue  # the archive stores events only; nothing to learn from another
+        fence.admit(event, str(topic), int(str(partition)))
+    return fence
+
+
 @dataclass(frozen=True, slots=True)
 class _Written:
     """What the writer thread stored of one hand-over."""
 
     batch: ArchiveBatch
     rejected: list[Rejected]
+    last_seq: int
+    """The sequence number of the hand-over's last record."""
+
+
+_R = TypeVar("_R", "RawRecord", "ConsumedEvent")
 
 
 class ArchiveSink:
@@ -258,8 +289,12 @@ class ArchiveSink:
     below a stored position are skipped, so a restart resumes where the last write ended
     (rule 5); a batch with records that are not events is validated record by record, and
     those are skipped and counted in `rejected_count`; an error of the writer is raised by
-    the next `add`, `flush` or `close`. Not thread-safe: one sink per consuming thread;
-    `close` flushes and stops the writer.
+    the next `add`, `flush` or `close`. Records are numbered in the order `add` takes them,
+    after the highest number the archive holds (`seq`: what history readers follow); the
+    numbers of what `add` took are final even before they are stored. Not thread-safe: one
+    sink per consuming thread, except `request_flush`, `assigned_seq` and `stored_seq`,
+    which readers on other threads use to wait for what was read; `close` flushes and
+    stops the writer.
     """
 
     def __init__(
@@ -287,6 +322,13 @@ class ArchiveSink:
         self._pending: list[RawRecord | ConsumedEvent] = []
         self._since: float | None = None
         self._positions = store.positions(projection)
+        self.assigned_seq = store.last_seq()
+        """The number of the last record `add` took."""
+        self.stored_seq = self.assigned_seq
+        """The number of the last record stored (every record up to it is stored)."""
+        self._pending_seq = self.assigned_seq + 1
+        """The number of `_pending[0]`."""
+        self._flush_now = False
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="conflux-archive")
         self._inflight: Future[_Written] | None = None
         self.accepted = 0
@@ -296,49 +338,77 @@ class ArchiveSink:
         self.rejected: list[Rejected] = []
         """The last 100 records rejected (not valid events); `rejected_count` counts all."""
         self.rejected_count = 0
-        self.fence = EpochFence()
-        """Per partition, the newest leadership epoch marked: which decisions count."""
+        self.fence = stored_marks(store)
+        """Per partition, the newest leadership epoch marked: which decisions count. It
+        starts from the marks the archive holds: the sink resumes after its stored
+        positions, so the marks before them are read from the archive, not the log (which
+        may no longer hold them)."""
 
     @property
     def positions(self) -> dict[tuple[str, int], int]:
         """(topic, partition) -> the last offset stored (with its rows) in the archive."""
         return dict(self._positions)
 
-    def add(self, records: Iterable[RawRecord | ConsumedEvent]) -> None:
+    def add(self, records: Iterable[_R]) -> tuple[int, list[_R]]:
         """Queue `records`; hand full batches to the writer, and the rest once it is due.
+
+        Returns the records taken (those not stored already), numbered from the returned
+        sequence number on (`take`, then `pump`).
 
         Raises:
             ArchiveError: the writer failed on an earlier batch (nothing after it is
                 stored, and positions stay where the last good write left them).
         """
+        taken = self.take(records)
+        self.pump()
+        return taken
+
+    def take(self, records: Iterable[_R]) -> tuple[int, list[_R]]:
+        """Queue `records` and number them, without waiting for anything.
+
+        Returns the records taken (those not stored already), numbered from the returned
+        sequence number on. Call `pump` next: it hands batches to the writer, which may
+        mean waiting for the batch being written.
+        """
         done = self._positions
         fresh = [
             r for r in self._admitted(records) if r.offset > done.get((r.topic, r.partition), -1)
         ]
+        first = self.assigned_seq + 1
         if fresh:
             self._pending += fresh
             self.accepted += len(fresh)
+            self.assigned_seq += len(fresh)
             if self._since is None:
                 self._since = self._clock()
+        return first, fresh
+
+    def pump(self) -> None:
+        """Hand full batches to the writer, and the rest once due (or asked for).
+
+        Raises:
+            ArchiveError: the writer failed on an earlier batch.
+        """
         while len(self._pending) >= self.batch_size:
             self._hand_over()
-        if self._since is not None and self._clock() - self._since >= self.flush_interval_s:
+        if self._since is not None and (
+            self._flush_now or self._clock() - self._since >= self.flush_interval_s
+        ):
+            self._flush_now = False
             self._hand_over()
         if self._inflight is not None and self._inflight.done():
             self._settle()
 
-    def _admitted(
-        self, records: Iterable[RawRecord | ConsumedEvent]
-    ) -> list[RawRecord | ConsumedEvent]:
+    def _admitted(self, records: Iterable[_R]) -> list[_R]:
         """`records` but the decisions a newer leadership epoch fenced off.
 
         The archive's tables count decisions (runs, their outcomes), so a decision that
         every fold refuses is not archived either: it stays in the log alone. The fence
         sees every record, the ones already stored too, so that it knows each partition's
-        marks.
+        marks (and those stored before this sink started: see `stored_marks`).
         """
         admit = self.fence.admit
-        kept: list[RawRecord | ConsumedEvent] = []
+        kept: list[_R] = []
         for record in records:
             event = getattr(record, "event", None)
             if event is None and b'"epoch":' in record.value:
@@ -349,6 +419,14 @@ class ArchiveSink:
             if event is None or admit(event, record.topic, record.partition):
                 kept.append(record)
         return kept
+
+    def request_flush(self) -> None:
+        """Ask the next `add` to hand what it holds to the writer now (from any thread).
+
+        A reader that must see what was read so far calls this, then waits until
+        `stored_seq` reaches the `assigned_seq` it saw: a flush interval less of waiting.
+        """
+        self._flush_now = True
 
     def flush(self) -> None:
         """Store everything added so far, with its positions; returns when it is stored."""
@@ -366,24 +444,29 @@ class ArchiveSink:
     def _hand_over(self) -> None:
         records = self._pending[: self.batch_size]
         self._pending = self._pending[self.batch_size :]
+        first = self._pending_seq
+        self._pending_seq += len(records)
         self._since = self._clock() if self._pending else None
-        batch, rejected = build_batch(records, projection=self.projection)
+        batch, rejected = build_batch(records, projection=self.projection, first_seq=first)
         self._settle()  # one batch in flight: the next is built while it is inserted
-        self._inflight = self._writer.submit(self._store, batch, rejected, records)
+        self._inflight = self._writer.submit(self._store, batch, rejected, records, first)
 
     def _store(
         self,
         batch: ArchiveBatch,
         rejected: list[Rejected],
         records: list[RawRecord | ConsumedEvent],
+        first: int,
     ) -> _Written:
         try:
             self.store.write(batch)
         except RecordsRejectedError as exc:
             _log.info("archive batch refused (%s); validating each record", exc)
-            batch, rejected = build_batch(records, projection=self.projection, validate=True)
+            batch, rejected = build_batch(
+                records, projection=self.projection, validate=True, first_seq=first
+            )
             self.store.write(batch)
-        return _Written(batch, rejected)
+        return _Written(batch, rejected, first + len(records) - 1)
 
     def _settle(self) -> None:
         inflight, self._inflight = self._inflight, None
@@ -401,3 +484,4 @@ class ArchiveSink:
             if self._positions.get(where, -1) < tracking.offset:
                 self._positions[where] = tracking.offset
         self.archived += written.batch.events
+        self.stored_seq = written.last_seq

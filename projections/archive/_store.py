@@ -29,7 +29,6 @@ from conflux.events import InfrastructureError
 from conflux.projections.api import LineageLink
 from conflux.projections.archive._schema import (
     CHECK_COLUMNS_ADDED,
-    DROPPED_INDEXES,
     INGEST,
     INGEST_SETTINGS,
     LATEST_BACKFILL,
@@ -38,6 +37,7 @@ from conflux.projections.archive._schema import (
     SCHEMA,
     TABLES,
 )
+from conflux.projections.archive._views import VIEWS
 
 if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped]
@@ -47,6 +47,14 @@ Param = str | int | float | bool | datetime | Sequence[str] | Sequence[int] | No
 
 Row = tuple[object, ...]
 """One result row: str, int, float, bool, aware `datetime` (UTC) or lists of those."""
+
+READ_ONLY_LIMITS: Mapping[str, int] = {
+    "max_execution_time": 30,
+    "max_result_rows": 100_000,
+    "max_memory_usage": 2_000_000_000,
+}
+"""Settings of a read-only store (`ArchiveStore.read_only`: what `conflux sql` runs on); a
+read-only session cannot change them."""
 
 ARCHIVE_PROJECTION = "archive"
 """The name the archive sink stores its positions under (see `Tracking`)."""
@@ -178,6 +186,18 @@ class ArchiveStore(ABC):
     def close(self) -> None:
         """Release the engine or connection; idempotent."""
 
+    def read_only(self) -> ArchiveStore:
+        """A store on the same archive that refuses anything but reading (close it when done).
+
+        Every statement runs with `readonly=1` (no writes, no DDL, no settings changed, no
+        table functions reading files or URLs) and `READ_ONLY_LIMITS`.
+
+        Raises:
+            NotImplementedError: this backend cannot make one.
+            ArchiveUnavailableError: the archive cannot be opened so.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no read-only view")
+
     # -- derived --------------------------------------------------------------------------
 
     def __enter__(self) -> Self:
@@ -187,23 +207,18 @@ class ArchiveStore(ABC):
         self.close()
 
     def create_schema(self) -> None:
-        """Create every archive table and the ingest pipeline; safe to call on every start.
+        """Create every archive table, the ingest pipeline and the views; safe on every start.
 
-        Pipeline objects of another version (older code) are dropped: they hold no data.
+        Pipeline objects of another version (older code) are dropped: they hold no data. An
+        archive made before `events` numbered its records is migrated first (see
+        `conflux.projections.archive._migrate`).
         """
+        from conflux.projections.archive._migrate import migrate_events
+
+        previous = migrate_events(self)
         for statement in SCHEMA:
             self.execute(statement)
         self._fill_latest_index()
-        present = {
-            str(name)
-            for (name,) in self.query(
-                "SELECT name FROM system.data_skipping_indices"
-                " WHERE database = currentDatabase() AND table = 'events'"
-            )
-        }
-        for index in DROPPED_INDEXES:  # from archives created by older code (our names)
-            if index in present:
-                self.execute(f"ALTER TABLE events DROP INDEX IF EXISTS {index}")
         columns = {
             str(name)
             for (name,) in self.query(
@@ -224,6 +239,17 @@ class ArchiveStore(ABC):
                 self.execute("DROP TABLE IF EXISTS {name:Identifier}", {"name": str(name)})
         for statement in PIPELINE:
             self.execute(statement)
+        for statement in VIEWS:
+            self.execute(statement)
+        if previous is not None:
+            from conflux.projections.archive._migrate import renumber
+
+            renumber(self, previous)
+
+    def last_seq(self) -> int:
+        """The highest sequence number in `events` (0 when it is empty)."""
+        rows = self.query("SELECT seq FROM events ORDER BY seq DESC LIMIT 1")
+        return _int(rows[0][0]) if rows else 0
 
     def _fill_latest_index(self) -> None:
         """Fill `latest_materializations` from `materializations` if only the index is empty.
@@ -291,7 +317,10 @@ class ArchiveStore(ABC):
         """Distinct facts in `table` (duplicates not yet merged away are not counted)."""
         if table not in TABLES:
             raise ValueError(f"unknown archive table {table!r}; tables: {', '.join(TABLES)}")
-        rows = self.query("SELECT count() FROM {table:Identifier} FINAL", {"table": table})
+        if table == "events":  # one row per record archived: an event per topic is one fact
+            rows = self.query("SELECT count(DISTINCT event_id, topic) FROM events")
+        else:
+            rows = self.query("SELECT count() FROM {table:Identifier} FINAL", {"table": table})
         return _int(rows[0][0])
 
     def materializations(
@@ -413,15 +442,17 @@ class ArchiveStore(ABC):
     def history(
         self, asset_key: str, partition_key: str | None = None, *, limit: int = 1000
     ) -> list[Row]:
-        """The archived events of one asset partition, oldest first.
+        """The archived events about one asset partition (by key), oldest first.
 
-        Rows are (time, type, event_id, topic, offset, run_id, payload). An event on two
-        topics (a dispatch and its delivery copy) shows once.
+        Rows are (time, type, event_id, topic, offset, run_id, payload). An event stored
+        twice (on two topics, or at two offsets) shows once: its earliest copy.
         """
         return self.query(
-            "SELECT time, type, event_id, topic, offset, run_id, payload FROM events FINAL"
-            " WHERE asset_key = {asset:String} AND partition_key = {partition:String}"
-            " ORDER BY time, event_id LIMIT 1 BY event_id LIMIT {limit:UInt32}",
+            "SELECT time, type, event_id, topic, offset, run_id, payload FROM ("
+            " SELECT * FROM events WHERE seq IN (SELECT seq FROM partition_events"
+            " WHERE asset_key = {asset:String} AND partition_key = {partition:String})"
+            " ORDER BY event_id, offset, seq LIMIT 1 BY event_id)"
+            " ORDER BY time, seq LIMIT {limit:UInt32}",
             {"asset": asset_key, "partition": partition_key or "", "limit": limit},
         )
 

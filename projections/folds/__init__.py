@@ -4,7 +4,9 @@ Definitions (the asset graph), asset state (by column), runs, backfills and thei
 partition space, checks, components, schedules and sensors, automation facts and the
 condition evaluator, asset selection. Each is idempotent and order-tolerant within what
 the topic catalog guarantees, and rebuildable by replaying the log (rule 4); none does
-I/O. Listed once, below (see `conflux._lazy`); each name loads on first use.
+I/O. Also checkpoints (`save_checkpoint` / `load_checkpoint`): a fold's state with the
+offsets it has applied, in a file, which the coordinator and the projector resume from.
+Listed once, below (see `conflux._lazy`); each name loads on first use.
 """
 
 from __future__ import annotations
@@ -42,6 +44,12 @@ if TYPE_CHECKING:
     from conflux.projections.folds._backfills import (
         BackfillsProjection as BackfillsProjection,
         summarize_backfill as summarize_backfill,
+    )
+    from conflux.projections.folds._checkpoint import (
+        Checkpoint as Checkpoint,
+        code_fingerprint as code_fingerprint,
+        load_checkpoint as load_checkpoint,
+        save_checkpoint as save_checkpoint,
     )
     from conflux.projections.folds._checks import (
         ChecksProjection as ChecksProjection,

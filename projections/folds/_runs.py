@@ -4,10 +4,16 @@ Folded from the requests topic (`MaterializationRequested`), the runs topic (`Ru
 `WorkItemDispatched`, `WorkItemSkipped`, `RunCompleted`) and asset events that carry a
 run id. Topics are read concurrently, so the fold tolerates any order across them: a run
 is created by whichever of its events comes first.
+
+A run in progress keeps each of its asset partitions' latest attempt (its live counts come
+from them); a completed run keeps only its summary, since `RunCompleted` carries the final
+counts: what it held per partition is dropped, and later news of its partitions changes
+nothing. So memory grows with the runs in flight, not with the partitions ever run.
 """
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +41,7 @@ _FINAL_ATTEMPT = 1 << 30
 """A materialization without an attempt number (reported into a run) outranks attempts."""
 
 
-@dataclass
+@dataclass(slots=True)
 class RunRecord:
     """What is known of one run; `status` and the counts derive from it."""
 
@@ -64,6 +70,19 @@ class RunRecord:
     """Location -> the latest `RunHeld` for it."""
     last_dispatch: dict[str, datetime] = field(default_factory=dict)
     """Location -> when the run last dispatched work there (ends a hold)."""
+
+    def compact(self) -> None:
+        """Drop what only a run in progress needs (call once it completed).
+
+        The live counts go too: a completed run's counts are its `RunCompleted`'s, so they
+        do not depend on which of its events were folded before the completion.
+        """
+        self.outcomes = {}
+        self.tally = Counter()
+        self.skipped_items = {}
+        self.skipped_total = 0
+        self.holds = {}
+        self.last_dispatch = {}
 
     @property
     def held(self) -> str | None:
@@ -126,12 +145,13 @@ class RunRecord:
 class RunsProjection:
     """Fold of requests, runs and run-tagged asset events: `runs[run_id] -> RunRecord`.
 
-    `apply` is idempotent (by event id, and each step is a max or a set insertion), so a
-    replay from the start gives exactly the live state.
+    `apply` is idempotent (each step is a max, a min or a keyed insertion, so a duplicate
+    changes nothing), and a replay from the start gives the same summaries as the live
+    fold in any interleaving of the topics: once a run completed, its counts are the
+    `RunCompleted`'s, whatever arrived before or after it.
     """
 
     runs: dict[str, RunRecord] = field(default_factory=dict)
-    _seen: set[str] = field(default_factory=set)
 
     def get(self, run_id: str) -> RunRecord | None:
         """The run, or None if no event of it was seen."""
@@ -148,7 +168,7 @@ class RunsProjection:
     def apply(self, event: AnyEvent) -> None:
         """Fold one event; events without a run are ignored."""
         run_id = getattr(event, "run_id", None)
-        if not isinstance(run_id, str) or event.event_id in self._seen:
+        if not isinstance(run_id, str):
             return
         if not isinstance(
             event,
@@ -164,26 +184,29 @@ class RunsProjection:
             | PartitionFailed,
         ):
             return
-        self._seen.add(event.event_id)
         run = self.runs.get(run_id)
         if run is None:
-            run = self.runs[run_id] = RunRecord(run_id)
+            run = self.runs[run_id] = RunRecord(sys.intern(run_id))
         if run.first_seen is None or event.time < run.first_seen:
             run.first_seen = event.time
         self._fold(run, event)
 
     def _fold(self, run: RunRecord, event: AnyEvent) -> None:
+        if run.completed is not None and not isinstance(
+            event, MaterializationRequested | RunStarted | RunCompleted
+        ):
+            return  # its final counts are the RunCompleted's: partition news changes nothing
         match event:
             case MaterializationRequested():
                 run.selection = event.selection
-                run.requested_by = event.requested_by or None
+                run.requested_by = sys.intern(event.requested_by) if event.requested_by else None
                 run.requested_at = event.time
                 if not run.asset_keys:
-                    run.asset_keys = event.asset_keys
+                    run.asset_keys = _interned(event.asset_keys)
             case RunStarted():
-                run.asset_keys = event.asset_keys
+                run.asset_keys = _interned(event.asset_keys)
                 run.partition_count = event.partition_count
-                run.trigger = event.trigger
+                run.trigger = sys.intern(event.trigger)
                 run.started_at = event.time
             case WorkItemDispatched():
                 run.dispatched = True
@@ -202,8 +225,10 @@ class RunsProjection:
                         run.skipped_items[(key, where)] = event.partition_count
                         run.skipped_total += event.partition_count
             case RunCompleted():
-                run.completed = event
-                run.completed_at = event.time
+                if run.completed is None:
+                    run.completed = event
+                    run.completed_at = event.time
+                    run.compact()
             case PartitionStarted():
                 _outcome(
                     run, (event.asset_key, event.partition_key), event.attempt, 0, "in_progress"
@@ -213,6 +238,19 @@ class RunsProjection:
             case AssetMaterialized() | AssetObserved():  # an observation completes its item
                 attempt = event.attempt if event.attempt is not None else _FINAL_ATTEMPT
                 _outcome(run, (event.asset_key, event.partition_key), attempt, 2, "materialized")
+
+
+_KEYS: dict[tuple[str, ...], tuple[str, ...]] = {}
+"""One tuple per distinct set of asset keys (runs of one selection share it). Bounded."""
+
+
+def _interned(keys: tuple[str, ...]) -> tuple[str, ...]:
+    found = _KEYS.get(keys)
+    if found is None:
+        if len(_KEYS) >= 10_000:
+            _KEYS.clear()
+        found = _KEYS[keys] = tuple(sys.intern(k) for k in keys)
+    return found
 
 
 def _outcome(run: RunRecord, key: _AssetPartition, attempt: int, rank: int, status: str) -> None:

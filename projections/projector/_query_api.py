@@ -4,7 +4,8 @@ Endpoints (GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
 `/assets/<quoted key>/validate-partition?partition=K[&to=END]`, `/assets/<quoted key>/partitions`,
 `/runs?status=&limit=`, `/runs/<id>`, `/runs/<id>/partitions?limit=` (its timeline),
 `/events?asset=&partition=&type=&run=&since=&after=&limit=` (an `EventQuery`), `/selection?q=`,
-`/lineage?asset=&partition=&direction=&depth=&event_id=` (when an archive is attached).
+`/lineage?asset=&partition=&direction=&depth=&event_id=`, `/sql?query=&param_<name>=`
+(history: when an archive is attached).
 `/partitions` (every dynamic partitions name with its key count), `/partitions/<quoted name>`
 (its current keys, in order of addition). `/locations` (every code location: status,
 interpreter, snapshot, live workers, last load error). `/instigators?type=schedule|sensor`,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
     from conflux.events import Event
     from conflux.projections.api import BrokerStatus
+    from conflux.projections.archive import ArchiveStore
+    from conflux.projections.projector._history import EventHistory
     from conflux.projections.projector._lineage import LineageService
     from conflux.projections.projector._read_model import ReadModel
 
@@ -126,6 +129,7 @@ class QueryApi:
         host: str = "127.0.0.1",
         token: str | None = None,
         caught_up: Callable[[], bool] = lambda: True,
+        progress: Callable[[], str | None] = lambda: None,
         broker_problem: Callable[[], str | None] = lambda: None,
         expected_locations: Sequence[str] = (),
         emit: Callable[[Event], None] | None = None,
@@ -140,6 +144,7 @@ class QueryApi:
             token: required of every request when given (see `_http`); required when
                 `host` is not loopback.
             caught_up: whether the feeding projector has read the log to its end.
+            progress: what the feeding projector does until then (for `/status`).
             broker_problem: why the broker looks unreachable to the feeding projector,
                 or None when it answers.
             expected_locations: locations that must load (or fail) before `/status` is
@@ -154,6 +159,7 @@ class QueryApi:
         check_bind(host, token)
         self.model = model
         self._caught_up = caught_up
+        self._progress = progress
         self._broker_problem = broker_problem
         self._brokers = brokers
         self._expected = tuple(expected_locations)
@@ -167,6 +173,10 @@ class QueryApi:
         self._thread: threading.Thread | None = None
         self.lineage: LineageService | None = None
         """Answers `/lineage` once the projector has opened its archive."""
+        self.history: EventHistory | None = None
+        """Answers `/events` and run timelines once the projector has opened its archive."""
+        self.sql: ArchiveStore | None = None
+        """Runs `/sql` queries: a read-only store on the archive."""
         self.error: BaseException | None = None
         """What stopped the serving thread, if it stopped by an error."""
 
@@ -221,6 +231,7 @@ class QueryApi:
                         expected_locations=self._expected,
                         broker_problem=self._broker_problem(),
                         brokers=self._brokers(),
+                        progress=self._progress(),
                     )
                 )
             case ["assets"]:
@@ -241,14 +252,20 @@ class QueryApi:
                 )
             case ["runs", run_id, "partitions"]:
                 limit = _int(query, "limit")
-                return _dump(model.run_partitions(run_id, 1000 if limit is None else limit))
+                history = self._history()
+                return _dump(history.run_partitions(run_id, 1000 if limit is None else limit))
             case ["runs", run_id]:
                 run = model.run_summary(run_id)
                 if run is None:
                     raise NotFoundError(f"no run {run_id!r}: list runs with `conflux runs`")
                 return _dump(run)
             case ["events"]:
-                return _dump(model.events(_event_query(query)))
+                events_query = _event_query(query)  # a malformed one: 400 before all else
+                return _dump(self._history().events(events_query))
+            case ["sql"]:
+                from conflux.projections.projector._sql import run_sql
+
+                return run_sql(self.sql, query)
             case ["backfills"]:
                 return _dump(backfill_summaries(model))
             case ["backfills", backfill_id]:
@@ -263,7 +280,7 @@ class QueryApi:
                 asset = query.get("asset") or ""
                 if not asset:
                     raise _BadRequest("why needs asset=KEY")
-                return _dump(explain(model, asset, query.get("partition") or None))
+                return _dump(explain(model, asset, query.get("partition") or None, self.history))
             case ["partitions"]:
                 return _dump(dynamic_partitions_summaries(model))
             case ["partitions", name]:
@@ -300,6 +317,14 @@ class QueryApi:
         event = build_action(self.model, name, body, user=_user())
         self._emit(event)
         return action_answer(event)
+
+    def _history(self) -> EventHistory:
+        if self.history is None:
+            raise NotFoundError(
+                "this projector keeps no archive, so it has no history: run it with one"
+                " (`conflux dev` always does; set CONFLUX_CLICKHOUSE_URL for a server)"
+            )
+        return self.history
 
     def _lineage(self, query: dict[str, str]) -> BaseModel:
         if self.lineage is None:

@@ -1,13 +1,16 @@
-"""The projector's read model: every fold a reader needs, behind one lock.
+"""The projector's read model: the current state a reader needs, behind one lock.
 
 `ReadModel.apply` is the only writer (the projector's consume loop); the query API's
-threads read through the methods here, which return the API's response models. The state
-is in memory and rebuilt by replaying the log from the start (rule 4).
+threads read through the methods here, which return the API's response models. It holds
+current state only, compactly (the asset state by column, a completed run as its
+summary): history (events, a run's timeline, lineage) is the archive's. The projector
+checkpoints it with the positions it has applied (rule 5); a replay rebuilds it (rule 4).
 """
 
 from __future__ import annotations
 
 import operator
+import re
 import threading
 import time
 from datetime import UTC, datetime
@@ -25,14 +28,10 @@ from conflux.events import (
 )
 from conflux.projections.api import (
     AssetSummary,
-    EventQuery,
-    EventRecord,
     LastMaterialization,
-    NotFoundError,
     PartitionCounts,
     PartitionDimension,
     PartitionRanges,
-    RunPartitions,
     RunSummary,
 )
 from conflux.projections.folds import (
@@ -51,7 +50,6 @@ from conflux.projections.folds import (
     unknown_asset_message,
 )
 from conflux.projections.projector._dynamic import current_states
-from conflux.projections.projector._event_log import EventLog, LoggedEvent
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -59,16 +57,21 @@ if TYPE_CHECKING:
     from conflux.events import PartitionRange
     from conflux.projections.api import BrokerStatus, StatusReport
 
+_SORTABLE = re.compile(r"%Y(?:[^%\d]*%m(?:[^%\d]*%d(?:[^%\d]*%H(?:[^%\d]*%M(?:[^%\d]*%S)?)?)?)?)?")
+"""Time-window formats whose keys sort as strings in time order: fixed-width fields from
+the year down, separated by anything but digits (Dagster's daily, hourly, monthly...)."""
 _TOTAL_TTL_S = 30.0
 """How long a time-window asset's partition count is reused (it changes with the clock)."""
 
 
 class ReadModel:
-    """Definitions, asset state, runs, the event log and components, kept together.
+    """Definitions, asset state, runs, backfills, checks and components, kept together.
 
-    `apply` is idempotent by event id and also records the position it has applied up to
-    (`positions`, per topic partition) in the same locked step (rule 5). Every read takes
-    the lock, so a reader never sees half of an event applied.
+    `apply` records the position it has applied up to (`positions`, per topic partition)
+    in the same locked step (rule 5), and skips a record below it (already applied: a
+    restart from a checkpoint reads a little again); each fold is idempotent, so a
+    duplicate event changes nothing. Every read takes the lock, so a reader never sees
+    half of an event applied. It pickles without its lock and caches (a checkpoint).
     """
 
     def __init__(self) -> None:
@@ -78,7 +81,8 @@ class ReadModel:
         self.runs = RunsProjection()
         self.backfills = BackfillsProjection()
         self.checks = ChecksProjection()
-        self.log = EventLog()
+        self.applied = 0
+        """Events applied (records skipped as already applied are not counted)."""
         self.components = ComponentsProjection()
         self.automation = AutomationFacts()
         """What `conflux why` evaluates conditions over (the coordinator folds the same)."""
@@ -92,28 +96,45 @@ class ReadModel:
         self._changes: dict[str, int] = {}
         """Asset -> how many partition-state events it has had (keys the ranges cache)."""
         self._ranges: dict[str, tuple[tuple[int, int, int], PartitionRanges]] = {}
+        """Asset -> (its changes, the definition's identity and size) -> its ranges."""
         self._sorted: dict[str, tuple[tuple[int, int], bool]] = {}
         """Asset -> (its definition's identity, key count) -> keys in string order?"""
-        """Asset -> (its changes, the definition's identity and size) -> its ranges."""
+
+    _CACHES = ("_totals", "_ranges", "_sorted")
+
+    def __getstate__(self) -> dict[str, object]:
+        state = dict(self.__dict__)
+        del state["lock"]
+        for name in self._CACHES:
+            state[name] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
 
     # -- writing -----------------------------------------------------------------------
 
     def apply(
         self, event: AnyEvent, *, topic: str = "", partition: int = -1, offset: int = -1
     ) -> bool:
-        """Fold one event into every projection; False if its id was applied before.
+        """Fold one event into every projection; False if it was not folded.
 
-        A decision of a coordinator that had lost leadership (a newer epoch's mark came
-        first in its partition) is refused too, before anything sees it: see `fence`.
+        A record is known by its position: one below the position applied so far in its
+        topic partition is skipped (events without a position are always folded). A
+        decision of a coordinator that had lost leadership (a newer epoch's mark came
+        first in its partition) is refused too, before anything sees it: see `fence`
+        (which the checkpoint keeps with the state, so a restart fences as a replay does).
         """
         with self.lock:
             if offset >= 0:
                 key = (topic, partition)
-                self.positions[key] = max(self.positions.get(key, 0), offset + 1)
+                if offset < self.positions.get(key, 0):
+                    return False
+                self.positions[key] = offset + 1
             if not self.fence.admit(event, topic, partition):
                 return False
-            if self.log.apply(event, topic=topic, partition=partition, offset=offset) is None:
-                return False
+            self.applied += 1
             self.definitions.apply(event)
             self.asset_state.apply(event)
             self.runs.apply(event)
@@ -137,7 +158,7 @@ class ReadModel:
             return True
 
     def apply_all(self, events: Iterable[AnyEvent]) -> int:
-        """Apply events in order (no positions); returns how many were new."""
+        """Apply events in order (no positions); returns how many were applied."""
         return sum(self.apply(e) for e in events)
 
     # -- assets ------------------------------------------------------------------------
@@ -325,29 +346,35 @@ class ReadModel:
             run = self.runs.get(run_id)
             return _run_summary(run) if run is not None else None
 
-    def events(self, query: EventQuery | None = None) -> list[EventRecord]:
-        """The events `query` matches (all without one), oldest first (see `EventLog.query`)."""
-        with self.lock:
-            found = self.log.query(query or EventQuery(), covers=self._covers)
-            return [_event_record(r) for r in found]
-
-    def run_partitions(self, run_id: str, limit: int = 1000) -> RunPartitions:
-        """A run's asset partitions, dispatch to outcome (the first `limit` of them).
-
-        Raises:
-            NotFoundError: no event carries this run id.
-        """
-        from conflux.projections.projector._run_timeline import run_timeline
-
-        with self.lock:
-            records = self.log.of_run(run_id)
-            if not records:
-                raise NotFoundError(f"no run {run_id!r}: list runs with `conflux runs`")
-            return run_timeline(run_id, records, limit=limit)
-
     def covers(self, asset: str, span: PartitionRange, key: str) -> bool:
         """Tell whether the range `span` of `asset`'s partitions holds `key`."""
         return self._covers(asset, span, key)
+
+    def keys_in_string_order(self, asset: str) -> bool:
+        """Whether `asset`'s partition keys sort as strings in their own order (time windows).
+
+        Then a key range holds only keys between its ends as strings: history readers
+        check just the ranges around a key. False when it is not partitioned or unknown.
+        Cheap after the first call: a time window's keys are listed once per definition
+        (its order is its format's, however many windows pass since), other definitions'
+        once per key count.
+        """
+        from conflux.sdk.partitions import MultiPartitionsDefinition, TimeWindowPartitionsDefinition
+
+        try:
+            pdef = self.definitions.partitions_def(asset)
+            if pdef is None or isinstance(pdef, MultiPartitionsDefinition):
+                return False
+            seen = self._sorted.get(asset)
+            if isinstance(pdef, TimeWindowPartitionsDefinition):
+                if _SORTABLE.fullmatch(pdef.fmt):
+                    return True  # e.g. %Y-%m-%d-%H:%M: fixed width, most significant first
+                if seen is not None and seen[0][0] == id(pdef):
+                    return seen[1]
+                return self._keys_sorted(asset, pdef, pdef.get_partition_keys())
+            return self._keys_sorted(asset, pdef, pdef.get_partition_keys())
+        except (ConfluxError, ValueError, LookupError):
+            return False
 
     def _covers(self, asset: str, span: PartitionRange, key: str) -> bool:
         try:
@@ -368,6 +395,7 @@ class ReadModel:
         now: datetime | None = None,
         broker_problem: str | None = None,
         brokers: Sequence[BrokerStatus] = (),
+        progress: str | None = None,
     ) -> StatusReport:
         """Whether the system is ready, and why not (see `status_report`)."""
         from conflux.projections.projector._status import status_report
@@ -379,6 +407,7 @@ class ReadModel:
                 expected_locations=tuple(expected_locations),
                 broker_problem=broker_problem,
                 brokers=brokers,
+                progress=progress,
                 now=now or datetime.now(UTC),
             )
 
@@ -401,21 +430,4 @@ def _run_summary(run: RunRecord) -> RunSummary:
         completed_at=run.completed_at,
         reason=run.completed.reason if run.completed else None,
         held=run.held,
-    )
-
-
-def _event_record(record: LoggedEvent) -> EventRecord:
-    event = record.event
-    run_id = getattr(event, "run_id", None)
-    return EventRecord(
-        seq=record.seq,
-        topic=record.topic,
-        partition=record.partition,
-        offset=record.offset,
-        time=event.time,
-        type=event.type,
-        asset_key=",".join(record.asset_keys) or None,
-        partition_key=record.partition_key,
-        run_id=run_id if isinstance(run_id, str) else None,
-        event=event.model_dump(mode="json"),
     )

@@ -175,22 +175,18 @@ def _read_and_fold(consumer: EventConsumer, fold: Callable[[list[ConsumedEvent]]
 def read_model_fold() -> tuple[ReadModel, Callable[[list[ConsumedEvent]], None]]:
     """A fresh read model and the fold that feeds it."""
     model = ReadModel()
-    frozen_at = 1000
 
     def fold(records: list[ConsumedEvent]) -> None:
-        nonlocal frozen_at
         for r in records:
             model.apply(r.event, topic=r.topic, partition=r.partition, offset=r.offset)
-        if len(model.log) >= 2 * frozen_at:
-            # As the projector does: what the read model holds stays, and holds no cycles
-            # worth collecting; out of the cyclic GC's sight, a full collection does not
-            # walk every event folded so far again.
-            frozen_at = len(model.log)
-            gc.freeze()
 
     return model, fold
 
 
 def archive_fold(sink: ArchiveSink) -> Callable[[list[ConsumedEvent]], None]:
     """The fold that feeds an archive sink (close the sink to store the rest)."""
-    return sink.add
+
+    def fold(records: list[ConsumedEvent]) -> None:
+        sink.add(records)
+
+    return fold

@@ -1,8 +1,9 @@
 """A run's timeline: each of its asset partitions, from dispatch to outcome.
 
-Read from the events that carry the run's id (the event log's run index), so it costs
-what the run holds, not what the log holds. The run page of the web UI draws it; the
-failures' error and traceback come from `PartitionFailed` as the worker sent them.
+Read from the archived events that carry the run's id (found through the archive's index
+of run ids), so it costs what the run holds, not what the log holds. The run page of the
+web UI draws it; the failures' error and traceback come from `PartitionFailed` as the
+worker sent them.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
     from datetime import datetime
 
+    from conflux.events import AnyEvent
     from conflux.projections.api import RunPartitionStatus
-    from conflux.projections.projector._event_log import LoggedEvent
 
 
 @dataclass
@@ -48,7 +49,7 @@ class _Row:
         return True
 
 
-def run_timeline(run_id: str, records: Iterable[LoggedEvent], *, limit: int) -> RunPartitions:
+def run_timeline(run_id: str, events: Iterable[AnyEvent], *, limit: int) -> RunPartitions:
     """Fold a run's events into one row per asset partition, in dispatch order.
 
     A later attempt replaces an earlier one's outcome (its row keeps the latest attempt);
@@ -65,8 +66,7 @@ def run_timeline(run_id: str, records: Iterable[LoggedEvent], *, limit: int) -> 
             found = rows[(key, partition)] = _Row(key, partition)
         return found
 
-    for record in records:
-        event = record.event
+    for event in events:
         match event:
             case WorkItemDispatched() if event.partition_range is not None:
                 ranged[(event.work_item_id, event.attempt)] = event.time

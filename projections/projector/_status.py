@@ -59,17 +59,19 @@ def status_report(
     now: datetime,
     broker_problem: str | None = None,
     brokers: Sequence[BrokerStatus] = (),
+    progress: str | None = None,
 ) -> StatusReport:
     """Build the report from the read model; the caller holds the model's lock.
 
     `broker_problem` is the feeding projector's word on the broker (None: it answers);
-    `brokers` the cluster's brokers, from its metadata.
+    `brokers` the cluster's brokers, from its metadata; `progress` what it does until it
+    has caught up (e.g. rebuilding, with a count).
     """
     not_ready: list[str] = []
     if broker_problem is not None:
         not_ready.append(f"broker: {broker_problem}")
     if not caught_up:
-        not_ready.append("projector: still reading the log from the start")
+        not_ready.append(f"projector: {progress or 'still reading the log'}")
     beats = sorted(model.components.heartbeats.values(), key=lambda h: (h.component, h.instance_id))
     components = [_component(hb, now) for hb in beats]
     coordinators = [c for c in components if c.component == "coordinator"]
@@ -140,5 +142,5 @@ def status_report(
             )
             for d in model.components.recent_dead_letters
         ],
-        events=len(model.log),
+        events=model.applied,
     )

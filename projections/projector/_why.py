@@ -1,11 +1,12 @@
 """`conflux why ASSET [--partition K]`: why an asset partition is as it is, from events.
 
-The answer has three parts, each read from the log's folds:
+The answer has three parts:
 
-- its latest materialization;
+- its latest materialization (the read model);
 - the latest run that covered it, and what asked for that run: a person (manual), a
   backfill, a schedule or sensor tick, or automation (with the condition tree as it was
-  evaluated when the run was requested: the `AutomationEvaluated` event);
+  evaluated when the run was requested: the `AutomationEvaluated` event), from the
+  archive's history (none without an archive);
 - its automation condition evaluated now, over the same facts the coordinator uses,
   which says why automation would not request it (or that it is about to).
 """
@@ -16,19 +17,24 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from conflux.events import (
-    AutomationEvaluated,
     ConditionResult,
     MaterializationRequested,
     SelectionError,
 )
-from conflux.projections.api import EventQuery, MaterializationInfo, RunCause, WhyReport
+from conflux.projections.api import MaterializationInfo, RunCause, WhyReport
 from conflux.projections.folds import Evaluator, unknown_asset_message
 
 if TYPE_CHECKING:
+    from conflux.projections.projector._history import EventHistory
     from conflux.projections.projector._read_model import ReadModel
 
 
-def explain(model: ReadModel, asset_key: str, partition_key: str | None) -> WhyReport:
+def explain(
+    model: ReadModel,
+    asset_key: str,
+    partition_key: str | None,
+    history: EventHistory | None = None,
+) -> WhyReport:
     """Answer `why` for one asset partition.
 
     Raises:
@@ -39,6 +45,9 @@ def explain(model: ReadModel, asset_key: str, partition_key: str | None) -> WhyR
 
     now = datetime.now(UTC)
     model.validate_partition(asset_key, partition_key)
+    # From the archive, before taking the lock (the archive waits for the consume loop,
+    # which takes it to apply).
+    last_run = _last_run(model, history, asset_key, partition_key) if history else None
     with model.lock:
         graph = model.definitions
         if asset_key not in graph.assets and asset_key not in model.asset_state.partitions:
@@ -56,7 +65,6 @@ def explain(model: ReadModel, asset_key: str, partition_key: str | None) -> WhyR
             if mat is not None
             else None
         )
-        last_run = _last_run(model, asset_key, partition_key)
         asset = graph.assets.get(asset_key)
         condition = asset.automation_condition if asset is not None else None
         evaluation = None
@@ -81,28 +89,18 @@ def _open(model: ReadModel, run_id: str) -> bool:
     return run is not None and run.requested_at is not None and run.completed is None
 
 
-def _last_run(model: ReadModel, asset_key: str, partition_key: str | None) -> RunCause | None:
-    requests = model.log.query(
-        EventQuery(
-            asset=asset_key, partition=partition_key, type="MaterializationRequested", limit=1
-        ),
-        covers=model.covers,
-    )
-    if not requests:
+def _last_run(
+    model: ReadModel, history: EventHistory, asset_key: str, partition_key: str | None
+) -> RunCause | None:
+    request = history.last_request(asset_key, partition_key)
+    if request is None:
         return None
-    request = requests[-1].event
-    assert isinstance(request, MaterializationRequested)
     run = model.runs.get(request.run_id)
     tags = request.tags
     trigger = tags.get("trigger") or ("backfill" if "backfill_id" in tags else "manual")
     evaluation = None
     if trigger == "automation":
-        for record in model.log.query(
-            EventQuery(asset=asset_key, partition=partition_key, type="AutomationEvaluated")
-        ):
-            event = record.event
-            if isinstance(event, AutomationEvaluated) and event.run_id == request.run_id:
-                evaluation = event.result
+        evaluation = history.automation_result(asset_key, partition_key, request.run_id)
     return RunCause(
         run_id=request.run_id,
         trigger=trigger,

@@ -1,4 +1,5 @@
-"""The projector against a real broker: replay into the read model, served over HTTP."""
+"""The projector against a real broker: the log into the read model and the archive (chdb),
+served over HTTP; restarts from its checkpoint, or rebuilds from the archive."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from conflux.events import (
     Topics,
 )
 from conflux.projections.api import ApiClient, EventQuery
+from conflux.projections.archive import ChdbStore
 from conflux.projections.projector import Projector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
@@ -104,12 +106,36 @@ def _caught_up(client: ApiClient) -> Callable[[], bool]:
     return lambda: client.status().caught_up
 
 
-def test_replays_the_log_and_serves_it(broker: BrokerHandle, topics: Topics) -> None:
+def _projector(broker: BrokerHandle, topics: Topics, state: Path, **kwargs: object) -> Projector:
+    """A projector with its chdb archive (and checkpoint) in `state`, as `conflux dev` runs it."""
+    return Projector(
+        broker.bootstrap,
+        topics,
+        broker_kind=broker.kind,
+        archive=ChdbStore(state / "archive"),
+        checkpoint=state / "projector" / "checkpoint",
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+def _views(client: ApiClient) -> tuple[object, ...]:
+    """What a reader sees: assets, runs, every event's id, and one partition's story."""
+    events = sorted(str(e.event["event_id"]) for e in client.events())
+    story = [r.type for r in client.events(EventQuery(asset="colors", partition="red"))]
+    return client.assets(), client.runs(), events, story
+
+
+def _seqs(client: ApiClient) -> list[tuple[str, int]]:
+    """Where one partition's events stand in the archive (a restart keeps them there)."""
+    return [(r.type, r.seq) for r in client.events(EventQuery(asset="colors", partition="red"))]
+
+
+def test_replays_the_log_and_serves_it(
+    broker: BrokerHandle, topics: Topics, tmp_path: Path
+) -> None:
     _emit(broker, topics, run_story())
     _emit(broker, topics, [LocationLoadFailed(location="etl", error_type="E", message="broken")])
-    projector = Projector(
-        broker.bootstrap, topics, broker_kind=broker.kind, expected_locations=("shop", "etl")
-    )
+    projector = _projector(broker, topics, tmp_path, expected_locations=("shop", "etl"))
     started = time.monotonic()
     with _running(projector) as client:
         report = _status_where(client, "caught up", lambda r: r.caught_up)
@@ -167,16 +193,53 @@ def test_replays_the_log_and_serves_it(broker: BrokerHandle, topics: Topics) -> 
     )
 
 
-def test_a_second_projector_rebuilds_the_same_state(broker: BrokerHandle, topics: Topics) -> None:
+def test_a_second_projector_rebuilds_the_same_state(
+    broker: BrokerHandle, topics: Topics, tmp_path: Path
+) -> None:
     _emit(broker, topics, run_story())
     views = []
-    for _ in range(2):
-        projector = Projector(broker.bootstrap, topics, broker_kind=broker.kind)
+    for n in range(2):  # each from the log, into an archive of its own
+        projector = _projector(broker, topics, tmp_path / str(n))
         with _running(projector) as client:
             _wait("caught up", _caught_up(client))
-            events = sorted(str(e.event["event_id"]) for e in client.events())
-            views.append((client.assets(), client.runs(), events))
+            views.append(_views(client))
     assert views[0] == views[1]
+
+
+def test_a_restart_resumes_from_its_checkpoint_or_rebuilds_from_the_archive(
+    broker: BrokerHandle, topics: Topics, tmp_path: Path
+) -> None:
+    from conflux.events import AssetMaterialized
+
+    _emit(broker, topics, run_story())
+    first = _projector(broker, topics, tmp_path)
+    with _running(first) as client:
+        _wait("caught up", _caught_up(client))
+        before = _views(client)
+        numbered = _seqs(client)
+    assert first.rebuilt == 0 and first.resumed_from is None  # a fresh start: the log
+    checkpoint = tmp_path / "projector" / "checkpoint"
+    assert checkpoint.is_file()  # written on the clean stop
+
+    # Restarted: the checkpoint, then only what came since.
+    late = AssetMaterialized(asset_key="adhoc", data_version="later")
+    _emit(broker, topics, [late])
+    second = _projector(broker, topics, tmp_path)
+    with _running(second) as client:
+        _wait("caught up", _caught_up(client))
+        assert second.resumed_from is not None and second.rebuilt == 0
+        _wait("the late event", _shows_version(client, "adhoc", "later"))
+        after = _views(client)
+        assert _seqs(client) == numbered  # the history of red is as it was
+    assert after[0] != before[0] and after[3] == before[3]  # the late event counts
+
+    # An unreadable checkpoint (or one from other code): rebuilt from the archive.
+    checkpoint.write_bytes(b"not a checkpoint")
+    third = _projector(broker, topics, tmp_path)
+    with _running(third) as client:
+        _wait("caught up", _caught_up(client))
+        assert third.resumed_from is None and third.rebuilt >= len(run_story()) + 1
+        assert _views(client) == after
 
 
 def test_invalid_records_are_dead_lettered_and_counted(
@@ -185,7 +248,7 @@ def test_invalid_records_are_dead_lettered_and_counted(
     raw = Producer({"bootstrap.servers": broker.bootstrap})
     raw.produce(topics.assets, value=b"not an event", key=b"x")
     raw.flush(10)
-    projector = Projector(broker.bootstrap, topics, broker_kind=broker.kind)
+    projector = Projector(broker.bootstrap, topics, broker_kind=broker.kind)  # no archive
     with _running(projector) as client:
         report = _status_where(client, "a dead letter", lambda r: r.dead_letters > 0)
         assert report.recent_dead_letters[0].source_topic == topics.assets
@@ -202,11 +265,13 @@ def test_missing_topics_raise_from_run_and_free_the_port(broker: BrokerHandle) -
         ApiClient(url, timeout=1.0).status()
 
 
-def test_live_events_are_visible_within_a_fetch(broker: BrokerHandle, topics: Topics) -> None:
-    """Produce -> visible on `/events`: the latency `conflux events --follow` sees."""
+def test_live_events_are_visible_within_a_fetch(
+    broker: BrokerHandle, topics: Topics, tmp_path: Path
+) -> None:
+    """Produce -> visible on `/events` (from the archive): what `conflux events` sees."""
     from conflux.events import AssetMaterialized
 
-    projector = Projector(broker.bootstrap, topics, broker_kind=broker.kind)
+    projector = _projector(broker, topics, tmp_path)
     with (
         EventProducer(
             broker.bootstrap, topics, client_id="test", broker_kind=broker.kind, linger_ms=0
@@ -236,8 +301,10 @@ class TestOnTansu:
     def broker(self, tansu_broker: BrokerHandle) -> BrokerHandle:
         return tansu_broker
 
-    def test_rebuilds_the_same_state(self, broker: BrokerHandle, topics: Topics) -> None:
-        test_a_second_projector_rebuilds_the_same_state(broker, topics)
+    def test_rebuilds_the_same_state(
+        self, broker: BrokerHandle, topics: Topics, tmp_path: Path
+    ) -> None:
+        test_a_second_projector_rebuilds_the_same_state(broker, topics, tmp_path)
 
-    def test_live_latency(self, broker: BrokerHandle, topics: Topics) -> None:
-        test_live_events_are_visible_within_a_fetch(broker, topics)
+    def test_live_latency(self, broker: BrokerHandle, topics: Topics, tmp_path: Path) -> None:
+        test_live_events_are_visible_within_a_fetch(broker, topics, tmp_path)

@@ -15,6 +15,7 @@ import pytest
 from test_projector import _emit, _running, _wait
 
 from conflux.projections.api import EventQuery
+from conflux.projections.archive import ChdbStore
 from conflux.projections.projector import Projector
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
@@ -41,10 +42,12 @@ def _post(port: int, path: str, body: object) -> tuple[int, dict[str, object]]:
 
 
 def test_a_reported_materialization_goes_through_the_log_to_the_stream(
-    broker: BrokerHandle, topics: Topics
+    broker: BrokerHandle, topics: Topics, tmp_path: Path
 ) -> None:
     _emit(broker, topics, [published()])
-    projector = Projector(broker.bootstrap, topics, broker_kind=broker.kind)
+    projector = Projector(
+        broker.bootstrap, topics, broker_kind=broker.kind, archive=ChdbStore(tmp_path / "a")
+    )
     with _running(projector) as client:
         _wait("definitions", lambda: client.status().caught_up and client.assets())
         stream = http.client.HTTPConnection("127.0.0.1", projector.api.port, timeout=15)
@@ -81,8 +84,10 @@ def test_a_reported_materialization_goes_through_the_log_to_the_stream(
             done.set()
             stream.close()
         assert found[0]["type"] == "AssetMaterialized" and found[0]["partition_key"] == "blue"
-        # The log has it like any CLI report: source reported, the UI as its producer.
+        # The log has it like any CLI report: source reported, the UI as its producer; the
+        # stream's number is the archive's.
         (record,) = client.events(EventQuery(asset="colors", partition="blue"))
+        assert record.seq == found[0]["seq"]
         assert record.event["source"] == "reported" and record.event["data_version"] == "by-ui"
         assert str(record.event["producer"]).startswith("ui:")
         assert live_ms < 5000, live_ms

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from conflux.events import (
     AnyEvent,
@@ -23,6 +27,12 @@ from conflux.events import (
     WorkItemSkipped,
 )
 from conflux.projections.folds import DefinitionsProjection
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from conflux.projections.archive import ArchiveStore
+    from conflux.projections.projector import EventHistory, ReadModel
 
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 COLORS = StaticPartitionsSnapshot(keys=("red", "green", "blue"))
@@ -204,3 +214,37 @@ def run_story(run_id: str = "run1") -> list[AnyEvent]:
             reason="not JSON",
         ),
     ]
+
+
+@contextmanager
+def archived(events: list[AnyEvent], topic: str = "conflux.t") -> Iterator[History]:
+    """The read model of `events` and its history, from a fresh chdb archive of them.
+
+    Each event is one record of `topic` partition 0, at offsets 0, 1, ... in list order,
+    folded into the read model and archived (numbered 1, 2, ...) as the projector does.
+    """
+    from conflux.events import encode_event
+    from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
+    from conflux.projections.projector import EventHistory, ReadModel
+
+    model = ReadModel()
+    with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
+        store.create_schema()
+        sink = ArchiveSink(store)
+        try:
+            records = [RawRecord(encode_event(e), topic, 0, i) for i, e in enumerate(events)]
+            for record, event in zip(records, events, strict=True):
+                model.apply(event, topic=topic, partition=0, offset=record.offset)
+            sink.add(records)
+        finally:
+            sink.close()
+        yield History(model, EventHistory(store, model), store)
+
+
+@dataclass
+class History:
+    """A read model with its archive-backed history (see `archived`)."""
+
+    model: ReadModel
+    history: EventHistory
+    store: ArchiveStore

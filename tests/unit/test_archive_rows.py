@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import tempfile
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import pytest
@@ -32,6 +33,8 @@ from conflux.projections.archive._store import RecordsRejectedError, Tracking
 
 if TYPE_CHECKING:
     from conflux.events import Event
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+T1 = T0 + timedelta(minutes=5)
 
 
 def raw(event: Event, offset: int, topic: str = "c.assets", partition: int = 0) -> RawRecord:
@@ -237,28 +240,43 @@ def test_a_changed_pipeline_replaces_the_old_one() -> None:
         assert INGEST in names and "kept" in names
 
 
-def test_an_older_archive_loses_the_events_bloom_filters_and_keeps_its_rows() -> None:
+def test_an_archive_of_the_first_shape_gets_its_records_numbered_in_time_order() -> None:
+    later = AssetMaterialized(asset_key="a", partition_key="p", data_version="v2", time=T1)
+    earlier = MaterializationRequested(
+        run_id="r", selection="a", asset_keys=("a",), partition_keys=("p",), time=T0
+    )
     with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
-        store.execute(  # as created before the bloom filters went
+        store.execute(  # `events` as interface version 0 made it
             "CREATE TABLE events (event_id String, type LowCardinality(String),"
             " time DateTime64(6, 'UTC'), key String, topic LowCardinality(String),"
             " partition UInt32, offset UInt64, schema_version UInt16, payload String,"
             " run_id String, asset_key String, partition_key String,"
-            " keep UInt64 MATERIALIZED 18446744073709551615 - offset,"
-            " INDEX run_idx run_id TYPE bloom_filter GRANULARITY 1,"
-            " INDEX id_idx event_id TYPE bloom_filter GRANULARITY 1)"
+            " keep UInt64 MATERIALIZED 18446744073709551615 - offset)"
             " ENGINE = ReplacingMergeTree(keep)"
             " ORDER BY (asset_key, partition_key, event_id, topic)"
         )
-        store.execute("INSERT INTO events (event_id, run_id) VALUES ('e', 'r')")
+        store.execute(
+            "INSERT INTO events (event_id, type, time, topic, partition, offset, payload)"
+            " VALUES ({a:String}, 'AssetMaterialized', {ta:DateTime64(6)}, 'c.assets', 0, 7,"
+            " {pa:String}), ({b:String}, 'MaterializationRequested', {tb:DateTime64(6)},"
+            " 'c.requests', 0, 3, {pb:String}), ('junk', '', now(), 'c.assets', 0, 9, 'x')",
+            {"a": later.event_id, "ta": T1, "pa": encode_event(later).decode(),
+             "b": earlier.event_id, "tb": T0, "pb": encode_event(earlier).decode()},
+        )  # fmt: skip
         store.create_schema()
-        store.create_schema()  # nothing left to drop: no statement
-        assert (
-            store.query("SELECT name FROM system.data_skipping_indices WHERE table = 'events'")
-            == []
-        )
-        assert store.query("SELECT event_id, run_id FROM events") == [("e", "r")]
-        assert store.query("SELECT count() FROM system.mutations") == [(2,)]
+        store.create_schema()  # once migrated, nothing more to do
+        assert store.query("SELECT seq, event_id, offset FROM events ORDER BY seq") == [
+            (1, earlier.event_id, 3),
+            (2, later.event_id, 7),
+        ]
+        assert store.query(
+            "SELECT asset_key, partition_key, seq FROM partition_events ORDER BY seq"
+        ) == [("a", "p", 1), ("a", "p", 2)]
+        assert store.query("SELECT count() FROM system.tables WHERE name LIKE '%migrat%'") == [(0,)]
+        assert store.query(
+            "SELECT count() FROM system.tables WHERE name = 'events_before_seq'"
+        ) == [(0,)]
+        assert store.last_seq() == 2
 
 
 def test_importing_projections_loads_no_clickhouse_driver() -> None:

@@ -733,10 +733,11 @@ def test_the_policy_reaches_the_coordinator_through_the_snapshot() -> None:
     ]
 
 
-def test_the_run_timeline_and_the_event_log_place_a_ranged_item_by_partition() -> None:
-    from conflux.events import PartitionStarted
+def test_the_run_timeline_and_the_history_place_a_ranged_item_by_partition() -> None:
+    from projection_builders import archived
+
+    from conflux.events import DefinitionsPublished, PartitionStarted
     from conflux.projections.api import EventQuery
-    from conflux.projections.projector import EventLog
     from conflux.projections.projector._run_timeline import run_timeline
 
     dispatch = WorkItemDispatched(
@@ -750,28 +751,31 @@ def test_the_run_timeline_and_the_event_log_place_a_ranged_item_by_partition() -
         partition_range=PartitionRange(start="2024-01-01", end="2024-01-02"),
         partition_count=2,
     )
-    log = EventLog()
-    log.apply(dispatch)
-    for key in days(1, 2):
-        log.apply(
-            PartitionStarted(
-                event_id=f"s-{key}",
-                time=T0 + timedelta(seconds=1),
-                asset_key="a",
-                partition_key=key,
-                run_id="r",
-                work_item_id="w",
-                worker_id="w1",
-            )
+    starts = [
+        PartitionStarted(
+            event_id=f"s-{key}",
+            time=T0 + timedelta(seconds=1),
+            asset_key="a",
+            partition_key=key,
+            run_id="r",
+            work_item_id="w",
+            worker_id="w1",
         )
-    timeline = run_timeline("r", log.of_run("r"), limit=10)
+        for key in days(1, 2)
+    ]
+    timeline = run_timeline("r", [dispatch, *starts], limit=10)
     assert [(p.partition_key, p.status, p.dispatched_at) for p in timeline.partitions] == [
         (key, "in_progress", T0) for key in days(1, 2)
     ]
 
-    def covers(asset: str, span: PartitionRange, key: str) -> bool:
-        return span.start <= key <= span.end
+    @asset(partitions_def=DAYS)
+    def a() -> None: ...
 
-    found = log.query(EventQuery(asset="a", partition="2024-01-02"), covers=covers)
-    assert [r.event.event_id for r in found] == ["d", "s-2024-01-02"]
-    assert log.query(EventQuery(asset="a", partition="2024-01-03"), covers=covers) == []
+    snapshot = build_location_snapshot(Definitions(assets=[a]), "loc")
+    published = DefinitionsPublished(time=T0, location="loc", snapshot_id="s", snapshot=snapshot)
+    with archived([published, dispatch, *starts]) as h:
+        found = h.history.events(EventQuery(asset="a", partition="2024-01-02"))
+        assert [r.event["event_id"] for r in found] == ["d", "s-2024-01-02"]
+        assert h.history.events(EventQuery(asset="a", partition="2024-01-03")) == []
+        served = h.history.run_partitions("r")
+        assert served.partitions == timeline.partitions

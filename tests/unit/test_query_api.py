@@ -7,7 +7,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
-from projection_builders import at, run_story
+from projection_builders import archived, at, run_story
 
 from conflux.events import (
     ApiUnavailableError,
@@ -58,16 +58,28 @@ def test_runs(client: ApiClient) -> None:
         client.run("nope")
 
 
-def test_events(client: ApiClient, model: ReadModel) -> None:
-    assert client.events() == model.events()
-    red = client.events(EventQuery(asset="colors", partition="red"))
-    assert [r.type for r in red][:2] == ["MaterializationRequested", "WorkItemDispatched"]
-    assert len(client.events(EventQuery(type="PartitionFailed"))) == 2
-    assert [r.seq for r in client.events(EventQuery(since=at(11)))] == [12, 13, 15]
-    assert [r.seq for r in client.events(EventQuery(after=13))] == [15]
-    assert [r.seq for r in client.events(EventQuery(limit=1))] == [15]
-    with pytest.raises(ConfluxError, match="no event type 'Nope'"):
-        client.events(EventQuery(type="Nope"))
+def test_events_from_the_archive() -> None:
+    with archived(run_story()) as h, QueryApi(h.model, port=0) as api:
+        api.history = h.history
+        client = ApiClient(api.url, timeout=5.0)
+        red = client.events(EventQuery(asset="colors", partition="red"))
+        assert [r.type for r in red][:2] == ["MaterializationRequested", "WorkItemDispatched"]
+        assert red == h.history.events(EventQuery(asset="colors", partition="red"))
+        assert len(client.events(EventQuery(type="PartitionFailed"))) == 2
+        assert [r.seq for r in client.events(EventQuery(since=at(11)))] == [12, 13, 15]
+        assert [r.seq for r in client.events(EventQuery(after=13))] == [15]
+        assert [r.seq for r in client.events(EventQuery(limit=1))] == [15]
+        with pytest.raises(ConfluxError, match="no event type 'Nope'"):
+            client.events(EventQuery(type="Nope"))
+        timeline = client.get("/runs/run1/partitions")
+        assert b'"total":3' in timeline.replace(b" ", b"")
+
+
+def test_without_an_archive_there_is_no_history(client: ApiClient) -> None:
+    with pytest.raises(NotFoundError, match="keeps no archive, so it has no history"):
+        client.events(EventQuery(asset="colors"))
+    with pytest.raises(NotFoundError, match="keeps no archive"):
+        client.get("/runs/run1/partitions")
 
 
 def test_selection(client: ApiClient) -> None:
@@ -121,7 +133,7 @@ def test_concurrent_reads_while_applying(model: ReadModel) -> None:
             try:
                 for _ in range(20):
                     client.assets()
-                    client.events(EventQuery(asset="colors"))
+                    client.runs()
             except BaseException as exc:
                 errors.append(exc)
 
@@ -234,6 +246,8 @@ ROOM_EXPORTS = {
         "RunPartitionStatus",
         "RunStatus",
         "RunSummary",
+        "SqlAnswer",
+        "SqlColumn",
         "StatusReport",
         "TickSummary",
         "WhyReport",
@@ -247,13 +261,16 @@ ROOM_EXPORTS = {
         "AutomationFacts",
         "BackfillSpace",
         "BackfillsProjection",
+        "Checkpoint",
         "ChecksProjection",
+        "code_fingerprint",
         "ComponentsProjection",
         "cron_leaves",
         "defined_instigators",
         "DefinitionsProjection",
         "dynamic_names",
         "effective_status",
+        "load_checkpoint",
         "Evaluator",
         "InstigatorFacts",
         "is_alive",
@@ -269,6 +286,7 @@ ROOM_EXPORTS = {
         "resolve_space",
         "RunRecord",
         "RunsProjection",
+        "save_checkpoint",
         "space_total",
         "status_counts",
         "summarize_backfill",
@@ -277,8 +295,17 @@ ROOM_EXPORTS = {
         "window_schedule",
     },
     "archive": {
+        "ArchivedEvent",
+        "ArchiveError",
         "ArchiveSink",
         "ArchiveStore",
+        "canonical_type",
+        "find_events",
+        "INTERFACE_VERSION",
+        "MAX_EVENTS",
+        "READ_ONLY_LIMITS",
+        "run_events",
+        "VIEW_NAMES",
         "ArchiveUnavailableError",
         "ChdbStore",
         "Direction",
@@ -290,13 +317,17 @@ ROOM_EXPORTS = {
         "archive_fold",
         "check_bind",
         "close_location_names",
-        "EventLog",
-        "LoggedEvent",
+        "EventHistory",
+        "load_read_model",
+        "rebuild_from_archive",
+        "save_read_model",
         "ProjectionName",
         "Projector",
         "QueryApi",
         "read_model_fold",
         "ReadModel",
+        "ReadOnlyArchiveError",
+        "run_sql",
         "replay",
         "ReplayResult",
         "Start",

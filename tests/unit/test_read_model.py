@@ -1,4 +1,6 @@
-"""The read model's folds: runs, event log, components, assets, status (rules 4 and 5)."""
+"""The read model's folds: runs, components, assets, status (rules 4 and 5).
+
+History (events, timelines) is the archive's: see test_history.py."""
 
 from __future__ import annotations
 
@@ -16,12 +18,10 @@ from conflux.events import (
     InvalidPartitionKeyError,
     LocationLoadFailed,
     MaterializationRequested,
-    PartitionRange,
     PartitionStarted,
     RunStarted,
     SelectionError,
 )
-from conflux.projections.api import EventQuery
 from conflux.projections.projector import ReadModel
 
 
@@ -37,8 +37,10 @@ def _view(model: ReadModel) -> dict[str, object]:
     return {
         "assets": [a.model_dump(mode="json") for a in model.asset_summaries()],
         "runs": [r.model_dump(mode="json") for r in model.run_summaries(limit=100)],
-        "events": sorted(str(r.event["event_id"]) for r in model.events(EventQuery(type=None))),
-        "status": model.status(caught_up=True, now=at(13)).model_dump(mode="json"),
+        "status": model.status(caught_up=True, now=at(13)).model_dump(
+            mode="json",
+            exclude={"events"},  # events applied: duplicates count too
+        ),
     }
 
 
@@ -47,8 +49,18 @@ def test_applying_twice_equals_once() -> None:
     once = _fed(story)
     twice = _fed(story + story)
     assert _view(twice) == _view(once)
-    assert len(twice.log) == len(story)
-    assert [r.seq for r in twice.events()] == [r.seq for r in once.events()]
+    assert twice.applied == 2 * len(story)  # each fold drops the duplicates itself
+
+
+def test_a_record_below_the_applied_position_is_skipped() -> None:
+    story = run_story()
+    model = ReadModel()
+    for i, e in enumerate(story):
+        assert model.apply(e, topic="t", partition=0, offset=i)
+    again = _view(model)
+    assert not model.apply(story[-1], topic="t", partition=0, offset=len(story) - 1)
+    assert not model.apply(story[0], topic="t", partition=0, offset=0)
+    assert model.applied == len(story) and _view(model) == again
 
 
 def test_replay_equals_live_and_order_across_topics_does_not_matter() -> None:
@@ -117,59 +129,6 @@ def test_runs_newest_first_and_filtered_by_status() -> None:
     assert model.run_summary("nope") is None
 
 
-def test_asset_partition_index_tells_the_whole_story() -> None:
-    model = _fed(run_story())
-    red = [r.type for r in model.events(EventQuery(asset="colors", partition="red"))]
-    assert red == [
-        "MaterializationRequested",
-        "WorkItemDispatched",
-        "PartitionStarted",
-        "PartitionFailed",
-        "PartitionStarted",
-        "AssetMaterialized",
-    ]
-    assert [r.type for r in model.events(EventQuery(asset="report", partition="green"))] == [
-        "MaterializationRequested",
-        "WorkItemSkipped",
-    ]
-    assert len(model.events(EventQuery(asset="colors"))) == 9  # + RunStarted
-    assert model.events(EventQuery(asset="colors", partition="blue")) == []
-
-
-def test_event_filters() -> None:
-    model = _fed(run_story())
-    everything = model.events()
-    assert "ComponentHeartbeat" not in {r.type for r in everything}  # hidden unless asked
-    assert [r.type for r in model.events(EventQuery(type="componentheartbeat"))] == [
-        "ComponentHeartbeat"
-    ]
-    assert len(model.events(EventQuery(type="assetmaterialized"))) == 2
-    assert [r.seq for r in model.events(EventQuery(since=at(11)))] == [12, 13, 15]
-    assert [r.seq for r in model.events(EventQuery(after=13))] == [15]
-    assert [r.seq for r in model.events(EventQuery(limit=2))] == [13, 15]
-    assert model.events(EventQuery(limit=0)) == []
-    record = model.events(EventQuery(type="RunStarted"))[0]
-    assert (record.run_id, record.asset_key, record.event["partition_count"]) == (
-        "run1",
-        "colors,report",
-        4,
-    )
-
-
-def test_range_request_matches_the_partitions_it_covers() -> None:
-    model = _fed([published()])
-    model.apply(
-        MaterializationRequested(
-            run_id="r",
-            selection="colors",
-            asset_keys=("colors",),
-            partition_range=PartitionRange(start="red", end="green"),
-        )
-    )
-    assert len(model.events(EventQuery(asset="colors", partition="green"))) == 1
-    assert model.events(EventQuery(asset="colors", partition="blue")) == []
-
-
 def test_asset_summaries() -> None:
     model = _fed(run_story())
     by_key = {a.key: a for a in model.asset_summaries()}
@@ -234,6 +193,10 @@ def test_status_readiness() -> None:
     report = model.status(caught_up=False, expected_locations=["shop", "etl"], now=T0)
     assert not report.ready
     assert len(report.not_ready) == 4  # projector, coordinator, two locations
+    assert report.not_ready[0] == "projector: still reading the log"
+    rebuilding = "rebuilding the read model from the archive: 20,000 of 80,000 events (25%)"
+    report = model.status(caught_up=False, progress=rebuilding, now=T0)
+    assert report.not_ready[0] == f"projector: {rebuilding}"  # a replay shows its progress
     model.apply(published())
     model.apply(LocationLoadFailed(location="etl", error_type="ImportError", message="no pandas"))
     model.apply(_beat("coordinator", 0, ready=False))
@@ -268,24 +231,3 @@ def test_reported_materialization_clears_nothing_it_should_not() -> None:
     model.apply(AssetMaterialized(asset_key="clean", data_version="v", time=at(2), run_id="r"))
     clean = model.asset_summary("clean")
     assert (clean.partitions.materialized, clean.partitions.in_progress) == (1, 0)
-
-
-def test_heartbeats_are_numbered_but_only_the_latest_are_kept() -> None:
-    from conflux.projections.projector._event_log import HEARTBEATS_KEPT
-
-    model = ReadModel()
-    for i in range(HEARTBEATS_KEPT + 10):
-        model.apply(_beat("worker", i, instance_id=f"w{i % 3}"))
-    model.apply(published())
-    assert len(model.log) == HEARTBEATS_KEPT + 11
-    beats = model.events(EventQuery(type="ComponentHeartbeat"))
-    assert len(beats) == HEARTBEATS_KEPT and beats[0].seq == 11
-    assert [
-        r.seq
-        for r in model.events(EventQuery(type="componentheartbeat", after=HEARTBEATS_KEPT + 8))
-    ] == [
-        HEARTBEATS_KEPT + 9,
-        HEARTBEATS_KEPT + 10,
-    ]
-    assert [r.type for r in model.events()] == ["DefinitionsPublished"]
-    assert len(model.components.heartbeats) == 3

@@ -235,27 +235,23 @@ def test_a_new_data_version_of_an_observable_source_updates_its_dependents() -> 
 
 
 def test_observations_are_archived_and_indexed_by_asset() -> None:
-    import tempfile
+    from projection_builders import archived
 
-    from conflux.events import encode_event
     from conflux.projections.api import EventQuery
-    from conflux.projections.archive import ArchiveSink, ChdbStore, RawRecord
-    from conflux.projections.projector import ReadModel
 
-    observed = AssetObserved(time=T0, asset_key="vendor_file", data_version="v3", source="sensor")
-    model = ReadModel()
-    model.apply(observed)
-    [entry] = model.log.query(EventQuery(asset="vendor_file", partition=None, limit=10))
-    assert entry.event == observed
-    with tempfile.TemporaryDirectory() as folder, ChdbStore(folder) as store:
-        store.create_schema()
-        sink = ArchiveSink(store, batch_size=10)
-        try:
-            sink.add([RawRecord(encode_event(observed), "c.assets", 0, 0)])
-            sink.flush()
-        finally:
-            sink.close()
-        assert store.count("events") == 1
+    observed = AssetObserved(
+        time=T0, asset_key="vendor_file", partition_key="p", data_version="v3", source="sensor"
+    )
+    with archived([observed]) as h:
+        assert h.store.count("events") == 1
+        for query in (EventQuery(asset="vendor_file", limit=10), EventQuery(partition="p")):
+            [entry] = h.history.events(query)
+            assert (entry.type, entry.asset_key, entry.partition_key) == (
+                "AssetObserved",
+                "vendor_file",
+                "p",
+            )
+            assert entry.event == observed.model_dump(mode="json")
 
 
 def test_a_tick_with_asset_events_survives_the_wire() -> None:

@@ -13,7 +13,7 @@ import threading
 from typing import TYPE_CHECKING
 
 import pytest
-from projection_builders import run_story
+from projection_builders import archived, run_story
 
 from conflux.events import (
     AssetMaterialized,
@@ -74,10 +74,13 @@ def test_the_ui_is_served_from_the_package_and_nothing_outside_it(
     assert status == 404
 
 
-def test_the_timeline_of_a_run_keeps_each_partitions_latest_attempt(
-    served: tuple[QueryApi, list[Event]],
-) -> None:
-    api, _ = served
+def test_the_timeline_of_a_run_keeps_each_partitions_latest_attempt() -> None:
+    with archived(run_story()) as h, QueryApi(h.model) as api:
+        api.history = h.history
+        _timeline(api)
+
+
+def _timeline(api: QueryApi) -> None:
     status, _, body = _call(api, "GET", "/runs/run1/partitions")
     assert status == 200
     timeline = json.loads(body)

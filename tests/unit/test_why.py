@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
+from projection_builders import archived
 from test_automation import EAGER, Harness, _chain
 
 from conflux.cli._why import render
@@ -11,6 +14,9 @@ from conflux.projections.projector import ReadModel
 from conflux.projections.projector._why import explain
 from conflux.sdk import Definitions, StaticPartitionsDefinition, asset
 
+if TYPE_CHECKING:
+    from conflux.projections.api import WhyReport
+
 
 def _model(h: Harness) -> ReadModel:
     model = ReadModel()
@@ -18,11 +24,17 @@ def _model(h: Harness) -> ReadModel:
     return model
 
 
+def _why(h: Harness, asset_key: str, partition_key: str | None) -> WhyReport:
+    """`explain` with the history of `h.log` archived (what asked for the last run)."""
+    with archived(list(h.log)) as a:
+        return explain(a.model, asset_key, partition_key, a.history)
+
+
 def test_an_automatic_run_is_explained_by_its_condition() -> None:
     h = Harness(_chain())
     h.report("raw")
     h.settle()
-    report = explain(_model(h), "clean", None)
+    report = _why(h, "clean", None)
     assert report.materialization is not None
     cause = report.last_run
     assert cause is not None and cause.trigger == "automation" and cause.status == "success"
@@ -50,7 +62,7 @@ def test_a_manual_run_and_an_unautomated_asset() -> None:
         )
     )
     h.settle()
-    report = explain(_model(h), "raw", None)
+    report = _why(h, "raw", None)
     assert report.last_run is not None
     assert report.last_run.trigger == "manual"
     assert report.last_run.explanation == "requested by alice (selection 'raw')"
@@ -109,7 +121,7 @@ def test_the_explanation_names_every_updated_upstream_newest_first() -> None:
     for key in ("rates", "orders", "fees", "refunds"):
         h.report(key)
     h.settle()
-    cause = explain(_model(h), "revenue", None).last_run
+    cause = _why(h, "revenue", None).last_run
     assert cause is not None and cause.trigger == "automation"
     # All four are new to revenue: the newest three are named, newest first.
     assert cause.explanation.endswith(", and 1 more)")
@@ -118,7 +130,7 @@ def test_the_explanation_names_every_updated_upstream_newest_first() -> None:
     h.report("rates")
     h.report("orders")
     h.settle()
-    cause = explain(_model(h), "revenue", None).last_run
+    cause = _why(h, "revenue", None).last_run
     assert cause is not None and cause.trigger == "automation"
     # Only what updated since revenue's last run counts, and both of those are named.
     assert "fees" not in cause.explanation

@@ -99,20 +99,34 @@ export class EventList {
     this.upgrade = coalesce(() => this.fetchNew(), 100);
   }
 
-  /** (Re)load the newest `limit` events. */
+  /**
+   * (Re)load the newest `limit` events. Rows the stream drew while the answer was on its
+   * way (history comes from the archive, which may answer after newer events arrived)
+   * stay on top, and get their details like any other.
+   */
   async load(limit = this.limit) {
     this.limit = limit;
     const records = await getJSON(url("/events", { ...this.params, limit }));
+    const answered = new Set(records.map((r) => r.seq));
+    const newest = records.length ? records[records.length - 1].seq : 0;
+    const live = [...this.rows.values()]
+      .map((entry) => entry.record)
+      .filter((record) => record.event === null && record.seq > newest && !answered.has(record.seq))
+      .sort((a, b) => b.seq - a.seq);
     this.rows.clear();
     this.pending.clear();
     fill(this.body);
-    const rows = [];
+    const rows = live.map((record) => this.makeRow(record));
     for (let i = records.length - 1; i >= 0; i--) rows.push(this.makeRow(records[i]));
     this.body.append(...rows);
-    this.maxFull = records.length ? records[records.length - 1].seq : this.maxFull;
+    this.maxFull = records.length ? newest : this.maxFull;
     this.more.hidden = records.length < limit;
     this.updateCount();
     this.element.dataset.loaded = "true";
+    if (live.length) {
+      for (const record of live) this.pending.add(record.seq);
+      this.upgrade();
+    }
   }
 
   updateCount() {
