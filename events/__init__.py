@@ -123,6 +123,11 @@ if TYPE_CHECKING:
     from conflux.events._producer import (
         EventProducer as EventProducer,
     )
+    from conflux.events._run_logs import (
+        LogLine as LogLine,
+        LogLinesCaptured as LogLinesCaptured,
+        LogStream as LogStream,
+    )
     from conflux.events._serde import (
         UPCASTERS as UPCASTERS,
         decode_event as decode_event,

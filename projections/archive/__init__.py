@@ -17,6 +17,12 @@ if TYPE_CHECKING:
     from conflux.projections.archive._chdb import (
         ChdbStore as ChdbStore,
     )
+    from conflux.projections.archive._run_logs import (
+        RUN_LOGS_PROJECTION as RUN_LOGS_PROJECTION,
+        RunLogRow as RunLogRow,
+        RunLogWriter as RunLogWriter,
+        read_run_logs as read_run_logs,
+    )
     from conflux.projections.archive._seed import (
         seed_broker as seed_broker,
     )

@@ -270,11 +270,20 @@ class Projector:
         self.archive.create_schema()
         self._sink = ArchiveSink(self.archive, flush_interval_s=ARCHIVE_FLUSH_S)
         self.api.lineage = LineageService(self.archive, self.model, settle=self._settle)
+        from conflux.projections.projector._logs import RunLogIngest
+
+        self.api.logs = RunLogIngest(
+            self.bootstrap, self.topics, self.archive, broker_kind=self.broker_kind
+        )
+        self.api.logs.start()
         _log.info("archive at %s (%s)", self.archive.location, self.archive.backend)
 
     def _close_archive(self) -> None:
         sink, self._sink = self._sink, None
+        logs, self.api.logs = self.api.logs, None
         try:
+            if logs is not None:
+                logs.close()
             if sink is not None:
                 sink.close()
                 _log.info("archive flushed: %d records stored this run", sink.archived)

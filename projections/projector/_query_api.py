@@ -3,6 +3,7 @@
 Endpoints (GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
 `/assets/<quoted key>/validate-partition?partition=K[&to=END]`, `/assets/<quoted key>/partitions`,
 `/runs?status=&limit=`, `/runs/<id>`, `/runs/<id>/partitions?limit=` (its timeline),
+`/runs/<id>/logs?asset=&partition=&after=` (what its attempts wrote, with an archive),
 `/events?asset=&partition=&type=&run=&since=&after=&limit=` (an `EventQuery`), `/selection?q=`,
 `/lineage?asset=&partition=&direction=&depth=&event_id=` (when an archive is attached).
 `/partitions` (every dynamic partitions name with its key count), `/partitions/<quoted name>`
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from conflux.events import Event
     from conflux.projections.api import BrokerStatus
     from conflux.projections.projector._lineage import LineageService
+    from conflux.projections.projector._logs import RunLogIngest
     from conflux.projections.projector._read_model import ReadModel
 
 _log = logging.getLogger("conflux.projections.api")
@@ -166,6 +168,8 @@ class QueryApi:
         self._server.token = token or None
         self._thread: threading.Thread | None = None
         self.lineage: LineageService | None = None
+        self.logs: RunLogIngest | None = None
+        """Archives the logs topic and answers `/runs/<id>/logs` (with an archive)."""
         """Answers `/lineage` once the projector has opened its archive."""
         self.error: BaseException | None = None
         """What stopped the serving thread, if it stopped by an error."""
@@ -239,6 +243,13 @@ class QueryApi:
                         status=query.get("status") or None, limit=50 if limit is None else limit
                     )
                 )
+            case ["runs", run_id, "logs"]:
+                from conflux.projections.projector._logs import answer_run_logs
+
+                try:
+                    return _dump(answer_run_logs(self.logs, model, run_id, query))
+                except ValueError as exc:
+                    raise _BadRequest(f"after={query.get('after')!r}: {exc}") from None
             case ["runs", run_id, "partitions"]:
                 limit = _int(query, "limit")
                 return _dump(model.run_partitions(run_id, 1000 if limit is None else limit))
