@@ -141,7 +141,7 @@ def test_threads_do_not_mix() -> None:
                 t.join()
     finally:
         sys.stdout = real
-    for name, (log, sent) in logs.items():
+    for name, (_, sent) in logs.items():
         messages = [m for _, _, _, m in _lines(sent)]
         assert len(messages) == 600 and all(m.startswith(name) for m in messages)
         assert [m for m in messages if " log " not in m] == [f"{name} {i}" for i in range(300)]
