@@ -130,7 +130,7 @@ def test_threads_do_not_mix() -> None:
             pass
 
     real = sys.stdout
-    sys.stdout = _Real()  # type: ignore[assignment]
+    sys.stdout = _Real()
     try:
         with capture_output():
             threads = [threading.Thread(target=attempt, args=(n,)) for n in logs]
