@@ -151,8 +151,16 @@ class Topics:
             TopicSpec(self.ticks, 3),
             TopicSpec(self.heartbeats, 1),
             TopicSpec(self.dlq, 1),
-            TopicSpec(self.logs, 6),
+            self.logs_spec(),
         ]
+
+    def logs_spec(self) -> TopicSpec:
+        """The spec of the logs topic.
+
+        Workers and the projector make sure it exists: a system made before run logs has
+        every other core topic.
+        """
+        return TopicSpec(self.logs, 6)
 
     def work_spec(self, location: str) -> TopicSpec:
         """The spec of a location's work topic."""

@@ -133,7 +133,9 @@ class Worker:
                 stop.wait()
                 return
             ticks = self._start_ticks(executor.defs, producer, stop)
-            ensure_topics(self.bootstrap, [self.topics.work_spec(self.location)])
+            ensure_topics(
+                self.bootstrap, [self.topics.work_spec(self.location), self.topics.logs_spec()]
+            )
             try:
                 with capture_output():
                     self._consume(producer, executor, stop)

@@ -82,9 +82,10 @@ class RunLogIngest:
             return self._idle_changed.wait_for(lambda: self._idle >= target, timeout)
 
     def _run(self) -> None:
-        from conflux.events import EventConsumer
+        from conflux.events import EventConsumer, ensure_topics
 
         try:
+            ensure_topics(self.bootstrap, [self.topics.logs_spec()])
             consumer = EventConsumer(
                 self.bootstrap,
                 self.topics,
