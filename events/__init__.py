@@ -124,7 +124,6 @@ if TYPE_CHECKING:
         EventProducer as EventProducer,
     )
     from conflux.events._run_logs import (
-        LogLine as LogLine,
         LogLinesCaptured as LogLinesCaptured,
         LogStream as LogStream,
     )

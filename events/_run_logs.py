@@ -10,9 +10,9 @@ that every Kafka client and check of the log applies to them unchanged.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import model_validator
 
 from conflux.events._base import Event
 
@@ -20,27 +20,16 @@ LogStream = Literal["log", "stdout", "stderr"]
 """Where a line was written: `context.log` (and Dagster's loggers), or the process streams."""
 
 
-class LogLine(BaseModel):
-    """One line an attempt wrote."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    seq: int
-    """Its place in the attempt's lines, from 0: the order they were written in."""
-    time: AwareDatetime
-    """When it was written (the worker's clock)."""
-    stream: LogStream
-    level: str = ""
-    """The logging level's name (`INFO`, `ERROR`, ...) of a `log` line; empty for streams."""
-    message: str
-
-
 class LogLinesCaptured(Event):
     """A batch of lines that one attempt at a work item wrote, in the order written.
 
     Keyed like the attempt's asset events (`asset#partition`), so one attempt's batches
-    stay in order. `dropped` counts the lines past the worker's cap (`--max-log-lines`)
-    so far in the attempt: counted, not kept.
+    stay in order. Line `i` of the batch is (`times[i]`, `streams[i]`, `levels[i]`,
+    `messages[i]`), and its place in the attempt's lines is `first_seq + i`: columns, not a
+    model per line, because a chatty asset writes millions of lines and a model per line
+    cost the worker and the archive more than the asset's own logging did. `dropped`
+    counts the lines past the worker's cap (`--max-log-lines`) so far in the attempt:
+    counted, not kept.
     """
 
     type: Literal["LogLinesCaptured"] = "LogLinesCaptured"
@@ -53,6 +42,20 @@ class LogLinesCaptured(Event):
     work_item_id: str
     worker_id: str
     attempt: int = 1
-    lines: tuple[LogLine, ...] = ()
+    first_seq: int = 0
+    """The place of the batch's first line in the attempt's lines (from 0)."""
+    times: tuple[float, ...] = ()
+    """When each line was written: POSIX seconds, the worker's clock."""
+    streams: tuple[LogStream, ...] = ()
+    levels: tuple[str, ...] = ()
+    """Each `log` line's logging level (`INFO`, ...); empty for the streams' lines."""
+    messages: tuple[str, ...] = ()
     dropped: int = 0
     """Lines beyond the cap, written before this batch was sent, in the whole attempt."""
+
+    @model_validator(mode="after")
+    def _columns_align(self) -> Self:
+        n = len(self.messages)
+        if not len(self.times) == len(self.streams) == len(self.levels) == n:
+            raise ValueError("times, streams, levels and messages must have one item per line")
+        return self

@@ -21,23 +21,17 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO, cast
 
-from conflux.events import (
-    AssetMaterialized,
-    LogLine,
-    LogLinesCaptured,
-    PartitionFailed,
-    PartitionStarted,
-)
+from conflux.events import AssetMaterialized, LogLinesCaptured, PartitionFailed
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
-    from conflux.events import Event, LogStream
+    from conflux.events import Event, LogStream, PartitionStarted
 
 DEFAULT_MAX_LINES = 10_000
 """Lines kept per attempt by default (`conflux worker --max-log-lines`)."""
@@ -60,7 +54,7 @@ observations, `get_dagster_logger()`, and the IO managers' and resources' `log`.
 
 _current: ContextVar[AttemptLog | None] = ContextVar("conflux_attempt_log", default=None)
 
-_Pending = tuple[int, datetime, "LogStream", str, str]
+_Pending = tuple[float, "LogStream", str, str]
 
 
 class AttemptLog:
@@ -105,7 +99,7 @@ class AttemptLog:
             if self.kept >= self._max_lines:
                 self.dropped += 1
                 return
-            self._pending.append((self.kept, datetime.now(UTC), stream, level, message))
+            self._pending.append((time.time(), stream, level, message))
             self.kept += 1
             self._pending_chars += len(message)
             full = len(self._pending) >= BATCH_LINES or self._pending_chars >= BATCH_BYTES
@@ -130,8 +124,10 @@ class AttemptLog:
             with self._lock:
                 pending, self._pending, self._pending_chars = self._pending, [], 0
                 dropped = self.dropped
+                first = self.kept - len(pending)
             if not pending:
                 return
+            times, streams, levels, messages = zip(*pending, strict=True)
             s = self._started
             self._send(
                 LogLinesCaptured(
@@ -142,13 +138,11 @@ class AttemptLog:
                     work_item_id=s.work_item_id,
                     worker_id=s.worker_id,
                     attempt=s.attempt,
-                    # Built here from our own values: validated by every reader (rule 2).
-                    lines=tuple(
-                        LogLine.model_construct(
-                            seq=seq, time=at, stream=stream, level=level, message=message
-                        )
-                        for seq, at, stream, level, message in pending
-                    ),
+                    first_seq=first,
+                    times=times,
+                    streams=streams,
+                    levels=levels,
+                    messages=messages,
                     dropped=dropped,
                     producer=self._producer,
                     correlation_id=s.run_id,

@@ -97,18 +97,21 @@ class RunLogWriter:
             if not isinstance(batch, LogLinesCaptured):
                 continue
             partition = batch.partition_key or ""
-            for line in batch.lines:
-                cols["run_id"].append(batch.run_id)
-                cols["asset_key"].append(batch.asset_key)
-                cols["partition_key"].append(partition)
-                cols["attempt"].append(batch.attempt)
-                cols["seq"].append(line.seq)
-                cols["time"].append(line.time)
-                cols["stream"].append(line.stream)
-                cols["level"].append(line.level)
-                cols["message"].append(line.message)
-                cols["work_item_id"].append(batch.work_item_id)
-                cols["worker_id"].append(batch.worker_id)
+            n = len(batch.messages)
+            for name, value in (
+                ("run_id", batch.run_id),
+                ("asset_key", batch.asset_key),
+                ("partition_key", partition),
+                ("attempt", batch.attempt),
+                ("work_item_id", batch.work_item_id),
+                ("worker_id", batch.worker_id),
+            ):
+                cols[name] += [value] * n
+            cols["seq"] += range(batch.first_seq, batch.first_seq + n)
+            cols["time"] += [int(t * 1_000_000) for t in batch.times]
+            cols["stream"] += batch.streams
+            cols["level"] += batch.levels
+            cols["message"] += batch.messages
             if batch.dropped:
                 for name, value in (
                     ("run_id", batch.run_id),

@@ -105,7 +105,7 @@ class RunLogIngest:
             while not self._stop.is_set():
                 records = consumer.poll(timeout=0.05, max_records=2000)
                 pending += records
-                lines += sum(len(getattr(r.event, "lines", ())) for r in records)
+                lines += sum(len(getattr(r.event, "messages", ())) for r in records)
                 now = time.monotonic()
                 if pending and (lines >= FLUSH_LINES or now >= due or not records):
                     self.writer.write(pending)

@@ -39,7 +39,13 @@ def _collect(
 
 
 def _lines(sent: list[LogLinesCaptured]) -> list[tuple[int, str, str, str]]:
-    return [(x.seq, x.stream, x.level, x.message) for batch in sent for x in batch.lines]
+    return [
+        (b.first_seq + i, stream, level, message)
+        for b in sent
+        for i, (stream, level, message) in enumerate(
+            zip(b.streams, b.levels, b.messages, strict=True)
+        )
+    ]
 
 
 def test_stdout_stderr_and_context_log_are_captured_in_order() -> None:
@@ -101,9 +107,9 @@ def test_lines_go_out_in_batches_in_order() -> None:
             print(i)
         assert len(sent) == 2, "full batches are sent while the attempt runs"
     assert len(sent) == 3
-    seqs = [x.seq for b in sent for x in b.lines]
+    seqs = [seq for seq, _, _, _ in _lines(sent)]
     assert seqs == list(range(BATCH_LINES * 2 + 10))
-    assert [int(x.message) for b in sent for x in b.lines] == seqs
+    assert [int(message) for _, _, _, message in _lines(sent)] == seqs
 
 
 def test_threads_do_not_mix() -> None:
