@@ -6,8 +6,10 @@ writes BENCH_LINES (default 100) lines first (60% `context.log.info`, 40% `print
 benchmark backfills each in turn, BENCH_ROUNDS times (default 3, alternating, so that drift
 of the machine falls on both), and reports each backfill's throughput: partitions over the
 time from its `BackfillRequested` to its `BackfillCompleted` (both stamped on this
-machine). Then it checks that the archive holds every line of the last `chatty` backfill
-(`/runs/<id>/logs`). One JSON object.
+machine). BENCH_MAX_LOG_LINES=0 keeps no line (the worker captures and counts only), which
+splits the worker's share of the cost from the archive's; BENCH_CAPTURE=0 captures nothing
+(the lines go to the workers' log files, as before run logs). Then it checks that the archive
+holds every line of the last `chatty` backfill (`/runs/<id>/logs`). One JSON object.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "1000"))
 LINES = int(os.environ.get("BENCH_LINES", "100"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+CAPTURE = os.environ.get("BENCH_CAPTURE", "1") != "0"
+"""0: the workers capture nothing (`--no-capture-logs`): what logging cost before run logs."""
+MAX_LOG_LINES = os.environ.get("BENCH_MAX_LOG_LINES")
+"""Passed to the workers (`--max-log-lines`): 0 keeps no line (capture and count only)."""
 
 DEFINITIONS = f"""
 from conflux import AssetExecutionContext, DailyPartitionsDefinition, Definitions, asset
@@ -122,6 +128,11 @@ def main() -> None:
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=root,
+            env={
+                **os.environ,
+                "CONFLUX_MAX_LOG_LINES": MAX_LOG_LINES or "10000",
+                "CONFLUX_CAPTURE_LOGS": "1" if CAPTURE else "0",
+            },
         )
         try:
             ready_by = time.monotonic() + 120
@@ -155,6 +166,8 @@ def main() -> None:
                         "workers": WORKERS,
                         "partitions": PARTITIONS,
                         "lines_per_partition": LINES,
+                        "capture": CAPTURE,
+                        "max_log_lines": int(MAX_LOG_LINES or "10000"),
                         "rounds": ROUNDS,
                         "quiet_s": [round(s, 2) for s in seconds["quiet"]],
                         "chatty_s": [round(s, 2) for s in seconds["chatty"]],

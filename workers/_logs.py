@@ -213,6 +213,11 @@ class _CaptureHandler(logging.Handler):
         super().__init__(logging.DEBUG)
         self._formatter = logging.Formatter()
 
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Emit without the handler's lock and filters (the attempt has its own lock)."""
+        self.emit(record)
+        return True
+
     def emit(self, record: logging.LogRecord) -> None:
         log = _current.get()
         if log is None:

@@ -67,6 +67,8 @@ class Worker:
         storage_dir: where the default IO manager keeps asset values.
         max_log_lines: lines of `context.log`, stdout and stderr kept per attempt (the
             rest are counted; see `_logs.py`).
+        capture_logs: False leaves what assets write to the worker's own output, as
+            before run logs (for a deployment that collects process output itself).
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class Worker:
         broker_kind: Literal["kafka", "tansu"] | None = None,
         worker_id: str | None = None,
         max_log_lines: int = DEFAULT_MAX_LINES,
+        capture_logs: bool = True,
     ) -> None:
         self.location = location
         self._load = load
@@ -97,6 +100,7 @@ class Worker:
         self.deliveries = Deliveries()
         """Which work items it takes: not a fenced leader's, each once (`_deliveries.py`)."""
         self.max_log_lines = max_log_lines
+        self.capture_logs = capture_logs
         self.attempt_log: AttemptLog | None = None
         """The running attempt's lines (the heartbeat sends what is pending)."""
         self.heartbeat_error: BaseException | None = None
@@ -137,7 +141,10 @@ class Worker:
                 self.bootstrap, [self.topics.work_spec(self.location), self.topics.logs_spec()]
             )
             try:
-                with capture_output():
+                if self.capture_logs:
+                    with capture_output():
+                        self._consume(producer, executor, stop)
+                else:
                     self._consume(producer, executor, stop)
             finally:
                 executor.close()
@@ -268,7 +275,7 @@ class Worker:
             try:
                 # What the attempt writes goes to the logs topic (before its outcome, so
                 # the outcome's line counts are there to read once it is seen).
-                if not started:  # nothing to announce, nothing to file lines under
+                if not started or not self.capture_logs:  # nothing to file lines under
                     for outcome in executor.run(request):
                         producer.emit(outcome)
                     continue

@@ -46,6 +46,14 @@ if TYPE_CHECKING:
     help="Lines of context.log, stdout and stderr kept per attempt; the rest are counted "
     "(env CONFLUX_MAX_LOG_LINES, which `dev` passes on).",
 )
+@click.option(
+    "--capture-logs/--no-capture-logs",
+    default=True,
+    show_default=True,
+    envvar="CONFLUX_CAPTURE_LOGS",
+    help="Keep what assets write as run logs (`conflux logs`); off: it goes to the "
+    "worker's own output (env CONFLUX_CAPTURE_LOGS).",
+)
 @STATE_DIR
 def worker(
     location: str,
@@ -55,6 +63,7 @@ def worker(
     storage_dir: str | None,
     self_reload: bool,
     max_log_lines: int,
+    capture_logs: bool,
     state_dir: str,
 ) -> int:
     """Run a worker of one code location (one part, for real deployments)."""
@@ -102,6 +111,7 @@ def worker(
             storage_dir=storage,
             broker_kind=kind,
             max_log_lines=max_log_lines,
+            capture_logs=capture_logs,
         ).run(stop)
     finally:
         if reload is not None:
