@@ -53,6 +53,7 @@ if TYPE_CHECKING:
         ApiUnavailableError as ApiUnavailableError,
         BrokerStartError as BrokerStartError,
         BrokerUnavailableError as BrokerUnavailableError,
+        ConflictingDependencyError as ConflictingDependencyError,
         ConfluxError as ConfluxError,
         DagsterError as DagsterError,
         DagsterInvalidDefinitionError as DagsterInvalidDefinitionError,
@@ -115,10 +116,13 @@ if TYPE_CHECKING:
         WorkItemSkipped as WorkItemSkipped,
     )
     from conflux.events._partition_keys import (
+        MAX_PARTITION_KEY_LENGTH as MAX_PARTITION_KEY_LENGTH,
+        abbreviate_key as abbreviate_key,
         check_dynamic_partition_key as check_dynamic_partition_key,
         check_dynamic_partitions_name as check_dynamic_partitions_name,
         dynamic_partition_key_problem as dynamic_partition_key_problem,
         dynamic_partitions_name_problem as dynamic_partitions_name_problem,
+        partition_key_length_problem as partition_key_length_problem,
     )
     from conflux.events._producer import (
         EventProducer as EventProducer,

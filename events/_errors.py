@@ -7,6 +7,7 @@
     │   ├── DependencyCycleError
     │   ├── UnknownDependencyError
     │   ├── DuplicateAssetKeyError
+    │   ├── ConflictingDependencyError  (also InvariantViolationError)
     │   ├── IncompatiblePartitionMappingError
     │   └── InvalidPartitionKeyError    (also InvalidInvocationError, ValueError)
     ├── InvalidInvocationError          a function was called with arguments it cannot take
@@ -69,6 +70,14 @@ class InvalidInvocationError(ConfluxError):
 
 class InvariantViolationError(ConfluxError):
     """Definitions or a call broke a rule Conflux relies on (Dagster's name: see the aliases)."""
+
+
+class ConflictingDependencyError(DefinitionError, InvariantViolationError):
+    """One asset names an upstream twice with different partition mappings.
+
+    Both a definition error and Dagster's `DagsterInvariantViolationError`, which Dagster
+    raises for the same mistake.
+    """
 
 
 class InvalidPartitionKeyError(DefinitionError, InvalidInvocationError, ValueError):

@@ -126,8 +126,12 @@ class AssetsDefinition(metaclass=_AssetsDefinitionType):
         group_name: str | None = None,
         partitions_def: PartitionsDefinition | None = None,
         resource_defs: Mapping[str, object] | None = None,
+        partition_mappings: Mapping[str, PartitionMapping] | None = None,
     ) -> AssetsDefinition:
-        """Assets computed by a `@graph` (Dagster's `AssetsDefinition.from_graph`)."""
+        """Assets computed by a `@graph` (Dagster's `AssetsDefinition.from_graph`).
+
+        `partition_mappings` maps an input's name to how its upstream's partitions map.
+        """
         from conflux.sdk._graph_assets import assets_from_graph
         from conflux.sdk._ops import GraphDefinition
 
@@ -141,6 +145,7 @@ class AssetsDefinition(metaclass=_AssetsDefinitionType):
             group_name=group_name,
             partitions_def=partitions_def,
             resource_defs=resource_defs,
+            partition_mappings=partition_mappings,
         )
 
     @staticmethod
@@ -207,6 +212,19 @@ class AssetsDefinition(metaclass=_AssetsDefinitionType):
         ]
         found += [(d.key, d.partition_mapping, False) for d in (*self.deps, *out.deps)]
         return found
+
+    def get_partition_mapping(self, in_asset_key: CoercibleToAssetKey) -> PartitionMapping | None:
+        """The partition mapping this node gives upstream `in_asset_key`, if it gives one.
+
+        As Dagster's: None when the dependency has no explicit mapping (the default one is
+        inferred from both partitions definitions when the graph is built).
+        """
+        wanted = to_asset_key(in_asset_key)
+        for out in self.outputs:
+            for key, mapping, _ in self.upstream_of(out):
+                if key == wanted and mapping is not None:
+                    return mapping
+        return None
 
     @property
     def specs(self) -> list[AssetSpec]:
@@ -599,6 +617,7 @@ def multi_asset(
                     is_required=out.is_required,
                 )
             )
+        _check_spec_mappings(node, specs or ())
         for spec in specs or ():
             if spec.partitions_def is not None and spec.partitions_def != partitions_def:
                 raise DefinitionError(
@@ -653,6 +672,30 @@ def multi_asset(
         )
 
     return decorate
+
+
+def _check_spec_mappings(node: str, specs: Sequence[AssetSpec]) -> None:
+    """Refuse specs of one node that map one upstream differently (Dagster refuses it too).
+
+    The node runs once per partition for all its specs, so one upstream can have only one
+    partition mapping in it.
+
+    Raises:
+        DefinitionError: two specs give one upstream different partition mappings.
+    """
+    seen: dict[AssetKey, PartitionMapping] = {}
+    for spec in specs:
+        for dep in spec.deps:
+            if dep.partition_mapping is None:
+                continue
+            previous = seen.setdefault(dep.key, dep.partition_mapping)
+            if previous != dep.partition_mapping:
+                raise DefinitionError(
+                    f"Two different PartitionMappings for {dep.key} provided for multi_asset "
+                    f"{node} ({previous!r} and {dep.partition_mapping!r}): use the same "
+                    f"PartitionMapping for {dep.key} in every spec",
+                    asset_key=node,
+                )
 
 
 def _narrow_internal_deps(

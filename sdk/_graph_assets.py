@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from conflux.sdk._keys import CoercibleToAssetKey
     from conflux.sdk._policies import BackfillPolicy, RetryPolicy
     from conflux.sdk._specs import AssetIn, AssetOut
-    from conflux.sdk.partitions import PartitionsDefinition
+    from conflux.sdk.partitions import PartitionMapping, PartitionsDefinition
 
 
 def _graph_node_fn(
@@ -269,8 +269,15 @@ def assets_from_graph(
     group_name: str | None = None,
     partitions_def: PartitionsDefinition | None = None,
     resource_defs: Mapping[str, object] | None = None,
+    partition_mappings: Mapping[str, PartitionMapping] | None = None,
 ) -> AssetsDefinition:
-    """`AssetsDefinition.from_graph`: a graph's outputs as assets (one asset: the graph's)."""
+    """`AssetsDefinition.from_graph`: a graph's outputs as assets (one asset: the graph's).
+
+    `partition_mappings` is keyed by the graph's input names, as Dagster's.
+
+    Raises:
+        DefinitionError: `partition_mappings` names an input the graph does not have.
+    """
     from conflux.sdk._asset import InputSpec, OutputSpec, _prefix
     from conflux.sdk._keys import AssetKey, to_asset_key
 
@@ -280,10 +287,19 @@ def assets_from_graph(
             to_asset_key((keys_by_input_name or {})[p])
             if p in (keys_by_input_name or {})
             else AssetKey([p]),
-            None,
+            (partition_mappings or {}).get(p),
         )
         for p in graph_def.input_names
     )
+    unknown = sorted(set(partition_mappings or {}) - set(graph_def.input_names))
+    if unknown:
+        from conflux.events import DefinitionError
+
+        raise DefinitionError(
+            f"{graph_def.name}: partition_mappings names {', '.join(unknown)}, which the graph "
+            f"does not take as input (its inputs: {', '.join(graph_def.input_names) or 'none'})",
+            asset_key=graph_def.name,
+        )
     traced = trace_graph(graph_def.fn, graph_def.name, [i.param for i in inputs])
     result = traced.result
     names = list(result) if isinstance(result, Mapping) else ["result"]

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
@@ -38,8 +36,11 @@ from conflux.sdk._io_contexts import (
     build_output_context,
 )
 from conflux.sdk._resources import ConfigurableResource, InitResourceContext
+from conflux.sdk._value_files import asset_folder, partition_file_name, read_value, write_value
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from conflux.sdk._keys import AssetKey
 
 __all__ = [
@@ -208,34 +209,39 @@ def _decode(raw: bytes) -> object:
 
 
 class FilesystemIOManager(ConfigurableIOManager):
-    """Stores values as files: `<base_dir>/<asset/key>/<partition or __all__>`.
+    """Stores values as files: `<base_dir>/<asset/key>/<partition file or __all__>`.
 
-    Writes are atomic (temp file + rename), so a reader never sees half a value. A `None`
-    value is stored too (as JSON null), so a downstream asset loads it, as in Dagster; an
-    asset annotated `-> None` stores nothing. Without `base_dir`, a worker uses its storage
-    folder and `materialize` a temporary one.
+    A partition's file name is a readable prefix of its key plus a hash of the whole key,
+    and the file names the asset and key it holds, checked on read: two keys never share
+    a file, and any key can be stored whatever its length or characters (see
+    `conflux.sdk._value_files` for the layout, and why it differs from Dagster's).
+    Writes are atomic (temp file + rename, the temp file removed if the write fails), so
+    a reader never sees half a value. A `None` value is stored too (as JSON null), so a
+    downstream asset loads it, as in Dagster; an asset annotated `-> None` stores
+    nothing. Without `base_dir`, a worker uses its storage folder and `materialize` a
+    temporary one.
     """
 
     base_dir: str | None = None
 
-    def _path(self, asset_key: AssetKey, partition_key: str | None) -> Path:
+    def _folder(self, asset_key: AssetKey) -> Path:
         if self.base_dir is None:
             raise IOManagerError(
                 "FilesystemIOManager() has no base_dir here: pass base_dir=..., or let the "
                 "worker (or materialize) choose its storage folder"
             )
-        name = "__all__" if partition_key is None else partition_key.replace("/", "%2F")
-        return Path(self.base_dir, *asset_key.path, name)
+        return asset_folder(self.base_dir, asset_key)
+
+    def _path(self, asset_key: AssetKey, partition_key: str | None) -> Path:
+        """The file that holds `partition_key`'s value of `asset_key`."""
+        return self._folder(asset_key) / partition_file_name(partition_key)
 
     def handle_output(self, context: OutputContext, obj: object) -> str | None:
         """Store `obj` atomically; return the sha256 of what was written (None for None)."""
         data = _encode(obj)
-        path = self._path(context.asset_key, context._partition_key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        write_value(
+            self._folder(context.asset_key), context.asset_key, context._partition_key, data
+        )
         if obj is None:
             return None  # no value, no fingerprint: the version derives from code and inputs
         return hashlib.sha256(data).hexdigest()[:16]
@@ -243,26 +249,27 @@ class FilesystemIOManager(ConfigurableIOManager):
     def load_input(self, context: InputContext) -> object:
         """Load one partition's value, or a dict of them for a multi-partition read."""
         if context.multi_partition:
+            folder = self._folder(context.asset_key)
             found = {}
             for key in context.partition_keys:
-                path = self._path(context.asset_key, key)
-                if path.exists():
-                    found[key] = _decode(path.read_bytes())
+                raw = read_value(folder, context.asset_key, key)
+                if raw is not None:
+                    found[key] = _decode(raw)
             return found
         return self._load(context.asset_key, context._partition_key, context)
 
     def _load(
         self, asset_key: AssetKey, partition_key: str | None, context: InputContext
     ) -> object:
-        path = self._path(asset_key, partition_key)
-        try:
-            return _decode(path.read_bytes())
-        except FileNotFoundError as exc:
+        raw = read_value(self._folder(asset_key), asset_key, partition_key)
+        if raw is None:
             where = f" partition {partition_key!r}" if partition_key is not None else ""
             raise IOManagerError(
                 f"{context.downstream_asset_key} reads {asset_key}{where}, which has no stored "
-                f"value at {path}: materialize {asset_key} first (or include it in the selection)"
-            ) from exc
+                f"value at {self._path(asset_key, partition_key)}: materialize {asset_key} "
+                "first (or include it in the selection)"
+            )
+        return _decode(raw)
 
 
 class InMemoryIOManager(IOManager):

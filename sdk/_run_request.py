@@ -226,12 +226,22 @@ def _asset_event(item: object, what: str) -> SensorAssetEvent:
 
 
 def _partitions_change(item: object, what: str) -> DynamicPartitionsChange:
-    from conflux.events import DynamicPartitionsChange
+    from conflux.events import DynamicPartitionsChange, dynamic_partition_key_problem
     from conflux.sdk.partitions import AddDynamicPartitionsRequest, DeleteDynamicPartitionsRequest
 
     if isinstance(item, AddDynamicPartitionsRequest | DeleteDynamicPartitionsRequest):
+        # The request may have been built directly rather than by build_add_request: check
+        # its keys here, where the sensor's tick fails with the reason.
+        adding = isinstance(item, AddDynamicPartitionsRequest)
+        for key in item.partition_keys:
+            problem = dynamic_partition_key_problem(key, new=adding)
+            if problem is not None:
+                raise InvalidTickResultError(
+                    f"{what} returned SensorResult(dynamic_partitions_requests=...) with a "
+                    f"bad key: {problem}"
+                )
         return DynamicPartitionsChange(
-            action="add" if isinstance(item, AddDynamicPartitionsRequest) else "delete",
+            action="add" if adding else "delete",
             partitions_def_name=item.partitions_def_name,
             partition_keys=item.partition_keys,
         )

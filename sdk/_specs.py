@@ -269,7 +269,8 @@ def coerce_deps(deps: Sequence[object], owner: str) -> tuple[AssetDep, ...]:
     error (Dagster: "Cannot set a dependency on asset ... more than once").
 
     Raises:
-        DefinitionError: two entries name one upstream with different mappings.
+        ConflictingDependencyError: two entries name one upstream with different mappings
+            (a `DefinitionError`, and Dagster's `DagsterInvariantViolationError`).
     """
     from conflux.sdk._asset import AssetsDefinition
 
@@ -283,12 +284,12 @@ def coerce_deps(deps: Sequence[object], owner: str) -> tuple[AssetDep, ...]:
         for dep in items:
             previous = found.get(dep.key)
             if previous is not None and previous.partition_mapping != dep.partition_mapping:
-                from conflux.events import DefinitionError
+                from conflux.events import ConflictingDependencyError
 
-                raise DefinitionError(
-                    f"{owner}: deps name {dep.key} twice, with different partition mappings "
-                    f"({previous.partition_mapping!r} and {dep.partition_mapping!r}): an asset "
-                    "depends on another once; keep one AssetDep",
+                raise ConflictingDependencyError(
+                    f"Cannot set a dependency on asset {dep.key} more than once per asset "
+                    f"({owner}: {previous.partition_mapping!r} and {dep.partition_mapping!r}): "
+                    "an asset depends on another once; keep one AssetDep",
                     asset_key=owner,
                 )
             found.setdefault(dep.key, dep)

@@ -36,8 +36,11 @@ class PartitionsNotFoldedError(ConfluxError):
     """The projector did not show an added or removed key in time."""
 
 
-def read_keys(keys: Sequence[str], from_file: str | None) -> list[str]:
+def read_keys(keys: Sequence[str], from_file: str | None, *, new: bool = True) -> list[str]:
     """The KEY arguments, then the lines of `from_file` (`-`: stdin), checked, deduplicated.
+
+    `new` keys (to add) must also fit `MAX_PARTITION_KEY_LENGTH`; keys to remove need not,
+    so a longer key added before the bound can still be removed.
 
     A file holds one key per line; blank lines are skipped, anything else is a key as
     written (surrounding spaces are an error, not trimmed).
@@ -47,11 +50,11 @@ def read_keys(keys: Sequence[str], from_file: str | None) -> list[str]:
     """
     from conflux.events import dynamic_partition_key_problem
 
-    collected: list[tuple[str, str]] = [(key, f"KEY {key!r}") for key in keys]
+    collected = [(key, "KEY") for key in keys]  # the problem names the key
     if from_file is not None:
         collected.extend(_file_keys(from_file))
     for key, where in collected:
-        problem = dynamic_partition_key_problem(key)
+        problem = dynamic_partition_key_problem(key, new=new)
         if problem is not None:
             raise click.BadParameter(f"{where}: {problem}", param_hint="KEY / --from-file")
     if not collected:
@@ -129,7 +132,7 @@ def change(
         check_dynamic_partitions_name(name)
     except ConfluxError as exc:
         raise click.BadParameter(str(exc), param_hint="NAME") from None
-    wanted = read_keys(keys, from_file)
+    wanted = read_keys(keys, from_file, new=action == "add")
     info = find_system(state_dir)
     client = ApiClient(info.api_url)
     before = _current(client, name)

@@ -92,7 +92,7 @@ class DeleteDynamicPartitionsRequest(_DynamicRequest):
         )
 
 
-def _checked_keys(partition_keys: Sequence[str] | str) -> tuple[str, ...]:
+def _checked_keys(partition_keys: Sequence[str] | str, *, new: bool) -> tuple[str, ...]:
     if isinstance(partition_keys, str):
         raise InvalidPartitionKeyError(
             f"partition_keys is the string {partition_keys!r}, not a list of keys: "
@@ -102,7 +102,7 @@ def _checked_keys(partition_keys: Sequence[str] | str) -> tuple[str, ...]:
     if not keys:
         raise InvalidPartitionKeyError("no partition key given: pass at least one key")
     for key in keys:
-        check_dynamic_partition_key(key)
+        check_dynamic_partition_key(key, new=new)
     return keys
 
 
@@ -182,20 +182,23 @@ class DynamicPartitionsDefinition(PartitionsDefinition):
 
         Raises:
             InvalidPartitionKeyError: no key, or a key that is empty, has surrounding
-                whitespace, or contains `|`, `,` or a control character.
+                whitespace, contains `|`, `,` or a control character, or is longer than
+                `MAX_PARTITION_KEY_LENGTH` (1,024) characters.
         """
         return AddDynamicPartitionsRequest(
-            partitions_def_name=self._name, partition_keys=_checked_keys(partition_keys)
+            partitions_def_name=self._name, partition_keys=_checked_keys(partition_keys, new=True)
         )
 
     def build_delete_request(self, partition_keys: Sequence[str]) -> DeleteDynamicPartitionsRequest:
         """A request to remove `partition_keys` (Dagster's method), to be carried out later.
 
         Raises:
-            InvalidPartitionKeyError: as for `build_add_request`.
+            InvalidPartitionKeyError: as for `build_add_request`, but any length (a key
+                added before the bound can be removed).
         """
         return DeleteDynamicPartitionsRequest(
-            partitions_def_name=self._name, partition_keys=_checked_keys(partition_keys)
+            partitions_def_name=self._name,
+            partition_keys=_checked_keys(partition_keys, new=False),
         )
 
     # -- keys -----------------------------------------------------------------------------

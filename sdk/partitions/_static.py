@@ -5,7 +5,12 @@ from __future__ import annotations
 import difflib
 from typing import TYPE_CHECKING
 
-from conflux.events import DefinitionError, InvalidPartitionKeyError, StaticPartitionsSnapshot
+from conflux.events import (
+    DefinitionError,
+    InvalidPartitionKeyError,
+    StaticPartitionsSnapshot,
+    partition_key_length_problem,
+)
 from conflux.sdk.partitions._base import PartitionsDefinition
 from conflux.sdk.partitions._range import PartitionKeyRange
 
@@ -34,6 +39,9 @@ def _check_keys(keys: Sequence[str]) -> None:
                 f"static partition key {key!r} contains '|', which joins the dimensions of "
                 "multi-partition keys: use another character, e.g. '-'"
             )
+        too_long = partition_key_length_problem(key, kind="static")
+        if too_long is not None:
+            raise DefinitionError(too_long)  # Dagster has no bound: see MAX_PARTITION_KEY_LENGTH
         found = [bad for bad in INVALID_SUBSTRINGS if bad in key]
         if found:
             raise DefinitionError(
@@ -70,8 +78,9 @@ class StaticPartitionsDefinition(PartitionsDefinition):
 
     Raises:
         DefinitionError: a key is not a string, is empty, contains `|`, `...` or a control
-            character (Dagster refuses the last two, and accepts the first two), or is
-            listed twice.
+            character (Dagster refuses the last two, and accepts the first two), is longer
+            than `MAX_PARTITION_KEY_LENGTH` (1,024) characters (Dagster has no bound), or
+            is listed twice.
     """
 
     def __init__(self, partition_keys: Sequence[str]) -> None:

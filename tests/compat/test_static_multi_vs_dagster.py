@@ -37,7 +37,9 @@ plain_key = st.text(alphabet="abcxyz123", min_size=1, max_size=3)
 
 def _documented_static_refusal(keys: list[str]) -> bool:
     """Keys Conflux refuses on purpose and Dagster accepts (docs/porting-from-dagster.md)."""
-    return any(k == "" or "|" in k for k in keys)
+    return any(
+        k == "" or "|" in k or len(k) > conflux.events.MAX_PARTITION_KEY_LENGTH for k in keys
+    )
 
 
 @SETTINGS
@@ -116,6 +118,20 @@ def test_multi_keys_ranges_and_refusals_match(
             assert mine[0] == other[0], (start, end, mine, other)
             if mine[0] == "ok":
                 assert list(mine[1]) == list(other[1])
+
+
+@pytest.mark.parametrize("length", [1024, 1025, 10_000])
+def test_key_length_is_bounded_beyond_dagster_on_purpose(length: int) -> None:
+    """Dagster takes a key of any length; Conflux refuses new keys over 1,024 characters."""
+    key = "k" * length
+    assert outcome(lambda: dagster.StaticPartitionsDefinition([key]))[0] == "ok"
+    dagster_dynamic = dagster.DynamicPartitionsDefinition(name="files")
+    assert outcome(lambda: dagster_dynamic.build_add_request([key]))[0] == "ok"
+    expected = "ok" if length <= 1024 else "error"
+    assert _documented_static_refusal([key]) == (expected == "error")
+    assert outcome(lambda: conflux.StaticPartitionsDefinition([key]))[0] == expected
+    conflux_dynamic = conflux.DynamicPartitionsDefinition(name="files")
+    assert outcome(lambda: conflux_dynamic.build_add_request([key]))[0] == expected
 
 
 def test_three_dimensions_go_beyond_dagster_on_purpose() -> None:

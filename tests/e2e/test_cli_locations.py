@@ -300,7 +300,8 @@ def test_a_killed_worker_is_restarted_and_its_work_dispatched_again(
         os.kill(pid, signal.SIGKILL)
     run = _finished_run(state, run_id, timeout=90)
     assert (run["status"], run["materialized"]) == ("success", 1)
-    abandoned = _json(state, "events", "--type", "WorkItemAbandoned")
-    assert isinstance(abandoned, list) and [e for e in abandoned if e["run_id"] == run_id]
+    # The second attempt comes either from the coordinator (the dead worker's heartbeats stop:
+    # WorkItemAbandoned, dispatched again) or, when dev restarts the worker first, from the
+    # work topic itself (the item's offset was never committed): both are at-least-once.
     attempts = sorted(int(str(e["attempt"])) for e in _started(state, "alpha_slow", run_id))
     assert attempts == [1, 2]

@@ -120,7 +120,8 @@ def test_ops_of_a_graph_asset_read_their_config(state: Path) -> None:
     run = _json(state, "materialize", "shouted", "--config-json", json.dumps(config), "--wait")
     assert isinstance(run, dict) and run["status"] == "success", run
     [stored] = state.rglob("shouted/__all__")  # the default IO manager's file (JSON, tagged)
-    assert stored.read_bytes() == b"sHELLO BO"  # one work item ran both ops, in order
+    # one work item ran both ops, in order; the file's header names the asset it holds
+    assert stored.read_bytes() == b'#conflux ["shouted", null]\nsHELLO BO'
 
 
 def test_a_schedule_runs_its_job_with_the_jobs_config(state: Path) -> None:

@@ -139,7 +139,8 @@ def test_worker_executes_and_a_user_error_fails_only_its_partition(
         ok_run = request(broker, topics, ("paint", "shout"), ("green",))
         assert wait_for_run(broker, topics, ok_run).status == "success"
 
-    assert (tmp_path / "shout" / "green").read_bytes() == b"sGREEN!"
+    [stored] = (tmp_path / "shout").glob("green-*")  # the file of key "green" (sdk/_value_files)
+    assert stored.read_bytes().endswith(b'"green"]\nsGREEN!')  # its header, then the value
     asset_events = [r.event for r in read_to_end(broker, topics, [topics.assets])]
     failures = [e for e in asset_events if isinstance(e, PartitionFailed)]
     assert [(f.asset_key, f.partition_key, f.error_type) for f in failures] == [

@@ -264,17 +264,15 @@ def test_sdk_surface_snapshot() -> None:
 
 
 def test_user_code_import_loads_neither_kafka_nor_clickhouse() -> None:
+    # The time it takes (<= 0.3 s) is measured by `bench/run import`, not here: a timed test
+    # fails on a busy machine. What makes it slow is loading a heavy dependency, checked here.
     code = (
-        "import sys, time; t = time.perf_counter(); "
-        "from conflux import asset, Definitions, DailyPartitionsDefinition; "
-        "print(time.perf_counter() - t); "
+        "import sys; from conflux import asset, Definitions, DailyPartitionsDefinition; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('confluent_kafka', 'chdb', 'clickhouse_connect', 'faust', 'click')))"
+        "('confluent_kafka', 'chdb', 'clickhouse_connect', 'faust', 'click', 'prometheus_client',"
+        " 'dagster')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout.split("\n")
-    assert out[1] == "[]"
-    # The budget is 0.3 s on this machine (bench/ measures it); 1 s here only catches regressions
-    # that would load a heavy dependency, without making the suite flaky on a busy CI.
-    assert float(out[0]) < 1.0
+    assert out[0] == "[]"
