@@ -127,6 +127,10 @@ if TYPE_CHECKING:
     from conflux.events._producer import (
         EventProducer as EventProducer,
     )
+    from conflux.events._run_logs import (
+        LogLinesCaptured as LogLinesCaptured,
+        LogStream as LogStream,
+    )
     from conflux.events._serde import (
         UPCASTERS as UPCASTERS,
         decode_event as decode_event,

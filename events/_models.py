@@ -11,6 +11,7 @@ from conflux.events._partition_keys import (
     dynamic_partition_key_problem,
     dynamic_partitions_name_problem,
 )
+from conflux.events._run_logs import LogLinesCaptured
 from conflux.events._snapshot import LocationSnapshot
 
 
@@ -314,6 +315,11 @@ class AssetMaterialized(Event):
     worker_id: str | None = None
     attempt: int | None = None
     duration_ms: float | None = None
+    log_lines: int | None = None
+    """Lines the attempt wrote and the archive keeps (`conflux logs RUN_ID`); None: none
+    were captured (a report, `materialize()`, or an event from before run logs)."""
+    log_dropped: int | None = None
+    """Lines the attempt wrote past the worker's cap: counted, not kept."""
 
 
 class AssetObserved(Event):
@@ -358,6 +364,11 @@ class PartitionFailed(_AttemptEvent):
     a retry policy (None: it did not)."""
     retry_after_s: float | None = None
     """With `retry_requested`: seconds to wait before the next attempt."""
+    log_lines: int | None = None
+    """Lines the attempt wrote and the archive keeps (`conflux logs RUN_ID`); None: none
+    were captured (`materialize()`, or an event from before run logs)."""
+    log_dropped: int | None = None
+    """Lines the attempt wrote past the worker's cap: counted, not kept."""
 
 
 # -- liveness and dead letters --------------------------------------------------------
@@ -741,7 +752,8 @@ AnyEvent = Annotated[
     | AutomationEvaluated
     | AssetCheckEvaluated
     | LeadershipClaimed
-    | EpochMarked,
+    | EpochMarked
+    | LogLinesCaptured,
     Field(discriminator="type"),
 ]
 """Any Conflux event; parse with `decode_event`."""
@@ -778,6 +790,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         AssetCheckEvaluated,
         LeadershipClaimed,
         EpochMarked,
+        LogLinesCaptured,
     )
 }
 """Event type name -> model class."""

@@ -41,6 +41,7 @@ from conflux.events._models import (
     WorkItemDispatched,
     WorkItemSkipped,
 )
+from conflux.events._run_logs import LogLinesCaptured
 
 
 def asset_partition_key(asset_key: str, partition_key: str | None) -> str:
@@ -100,6 +101,14 @@ class Topics:
         return f"{self.prefix}.heartbeats"
 
     @property
+    def logs(self) -> str:
+        """What attempts wrote (`LogLinesCaptured`), keyed like their asset events.
+
+        Apart from every topic a fold reads: no decision waits behind a chatty asset.
+        """
+        return f"{self.prefix}.logs"
+
+    @property
     def dlq(self) -> str:
         """Records that failed validation, keyed by their source topic."""
         return f"{self.prefix}.dlq"
@@ -142,7 +151,16 @@ class Topics:
             TopicSpec(self.ticks, 3),
             TopicSpec(self.heartbeats, 1),
             TopicSpec(self.dlq, 1),
+            self.logs_spec(),
         ]
+
+    def logs_spec(self) -> TopicSpec:
+        """The spec of the logs topic.
+
+        Workers and the projector make sure it exists: a system made before run logs has
+        every other core topic.
+        """
+        return TopicSpec(self.logs, 6)
 
     def work_spec(self, location: str) -> TopicSpec:
         """The spec of a location's work topic."""
@@ -199,4 +217,6 @@ class Topics:
                 return event.topic, mark_key(event.partition, event.partitions)
             case LeadershipClaimed():
                 return self.leader, "leader"
+            case LogLinesCaptured():
+                return self.logs, asset_partition_key(event.asset_key, event.partition_key)
         raise TypeError(f"no topic for event type {type(event).__name__}")

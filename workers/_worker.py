@@ -35,6 +35,7 @@ from conflux.sdk.runtime import (
     snapshot_id,
 )
 from conflux.workers._deliveries import Deliveries
+from conflux.workers._logs import DEFAULT_MAX_LINES, AttemptLog, attempt_logs, capture_output
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,6 +65,10 @@ class Worker:
         bootstrap: Kafka bootstrap servers.
         topics: the system's topic names.
         storage_dir: where the default IO manager keeps asset values.
+        max_log_lines: lines of `context.log`, stdout and stderr kept per attempt (the
+            rest are counted; see `_logs.py`).
+        capture_logs: False leaves what assets write to the worker's own output, as
+            before run logs (for a deployment that collects process output itself).
     """
 
     def __init__(
@@ -76,6 +81,8 @@ class Worker:
         storage_dir: str | Path,
         broker_kind: Literal["kafka", "tansu"] | None = None,
         worker_id: str | None = None,
+        max_log_lines: int = DEFAULT_MAX_LINES,
+        capture_logs: bool = True,
     ) -> None:
         self.location = location
         self._load = load
@@ -92,6 +99,10 @@ class Worker:
         """Evaluates the location's sensor and schedule ticks (None: it has none)."""
         self.deliveries = Deliveries()
         """Which work items it takes: not a fenced leader's, each once (`_deliveries.py`)."""
+        self.max_log_lines = max_log_lines
+        self.capture_logs = capture_logs
+        self.attempt_log: AttemptLog | None = None
+        """The running attempt's lines (the heartbeat sends what is pending)."""
         self.heartbeat_error: BaseException | None = None
         """Why the heartbeat thread died, if it did (then `run` stops and re-raises it)."""
 
@@ -126,9 +137,15 @@ class Worker:
                 stop.wait()
                 return
             ticks = self._start_ticks(executor.defs, producer, stop)
-            ensure_topics(self.bootstrap, [self.topics.work_spec(self.location)])
+            ensure_topics(
+                self.bootstrap, [self.topics.work_spec(self.location), self.topics.logs_spec()]
+            )
             try:
-                self._consume(producer, executor, stop)
+                if self.capture_logs:
+                    with capture_output():
+                        self._consume(producer, executor, stop)
+                else:
+                    self._consume(producer, executor, stop)
             finally:
                 executor.close()
         finally:
@@ -247,16 +264,36 @@ class Worker:
         and one commit per batch keep a busy worker's cost per item low.
         """
         requests = [ExecutionRequest.from_dispatch(item) for item in items]
-        for request in requests:
-            for event in executor.started(request):
+        starts = [executor.started(request) for request in requests]
+        for events in starts:
+            for event in events:
                 producer.emit(event)
         producer.flush()
         taken()
-        for request in requests:
+        for request, started in zip(requests, starts, strict=True):
             self.current_item = request.work_item_id
             try:
-                for outcome in executor.run(request):
-                    producer.emit(outcome)
+                # What the attempt writes goes to the logs topic (before its outcome, so
+                # the outcome's line counts are there to read once it is seen).
+                if not started or not self.capture_logs:  # nothing to file lines under
+                    for outcome in executor.run(request):
+                        producer.emit(outcome)
+                    continue
+                lines = AttemptLog(
+                    started[0],
+                    send=producer.emit,
+                    max_lines=self.max_log_lines,
+                    partition_count=request.partition_count,
+                    producer=self.producer_name,
+                )
+                self.attempt_log = lines
+                try:
+                    with attempt_logs(lines):
+                        outcomes = executor.run(request)
+                finally:
+                    self.attempt_log = None
+                for stamped in lines.stamp(outcomes):
+                    producer.emit(stamped)
             finally:
                 self.current_item = None
                 self.executed += 1
@@ -267,6 +304,9 @@ class Worker:
         try:
             while True:
                 producer.emit(self._beat())
+                lines = self.attempt_log
+                if lines is not None:  # a slow attempt's lines, every beat
+                    lines.flush()
                 if stop.wait(HEARTBEAT_INTERVAL_S):
                     return
         except Exception as exc:  # re-raised by `run` once the worker has stopped

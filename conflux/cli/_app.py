@@ -28,6 +28,7 @@ COMMANDS = {
     "events": "conflux.cli._events:events",
     "lineage": "conflux.cli._lineage:lineage",
     "locations": "conflux.cli._locations:locations",
+    "logs": "conflux.cli._logs:logs",
     "materialize": "conflux.cli._materialize:materialize",
     "partitions": "conflux.cli._partitions:partitions",
     "projector": "conflux.cli._projector:projector",

@@ -109,6 +109,17 @@ def _print_events(found: list[EventRecord], as_json: bool) -> int | None:
         if r.partition_key is not None:
             where += f"[{one_line(r.partition_key)}]"
         run = f" run={r.run_id[:8]}" if r.run_id else ""
-        sys.stdout.write(f"{short_time(r.time)}  {r.type:<24} {where}{run}\n")
+        lines = r.event.get("log_lines")
+        logged = f" logs={lines}" if isinstance(lines, int) and lines else ""
+        sys.stdout.write(f"{short_time(r.time)}  {r.type:<24} {where}{run}{logged}\n")
+    if not as_json:
+        _hint_logs(found)
     sys.stdout.flush()
     return last
+
+
+def _hint_logs(found: list[EventRecord]) -> None:
+    """Point at `conflux logs` for the latest run whose attempts wrote lines (on stderr)."""
+    logged = [r.run_id for r in found if r.run_id and r.event.get("log_lines")]
+    if logged:
+        sys.stderr.write(f"what its attempts wrote: conflux logs {logged[-1]}\n")

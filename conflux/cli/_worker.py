@@ -37,6 +37,23 @@ if TYPE_CHECKING:
     show_default=True,
     help="Restart in place on `conflux locations reload LOCATION` (dev supervises instead).",
 )
+@click.option(
+    "--max-log-lines",
+    type=click.IntRange(min=0),
+    default=10_000,
+    show_default=True,
+    envvar="CONFLUX_MAX_LOG_LINES",
+    help="Lines of context.log, stdout and stderr kept per attempt; the rest are counted "
+    "(env CONFLUX_MAX_LOG_LINES, which `dev` passes on).",
+)
+@click.option(
+    "--capture-logs/--no-capture-logs",
+    default=True,
+    show_default=True,
+    envvar="CONFLUX_CAPTURE_LOGS",
+    help="Keep what assets write as run logs (`conflux logs`); off: it goes to the "
+    "worker's own output (env CONFLUX_CAPTURE_LOGS).",
+)
 @STATE_DIR
 def worker(
     location: str,
@@ -45,6 +62,8 @@ def worker(
     working_directory: str | None,
     storage_dir: str | None,
     self_reload: bool,
+    max_log_lines: int,
+    capture_logs: bool,
     state_dir: str,
 ) -> int:
     """Run a worker of one code location (one part, for real deployments)."""
@@ -91,6 +110,8 @@ def worker(
             topics=topics,
             storage_dir=storage,
             broker_kind=kind,
+            max_log_lines=max_log_lines,
+            capture_logs=capture_logs,
         ).run(stop)
     finally:
         if reload is not None:

@@ -67,6 +67,11 @@ if TYPE_CHECKING:
         TickSummary as TickSummary,
         WhyReport as WhyReport,
     )
+    from conflux.projections.api._run_logs import (
+        RunLogDrops as RunLogDrops,
+        RunLogLine as RunLogLine,
+        RunLogs as RunLogs,
+    )
     from conflux.projections.api._transport import (
         ApiTransport as ApiTransport,
         NotFoundError as NotFoundError,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from conflux.projections.api._event_query import EventQuery
     from conflux.projections.api._query import SqlAnswer
     from conflux.projections.api._reports import InstigatorSummary, LocationSummary, WhyReport
+    from conflux.projections.api._run_logs import RunLogs
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -82,6 +83,23 @@ class ApiClient(ApiTransport):
     def run(self, run_id: str) -> RunSummary:
         """One run. Raises `NotFoundError` (a `ConfluxError`) if no event of it was seen."""
         return self._one(RunSummary, f"/runs/{quote(run_id, safe='')}")
+
+    def run_logs(
+        self,
+        run_id: str,
+        *,
+        asset_key: str | None = None,
+        partition_key: str | None = None,
+        after: str | None = None,
+    ) -> RunLogs:
+        """What a run's attempts wrote (`conflux logs`); `after`: a previous answer's cursor.
+
+        Raises `NotFoundError` when the projector keeps no archive.
+        """
+        from conflux.projections.api._run_logs import RunLogs
+
+        params = {"asset": asset_key, "partition": partition_key, "after": after}
+        return self._one(RunLogs, f"/runs/{quote(run_id, safe='')}/logs", params)
 
     def backfills(self) -> list[BackfillSummary]:
         """Every backfill, newest first."""

@@ -24,6 +24,12 @@ if TYPE_CHECKING:
         find_events as find_events,
         run_events as run_events,
     )
+    from conflux.projections.archive._run_logs import (
+        RUN_LOGS_PROJECTION as RUN_LOGS_PROJECTION,
+        RunLogRow as RunLogRow,
+        RunLogWriter as RunLogWriter,
+        read_run_logs as read_run_logs,
+    )
     from conflux.projections.archive._seed import (
         seed_broker as seed_broker,
     )

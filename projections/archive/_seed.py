@@ -42,8 +42,11 @@ class SeedReport:
 
 
 def seed_topics(topics: Topics) -> list[str]:
-    """The topics a seeding restores: the core topics but heartbeats (see module doc)."""
-    return [t.name for t in topics.core() if t.name != topics.heartbeats]
+    """The topics a seeding restores: the core topics but heartbeats and run logs.
+
+    Run logs live in the archive's `run_logs` table, not as records to restore.
+    """
+    return [t.name for t in topics.core() if t.name not in (topics.heartbeats, topics.logs)]
 
 
 def seed_broker(
@@ -138,6 +141,8 @@ def _move_positions(store: ArchiveStore, last: dict[tuple[str, int], int]) -> No
     store.execute(
         "DELETE FROM positions WHERE `projection` = {p:String}", {"p": ARCHIVE_PROJECTION}
     )
+    # The run logs' reader starts the fresh (empty) logs topic from its beginning.
+    store.execute("DELETE FROM positions WHERE `projection` = 'run_logs'")
     marks = tuple(Tracking(ARCHIVE_PROJECTION, t, p, o) for (t, p), o in sorted(last.items()))
     if marks:
         store.write(ArchiveBatch({}, marks))

@@ -374,6 +374,12 @@ class Projector:
         self.api.lineage = LineageService(reader, self.model, settle=self._settle)
         self.api.history = EventHistory(reader, self.model, settle=self._settle)
         self.api.sql = self._read_only_store()
+        from conflux.projections.projector._logs import RunLogIngest
+
+        self.api.logs = RunLogIngest(
+            self.bootstrap, self.topics, self.archive, broker_kind=self.broker_kind
+        )
+        self.api.logs.start()
         _log.info("archive at %s (%s)", self.archive.location, self.archive.backend)
 
     def _read_only_store(self) -> ArchiveStore | None:
@@ -386,7 +392,10 @@ class Projector:
 
     def _close_archive(self) -> None:
         sink, self._sink = self._sink, None
+        logs, self.api.logs = self.api.logs, None
         try:
+            if logs is not None:
+                logs.close()
             if sink is not None:
                 sink.close()
                 _log.info("archive flushed: %d records stored this run", sink.archived)

@@ -3,6 +3,7 @@
 Endpoints (GET): `/health`, `/status`, `/assets`, `/assets/<quoted key>`,
 `/assets/<quoted key>/validate-partition?partition=K[&to=END]`, `/assets/<quoted key>/partitions`,
 `/runs?status=&limit=`, `/runs/<id>`, `/runs/<id>/partitions?limit=` (its timeline),
+`/runs/<id>/logs?asset=&partition=&after=` (what its attempts wrote, with an archive),
 `/events?asset=&partition=&type=&run=&since=&after=&limit=` (an `EventQuery`), `/selection?q=`,
 `/lineage?asset=&partition=&direction=&depth=&event_id=`, `/sql?query=&param_<name>=`
 (history: when an archive is attached).
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from conflux.projections.archive import ArchiveStore
     from conflux.projections.projector._history import EventHistory
     from conflux.projections.projector._lineage import LineageService
+    from conflux.projections.projector._logs import RunLogIngest
     from conflux.projections.projector._read_model import ReadModel
 
 _log = logging.getLogger("conflux.projections.api")
@@ -172,6 +174,8 @@ class QueryApi:
         self._server.token = token or None
         self._thread: threading.Thread | None = None
         self.lineage: LineageService | None = None
+        self.logs: RunLogIngest | None = None
+        """Archives the logs topic and answers `/runs/<id>/logs` (with an archive)."""
         """Answers `/lineage` once the projector has opened its archive."""
         self.history: EventHistory | None = None
         """Answers `/events` and run timelines once the projector has opened its archive."""
@@ -250,6 +254,13 @@ class QueryApi:
                         status=query.get("status") or None, limit=50 if limit is None else limit
                     )
                 )
+            case ["runs", run_id, "logs"]:
+                from conflux.projections.projector._logs import answer_run_logs
+
+                try:
+                    return _dump(answer_run_logs(self.logs, model, run_id, query))
+                except ValueError as exc:
+                    raise _BadRequest(f"after={query.get('after')!r}: {exc}") from None
             case ["runs", run_id, "partitions"]:
                 limit = _int(query, "limit")
                 history = self._history()

@@ -36,16 +36,21 @@ function typeClass(type, event) {
   }
 }
 
+/** How many lines the attempt wrote (its logs are on the run's page). */
+function logsNote(event) {
+  return event.log_lines ? ` · ${fmtInt(event.log_lines)} log line${event.log_lines === 1 ? "" : "s"} (run page)` : "";
+}
+
 /** One line about what an event says, from its full JSON. */
 export function describeEvent(type, event) {
   if (!event) return "";
   switch (type) {
     case "AssetMaterialized": {
       const meta = Object.keys(event.metadata ?? {});
-      return `data version ${event.data_version}${event.source === "reported" ? " · reported" : ""}${meta.length ? ` · ${meta.length} metadata` : ""}${event.duration_ms != null ? ` · ${Math.round(event.duration_ms)} ms` : ""}`;
+      return `data version ${event.data_version}${event.source === "reported" ? " · reported" : ""}${meta.length ? ` · ${meta.length} metadata` : ""}${event.duration_ms != null ? ` · ${Math.round(event.duration_ms)} ms` : ""}${logsNote(event)}`;
     }
     case "PartitionFailed":
-      return `${event.error_type}: ${event.message}`;
+      return `${event.error_type}: ${event.message}${logsNote(event)}`;
     case "PartitionStarted":
       return `attempt ${event.attempt ?? 1} on ${event.worker_id ?? "?"}`;
     case "WorkItemDispatched":

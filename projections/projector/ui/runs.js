@@ -1,12 +1,14 @@
 /**
  * Runs: the list (`#/runs`) and one run's page (`#/runs/<id>`) with its timeline (an SVG
- * Gantt chart, one row per asset partition) and the error and traceback of each failure.
+ * Gantt chart, one row per asset partition), the error and traceback of each failure with
+ * its attempt's last log lines, and every attempt's logs (`run_logs.js`).
  */
 
 import { ApiError, getJSON, url } from "./api.js";
 import { between, card, esc, facts, fill, fmtDuration, fmtInt, fmtTime, h, markRendered, pill, runLink } from "./dom.js";
 import { EventList } from "./events.js";
 import { coalesce, subscribe } from "./live.js";
+import { RunLogs } from "./run_logs.js";
 
 const RUN_STATUSES = ["queued", "started", "success", "failed", "canceled"];
 
@@ -172,12 +174,14 @@ export function mountRun(root, runId) {
   const failuresCard = card("Failures", failures);
   failuresCard.hidden = true;
   const events = new EventList({ params: { run: runId }, matches: (s) => s.run_id === runId, showAsset: true });
+  const logs = new RunLogs(runId);
   fill(
     root,
     h("div", { class: "crumbs" }, h("a", { href: "#/runs" }, "Runs"), " / ", h("span", { class: "mono" }, runId)),
     head,
     card("Timeline", timelineNote, timeline),
     failuresCard,
+    card("Logs", logs.element),
     card("Events", events.element),
   );
   let run = null;
@@ -231,13 +235,15 @@ export function mountRun(root, runId) {
             h("span", { class: "muted small" }, ` · attempt ${p.attempt} · ${p.worker_id ?? ""} · ${fmtTime(p.ended_at)}`),
           ),
           h("pre", { class: "traceback" }, p.traceback ?? "(no traceback)"),
+          logs.tailFor(p.asset_key, p.partition_key, p.attempt),
         );
       }),
     );
     markRendered("run");
   }
 
-  const refresh = coalesce(() => Promise.all([loadRun(), loadTimeline()]).then(() => undefined), 100);
+  // the logs first: the failures card shows each failed attempt's last lines
+  const refresh = coalesce(() => logs.refresh().catch(() => {}).then(() => Promise.all([loadRun(), loadTimeline()])).then(() => undefined), 100);
   const unsubscribe = subscribe({
     onEvents(batch) {
       events.onSummaries(batch);
@@ -251,7 +257,7 @@ export function mountRun(root, runId) {
   const ticker = setInterval(() => {
     if (run && (run.status === "started" || run.status === "queued")) refresh();
   }, 1000);
-  Promise.all([loadRun(), loadTimeline()]).catch((error) => {
+  logs.refresh().catch(() => {}).then(() => Promise.all([loadRun(), loadTimeline()])).catch((error) => {
     // a run requested a moment ago may not be folded yet: its first event redraws the page
     if (error instanceof ApiError && error.status === 404) {
       fill(info, h("p", { class: "muted" }, `Waiting for run ${runId} to show up on the log…`));

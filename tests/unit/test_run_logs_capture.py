@@ -1,0 +1,193 @@
+"""Run logs in the worker: what an attempt writes is captured, capped, and kept apart."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import threading
+
+from conflux.events import (
+    AssetMaterialized,
+    LogLinesCaptured,
+    PartitionFailed,
+    PartitionStarted,
+    Topics,
+    decode_event,
+    encode_event,
+)
+from conflux.sdk import get_dagster_logger
+from conflux.workers._logs import BATCH_LINES, AttemptLog, attempt_logs, capture_output
+
+
+def _started(item: str = "w1", attempt: int = 1) -> PartitionStarted:
+    return PartitionStarted(
+        asset_key="a",
+        partition_key="2024-01-01",
+        run_id="r1",
+        work_item_id=item,
+        worker_id="w",
+        attempt=attempt,
+    )
+
+
+def _collect(
+    item: str = "w1", attempt: int = 1, max_lines: int = 10_000
+) -> tuple[AttemptLog, list[LogLinesCaptured]]:
+    sent: list[LogLinesCaptured] = []
+    return AttemptLog(_started(item, attempt), send=sent.append, max_lines=max_lines), sent
+
+
+def _lines(sent: list[LogLinesCaptured]) -> list[tuple[int, str, str, str]]:
+    return [
+        (b.first_seq + i, stream, level, message)
+        for b in sent
+        for i, (stream, level, message) in enumerate(
+            zip(b.streams, b.levels, b.messages, strict=True)
+        )
+    ]
+
+
+def test_stdout_stderr_and_context_log_are_captured_in_order() -> None:
+    log, sent = _collect()
+    with capture_output(), attempt_logs(log):
+        print("hello")
+        logging.getLogger("conflux.asset.a").info("loaded %d rows", 3)
+        sys.stderr.write("partial ")
+        sys.stderr.write("warning\n")
+        logging.getLogger("conflux.asset.a").debug("debug is kept too")
+        get_dagster_logger().warning("from get_dagster_logger")
+        print("no newline at the end", end="")
+    assert _lines(sent) == [
+        (0, "stdout", "", "hello"),
+        (1, "log", "INFO", "loaded 3 rows"),
+        (2, "stderr", "", "partial warning"),
+        (3, "log", "DEBUG", "debug is kept too"),
+        (4, "log", "WARNING", "from get_dagster_logger"),
+        (5, "stdout", "", "no newline at the end"),
+    ]
+    assert all(b.run_id == "r1" and b.attempt == 1 and b.asset_key == "a" for b in sent)
+
+
+def test_context_log_exception_carries_the_traceback() -> None:
+    log, sent = _collect()
+    with capture_output(), attempt_logs(log):
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("conflux.asset.a").exception("it failed")
+    ((_, stream, level, message),) = _lines(sent)
+    assert (stream, level) == ("log", "ERROR")
+    assert message.startswith("it failed\nTraceback") and "ValueError: boom" in message
+
+
+def test_lines_past_the_cap_are_counted_not_kept() -> None:
+    log, sent = _collect(max_lines=5)
+    with capture_output(), attempt_logs(log):
+        for i in range(12):
+            print(f"line {i}")
+    assert [m for _, _, _, m in _lines(sent)] == [f"line {i}" for i in range(5)]
+    assert (log.kept, log.dropped) == (5, 7)
+    assert sent[-1].dropped == 7
+    stamped = log.stamp(
+        [
+            AssetMaterialized(asset_key="a", data_version="v"),
+            PartitionStarted(asset_key="a", run_id="r1", work_item_id="w1", worker_id="w"),
+        ]
+    )
+    assert isinstance(stamped[0], AssetMaterialized)
+    assert (stamped[0].log_lines, stamped[0].log_dropped) == (5, 7)
+    assert stamped[1] is not None and not hasattr(stamped[1], "log_lines")
+
+
+def test_lines_go_out_in_batches_in_order() -> None:
+    log, sent = _collect()
+    with capture_output(), attempt_logs(log):
+        for i in range(BATCH_LINES * 2 + 10):
+            print(i)
+        assert len(sent) == 2, "full batches are sent while the attempt runs"
+    assert len(sent) == 3
+    seqs = [seq for seq, _, _, _ in _lines(sent)]
+    assert seqs == list(range(BATCH_LINES * 2 + 10))
+    assert [int(message) for _, _, _, message in _lines(sent)] == seqs
+
+
+def test_threads_do_not_mix() -> None:
+    """Two attempts on two threads at once, and a thread in no attempt, stay apart."""
+    logs = {name: _collect(item=name) for name in ("one", "two")}
+    barrier = threading.Barrier(2)
+
+    def attempt(name: str) -> None:
+        log, _ = logs[name]
+        with attempt_logs(log):
+            barrier.wait()
+            for i in range(300):
+                print(f"{name} {i}")
+                logging.getLogger(f"conflux.asset.{name}").info("%s log %d", name, i)
+
+    outside: list[str] = []
+
+    class _Real:
+        def write(self, text: str) -> int:
+            outside.append(text)
+            return len(text)
+
+        def flush(self) -> None:
+            pass
+
+    real = sys.stdout
+    sys.stdout = _Real()
+    try:
+        with capture_output():
+            threads = [threading.Thread(target=attempt, args=(n,)) for n in logs]
+            for t in threads:
+                t.start()
+            print("the worker's own line")
+            for t in threads:
+                t.join()
+    finally:
+        sys.stdout = real
+    for name, (_, sent) in logs.items():
+        messages = [m for _, _, _, m in _lines(sent)]
+        assert len(messages) == 600 and all(m.startswith(name) for m in messages)
+        assert [m for m in messages if " log " not in m] == [f"{name} {i}" for i in range(300)]
+        assert all(b.work_item_id == name for b in sent)
+    assert "".join(outside) == "the worker's own line\n"
+
+
+def test_outside_an_attempt_records_reach_the_worker_log_as_before(
+    caplog: object,
+) -> None:
+    import pytest
+
+    assert isinstance(caplog, pytest.LogCaptureFixture)
+    with caplog.at_level(logging.INFO), capture_output():
+        logging.getLogger("conflux.asset.a").info("no attempt here")
+    assert "no attempt here" in caplog.text
+    assert logging.getLogger("conflux.asset").propagate, "put back once capture ends"
+
+
+def test_capture_restores_the_streams() -> None:
+    before = (sys.stdout, sys.stderr)
+    with capture_output():
+        with capture_output():
+            assert sys.stdout is not before[0]
+        assert sys.stdout is not before[0]
+    assert (sys.stdout, sys.stderr) == before
+
+
+def test_the_batch_and_the_counts_round_trip_on_their_topic() -> None:
+    log, sent = _collect()
+    with capture_output(), attempt_logs(log):
+        print("x")
+    (batch,) = sent
+    assert decode_event(encode_event(batch)) == batch
+    assert Topics("t").route(batch) == ("t.logs", "a#2024-01-01")
+    assert "t.logs" in [s.name for s in Topics("t").core()]
+    old = PartitionFailed(
+        asset_key="a", run_id="r", work_item_id="w", worker_id="w", error_type="E", message="m"
+    )
+    data = json.loads(encode_event(old))
+    del data["log_lines"], data["log_dropped"]  # as written before run logs existed
+    decoded = decode_event(json.dumps(data).encode())
+    assert isinstance(decoded, PartitionFailed) and decoded.log_lines is None
