@@ -168,6 +168,7 @@ def dev(
         click.echo(f"conflux dev: broker {shown} {local.version} at {local.bootstrap}")
         topics = Topics(os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux"))
         specs = [*topics.core(), *(topics.work_spec(spec.name) for spec in locations)]
+        specs.append(topics.leader_spec())  # before two coordinators race to create it
         ensure_topics(local.bootstrap, specs)
         if local.kind == "tansu":
             _restore_from_archive(root, local.bootstrap, topics)
@@ -236,7 +237,7 @@ def dev(
         while not stop.wait(0.5):
             for line in parts.check():
                 click.echo(f"conflux dev: {line}", err=True)
-            for line in watch.changes(parts.down()):
+            for line in watch.changes(parts.state()):
                 click.echo(f"conflux dev: {line}", err=True)
             reasons = {e.location: f"reload requested by {e.requested_by}" for e in listener.poll()}
             if time.monotonic() - watched >= WATCH_INTERVAL_S:
@@ -441,23 +442,27 @@ class _StatusWatch:
                     self._report, self._error = None, str(exc)
             self._stop.wait(self.POLL_S)
 
-    def latest(self, down: dict[str, str]) -> tuple[bool | None, list[str], list[dict[str, Any]]]:
-        """(ready, why not, failed locations) now; ready is None before the first answer."""
+    def latest(self, parts: dict[str, Any]) -> tuple[bool | None, list[str], list[dict[str, Any]]]:
+        """(ready, why not, failed locations) now; ready is None before the first answer.
+
+        `parts` is the supervisor's `state()`.
+        """
         from conflux.cli._status import judge
 
         with self._lock:
             report, error = self._report, self._error
         if report is None:
+            down = {**parts.get("brokers_down", {}), **parts.get("down", {})}
             reasons = [f"{k}: {v}" for k, v in sorted(down.items())]
             if error:
                 reasons.append(f"query API: {error}")
             return None, reasons, []
-        not_ready, failed = judge(report, down)
+        not_ready, failed, _ = judge(report, parts)
         return not not_ready, not_ready, failed
 
-    def changes(self, down: dict[str, str]) -> list[str]:
+    def changes(self, parts: dict[str, Any]) -> list[str]:
         """Lines for what changed since the last call."""
-        ready, reasons, failed = self.latest(down)
+        ready, reasons, failed = self.latest(parts)
         lines = []
         now_failed = {str(loc["name"]): str(loc["error"]) for loc in failed}
         for name, error in sorted(now_failed.items()):
@@ -499,9 +504,9 @@ def _announce_ready(
     while not stop.is_set() and time.monotonic() < deadline:
         for line in parts.check():
             click.echo(f"conflux dev: {line}", err=True)
-        ready, reasons, failed = watch.latest(parts.down())
+        ready, reasons, failed = watch.latest(parts.state())
         if ready:
-            watch.changes(parts.down())  # the failed locations, printed once
+            watch.changes(parts.state())  # the failed locations, printed once
             down = f", with {len(failed)} location(s) down" if failed else ""
             click.echo(
                 f"ready in {time.monotonic() - started:.1f} s{down}: "

@@ -32,35 +32,55 @@ _EPILOG = (
 )
 
 
-def parts_down(state_dir: str | Path, dev_pid: int | None) -> dict[str, str]:
-    """Part -> why it is down, from the `parts.json` the running `dev` (`dev_pid`) writes."""
+def read_parts(state_dir: str | Path, dev_pid: int | None) -> dict[str, Any]:
+    """What the running `dev` (`dev_pid`) says of its processes (`parts.json`), or {}."""
     if dev_pid is None:
         return {}
     try:
         data = json.loads((Path(state_dir) / "parts.json").read_text())
     except (OSError, ValueError):
         return {}
-    if data.get("pid") != dev_pid:
-        return {}
-    return {str(k): str(v) for k, v in (data.get("down") or {}).items()}
+    return data if isinstance(data, dict) and data.get("pid") == dev_pid else {}
 
 
-def judge(report: dict[str, Any], down: dict[str, str]) -> tuple[list[str], list[dict[str, Any]]]:
-    """(what is not ready, the locations that failed to load) of a `/status` report.
+def judge(
+    report: dict[str, Any], parts: dict[str, Any]
+) -> tuple[list[str], list[dict[str, Any]], list[str]]:
+    """(what is not ready, the locations that failed to load, notes) of a `/status` report.
 
-    A location that loaded but has no live worker cannot run anything: not ready. A
-    location that failed to load holds no one up (the report may be ready), but is
-    returned, for the caller to show and to exit with `EXIT_LOCATIONS_DOWN`.
+    `parts` is what `dev` says of its processes (`read_parts`). A part that is down is
+    not ready. A broker node that is down is not either, unless the cluster goes on
+    without it: a majority of its controllers and `min.insync.replicas` brokers remain
+    (one of three); it is then a note. A location that loaded but has no live worker
+    cannot run anything: not ready. A location that failed to load holds no one up
+    (the report may be ready), but is returned, for the caller to show and to exit
+    with `EXIT_LOCATIONS_DOWN`.
     """
     not_ready = list(report.get("not_ready") or [])
+    down: dict[str, str] = parts.get("down") or {}
     not_ready += [f"{name}: {why}" for name, why in sorted(down.items())]
+    notes = []
+    lost: dict[str, str] = parts.get("brokers_down") or {}
+    if lost:
+        total = int(parts.get("brokers_total") or 1)
+        min_isr = max(1, min(total, 3) - 1)
+        shown = "; ".join(f"{name}: {why}" for name, why in sorted(lost.items()))
+        if len(lost) <= (total - 1) // 2 and total - len(lost) >= min_isr:
+            notes.append(
+                f"broker {shown} (the cluster goes on with {total - len(lost)} of {total}; "
+                "dev is starting it again)"
+            )
+        else:
+            not_ready.append(
+                shown if total == 1 else f"brokers ({len(lost)} of {total} down) {shown}"
+            )
     failed = []
     for location in report.get("locations") or []:
         if location["status"] == "failed":
             failed.append(location)
         elif location["status"] == "loaded" and not location.get("workers_alive"):
             not_ready.append(f"location {location['name']}: no live worker")
-    return not_ready, failed
+    return not_ready, failed, notes
 
 
 @click.command(epilog=_EPILOG)
@@ -78,7 +98,8 @@ def status(as_json: bool, state_dir: str) -> int:
         report = ApiTransport(info.api_url, timeout=3.0).get_json("/status")  # a StatusReport
     except (StateDirError, ApiUnavailableError, BrokerUnavailableError) as exc:
         reason = str(exc)
-        down = parts_down(state_dir, _dev_pid(state_dir))
+        parts = read_parts(state_dir, _dev_pid(state_dir))
+        down = {**(parts.get("brokers_down") or {}), **(parts.get("down") or {})}
         if down:  # the API does not answer: say which part is down, and why
             reason += "; " + "; ".join(f"{k}: {v}" for k, v in sorted(down.items()))
         if as_json:
@@ -88,12 +109,14 @@ def status(as_json: bool, state_dir: str) -> int:
             raise
         click.echo(reason, err=True)
         return EXIT_NOT_READY
-    down = parts_down(state_dir, info.pid) if info.state_dir else {}
-    not_ready, failed = judge(report, down)
+    parts = read_parts(state_dir, info.pid) if info.state_dir else {}
+    not_ready, failed, notes = judge(report, parts)
     ready = not not_ready
     code = EXIT_NOT_READY if not ready else EXIT_LOCATIONS_DOWN if failed else 0
     if as_json:
-        print_json({**report, "ready": ready, "not_ready": not_ready, "down": len(failed)})
+        print_json(
+            {**report, "ready": ready, "not_ready": not_ready, "notes": notes, "supervisor": parts}
+        )
         return code
     if not ready:
         print("not ready: " + "; ".join(not_ready))
@@ -104,9 +127,11 @@ def status(as_json: bool, state_dir: str) -> int:
     for location in failed:
         # A broken location does not hold the others up, but it is never silent.
         print(f"location {location['name']} failed to load: {location['error']}")
+    for note in notes:
+        print(note)
     for b in report.get("brokers") or []:
         if b.get("state") == "offline":
-            print(f"broker {b['id']} ({b['host']}:{b['port']}) is offline")
+            print(f"broker {b['id']} is offline (its replicas wait for it)")
     return code
 
 

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -36,12 +36,16 @@ if TYPE_CHECKING:
 
     from conflux.events.brokers import LocalBroker
 
-BACKOFF_START_S = 0.5
+BACKOFF_START_S = float(os.environ.get("CONFLUX_DEV_RESTART_DELAY_S") or 0.5)
+"""The first restart's delay; `CONFLUX_DEV_RESTART_DELAY_S` changes it (tests hold a
+killed process down a while with it)."""
 BACKOFF_MAX_S = 30.0
 HEALTHY_S = 60.0
 """A part up this long has its backoff reset: its next death restarts it at once."""
 PARTS_FILE = "parts.json"
 PIDS_DIR = "pids"
+BROKER_START_S = 90.0
+"""How long a restarted broker node may take to answer (log recovery after a kill)."""
 TAIL_LINES = 8
 """Lines of a dead part's log shown on the terminal."""
 
@@ -127,6 +131,7 @@ def stop_leftovers(state_dir: Path, grace: float = 10.0) -> list[str]:
         with contextlib.suppress(psutil.Error):
             if proc.status() != psutil.STATUS_ZOMBIE:
                 proc.terminate()
+                proc.resume()  # a stopped one (SIGSTOP) handles its SIGTERM only once resumed
                 alive.append((name, proc))
     if not alive:
         return []
@@ -189,6 +194,8 @@ class Supervisor:
         self.draining: dict[str, float] = {}
         """Parts asked to stop for a restart -> when they get SIGKILL instead."""
         self.grace: dict[str, float] = {}
+        self.starting: dict[str, float] = {}
+        """Broker nodes started again and not answering yet -> when they were started."""
         for broker in self.brokers:
             name = self.broker_name(broker)
             self.backoff[name] = _Backoff()
@@ -288,7 +295,7 @@ class Supervisor:
         wait = state.died(uptime)
         state.reason = describe_exit(code)
         state.log_tail = tail(log)
-        shown = [f"    {line}" for line in state.log_tail] or ["    (the log is empty)"]
+        shown = [f"    {line[:240]}" for line in state.log_tail] or ["    (the log is empty)"]
         try:
             where = log.relative_to(self.state_dir)
         except ValueError:
@@ -300,8 +307,9 @@ class Supervisor:
         ]
 
     def broker_down(self) -> bool:
-        """Whether a broker node is not running."""
-        return any(b.pid is None for b in self.brokers)
+        """Whether the brokers cannot serve: the single one is down, or a cluster's majority."""
+        lost = sum(1 for b in self.brokers if b.pid is None or b.log_path.stem in self.starting)
+        return lost > (len(self.brokers) - 1) // 2
 
     def check(self) -> list[str]:
         """Notice deaths, restart what is due; return the lines to print."""
@@ -310,6 +318,9 @@ class Supervisor:
         for broker in self.brokers:
             name = self.broker_name(broker)
             state = self.backoff[name]
+            if name in self.starting:
+                lines += self._broker_started(broker, name)
+                continue
             code = broker.exit_code()
             if code is not None and state.due is None:
                 lines += self._died(
@@ -340,14 +351,12 @@ class Supervisor:
         return lines
 
     def _restart_broker(self, broker: LocalBroker, name: str) -> list[str]:
-        """Start a dead broker node again on its log; then every part that is down, at once."""
+        """Start a dead broker node again on its log (`_broker_started` sees it answer)."""
         state = self.backoff[name]
-        began = time.monotonic()
+        state.due = None
         state.reason = "starting again"
-        self.write_state()
         try:
-            broker.launch(60.0)
-            broker.await_ready(began + 60.0, began)
+            broker.launch(BROKER_START_S)
         except Exception as exc:
             return self._died(
                 name,
@@ -356,11 +365,29 @@ class Supervisor:
                 f"it did not start ({str(exc).splitlines()[0]}); trying again in "
                 "{wait:g} s (restart {n})",
             )
-        state.due = None
-        state.reason = ""
-        self.started[name] = time.monotonic()
+        self.starting[name] = time.monotonic()
         if broker.pid is not None:
             record_pid(self.state_dir, name, broker.pid)
+        return []
+
+    def _broker_started(self, broker: LocalBroker, name: str) -> list[str]:
+        """A restarting node: answered (then the parts that are down start), died, or late."""
+        began = self.starting[name]
+        code = broker.exit_code()
+        late = time.monotonic() - began > BROKER_START_S
+        if code is not None or late:
+            del self.starting[name]
+            if late:
+                broker.stop(timeout=5)
+            why = f"it did not answer within {BROKER_START_S:.0f} s" if late else "it died"
+            then = why + " while starting; trying again in {wait:g} s (restart {n})"
+            return self._died(name, code if code is not None else 1, broker.log_path, then)
+        if not broker.answers():
+            return []
+        del self.starting[name]
+        state = self.backoff[name]
+        state.reason = ""
+        self.started[name] = time.monotonic()
         lines = [f"{name} answers again at {broker.bootstrap} ({time.monotonic() - began:.1f} s)"]
         if not self.broker_down():
             if self.on_broker_back is not None:
@@ -410,7 +437,18 @@ class Supervisor:
 
     def write_state(self) -> None:
         """Write `<state-dir>/parts.json` when something changed (atomically)."""
-        data = {
+        text = json.dumps(self.state(), indent=2, sort_keys=True)
+        if text == self._written:
+            return
+        tmp = self.state_dir / (PARTS_FILE + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(self.state_dir / PARTS_FILE)
+        self._written = text
+
+    def state(self) -> dict[str, Any]:
+        """What `parts.json` holds: each process, and what is down and why."""
+        brokers = {self.broker_name(b) for b in self.brokers}
+        return {
             "pid": os.getpid(),
             "parts": {
                 name: {"pid": proc.pid, "restarts": self.backoff[name].restarts}
@@ -424,16 +462,17 @@ class Supervisor:
                 for b in self.brokers
             },
             "down": {
-                name: why.split("; starting again in")[0] for name, why in self.down().items()
+                name: why.split("; starting again in")[0]
+                for name, why in self.down().items()
+                if name not in brokers
             },
+            "brokers_down": {
+                name: why.split("; starting again in")[0]
+                for name, why in self.down().items()
+                if name in brokers
+            },
+            "brokers_total": len(self.brokers),
         }
-        text = json.dumps(data, indent=2, sort_keys=True)
-        if text == self._written:
-            return
-        tmp = self.state_dir / (PARTS_FILE + ".tmp")
-        tmp.write_text(text)
-        tmp.replace(self.state_dir / PARTS_FILE)
-        self._written = text
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM every part, wait, SIGKILL what is left; forget their pid files."""

@@ -231,6 +231,19 @@ class LocalBroker(ABC):
             self.log_path,
         )
 
+    def answers(self, timeout: float = 0.5) -> bool:
+        """Whether the running process answers a metadata request now (as `await_ready`)."""
+        from conflux.events._admin import admin_client
+
+        if self.pid is None or self._port is None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", self._port), timeout).close()
+            metadata = admin_client(self.bootstrap).list_topics(timeout=timeout)
+        except Exception:
+            return False
+        return bool(metadata.brokers) and self._cluster_id in (None, metadata.cluster_id)
+
     def signal_stop(self) -> None:
         """Send SIGTERM without waiting (`stop()` then waits): stops several at once."""
         proc = self._proc

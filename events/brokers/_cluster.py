@@ -11,6 +11,7 @@ and started again alone (`conflux dev` supervises each).
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 import uuid
 from typing import TYPE_CHECKING, ClassVar, Literal
@@ -93,10 +94,28 @@ class KafkaCluster:
                 node.launch(timeout)
             for node in self.nodes:
                 node.await_ready(began + timeout, began)
+            self._await_members(began + timeout)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _await_members(self, deadline: float) -> None:
+        """Wait until the metadata lists every node: topics then get all their replicas."""
+        from conflux.events._admin import admin_client
+
+        admin = admin_client(self.bootstrap)
+        listed = 0
+        while time.monotonic() < deadline:
+            with contextlib.suppress(Exception):
+                listed = len(admin.list_topics(timeout=2.0).brokers)
+                if listed >= len(self.nodes):
+                    return
+            time.sleep(0.1)
+        raise BrokerStartError(
+            f"only {listed} of {len(self.nodes)} Kafka brokers joined the cluster; see "
+            f"{self.nodes[0].log_path.parent}/kafka*.log"
+        )
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop every node (SIGTERM together, then wait for each)."""

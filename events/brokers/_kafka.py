@@ -74,6 +74,10 @@ group.initial.rebalance.delay.ms=0
 # Sessions down to 1 s (stock Kafka: 6 s), so that a standby coordinator can take over
 # from a crashed leader in a few seconds (`conflux coordinator --session-timeout`).
 group.min.session.timeout.ms=1000
+# A cluster's controllers fence a broker that stops beating after 3 s (stock: 9 s), so
+# that the partitions it led move to another replica within seconds of its loss.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=1000
 # The log is the source of truth: never delete it by age or size.
 log.retention.ms=-1
 log.retention.bytes=-1
