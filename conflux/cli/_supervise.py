@@ -421,14 +421,18 @@ class Supervisor:
             self.backoff[name].due = time.monotonic()
             self.backoff[name].reason = "stopped while the broker restarted"
 
-    def down(self) -> dict[str, str]:
-        """Part -> why it is down (what `status` shows), for each part not running now."""
+    def down(self, countdown: bool = True) -> dict[str, str]:
+        """Part -> why it is down (what `status` shows), for each part not running now.
+
+        With `countdown`, when it starts again (not in `parts.json`: it would change
+        every second).
+        """
         found = {}
         for name, state in self.backoff.items():
             if state.due is None and not state.reason:
                 continue
             why = state.reason or "down"
-            if state.due is not None:
+            if countdown and state.due is not None:
                 why += f"; starting again in {max(0.0, state.due - time.monotonic()):.0f} s"
             if state.log_tail:
                 why += f"; its log ends with: {state.log_tail[-1].strip()[:300]}"
@@ -461,16 +465,8 @@ class Supervisor:
                 }
                 for b in self.brokers
             },
-            "down": {
-                name: why.split("; starting again in")[0]
-                for name, why in self.down().items()
-                if name not in brokers
-            },
-            "brokers_down": {
-                name: why.split("; starting again in")[0]
-                for name, why in self.down().items()
-                if name in brokers
-            },
+            "down": {k: v for k, v in self.down(False).items() if k not in brokers},
+            "brokers_down": {k: v for k, v in self.down(False).items() if k in brokers},
             "brokers_total": len(self.brokers),
         }
 
