@@ -71,9 +71,8 @@ def judge(
                 "dev is starting it again)"
             )
         else:
-            not_ready.append(
-                shown if total == 1 else f"brokers ({len(lost)} of {total} down) {shown}"
-            )
+            many = f"brokers ({len(lost)} of {total} down, no quorum) "
+            not_ready.append(shown if total == 1 else many + shown)
     failed = []
     for location in report.get("locations") or []:
         if location["status"] == "failed":

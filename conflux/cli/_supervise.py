@@ -308,6 +308,8 @@ class Supervisor:
 
     def broker_down(self) -> bool:
         """Whether the brokers cannot serve: the single one is down, or a cluster's majority."""
+        if not self.brokers:
+            return False
         lost = sum(1 for b in self.brokers if b.pid is None or b.log_path.stem in self.starting)
         return lost > (len(self.brokers) - 1) // 2
 
