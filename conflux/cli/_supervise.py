@@ -325,11 +325,16 @@ class Supervisor:
                 continue
             code = broker.exit_code()
             if code is not None and state.due is None:
+                how = (
+                    "on the same log"
+                    if broker.kind == "kafka"
+                    else "(empty: Tansu keeps nothing; dev refills it from the archive)"
+                )
                 lines += self._died(
                     name,
                     code,
                     broker.log_path,
-                    "starting it again on the same log in {wait:g} s (restart {n}); "
+                    f"starting it again {how} in {{wait:g}} s (restart {{n}}); "
                     "parts that die meanwhile wait for it",
                 )
             if state.due is not None and now >= state.due:
