@@ -384,9 +384,9 @@ def _restore_from_archive(root: Path, bootstrap: str, topics: Topics) -> None:
     with ChdbStore(root / "archive") as store:
         store.create_schema()
         report = seed_broker(store, bootstrap, topics, broker_kind="tansu", progress=progress)
-    # The coordinator's checkpoint names offsets of the old broker: replay instead.
-    with contextlib.suppress(FileNotFoundError):
-        (root / "coordinator" / "checkpoint").unlink()
+    # The coordinators' checkpoints name offsets of the old broker: replay instead.
+    for checkpoint in [root / "coordinator", *root.glob("coordinator-*/coordinator")]:
+        (checkpoint / "checkpoint").unlink(missing_ok=True)
     if report.records:
         click.echo(
             f"conflux dev: restored {report.records:,} events from the archive"
