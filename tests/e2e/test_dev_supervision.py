@@ -79,14 +79,14 @@ class Dev:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
-                line = self._queue.get(timeout=left)
+                got = self._queue.get(timeout=left)
             except queue.Empty:
                 break
-            if line is None:
+            if got is None:
                 break
-            self.lines.append(line)
-            if wanted(line):
-                return line
+            self.lines.append(got)
+            if wanted(got):
+                return got
         raise AssertionError(f"no such line within {timeout} s; dev printed:\n{self.output}")
 
     @property
