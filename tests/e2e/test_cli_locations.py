@@ -173,7 +173,9 @@ def test_a_broken_location_is_shown_with_its_error_and_holds_nobody_up(
     assert isinstance(error, dict) and error["error_type"] == "SyntaxError"
     assert "broken.py" in error["traceback"]
     status = conflux(state, "status", "--json")
-    assert status.returncode == 0, status.stdout  # ready: a broken location is shown, not waited on
+    # Ready, with 1 location down (exit 3): the broken location is shown, not waited on.
+    assert status.returncode == 3, status.stdout
+    assert json.loads(status.stdout)["ready"] is True
     [shown] = [loc for loc in json.loads(status.stdout)["locations"] if loc["name"] == "broken"]
     assert shown["status"] == "failed" and shown["error"].startswith("SyntaxError")
     table = conflux(state, "locations", "list").stdout

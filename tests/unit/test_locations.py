@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conflux.cli._dev import _Parts
+from conflux.cli._supervise import Supervisor as _Parts
 from conflux.cli._watch import FileWatcher, changed_files, watched_roots
 from conflux.cli._workspace import LocationSpec
 from conflux.events import (
