@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -24,6 +25,7 @@ from conflux.events import (
     LocationLoadFailed,
     Topics,
     WorkItemDispatched,
+    log_context,
     new_id,
 )
 from conflux.sdk import Definitions, FilesystemIOManager
@@ -39,7 +41,8 @@ from conflux.workers._deliveries import Deliveries
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from conflux.events import EventProducer
+    from conflux.events import EventProducer, MetricsServer
+    from conflux.workers._metrics import Outcome, WorkerMetrics
     from conflux.workers._ticks import TickEvaluator
 
 log = logging.getLogger("conflux.worker")
@@ -64,6 +67,13 @@ class Worker:
         bootstrap: Kafka bootstrap servers.
         topics: the system's topic names.
         storage_dir: where the default IO manager keeps asset values.
+        metrics_port: serve `/metrics` on this port while `run` runs, and say so in the
+            heartbeat (0: a free one; None: no metrics).
+        metrics_host: the interface `/metrics` listens on.
+
+    Raises:
+        MetricsUnavailableError: `metrics_port` was given and prometheus_client is not
+            installed.
     """
 
     def __init__(
@@ -76,6 +86,8 @@ class Worker:
         storage_dir: str | Path,
         broker_kind: Literal["kafka", "tansu"] | None = None,
         worker_id: str | None = None,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         self.location = location
         self._load = load
@@ -94,6 +106,13 @@ class Worker:
         """Which work items it takes: not a fenced leader's, each once (`_deliveries.py`)."""
         self.heartbeat_error: BaseException | None = None
         """Why the heartbeat thread died, if it did (then `run` stops and re-raises it)."""
+        self.metrics: WorkerMetrics | None = None
+        if metrics_port is not None:
+            from conflux.workers._metrics import WorkerMetrics
+
+            self.metrics = WorkerMetrics(location)
+        self._metrics_address = (metrics_host, metrics_port or 0)
+        self.metrics_server: MetricsServer | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Load, publish, and execute work items until `stop` is set.
@@ -104,8 +123,12 @@ class Worker:
                 silence as a lost worker), so the worker stops instead; the process exits
                 with the error and its supervisor starts it again.
         """
-        from conflux.events import EventProducer, ensure_topics
+        from conflux.events import EventProducer, MetricsServer, ensure_topics
 
+        if self.metrics is not None and self.metrics_server is None:
+            host, port = self._metrics_address
+            self.metrics_server = MetricsServer(self.metrics.registry, port, host)
+            log.info("metrics at %s", self.metrics_server.url)
         producer = EventProducer(
             self.bootstrap,
             self.topics,
@@ -137,7 +160,12 @@ class Worker:
                 beats.join(timeout=5)
             if ticks is not None and ticks.is_alive():
                 ticks.join(timeout=5)
-            producer.close()
+            try:
+                producer.close()
+            finally:
+                server, self.metrics_server = self.metrics_server, None
+                if server is not None:
+                    server.close()
         if self.heartbeat_error is not None:
             raise self.heartbeat_error
 
@@ -192,6 +220,8 @@ class Worker:
         )
         producer.flush()
         self.loaded = True
+        if self.metrics is not None:
+            self.metrics.loaded.labels(self.location).set(1)
         log.info("location %s loaded: %d assets", self.location, len(snapshot.assets))
         return NodeExecutor(
             defs,
@@ -252,14 +282,32 @@ class Worker:
                 producer.emit(event)
         producer.flush()
         taken()
-        for request in requests:
+        metrics = self.metrics
+        for request, item in zip(requests, items, strict=True):
             self.current_item = request.work_item_id
+            began = time.perf_counter()
+            if metrics is not None:
+                metrics.started()
+            failed: bool | None = None  # None: the executor raised
             try:
-                for outcome in executor.run(request):
+                with log_context(
+                    run_id=request.run_id,
+                    event_id=item.event_id,
+                    work_item_id=request.work_item_id,
+                ):
+                    outcomes = executor.run(request)
+                failed = False
+                for outcome in outcomes:
+                    failed = failed or outcome.type == "PartitionFailed"
                     producer.emit(outcome)
             finally:
                 self.current_item = None
                 self.executed += 1
+                if metrics is not None:
+                    verdict: Outcome = (
+                        "error" if failed is None else "failure" if failed else "success"
+                    )
+                    metrics.executed(verdict, time.perf_counter() - began)
         producer.flush()
 
     def _heartbeat(self, producer: EventProducer, stop: threading.Event) -> None:
@@ -290,4 +338,5 @@ class Worker:
             work_item_id=self.current_item,
             interval_s=HEARTBEAT_INTERVAL_S,
             producer=self.producer_name,
+            metrics_port=self.metrics_server.port if self.metrics_server is not None else None,
         )

@@ -27,7 +27,7 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from conflux.cli._options import STATE_DIR, queue_args, queue_options
+from conflux.cli._options import LOG_FORMAT, STATE_DIR, queue_args, queue_options
 from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
@@ -84,6 +84,7 @@ WATCH_INTERVAL_S = 1.0
     help="Worker processes per code location (they share its work).",
 )
 @queue_options
+@LOG_FORMAT
 def dev(
     files: tuple[str, ...],
     modules: tuple[str, ...],
@@ -97,12 +98,19 @@ def dev(
     location_limits: tuple[str, ...],
     heartbeat_timeout: float | None,
     schedule_catchup: int | None,
+    log_format: str = "text",
 ) -> int:
     """Run the whole system locally: broker, coordinator, projector, one worker per location."""
     # Until Ctrl-C or SIGTERM. The queue options go to `conflux coordinator`; `workers`
     # worker processes run per location, sharing its work in one consumer group.
     coordinator_args = queue_args(
         max_concurrent, pool_limits, location_limits, heartbeat_timeout, schedule_catchup
+    )
+    from conflux.cli._dev_metrics import (
+        METRICS_FILE,
+        metrics_args,
+        metrics_available,
+        write_metrics_file,
     )
     from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
     from conflux.cli._watch import FileWatcher, ReloadListener
@@ -142,8 +150,21 @@ def dev(
         env.pop("CONFLUX_API", None)
         parts = _Parts(root, env)
         expected = [a for spec in locations for a in ("--expect-location", spec.name)]
-        parts.start("projector", ["projector", "--port", str(api_port), *expected])
-        parts.start("coordinator", ["coordinator", *coordinator_args])
+        # Every part logs as asked, and serves metrics on a port of its own (the projector
+        # on its query API) when this environment has prometheus_client.
+        logs = ["--log-format", log_format] if log_format != "text" else []
+        with_metrics = metrics_available()
+        urls: dict[str, str] = {}
+        parts.start("projector", ["projector", "--port", str(api_port), *expected, *logs])
+        parts.start(
+            "coordinator",
+            [
+                "coordinator",
+                *coordinator_args,
+                *metrics_args(urls, "coordinator", with_metrics),
+                *logs,
+            ],
+        )
         watcher = FileWatcher(locations)  # before the workers load: no edit is missed
         groups: dict[str, list[str]] = {}
         for spec in locations:
@@ -154,7 +175,10 @@ def dev(
             args += ["--storage-dir", str(root / "storage")]
             for n in range(workers):
                 name = f"worker-{spec.name}" + (f"-{n + 1}" if workers > 1 else "")
-                parts.start(name, args, executable=spec.executable)
+                # a location in an environment of its own may lack prometheus_client
+                served = with_metrics and spec.executable is None
+                extra = [*metrics_args(urls, name, served), *logs]
+                parts.start(name, [*args, *extra], executable=spec.executable)
                 groups.setdefault(spec.name, []).append(name)
         listener = ReloadListener(local.bootstrap, topics, since, local.kind)
         api_url = f"http://127.0.0.1:{api_port}"
@@ -169,6 +193,8 @@ def dev(
                 state_dir=str(root),
             ),
         )
+        if with_metrics:
+            write_metrics_file(root, {"projector": f"{api_url}/metrics", **urls})
         click.echo(f"query API: {api_url}   state: {root}   logs: {root / 'logs'}")
         click.echo(f"UI: {api_url}/")
         click.echo(f"locations: {', '.join(spec.name for spec in locations)}")
@@ -198,6 +224,8 @@ def dev(
         local.stop()
         with contextlib.suppress(FileNotFoundError):
             (root / DEV_FILE).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (root / METRICS_FILE).unlink()
 
 
 def _locations(

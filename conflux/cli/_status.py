@@ -30,7 +30,10 @@ def status(as_json: bool, state_dir: str) -> int:
             return 1
         raise
     if as_json:
-        print_json(report)
+        from conflux.cli._dev_metrics import read_metrics_file
+
+        urls = read_metrics_file(state_dir)  # written by `dev`: each part's /metrics
+        print_json({**report, "metrics": urls} if urls is not None else report)
     else:
         print("ready" if report["ready"] else "not ready: " + "; ".join(report["not_ready"]))
         for location in report["locations"]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from conflux.events.brokers import BrokerKind
     from conflux.projections.api import BrokerStatus
     from conflux.projections.archive import ArchiveSink, ArchiveStore
+    from conflux.projections.projector._metrics import ProjectorMetrics
 
 _log = logging.getLogger("conflux.projector")
 
@@ -102,6 +103,9 @@ class Projector:
         """When the projector last read back its own heartbeat: a broker round trip."""
         self._cluster: tuple[float, list[BrokerStatus]] = (-BROKERS_TTL_S, [])
         self._cluster_lock = threading.Lock()
+        self.metrics = _metrics_or_none()
+        """Served at the API's `/metrics` (None: prometheus_client is not installed)."""
+        self.api.metrics = self.metrics.registry if self.metrics is not None else None
 
     @property
     def api_url(self) -> str:
@@ -207,6 +211,8 @@ class Projector:
                     self._caught_up = True
                     next_beat = 0.0  # say so at once: `status` waits on it
                     _log.info("caught up: %d events applied", len(self.model.log))
+                if self.metrics is not None:
+                    self.metrics.observe(records, consumer, self._sink, caught_up=self._caught_up)
                 if len(self.model.log) >= self._frozen_at * 2:
                     # The read model only grows and holds no cycles worth collecting: move
                     # what it holds out of the cyclic GC's sight, so that a full collection
@@ -305,3 +311,16 @@ class Projector:
                 producer="projector",
             )
         )
+
+
+def _metrics_or_none() -> ProjectorMetrics | None:
+    """The projector's metrics, or None without prometheus_client (the server extra has it)."""
+    from conflux.events import MetricsUnavailableError
+
+    try:
+        from conflux.projections.projector._metrics import ProjectorMetrics
+
+        return ProjectorMetrics()
+    except MetricsUnavailableError:
+        _log.warning("no /metrics: pip install 'conflux[metrics]' to serve them")
+        return None

@@ -41,6 +41,7 @@ from conflux.projections.projector._stream import EventStream
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from prometheus_client import CollectorRegistry
     from pydantic import JsonValue
 
     from conflux.events import Event
@@ -167,6 +168,8 @@ class QueryApi:
         self._thread: threading.Thread | None = None
         self.lineage: LineageService | None = None
         """Answers `/lineage` once the projector has opened its archive."""
+        self.metrics: CollectorRegistry | None = None
+        """What `/metrics` serves (None: it answers 404)."""
         self.error: BaseException | None = None
         """What stopped the serving thread, if it stopped by an error."""
 
