@@ -65,6 +65,15 @@ class WorkerMetrics:
             self.executions.labels(location, outcome)
         self._seconds = self.execution_seconds.labels(location)
         self._executing = self.executing.labels(location)
+        self._refused_seen = {"fenced": 0, "repeated": 0}
+
+    def refused_so_far(self, *, fenced: int, repeated: int) -> None:
+        """Note the deliveries refused so far (`Deliveries.fenced` and `.repeated`)."""
+        for reason, total in (("fenced", fenced), ("repeated", repeated)):
+            seen = self._refused_seen[reason]
+            if total > seen:
+                self.refused.labels(self.location, reason).inc(total - seen)
+                self._refused_seen[reason] = total
 
     def started(self) -> None:
         """A work item started executing."""

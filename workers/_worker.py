@@ -258,6 +258,10 @@ class Worker:
                     and r.event.location == self.location
                 ]
                 if records:
+                    if self.metrics is not None:
+                        self.metrics.refused_so_far(
+                            fenced=self.deliveries.fenced, repeated=self.deliveries.repeated
+                        )
                     self._execute(producer, executor, items, consumer.commit)
 
     def _execute(
