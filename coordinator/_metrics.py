@@ -189,7 +189,7 @@ class CoordinatorMetrics:
             run = state.runs.get(run_id)
             if run is None or run.plan is None:
                 continue
-            item = run.plan.items[run.plan.index(work_item_id)]
+            item = run.plan.item(work_item_id)
             outcome = run.outcomes.get(work_item_id)
             attempt = run.current_attempt(work_item_id)
             running = outcome is not None and attempt in outcome.started_by

@@ -294,6 +294,7 @@ ROOM_EXPORTS = {
         "LoggedEvent",
         "ProjectionName",
         "Projector",
+        "ProjectorMetrics",
         "QueryApi",
         "read_model_fold",
         "ReadModel",
