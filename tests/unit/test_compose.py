@@ -405,7 +405,7 @@ def metric_names() -> set[str]:
 
 def config_file(name: str) -> Path:
     """The file behind a top-level `configs:` entry of the compose file."""
-    return COMPOSE / stack()["configs"][name]["file"]
+    return COMPOSE / str(stack()["configs"][name]["file"])
 
 
 def dashboard() -> dict[str, Any]:
