@@ -114,6 +114,9 @@ class CoordinatorMetrics:
         )
         self._known_items: set[tuple[str, str, str]] = set()
         self._known_lags: set[tuple[str, str]] = set()
+        self._decided: dict[str, PCounter] = {}
+        self._folded: dict[str, PCounter] = {}
+        """Topic -> its child of `folded` (a label lookup takes a lock: done once)."""
         self._spaces: dict[str, tuple[int, int]] = {}
         """Backfill id -> (partitions, partitions per chunk), resolved once."""
 
@@ -123,14 +126,17 @@ class CoordinatorMetrics:
         """Count a folded batch per topic; live, also the ticks it completes."""
         if not records:
             return
-        per_topic = Counter(r.topic for r in records)
-        for topic, n in per_topic.items():
-            self.folded.labels(topic).inc(n)
-        if live:
-            for record in records:
-                event = record.event
-                if event.type == "TickCompleted":
-                    self._tick(event)
+        counts: dict[str, int] = {}
+        for record in records:
+            counts[record.topic] = counts.get(record.topic, 0) + 1
+            if live and record.event.type == "TickCompleted":
+                self._tick(record.event)
+        children = self._folded
+        for topic, n in counts.items():
+            child = children.get(topic)
+            if child is None:
+                child = children[topic] = self.folded.labels(topic)
+            child.inc(n)
 
     def _tick(self, tick: TickCompleted) -> None:
         self.ticks.labels(tick.instigator_type, tick.location, tick.status).inc()
@@ -141,8 +147,15 @@ class CoordinatorMetrics:
 
     def count_decided(self, events: Sequence[Decision], seconds: float) -> None:
         """Count one decision round's events and observe how long it took."""
-        for kind, n in Counter(e.type for e in events).items():
-            self.decisions.labels(kind).inc(n)
+        counts: dict[str, int] = {}
+        for event in events:
+            counts[event.type] = counts.get(event.type, 0) + 1
+        children = self._decided
+        for kind, n in counts.items():
+            child = children.get(kind)
+            if child is None:
+                child = children[kind] = self.decisions.labels(kind)
+            child.inc(n)
         self.decision_seconds.observe(seconds)
 
     # -- gauges from the state ----------------------------------------------------------------

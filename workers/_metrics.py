@@ -61,8 +61,10 @@ class WorkerMetrics:
             ["location", "reason"],
             registry=r,
         )
-        for outcome in ("success", "failure", "error"):  # present from the start, at 0
-            self.executions.labels(location, outcome)
+        self._outcomes = {  # present from the start, at 0
+            outcome: self.executions.labels(location, outcome)
+            for outcome in ("success", "failure", "error")
+        }
         self._seconds = self.execution_seconds.labels(location)
         self._executing = self.executing.labels(location)
         self._refused_seen = {"fenced": 0, "repeated": 0}
@@ -82,5 +84,5 @@ class WorkerMetrics:
     def executed(self, outcome: Outcome, seconds: float) -> None:
         """A work item ended, with `outcome`, after `seconds`."""
         self._executing.set(0)
-        self.executions.labels(self.location, outcome).inc()
+        self._outcomes[outcome].inc()
         self._seconds.observe(seconds)

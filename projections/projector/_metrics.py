@@ -10,7 +10,7 @@ read), measured from when the projector handed it to the archive's sink.
 from __future__ import annotations
 
 import time
-from collections import Counter, deque
+from collections import deque
 from typing import TYPE_CHECKING
 
 from conflux.events import new_registry
@@ -73,6 +73,8 @@ class ProjectorMetrics:
             "1 once the projector read every topic to its end.",
             registry=r,
         )
+        self._folded: dict[str, PCounter] = {}
+        """Topic -> its child of `folded` (a label lookup takes a lock: done once)."""
         self._known_lags: set[tuple[str, str]] = set()
         self._next_lag = 0.0
         self._archived_seen = 0
@@ -91,8 +93,14 @@ class ProjectorMetrics:
         """Note one poll's records (after the read model and the sink took them)."""
         now = time.monotonic()
         if records:
-            for topic, n in Counter(r.topic for r in records).items():
-                self.folded.labels(topic).inc(n)
+            counts: dict[str, int] = {}
+            for record in records:
+                counts[record.topic] = counts.get(record.topic, 0) + 1
+            for topic, n in counts.items():
+                child = self._folded.get(topic)
+                if child is None:
+                    child = self._folded[topic] = self.folded.labels(topic)
+                child.inc(n)
         if sink is not None:
             self._archive(sink, now)
         if now >= self._next_lag:
