@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -86,7 +87,10 @@ def on_broker(kind: BrokerKind) -> dict[str, object]:
         try:
             topics = Topics(f"bench{new_id()[:6]}")
             ensure_topics(broker.bootstrap, [*topics.core(), topics.work_spec("bench")])
-            coordinator = Coordinator(broker.bootstrap, topics, broker_kind=kind)
+            # Metrics on, as `conflux dev` runs the parts (BENCH_METRICS=0: off), so that
+            # their cost shows here; port 0: a free one.
+            port = 0 if os.environ.get("BENCH_METRICS", "1") != "0" else None
+            coordinator = Coordinator(broker.bootstrap, topics, broker_kind=kind, metrics_port=port)
             worker = Worker(
                 location="bench",
                 load=lambda: Definitions(assets=[noop]),
@@ -94,6 +98,7 @@ def on_broker(kind: BrokerKind) -> dict[str, object]:
                 topics=topics,
                 storage_dir=Path(tmp) / "storage",
                 broker_kind=kind,
+                metrics_port=port,
             )
             threads = [
                 threading.Thread(target=coordinator.run, args=(stop,), daemon=True),

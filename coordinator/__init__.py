@@ -16,6 +16,7 @@ from conflux.coordinator._decide import (
     started_id,
 )
 from conflux.coordinator._liveness import DEFAULT_HEARTBEAT_TIMEOUT_S
+from conflux.coordinator._metrics import CoordinatorMetrics
 from conflux.coordinator._planner import (
     PartitionsRequiredError,
     Plan,
@@ -26,7 +27,7 @@ from conflux.coordinator._planner import (
 )
 from conflux.coordinator._queue import DEFAULT_MAX_CONCURRENT, QueueLimits, parse_limits
 from conflux.coordinator._replay import coordinator_fold
-from conflux.coordinator._service import Coordinator
+from conflux.coordinator._service import Coordinator, default_instance_id
 from conflux.coordinator._state import (
     CoordinatorState,
     ItemStatus,
@@ -38,7 +39,9 @@ from conflux.coordinator._state import (
 __all__ = [
     # service
     "Coordinator",
+    "CoordinatorMetrics",
     "coordinator_fold",
+    "default_instance_id",
     # settings
     "DEFAULT_HEARTBEAT_TIMEOUT_S",
     "DEFAULT_MAX_CONCURRENT",

@@ -33,6 +33,7 @@ from conflux.coordinator._leadership import (
     redeliveries,
 )
 from conflux.coordinator._liveness import DEFAULT_HEARTBEAT_TIMEOUT_S, WorkerClock, lost_attempts
+from conflux.coordinator._metrics import REFRESH_INTERVAL_S as METRICS_INTERVAL_S
 from conflux.coordinator._queue import QueueLimits
 from conflux.coordinator._state import CoordinatorState
 from conflux.events import (
@@ -60,7 +61,15 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from pathlib import Path
 
-    from conflux.events import AnyEvent, ConsumedEvent, Event, EventConsumer, EventProducer
+    from conflux.coordinator._metrics import CoordinatorMetrics
+    from conflux.events import (
+        AnyEvent,
+        ConsumedEvent,
+        Event,
+        EventConsumer,
+        EventProducer,
+        MetricsServer,
+    )
     from conflux.events.brokers import BrokerKind
 
 log = logging.getLogger("conflux.coordinator")
@@ -113,6 +122,9 @@ class Coordinator:
         session_timeout_s: the leader group's session: how long a crashed leader holds
             leadership before a standby takes over (None: `DEFAULT_SESSION_TIMEOUT_S` of
             the broker kind; Kafka refuses less than its `group.min.session.timeout.ms`).
+        metrics_port: serve `/metrics` on this port while `run` runs (0: a free one; None:
+            no metrics, and nothing of them on the hot path).
+        metrics_host: the interface `/metrics` listens on.
 
     Attributes:
         state: the folded state (read it from the `run` thread, or after it returned).
@@ -123,6 +135,8 @@ class Coordinator:
         refused: decisions its fold refused (a newer epoch's mark preceded them).
         rebuilds: how often it rebuilt its state because the log refused a decision it
             had folded itself (it decided as a zombie).
+        metrics: its metrics (None: started without `metrics_port`).
+        metrics_server: where they are served while `run` runs.
     """
 
     def __init__(
@@ -138,6 +152,8 @@ class Coordinator:
         heartbeat_timeout_s: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
         max_catchup_ticks: int | None = None,
         session_timeout_s: float | None = None,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         self.bootstrap = bootstrap
         self.topics = topics
@@ -174,6 +190,13 @@ class Coordinator:
         """Event id -> epoch of the decisions folded here and not yet read back from the log."""
         self._tainted = False
         """The log refused a decision folded here: the state must be rebuilt."""
+        self.metrics: CoordinatorMetrics | None = None
+        if metrics_port is not None:
+            from conflux.coordinator._metrics import CoordinatorMetrics
+
+            self.metrics = CoordinatorMetrics()
+        self._metrics_address = (metrics_host, metrics_port or 0)
+        self.metrics_server: MetricsServer | None = None
         self._configure_state()
 
     @property
@@ -187,8 +210,12 @@ class Coordinator:
         Raises:
             BrokerUnavailableError: the broker stopped acknowledging what was emitted.
         """
-        from conflux.events import EventProducer, ensure_topics
+        from conflux.events import EventProducer, MetricsServer, ensure_topics
 
+        if self.metrics is not None and self.metrics_server is None:
+            host, port = self._metrics_address
+            self.metrics_server = MetricsServer(self.metrics.registry, port, host)
+            log.info("metrics at %s", self.metrics_server.url)
         ensure_topics(self.bootstrap, [*self.topics.core(), self.topics.leader_spec()])
         producer = EventProducer(
             self.bootstrap,
@@ -202,7 +229,12 @@ class Coordinator:
                 self.rebuilds += 1
                 self._reset()
         finally:
-            producer.close()
+            try:
+                producer.close()
+            finally:
+                server, self.metrics_server = self.metrics_server, None
+                if server is not None:
+                    server.close()
 
     def _serve(self, producer: EventProducer, stop: threading.Event) -> bool:
         """Fold, lead or stand by until `stop` (False) or until the state is tainted (True)."""
@@ -327,6 +359,7 @@ class Coordinator:
         next_liveness = time.monotonic() + LIVENESS_INTERVAL_S
         next_checkpoint = time.monotonic() + CHECKPOINT_INTERVAL_S
         confirming: float | None = None  # decisions held back until: the log confirms ours
+        next_metrics = 0.0
         while not stop.is_set():
             if self.ready:
                 self._fold(self._take(consumer))
@@ -361,6 +394,9 @@ class Coordinator:
                         confirming = None
                 if self.active and confirming is None:
                     self._step(producer)
+            if self.metrics is not None and time.monotonic() >= next_metrics:
+                next_metrics = time.monotonic() + METRICS_INTERVAL_S
+                self.metrics.refresh(self.state, consumer, ready=self.ready, active=self.active)
             if time.monotonic() >= next_beat:
                 next_beat = time.monotonic() + HEARTBEAT_INTERVAL_S
                 producer.emit(self._heartbeat())
@@ -376,6 +412,7 @@ class Coordinator:
             role=self.role,
             epoch=self.epoch if self.active else self.state.claims.epoch,
             producer=PRODUCER,
+            metrics_port=self.metrics_server.port if self.metrics_server is not None else None,
         )
 
     # -- leadership ------------------------------------------------------------------------
@@ -599,6 +636,8 @@ class Coordinator:
                 if kind == "DefinitionsPublished":
                     self._ensure_work_topic(cast("DefinitionsPublished", event).location)
             self.applied += len(records)
+            if self.metrics is not None:
+                self.metrics.count_folded(records, live=False)
             del records  # freed before the GC resumes (but the last event)
         finally:
             if paused:
@@ -621,6 +660,8 @@ class Coordinator:
                 self.clock.heard(event.worker_id)
             if isinstance(event, DefinitionsPublished):
                 self._ensure_work_topic(event.location)
+        if self.metrics is not None:
+            self.metrics.count_folded(records, live=True)
 
     def _refused(self, event: AnyEvent) -> None:
         """A decision the fence refused; if it was ours and folded here, rebuild."""
@@ -678,6 +719,7 @@ class Coordinator:
         """One decision step: emit every decision, flush, and fold them at once."""
         # Folding decisions can call for more (a skip completes a run): decide again.
         for _ in range(MAX_ROUNDS):
+            started = time.perf_counter()
             events = decide(self.state, utcnow(), self.limits)
             if not events:
                 return
@@ -687,5 +729,7 @@ class Coordinator:
                     self._deliver(producer, event)
             producer.flush()
             self._folded_own(events)
+            if self.metrics is not None:
+                self.metrics.count_decided(events, time.perf_counter() - started)
             log.debug("emitted %d decisions", len(events))
         log.error("decisions did not settle after %d rounds; going on", MAX_ROUNDS)

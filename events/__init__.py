@@ -75,6 +75,19 @@ if TYPE_CHECKING:
         UnknownDependencyError as UnknownDependencyError,
         UserCodeError as UserCodeError,
     )
+    from conflux.events._logging import (
+        JsonFormatter as JsonFormatter,
+        log_context as log_context,
+    )
+    from conflux.events._metrics import (
+        DURATION_BUCKETS as DURATION_BUCKETS,
+        LATENCY_BUCKETS as LATENCY_BUCKETS,
+        METRICS_CONTENT_TYPE as METRICS_CONTENT_TYPE,
+        MetricsServer as MetricsServer,
+        MetricsUnavailableError as MetricsUnavailableError,
+        new_registry as new_registry,
+        render_metrics as render_metrics,
+    )
     from conflux.events._models import (
         EVENT_TYPES as EVENT_TYPES,
         AnyEvent as AnyEvent,

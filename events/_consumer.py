@@ -253,6 +253,30 @@ class EventConsumer:
         """
         return dict(self._positions)
 
+    def lags(self) -> dict[tuple[str, int], int]:
+        """(topic, partition) -> records between the position and the partition's end.
+
+        For the assigned partitions read from so far, from the high watermarks that the
+        last fetches brought (librdkafka's cache: no request to the broker), so a part may
+        ask every second. A partition whose end is not known yet is left out.
+        """
+        consumer = self._consumer
+        if consumer is None:
+            return {}
+        out: dict[tuple[str, int], int] = {}
+        for (topic, partition), position in list(self._positions.items()):
+            if (topic, partition) not in self._assigned:
+                continue
+            try:
+                _, high = consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), cached=True
+                )
+            except KafkaException:
+                continue
+            if high is not None and high >= 0:
+                out[(topic, partition)] = max(0, high - position)
+        return out
+
     def caught_up(self) -> bool:
         """Whether every assigned partition has been read to its end at least once.
 

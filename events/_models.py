@@ -394,6 +394,9 @@ class ComponentHeartbeat(Event):
     epoch: int | None = None
     """Coordinators: the leadership epoch it decides under (active), or the latest one it
     has seen (standby)."""
+    metrics_port: int | None = None
+    """The port where it serves `/metrics` on its host (None: it serves none, or a beat
+    from before metrics)."""
 
 
 class RecordDeadLettered(Event):

@@ -14,6 +14,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -22,8 +23,10 @@ from conflux.events import (
     ComponentHeartbeat,
     DefinitionsPublished,
     LocationLoadFailed,
+    PartitionFailed,
     Topics,
     WorkItemDispatched,
+    log_context,
     new_id,
 )
 from conflux.sdk import Definitions, FilesystemIOManager
@@ -38,9 +41,10 @@ from conflux.workers._deliveries import Deliveries
 from conflux.workers._logs import DEFAULT_MAX_LINES, AttemptLog, attempt_logs, capture_output
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
-    from conflux.events import EventProducer
+    from conflux.events import Event, EventProducer, MetricsServer
+    from conflux.workers._metrics import Outcome, WorkerMetrics
     from conflux.workers._ticks import TickEvaluator
 
 log = logging.getLogger("conflux.worker")
@@ -69,6 +73,13 @@ class Worker:
             rest are counted; see `_logs.py`).
         capture_logs: False leaves what assets write to the worker's own output, as
             before run logs (for a deployment that collects process output itself).
+        metrics_port: serve `/metrics` on this port while `run` runs, and say so in the
+            heartbeat (0: a free one; None: no metrics).
+        metrics_host: the interface `/metrics` listens on.
+
+    Raises:
+        MetricsUnavailableError: `metrics_port` was given and prometheus_client is not
+            installed.
     """
 
     def __init__(
@@ -83,6 +94,8 @@ class Worker:
         worker_id: str | None = None,
         max_log_lines: int = DEFAULT_MAX_LINES,
         capture_logs: bool = True,
+        metrics_port: int | None = None,
+        metrics_host: str = "127.0.0.1",
     ) -> None:
         self.location = location
         self._load = load
@@ -105,6 +118,13 @@ class Worker:
         """The running attempt's lines (the heartbeat sends what is pending)."""
         self.heartbeat_error: BaseException | None = None
         """Why the heartbeat thread died, if it did (then `run` stops and re-raises it)."""
+        self.metrics: WorkerMetrics | None = None
+        if metrics_port is not None:
+            from conflux.workers._metrics import WorkerMetrics
+
+            self.metrics = WorkerMetrics(location)
+        self._metrics_address = (metrics_host, metrics_port or 0)
+        self.metrics_server: MetricsServer | None = None
 
     def run(self, stop: threading.Event) -> None:
         """Load, publish, and execute work items until `stop` is set.
@@ -115,8 +135,12 @@ class Worker:
                 silence as a lost worker), so the worker stops instead; the process exits
                 with the error and its supervisor starts it again.
         """
-        from conflux.events import EventProducer, ensure_topics
+        from conflux.events import EventProducer, MetricsServer, ensure_topics
 
+        if self.metrics is not None and self.metrics_server is None:
+            host, port = self._metrics_address
+            self.metrics_server = MetricsServer(self.metrics.registry, port, host)
+            log.info("metrics at %s", self.metrics_server.url)
         producer = EventProducer(
             self.bootstrap,
             self.topics,
@@ -154,7 +178,12 @@ class Worker:
                 beats.join(timeout=5)
             if ticks is not None and ticks.is_alive():
                 ticks.join(timeout=5)
-            producer.close()
+            try:
+                producer.close()
+            finally:
+                server, self.metrics_server = self.metrics_server, None
+                if server is not None:
+                    server.close()
         if self.heartbeat_error is not None:
             raise self.heartbeat_error
 
@@ -209,6 +238,8 @@ class Worker:
         )
         producer.flush()
         self.loaded = True
+        if self.metrics is not None:
+            self.metrics.loaded.labels(self.location).set(1)
         log.info("location %s loaded: %d assets", self.location, len(snapshot.assets))
         return NodeExecutor(
             defs,
@@ -245,6 +276,10 @@ class Worker:
                     and r.event.location == self.location
                 ]
                 if records:
+                    if self.metrics is not None:
+                        self.metrics.refused_so_far(
+                            fenced=self.deliveries.fenced, repeated=self.deliveries.repeated
+                        )
                     self._execute(producer, executor, items, consumer.commit)
 
     def _execute(
@@ -270,33 +305,51 @@ class Worker:
                 producer.emit(event)
         producer.flush()
         taken()
-        for request, started in zip(requests, starts, strict=True):
+        metrics = self.metrics
+        for request, item, started in zip(requests, items, starts, strict=True):
             self.current_item = request.work_item_id
+            began = time.perf_counter()
+            if metrics is not None:
+                metrics.started()
+            failed: bool | None = None  # None: the executor raised
             try:
-                # What the attempt writes goes to the logs topic (before its outcome, so
-                # the outcome's line counts are there to read once it is seen).
-                if not started or not self.capture_logs:  # nothing to file lines under
-                    for outcome in executor.run(request):
-                        producer.emit(outcome)
-                    continue
-                lines = AttemptLog(
-                    started[0],
-                    send=producer.emit,
-                    max_lines=self.max_log_lines,
-                    partition_count=request.partition_count,
-                    producer=self.producer_name,
-                )
-                self.attempt_log = lines
-                try:
-                    with attempt_logs(lines):
-                        outcomes = executor.run(request)
-                finally:
-                    self.attempt_log = None
-                for stamped in lines.stamp(outcomes):
-                    producer.emit(stamped)
+                with log_context(
+                    run_id=request.run_id,
+                    event_id=item.event_id,
+                    work_item_id=request.work_item_id,
+                ):
+                    # What the attempt writes goes to the logs topic (before its outcome,
+                    # so the outcome's line counts are there to read once it is seen).
+                    emitted: Sequence[Event]
+                    if not started or not self.capture_logs:  # nothing to file lines under
+                        emitted = executor.run(request)
+                    else:
+                        lines = AttemptLog(
+                            started[0],
+                            send=producer.emit,
+                            max_lines=self.max_log_lines,
+                            partition_count=request.partition_count,
+                            producer=self.producer_name,
+                        )
+                        self.attempt_log = lines
+                        try:
+                            with attempt_logs(lines):
+                                outcomes = executor.run(request)
+                        finally:
+                            self.attempt_log = None
+                        emitted = lines.stamp(outcomes)
+                failed = False
+                for outcome in emitted:
+                    failed = failed or isinstance(outcome, PartitionFailed)
+                    producer.emit(outcome)
             finally:
                 self.current_item = None
                 self.executed += 1
+                if metrics is not None:
+                    verdict: Outcome = (
+                        "error" if failed is None else "failure" if failed else "success"
+                    )
+                    metrics.executed(verdict, time.perf_counter() - began)
         producer.flush()
 
     def _heartbeat(self, producer: EventProducer, stop: threading.Event) -> None:
@@ -330,4 +383,5 @@ class Worker:
             work_item_id=self.current_item,
             interval_s=HEARTBEAT_INTERVAL_S,
             producer=self.producer_name,
+            metrics_port=self.metrics_server.port if self.metrics_server is not None else None,
         )

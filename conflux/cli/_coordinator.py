@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from conflux.cli._options import STATE_DIR, queue_options
+from conflux.cli._options import LOG_FORMAT, METRICS_HOST, METRICS_PORT, STATE_DIR, queue_options
 
 
 @click.command()
@@ -19,6 +19,9 @@ from conflux.cli._options import STATE_DIR, queue_options
     "group's session; default 6 on Kafka, whose brokers refuse less than their "
     "group.min.session.timeout.ms, 3 on Tansu).",
 )
+@METRICS_PORT
+@METRICS_HOST
+@LOG_FORMAT
 @STATE_DIR
 def coordinator(
     max_concurrent: int | None,
@@ -27,6 +30,9 @@ def coordinator(
     heartbeat_timeout: float | None,
     schedule_catchup: int | None,
     session_timeout: float | None,
+    metrics_port: int | None,
+    metrics_host: str,
+    log_format: str,
     state_dir: str,
 ) -> int:
     """Run a coordinator (one part, for real deployments); run several: one leads."""
@@ -37,6 +43,7 @@ def coordinator(
         DEFAULT_MAX_CONCURRENT,
         Coordinator,
         QueueLimits,
+        default_instance_id,
         parse_limits,
     )
     from conflux.events import wait_for_broker
@@ -49,7 +56,8 @@ def coordinator(
         )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
-    configure_logging()
+    instance_id = default_instance_id()
+    configure_logging(log_format, "coordinator", instance_id)
     bootstrap, kind, topics = find_broker(state_dir)
     stop = stop_on_signals()
     wait_for_broker(bootstrap)
@@ -62,5 +70,8 @@ def coordinator(
         heartbeat_timeout_s=heartbeat_timeout or DEFAULT_HEARTBEAT_TIMEOUT_S,
         max_catchup_ticks=schedule_catchup,
         session_timeout_s=session_timeout,
+        instance_id=instance_id,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     ).run(stop)
     return 0

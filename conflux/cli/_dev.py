@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import click
 
-from conflux.cli._options import STATE_DIR, queue_args, queue_options
+from conflux.cli._options import LOG_FORMAT, STATE_DIR, queue_args, queue_options
 from conflux.events import ConfluxError
 
 if TYPE_CHECKING:
@@ -106,6 +106,7 @@ WATCH_INTERVAL_S = 1.0
     help="Worker processes per code location (they share its work).",
 )
 @queue_options
+@LOG_FORMAT
 def dev(
     files: tuple[str, ...],
     modules: tuple[str, ...],
@@ -121,6 +122,7 @@ def dev(
     location_limits: tuple[str, ...],
     heartbeat_timeout: float | None,
     schedule_catchup: int | None,
+    log_format: str = "text",
 ) -> int:
     """Run the whole system locally: broker, coordinator, projector, one worker per location.
 
@@ -133,6 +135,12 @@ def dev(
     _check_server_extra()
     coordinator_args = queue_args(
         max_concurrent, pool_limits, location_limits, heartbeat_timeout, schedule_catchup
+    )
+    from conflux.cli._dev_metrics import (
+        METRICS_FILE,
+        metrics_args,
+        metrics_available,
+        write_metrics_file,
     )
     from conflux.cli._supervise import Supervisor, stop_leftovers
     from conflux.cli._system import DEV_FILE, SystemInfo, broker_kind_from, write_dev_file
@@ -192,14 +200,34 @@ def dev(
 
         parts = Supervisor(root, env, nodes, on_broker_back=broker_back)
         expected = [a for spec in locations for a in ("--expect-location", spec.name)]
-        parts.start("projector", ["projector", "--port", str(api_port), *expected])
+        # Every part logs as asked, and serves metrics on a port of its own (the projector
+        # on its query API) when this environment has prometheus_client.
+        logs = ["--log-format", log_format] if log_format != "text" else []
+        with_metrics = metrics_available()
+        urls: dict[str, str] = {}
+        parts.start("projector", ["projector", "--port", str(api_port), *expected, *logs])
         session = ["--session-timeout", "3"] if coordinators > 1 else []
-        parts.start("coordinator", ["coordinator", *coordinator_args, *session])
+        parts.start(
+            "coordinator",
+            [
+                "coordinator",
+                *coordinator_args,
+                *session,
+                *metrics_args(urls, "coordinator", with_metrics),
+                *logs,
+            ],
+        )
         for n in range(2, coordinators + 1):  # standbys, each with its own checkpoint
             (root / f"coordinator-{n}").mkdir(exist_ok=True)
             parts.start(
                 f"coordinator-{n}",
-                ["coordinator", *coordinator_args, *session],
+                [
+                    "coordinator",
+                    *coordinator_args,
+                    *session,
+                    *metrics_args(urls, f"coordinator-{n}", with_metrics),
+                    *logs,
+                ],
                 state_dir=root / f"coordinator-{n}",
             )
         watcher = FileWatcher(locations)  # before the workers load: no edit is missed
@@ -212,7 +240,10 @@ def dev(
             args += ["--storage-dir", str(root / "storage")]
             for n in range(workers):
                 name = f"worker-{spec.name}" + (f"-{n + 1}" if workers > 1 else "")
-                parts.start(name, args, executable=spec.executable)
+                # a location in an environment of its own may lack prometheus_client
+                served = with_metrics and spec.executable is None
+                extra = [*metrics_args(urls, name, served), *logs]
+                parts.start(name, [*args, *extra], executable=spec.executable)
                 groups.setdefault(spec.name, []).append(name)
         listener = ReloadListener(local.bootstrap, topics, since, local.kind)
         api_url = f"http://127.0.0.1:{api_port}"
@@ -228,6 +259,8 @@ def dev(
             ),
         )
         parts.write_state()
+        if with_metrics:
+            write_metrics_file(root, {"projector": f"{api_url}/metrics", **urls})
         click.echo(f"query API: {api_url}   state: {root}   logs: {root / 'logs'}")
         click.echo(f"UI: {api_url}/")
         click.echo(f"locations: {', '.join(spec.name for spec in locations)}")
@@ -264,6 +297,8 @@ def dev(
             parts.forget_brokers()
         with contextlib.suppress(FileNotFoundError):
             (root / DEV_FILE).unlink()
+        with contextlib.suppress(FileNotFoundError):
+            (root / METRICS_FILE).unlink()
 
 
 def _check_server_extra() -> None:

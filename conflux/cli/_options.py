@@ -43,6 +43,29 @@ EXPECT = click.option(
 )
 
 
+METRICS_PORT = click.option(
+    "--metrics-port",
+    type=click.IntRange(min=0, max=65535),
+    default=None,
+    help="Serve Prometheus metrics at http://HOST:PORT/metrics (0: a free port; default: none).",
+)
+METRICS_HOST = click.option(
+    "--metrics-host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Interface the metrics listen on (0.0.0.0 for a Prometheus on another host).",
+)
+LOG_FORMAT = click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    envvar="CONFLUX_LOG_FORMAT",
+    default="text",
+    show_default=True,
+    help="Log lines as text, or as JSON objects (time, level, component, instance id, and "
+    "the run and event ids where there are some); env CONFLUX_LOG_FORMAT.",
+)
+
+
 def queue_options(fn: F) -> F:
     """The coordinator's settings that `dev` passes on (and `coordinator` takes).
 

@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -24,13 +25,27 @@ if TYPE_CHECKING:
     from conflux.projections.archive import ArchiveStore
 
 
-def configure_logging() -> None:
-    """Log to stderr at `CONFLUX_LOG_LEVEL` (librdkafka's chatter at warnings only)."""
-    logging.basicConfig(
-        level=os.environ.get("CONFLUX_LOG_LEVEL", "INFO"),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+def configure_logging(
+    log_format: str = "text", component: str = "", instance_id: str | None = None
+) -> None:
+    """Log to stderr at `CONFLUX_LOG_LEVEL` (librdkafka's chatter at warnings only).
+
+    `log_format="json"`: one JSON object per line (see `conflux.events.JsonFormatter`),
+    naming `component` and `instance_id`.
+    """
+    level = os.environ.get("CONFLUX_LOG_LEVEL", "INFO")
+    if log_format == "json":
+        from conflux.events import JsonFormatter
+
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter(component, instance_id))
+        logging.basicConfig(level=level, handlers=[handler], force=True)
+    else:
+        logging.basicConfig(
+            level=level,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
     logging.getLogger("conflux.kafka").setLevel(logging.WARNING)
 
 
@@ -93,6 +108,7 @@ def run_projector(
     token: str | None = None,
     archive_optional: bool = False,
     announce: bool = False,
+    log_format: str = "text",
 ) -> int:
     """Run the projector, its query API and the web UI until stopped.
 
@@ -105,7 +121,8 @@ def run_projector(
     from conflux.projections.projector import Projector, check_bind
 
     check_bind(host, token)  # a bad flag is refused before the broker or archive is touched
-    configure_logging()
+    instance_id = f"projector-{uuid.uuid4().hex[:8]}"
+    configure_logging(log_format, "projector", instance_id)
     bootstrap, kind, topics = find_broker(state_dir)
     stop = stop_on_signals()
     wait_for_broker(bootstrap)
@@ -128,6 +145,7 @@ def run_projector(
         expected_locations=expected,
         archive=archive,
         checkpoint=checkpoint,
+        instance_id=instance_id,
     )
     if announce:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

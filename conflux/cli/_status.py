@@ -113,8 +113,19 @@ def status(as_json: bool, state_dir: str) -> int:
     ready = not not_ready
     code = EXIT_NOT_READY if not ready else EXIT_LOCATIONS_DOWN if failed else 0
     if as_json:
+        from conflux.cli._dev_metrics import read_metrics_file
+
+        urls = read_metrics_file(state_dir)  # written by `dev`: each part's /metrics
+        extra = {"metrics": urls} if urls is not None else {}
         print_json(
-            {**report, "ready": ready, "not_ready": not_ready, "notes": notes, "supervisor": parts}
+            {
+                **report,
+                **extra,
+                "ready": ready,
+                "not_ready": not_ready,
+                "notes": notes,
+                "supervisor": parts,
+            }
         )
         return code
     if not ready:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from conflux.cli._options import STATE_DIR
+from conflux.cli._options import LOG_FORMAT, METRICS_HOST, METRICS_PORT, STATE_DIR
 
 if TYPE_CHECKING:
     from conflux.cli._watch import SelfReload
@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     help="Keep what assets write as run logs (`conflux logs`); off: it goes to the "
     "worker's own output (env CONFLUX_CAPTURE_LOGS).",
 )
+@METRICS_PORT
+@METRICS_HOST
+@LOG_FORMAT
 @STATE_DIR
 def worker(
     location: str,
@@ -64,6 +67,9 @@ def worker(
     self_reload: bool,
     max_log_lines: int,
     capture_logs: bool,
+    metrics_port: int | None,
+    metrics_host: str,
+    log_format: str,
     state_dir: str,
 ) -> int:
     """Run a worker of one code location (one part, for real deployments)."""
@@ -73,11 +79,12 @@ def worker(
     from conflux.cli._parts import configure_logging, find_broker, stop_on_signals
     from conflux.events import StateDirError, wait_for_broker
     from conflux.sdk import load_definitions_from_file, load_definitions_from_module
-    from conflux.workers import Worker
+    from conflux.workers import Worker, default_worker_id
 
     if bool(file) == bool(module):
         raise StateDirError("a worker needs exactly one of -f FILE or -m MODULE")
-    configure_logging()
+    worker_id = default_worker_id(location)
+    configure_logging(log_format, "worker", worker_id)
     storage = Path(storage_dir or Path(state_dir) / "storage").resolve()
     path = str(Path(file).resolve()) if file else None
     started_in = os.getcwd()
@@ -112,6 +119,9 @@ def worker(
             broker_kind=kind,
             max_log_lines=max_log_lines,
             capture_logs=capture_logs,
+            worker_id=worker_id,
+            metrics_port=metrics_port,
+            metrics_host=metrics_host,
         ).run(stop)
     finally:
         if reload is not None:

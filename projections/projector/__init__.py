@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from conflux.projections.projector._locations import (
         close_location_names as close_location_names,
     )
+    from conflux.projections.projector._metrics import (
+        ProjectorMetrics as ProjectorMetrics,
+    )
     from conflux.projections.projector._projector import (
         Projector as Projector,
     )

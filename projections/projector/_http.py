@@ -5,6 +5,7 @@ One stdlib server on daemon threads. What a caller may rely on:
 - GET `/<endpoint>` answers JSON from `QueryApi.route`; errors are
   `{"error": one line, "kind": error class}` with 400, 404 or 500.
 - GET `/` and `/ui/<file>` serve the UI's static files (shipped in the package: no build).
+- GET `/metrics` is the projector's metrics in the Prometheus text format.
 - GET `/stream` is server-sent events: `data: [summary, ...]` batches as the projector
   applies events, `event: reset` when the reader fell behind, a comment every 15 s.
 - POST `/actions/<name>` (JSON body, `Content-Type: application/json`, at most
@@ -121,6 +122,8 @@ class Handler(BaseHTTPRequestHandler):
             self._static(segments)
         elif segments == ["stream"]:
             self._stream()
+        elif segments == ["metrics"]:
+            self._metrics()
         else:
             self._json(segments, lambda: self.server.api.route(segments, query))
 
@@ -237,6 +240,21 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", _TYPES.get(path.suffix, "application/octet-stream"))
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _metrics(self) -> None:
+        """The projector's metrics in the Prometheus text format (see `_metrics.py`)."""
+        from conflux.events import METRICS_CONTENT_TYPE, render_metrics
+
+        registry = self.server.api.metrics
+        if registry is None:
+            self._send(404, {"error": "this API serves no metrics", "kind": "NotFoundError"})
+            return
+        data = render_metrics(registry)
+        self.send_response(200)
+        self.send_header("Content-Type", METRICS_CONTENT_TYPE)
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from conflux.events.brokers import BrokerKind
     from conflux.projections.api import BrokerStatus
     from conflux.projections.archive import ArchiveSink, ArchiveStore
+    from conflux.projections.projector._metrics import ProjectorMetrics
 
 _log = logging.getLogger("conflux.projector")
 
@@ -132,6 +133,9 @@ class Projector:
         """When the projector last read back its own heartbeat: a broker round trip."""
         self._cluster: tuple[float, list[BrokerStatus]] = (-BROKERS_TTL_S, [])
         self._cluster_lock = threading.Lock()
+        self.metrics = _metrics_or_none()
+        """Served at the API's `/metrics` (None: prometheus_client is not installed)."""
+        self.api.metrics = self.metrics.registry if self.metrics is not None else None
 
     @property
     def api_url(self) -> str:
@@ -261,6 +265,8 @@ class Projector:
                 self._progress = None
                 next_beat = 0.0  # say so at once: `status` waits on it
                 _log.info("caught up: %d events applied", model.applied)
+            if self.metrics is not None:
+                self.metrics.observe(records, consumer, self._sink, caught_up=self._caught_up)
             now = time.monotonic()
             if now >= next_checkpoint:
                 next_checkpoint = now + CHECKPOINT_INTERVAL_S
@@ -440,3 +446,16 @@ class Projector:
                 producer="projector",
             )
         )
+
+
+def _metrics_or_none() -> ProjectorMetrics | None:
+    """The projector's metrics, or None without prometheus_client (the server extra has it)."""
+    from conflux.events import MetricsUnavailableError
+
+    try:
+        from conflux.projections.projector._metrics import ProjectorMetrics
+
+        return ProjectorMetrics()
+    except MetricsUnavailableError:
+        _log.warning("no /metrics: pip install 'conflux[metrics]' to serve them")
+        return None

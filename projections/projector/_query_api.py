@@ -43,6 +43,7 @@ from conflux.projections.projector._stream import EventStream
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from prometheus_client import CollectorRegistry
     from pydantic import JsonValue
 
     from conflux.events import Event
@@ -181,6 +182,8 @@ class QueryApi:
         """Answers `/events` and run timelines once the projector has opened its archive."""
         self.sql: ArchiveStore | None = None
         """Runs `/sql` queries: a read-only store on the archive."""
+        self.metrics: CollectorRegistry | None = None
+        """What `/metrics` serves (None: it answers 404)."""
         self.error: BaseException | None = None
         """What stopped the serving thread, if it stopped by an error."""
 

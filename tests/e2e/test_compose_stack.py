@@ -103,7 +103,10 @@ def command(service: str, work: Path) -> list[str]:
         "/app": str(ROOT / "examples" / "quickstart"),
     }
     mapped["/var/lib/conflux"] = str(work / service)
-    return [mapped.get(arg, arg) for arg in SERVICES[service]["command"]]
+    args = [mapped.get(arg, arg) for arg in SERVICES[service]["command"]]
+    if "--metrics-port" in args:  # one host here, not one container each: a port each
+        args[args.index("--metrics-port") + 1] = str(free_port())
+    return args
 
 
 def test_the_compose_stack_runs_and_survives_losing_a_broker(tmp_path: Path) -> None:

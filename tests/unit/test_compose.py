@@ -5,7 +5,9 @@ parser (a wrong option fails here, not at 3 a.m.); images are pinned, Kafka to t
 `conflux dev` runs; built Dockerfiles, targets, build args and location folders exist;
 every volume is declared and every piece of state has one; every long-running service has
 a health check, and the health check's reading of `conflux status --json` is tested on
-the real report model. hadolint lints the Dockerfiles when it is installed.
+the real report model. hadolint lints the Dockerfiles when it is installed. Prometheus
+scrapes every part where it serves `/metrics`, and every metric the Grafana dashboard
+queries is one the code defines.
 """
 
 from __future__ import annotations
@@ -257,7 +259,7 @@ def test_every_image_is_pinned() -> None:
         name, _, tag = image.rpartition(":")
         assert name and tag and tag != "latest", image
         if not name.startswith("conflux-"):  # third-party: a version number, not a branch
-            assert re.match(r"\d+\.\d+\.\d+", tag), image
+            assert re.match(r"v?\d+\.\d+\.\d+", tag), image
 
 
 def test_the_images_run_as_an_unprivileged_user_and_carry_the_health_check() -> None:
@@ -378,3 +380,105 @@ def test_dockerfiles_pass_hadolint() -> None:
             check=False,
         )
         assert done.returncode == 0, done.stdout + done.stderr
+
+
+# Metrics: Prometheus and the Grafana dashboard.
+
+
+def metric_names() -> set[str]:
+    """Every series name the parts' metrics can expose (with Prometheus's suffixes)."""
+    from conflux.coordinator import CoordinatorMetrics
+    from conflux.projections.projector import ProjectorMetrics
+    from conflux.workers import WorkerMetrics
+
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "gauge": ("",),
+        "histogram": ("_bucket", "_count", "_sum", "_created"),
+    }
+    names: set[str] = set()
+    for metrics in (CoordinatorMetrics(), ProjectorMetrics(), WorkerMetrics("x")):
+        for family in metrics.registry.collect():
+            names.update(family.name + suffix for suffix in suffixes[family.type])
+    return names
+
+
+def config_file(name: str) -> Path:
+    """The file behind a top-level `configs:` entry of the compose file."""
+    return COMPOSE / str(stack()["configs"][name]["file"])
+
+
+def dashboard() -> dict[str, Any]:
+    data = json.loads(config_file("grafana-dashboard-conflux").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_every_metric_name_is_conflux_prefixed() -> None:
+    names = metric_names()
+    assert len(names) > 20
+    assert all(name.startswith("conflux_") for name in names), sorted(names)
+
+
+def test_prometheus_scrapes_every_part_where_it_serves_metrics() -> None:
+    config = yaml.safe_load(config_file("prometheus").read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    static = {
+        target
+        for job in jobs.values()
+        for c in job.get("static_configs", [])
+        for target in c["targets"]
+    }
+    for name, s in conflux_services().items():
+        ports = option(s, "--metrics-port")
+        if s["command"][0] == "projector":
+            [port] = option(s, "--port")  # the query API serves them at /metrics
+            assert f"{name}:{port}" in static
+            token = jobs["projector"]["authorization"]["credentials_file"]
+            assert token == "/run/secrets/conflux_api_token"
+            assert "conflux_api_token" in services()["prometheus"]["secrets"]
+            continue
+        assert ports, f"{name} serves no metrics (--metrics-port)"
+        assert option(s, "--metrics-host") == ["0.0.0.0"], name
+        if s["command"][0] == "worker":  # every replica, through compose's DNS
+            found = [sd for sd in jobs["worker"]["dns_sd_configs"] if name in sd["names"]]
+            assert found and found[0]["port"] == int(ports[0]), name
+        else:
+            assert f"{name}:{ports[0]}" in static, name
+    assert stack()["secrets"]["conflux_api_token"]["environment"] == "CONFLUX_API_TOKEN"
+
+
+def test_grafana_is_provisioned_with_prometheus_and_the_dashboard() -> None:
+    sources = yaml.safe_load(config_file("grafana-datasources").read_text())["datasources"]
+    [prometheus] = [d for d in sources if d["type"] == "prometheus"]
+    assert prometheus["url"] == "http://prometheus:9090"
+    providers = yaml.safe_load(config_file("grafana-dashboards").read_text())["providers"]
+    folder = providers[0]["options"]["path"]
+    mounted = {c["source"]: c["target"] for c in services()["grafana"]["configs"]}
+    assert Path(mounted["grafana-dashboard-conflux"]).parent == Path(folder)
+    uids = {t["datasource"]["uid"] for p in dashboard()["panels"] for t in p.get("targets", [])}
+    assert uids == {prometheus["uid"]}
+
+
+def test_every_metric_the_dashboard_queries_exists_in_the_code() -> None:
+    exprs = [t["expr"] for p in dashboard()["panels"] for t in p.get("targets", [])]
+    queried = {name for expr in exprs for name in re.findall(r"\bconflux_[a-z0-9_]+", expr)}
+    assert queried, "the dashboard queries no conflux_ metric"
+    assert sorted(queried - metric_names()) == []
+    # and it shows every family of the issue: folds, lag, decisions, queue, runs,
+    # backfills, ticks, worker executions, the archive
+    for wanted in (
+        "conflux_events_folded_total",
+        "conflux_consumer_lag",
+        "conflux_coordinator_decision_seconds_bucket",
+        "conflux_work_items",
+        "conflux_runs",
+        "conflux_backfill_partitions_remaining",
+        "conflux_tick_duration_seconds_bucket",
+        "conflux_ticks_total",
+        "conflux_worker_executions_total",
+        "conflux_worker_execution_seconds_bucket",
+        "conflux_archive_records_total",
+        "conflux_archive_delay_seconds",
+    ):
+        assert wanted in queried, wanted

@@ -9,6 +9,7 @@ import conflux.coordinator
 
 EXPECTED = {
     "Coordinator",
+    "CoordinatorMetrics",
     "CoordinatorState",
     "Decision",
     "ItemStatus",
@@ -32,6 +33,8 @@ EXPECTED = {
     "QueueLimits",
     "coordinator_fold",
     "parse_limits",
+    # what `conflux coordinator` takes for its metrics and its logs' instance id
+    "default_instance_id",
 }
 
 

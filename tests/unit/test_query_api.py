@@ -330,6 +330,7 @@ ROOM_EXPORTS = {
         "save_read_model",
         "ProjectionName",
         "Projector",
+        "ProjectorMetrics",
         "QueryApi",
         "read_model_fold",
         "ReadModel",
