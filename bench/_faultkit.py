@@ -207,6 +207,7 @@ class Dev:
         """Start `conflux dev`; return the seconds until it printed `ready in`."""
         self.starts += 1
         started = time.monotonic()
+        self._port_free_or_move()
         with self.output.open("wb") as out:
             self.proc = subprocess.Popen(
                 [conflux_bin(), *self.args],
@@ -228,6 +229,30 @@ class Dev:
                 )
             time.sleep(0.2)
         raise RuntimeError(f"conflux dev not ready in {timeout:g} s: {text[-2000:]}")
+
+    def _port_free_or_move(self, wait: float = 5.0) -> None:
+        """Keep the API's port if it can be bound again soon, else move to a free one.
+
+        After a kill -9 the port may stay unusable for a while (connections in TIME_WAIT,
+        and `dev` binds without SO_REUSEADDR): then clients must learn the new address.
+        """
+        import socket
+
+        deadline = time.monotonic() + wait
+        while True:
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", self.port))
+                    return
+                except OSError:
+                    if time.monotonic() > deadline:
+                        break
+            time.sleep(0.5)
+        old = self.port
+        self.port = _free_port()
+        self.api_url = f"http://127.0.0.1:{self.port}"
+        self.args[self.args.index("--port") + 1] = str(self.port)
+        say(f"port {old} still taken after {wait:g} s: the query API moves to {self.port}")
 
     def info(self) -> dict[str, Any]:
         """What `dev` wrote to `dev.json` (bootstrap, topic prefix, API)."""
@@ -353,8 +378,15 @@ def status(api_url: str, timeout: float = 2.0) -> dict[str, Any] | None:
 
 
 def ready_without(report: dict[str, Any] | None, dead: set[int]) -> bool:
-    """`status` says ready, and no part it counts as alive is a process a fault killed."""
+    """`status` says ready, counts no killed process as alive, and every broker is online.
+
+    (A cluster may stay ready with a broker down; after a broker's fault, "ready again"
+    means with that broker back.)
+    """
     if report is None or not report.get("ready"):
+        return False
+    brokers = report.get("brokers")
+    if brokers is not None and (not brokers or any(b["state"] != "online" for b in brokers)):
         return False
     listed = [*report.get("components", []), *report.get("coordinators", [])]
     if report.get("coordinator"):
@@ -438,6 +470,8 @@ class Watch:
     """(asset, partition) executed at least once."""
     completed: set[str] = field(default_factory=set)
     """Backfills that completed."""
+    marks: list[tuple[float, int]] = field(default_factory=list)
+    """(time, epoch) of every epoch mark on the runs topic: when a leader took over."""
     _consumer: Any = None
     _positions: dict[tuple[str, int], int] = field(default_factory=dict)
     _seen: set[str] = field(default_factory=set)
@@ -494,6 +528,8 @@ class Watch:
                 self.dispatch_epochs.append((when, event.epoch, event.attempt))
             elif kind == "BackfillCompleted":
                 self.completed.add(event.backfill_id)
+            elif kind == "EpochMarked":
+                self.marks.append((event.time.timestamp(), event.epoch))
         return len(records)
 
     def work_continued(self, since: float) -> float | None:
@@ -522,6 +558,20 @@ class Watch:
             ),
             default=None,
         )
+
+    def first_mark_after(self, since: float, *, epoch_above: int) -> float | None:
+        """When a leader of a newer epoch first marked a partition after `since`."""
+        return min((w for w, e in self.marks if w > since and e > epoch_above), default=None)
+
+    def rate(self, window: float = 10.0) -> float:
+        """Executions per second over the last `window` seconds."""
+        now = time.time()
+        recent = 0
+        for when, _, _ in reversed(self.materialized):
+            if when < now - window:
+                break
+            recent += 1
+        return recent / window
 
     def latest_epoch(self) -> int:
         return max((e for _, e, _ in self.dispatch_epochs), default=0)
@@ -598,11 +648,13 @@ def since(at: float, when: float | None) -> float | None:
 
 
 def read_log(bootstrap: str, prefix: str, locations: Iterable[str]) -> list[ConsumedEvent]:
-    """Every record of the system's topics, from offset 0, with a plain (assign) consumer."""
+    """Every record of the system's topics but heartbeats, from offset 0, with a plain
+    (assign) consumer."""
     from conflux.events import EventConsumer, Topics
 
     topics = Topics(prefix)
-    names = [spec.name for spec in topics.core()] + [topics.work(loc) for loc in locations]
+    names = [spec.name for spec in topics.core() if spec.name != topics.heartbeats]
+    names += [topics.work(loc) for loc in locations]
     if topics.leader not in names:
         names.append(topics.leader)
     records: list[ConsumedEvent] = []
@@ -692,12 +744,8 @@ def count_log(
     lost = [w for w in wanted if not counted.get(w)]
     twice = sorted((w for w, attempts in counted.items() if len(attempts) > 1), key=str)
     by_asset: Counter[str] = Counter(asset for asset, key in wanted if counted.get((asset, key)))
-    fold_done = sum(
-        1
-        for asset, key in wanted
-        if (p := state.assets.partitions.get(asset, {}).get(key)) is not None
-        and p.status == "materialized"
-    )
+    fold_states = [state.assets.get(asset, key) for asset, key in wanted]
+    fold_done = sum(1 for p in fold_states if p is not None and p.status == "materialized")
     return {
         "partitions_expected": len(wanted),
         "lost": len(lost),

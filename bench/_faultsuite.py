@@ -67,8 +67,7 @@ class Config:
     chain: bool
     """Two assets, `down` reading `up` (else `up` alone)."""
     partitions: int
-    """Partitions of the first backfill; more are requested while faults remain, so that
-    every fault meets work in flight."""
+    """Partitions of the first backfill (more follow, see `work_ahead_s`)."""
     partition_ms: float
     faults: tuple[str, ...]
     seed: int
@@ -77,6 +76,9 @@ class Config:
     recovery_timeout_s: float
     brokers: int
     coordinators: int
+    work_ahead_s: float = 30.0
+    """Before each fault, at least this many seconds of work (at the current rate) stay
+    queued: more backfills are requested when less remains."""
     standby_session_s: float = 3.0
     """`--session-timeout` of a standby started by hand."""
     root: str | None = None
@@ -119,6 +121,9 @@ def _run_in(config: Config, root: Path) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": config.name, "seed": config.seed, "notes": notes}
     try:
         result.update(suite.run())
+    except Exception as exc:  # reported in the JSON, with what was measured before it
+        result["error"] = f"{type(exc).__name__}: {exc}"
+        result["faults"] = suite.faults
     finally:
         survivors = dev.close()
         if suite.watch is not None:
@@ -140,6 +145,7 @@ class _Suite:
         """(id, first index, count) of every backfill requested."""
         self.zombies: list[tuple[int, float]] = []
         self.previous: dict[str, Any] = {}
+        self.faults: list[dict[str, Any]] = []
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -157,11 +163,10 @@ class _Suite:
         self._backfill(config.partitions)
         watch.wait(lambda: len(watch.done) >= 100, "no work done", 180)
         say(f"backfill under way: {len(watch.done)} done")
-        faults = []
+        faults = self.faults
         for n, fault in enumerate(config.faults, 1):
             self._idle(self.rng.uniform(*config.gap_s))
-            if self._remaining() < config.partitions * len(self.assets) // 2:
-                self._backfill(config.partitions)
+            self._top_up()
             say(f"fault {n}/{len(config.faults)}: {fault} ({len(watch.done)} done so far)")
             outcome = getattr(self, f"_fault_{fault}")()
             outcome = {"fault": fault, **outcome, **self._count_so_far()}
@@ -178,6 +183,7 @@ class _Suite:
         say("replaying from zero against the live system")
         replay = replay_matches_live(dev)
         say(f"  replay: {replay}")
+        info = dev.info()  # a restarted dev's broker may listen elsewhere
         records = read_log(info["bootstrap"], info["topic_prefix"], ["chaos_defs"])
         counts = count_log(
             records, prefix=info["topic_prefix"], expected=expected, zombies=self.zombies
@@ -246,9 +252,10 @@ class _Suite:
 
         def newer() -> dict[str, float | None]:
             return {
+                "newer_epoch_mark_s": since(at, watch.first_mark_after(at, epoch_above=epoch)),
                 "newer_epoch_dispatch_s": since(
                     at, watch.first_dispatch_after(at, epoch_above=epoch)
-                )
+                ),
             }
 
         result = recovery(self.dev, watch, at, timeout=self.config.recovery_timeout_s, extra=newer)
@@ -262,11 +269,11 @@ class _Suite:
         at = time.time()
         try:
             watch.wait(
-                lambda: watch.first_dispatch_after(at, epoch_above=epoch) is not None,
+                lambda: watch.first_mark_after(at, epoch_above=epoch) is not None,
                 "no standby took over from the paused coordinator",
                 self.config.recovery_timeout_s,
             )
-            took_over = watch.first_dispatch_after(at, epoch_above=epoch)
+            took_over = watch.first_mark_after(at, epoch_above=epoch)
             self._idle(2.0)
         finally:
             kill(pid, signal.SIGCONT)
@@ -364,6 +371,20 @@ class _Suite:
         backfill_id = request_backfill(self.dev, "*", first, count)
         self.backfills.append((backfill_id, first, count))
         say(f"backfill {backfill_id}: {count} partitions from {key_at(first)}")
+
+    def _top_up(self) -> None:
+        """Keep enough work queued that the next fault meets work still to dispatch.
+
+        Enough: what the workers do in `work_ahead_s` at the current rate, plus what the
+        run queue keeps in flight. (A fault met with everything dispatched would show no
+        new decision after it, however well the system recovered.)
+        """
+        assert self.watch is not None
+        needed = int(self.watch.rate() * self.config.work_ahead_s) + 600
+        remaining = self._remaining()
+        if remaining < needed:
+            count = max(100, -(-(needed - remaining) // len(self.assets)))
+            self._backfill(count)
 
     def _expected(self) -> list[tuple[str, str]]:
         return [

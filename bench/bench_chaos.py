@@ -15,7 +15,9 @@ is printed in the JSON, BENCH_SEED repeats a run):
 5. kill -9 the projector;
 6. kill -9 the whole `dev` process tree, then start `conflux dev` again on the same folder.
 
-After each fault, as JSON: seconds until work goes on and until `status` is ready again,
+Before each fault, another backfill (of the next partitions) is requested when less than
+~30 s of work remains, so that every fault meets work still to dispatch. After each
+fault, as JSON: seconds until work goes on and until `status` is ready again,
 and the log counted so far; at the end, counted from the log (offset 0, a plain consumer,
 through the coordinator's epoch fence): partitions lost (must be 0), counted twice (must
 be 0), executions repeated (at-least-once may repeat), the zombie's decisions counted
@@ -32,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 
 from _faultsuite import FAULTS, Config, run_suite
 
@@ -53,7 +56,10 @@ def main() -> None:
         coordinators=2,
         root=os.environ.get("BENCH_ROOT") or None,
     )
-    print(json.dumps(run_suite(config)), flush=True)
+    result = run_suite(config)
+    print(json.dumps(result), flush=True)
+    if "error" in result or result["survivors"]:
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,8 @@ log counted so far; at the end the whole log counted from offset 0 (lost, counte
 executed again: see `_faultkit.count_log`), and whether `conflux replay` from zero equals
 the live system. Progress on stderr, one JSON object on stdout.
 
-More partitions are requested (another backfill of the same size) when fewer than half
-of the last size remain before a fault, so that every fault meets work in flight.
+Before each fault, another backfill (of the next partitions) is requested when less than
+~30 s of work remains, so that every fault meets work still to dispatch.
 
 Environment: BENCH_PARTITIONS, BENCH_PARTITION_MS, BENCH_FAULTS (comma-separated, of
 worker, coordinator, zombie, broker, projector, dev), BENCH_SEED (default: random, printed),
@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import sys
 
 from _faultsuite import Config, run_suite
 
@@ -47,7 +48,10 @@ def main() -> None:
         coordinators=1,
         root=os.environ.get("BENCH_ROOT") or None,
     )
-    print(json.dumps(run_suite(config)), flush=True)
+    result = run_suite(config)
+    print(json.dumps(result), flush=True)
+    if "error" in result or result["survivors"]:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
