@@ -26,7 +26,8 @@ left behind (must be none). Progress on stderr, one JSON object on stdout.
 
 Environment: BENCH_PARTITIONS, BENCH_PARTITION_MS, BENCH_FAULTS (comma-separated, of
 worker, coordinator, zombie, broker, projector, dev), BENCH_SEED, BENCH_GAP_S (default
-`1,8`), BENCH_RECOVERY_TIMEOUT_S (default 90), BENCH_ROOT.
+`1,8`), BENCH_RECOVERY_TIMEOUT_S (default 90), BENCH_WORK_AHEAD_S (default 30: the work
+kept queued before a fault, in seconds at the current rate), BENCH_ROOT.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ def main() -> None:
         recovery_timeout_s=float(os.environ.get("BENCH_RECOVERY_TIMEOUT_S", "90")),
         brokers=3,
         coordinators=2,
+        work_ahead_s=float(os.environ.get("BENCH_WORK_AHEAD_S", "30")),
         root=os.environ.get("BENCH_ROOT") or None,
     )
     result = run_suite(config)

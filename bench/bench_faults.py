@@ -16,7 +16,8 @@ Before each fault, another backfill (of the next partitions) is requested when l
 Environment: BENCH_PARTITIONS, BENCH_PARTITION_MS, BENCH_FAULTS (comma-separated, of
 worker, coordinator, zombie, broker, projector, dev), BENCH_SEED (default: random, printed),
 BENCH_GAP_S (e.g. `2,6`: the random wait before each fault), BENCH_RECOVERY_TIMEOUT_S
-(default 90), BENCH_ROOT (a folder to run in instead of a temporary one).
+(default 90), BENCH_WORK_AHEAD_S (default 30: the work kept queued before a
+fault, in seconds at the current rate), BENCH_ROOT (a folder to run in instead of a temporary one).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def main() -> None:
         recovery_timeout_s=float(os.environ.get("BENCH_RECOVERY_TIMEOUT_S", "90")),
         brokers=1,
         coordinators=1,
+        work_ahead_s=float(os.environ.get("BENCH_WORK_AHEAD_S", "30")),
         root=os.environ.get("BENCH_ROOT") or None,
     )
     result = run_suite(config)

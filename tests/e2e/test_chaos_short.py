@@ -51,6 +51,7 @@ def test_nothing_is_lost_or_counted_twice_when_parts_die(tmp_path: Path) -> None
         "BENCH_FAULTS": "worker,coordinator,zombie,projector",
         "BENCH_GAP_S": "0.5,2",
         "BENCH_RECOVERY_TIMEOUT_S": "60",
+        "BENCH_WORK_AHEAD_S": "8",
     }
     suite = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "bench_chaos.py")],
