@@ -491,6 +491,12 @@ class Watch:
     """(asset, partition) executed at least once."""
     completed: set[str] = field(default_factory=set)
     """Backfills that completed."""
+    started: list[tuple[str, str, str | None]] = field(default_factory=list)
+    """(worker id, asset, partition) of every start, in the order read."""
+    executed: dict[tuple[str, str | None], list[tuple[float, str | None]]] = field(
+        default_factory=dict
+    )
+    """(asset, partition) -> (time, worker id) of each of its executions."""
     marks: list[tuple[float, int]] = field(default_factory=list)
     """(time, epoch) of every epoch mark on the runs topic: when a leader took over."""
     _consumer: Any = None
@@ -543,6 +549,11 @@ class Watch:
                 when = event.time.timestamp()
                 self.materialized.append((when, event.work_item_id, event.attempt or 0))
                 self.done.add((event.asset_key, event.partition_key))
+                self.executed.setdefault((event.asset_key, event.partition_key), []).append(
+                    (when, event.worker_id)
+                )
+            elif kind == "PartitionStarted":
+                self.started.append((event.worker_id, event.asset_key, event.partition_key))
             elif kind == "WorkItemDispatched":
                 when = event.time.timestamp()
                 self.dispatched.setdefault((event.work_item_id, event.attempt), when)
@@ -579,6 +590,28 @@ class Watch:
             ),
             default=None,
         )
+
+    def orphans(self, pid: int) -> set[tuple[str, str | None]]:
+        """What the worker process `pid` started and did not finish itself."""
+        tag = f":{pid}:"
+        return {
+            (asset, key)
+            for worker, asset, key in self.started
+            if tag in worker
+            and not any(w is not None and tag in w for _, w in self.executed.get((asset, key), []))
+        }
+
+    def finished_by_others(
+        self, orphans: set[tuple[str, str | None]], since: float
+    ) -> float | None:
+        """When the last of `orphans` was executed after `since` (None: not all yet)."""
+        last = 0.0
+        for where in orphans:
+            after = [when for when, _ in self.executed.get(where, []) if when > since]
+            if not after:
+                return None
+            last = max(last, min(after))
+        return last if orphans else None
 
     def first_mark_after(self, since: float, *, epoch_above: int) -> float | None:
         """When a leader of a newer epoch first marked a partition after `since`."""

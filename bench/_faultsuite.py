@@ -146,6 +146,7 @@ class _Suite:
         self.zombies: list[tuple[int, float]] = []
         self.previous: dict[str, Any] = {}
         self.faults: list[dict[str, Any]] = []
+        self.peak_rate = 0.0
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -215,10 +216,13 @@ class _Suite:
         workers = [p.pid for p in self.dev.parts("worker")]
         pid = self.dev.kill_part("worker", self.rng.choice(workers))
         at = time.time()
+        self._idle(1.0)  # its last starts, still on their way
+        orphans = watch.orphans(pid)
 
         def again() -> dict[str, float | None]:
             return {
-                "items_sent_again_s": since(at, watch.first_dispatch_after(at, attempt_above=1))
+                "items_sent_again_s": since(at, watch.first_dispatch_after(at, attempt_above=1)),
+                "its_unfinished_done_s": since(at, watch.finished_by_others(orphans, at)),
             }
 
         result = recovery(
@@ -226,10 +230,10 @@ class _Suite:
             watch,
             at,
             timeout=self.config.recovery_timeout_s,
-            also=lambda: watch.first_dispatch_after(at, attempt_above=1),
+            also=lambda: not orphans or watch.finished_by_others(orphans, at) is not None,
             extra=again,
         )
-        return {"pid": pid, **result}
+        return {"pid": pid, "started_unfinished": len(orphans), **result}
 
     def _active(self) -> tuple[int, int]:
         """The active coordinator's pid and epoch, from `status`."""
@@ -380,7 +384,8 @@ class _Suite:
         new decision after it, however well the system recovered.)
         """
         assert self.watch is not None
-        needed = int(self.watch.rate() * self.config.work_ahead_s) + 600
+        self.peak_rate = max(self.peak_rate, self.watch.rate())  # the rate falls when idle
+        needed = int(self.peak_rate * self.config.work_ahead_s) + 1000
         remaining = self._remaining()
         if remaining < needed:
             count = max(100, -(-(needed - remaining) // len(self.assets)))
