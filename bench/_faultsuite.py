@@ -39,21 +39,17 @@ from typing import Any
 
 from _faultkit import (
     Dev,
-    Watch,
     alive,
-    count_log,
     key_at,
     kill,
     live_materialized,
-    read_log,
-    recovery,
     replay_matches_live,
     request_backfill,
     say,
-    since,
     status,
     write_definitions,
 )
+from _faultlog import Watch, count_log, read_log, recovery, since
 
 FAULTS = ("worker", "coordinator", "zombie", "broker", "projector", "dev")
 
