@@ -82,13 +82,24 @@ class Config:
 
 
 def run_suite(config: Config) -> dict[str, Any]:
-    """Run the suite; the result is one JSON-able dict."""
+    """Run the suite; the result is one JSON-able dict.
+
+    SIGTERM stops it as Ctrl-C does: what it started is stopped before it exits.
+    """
+    unknown = set(config.faults) - set(FAULTS)
+    if unknown:
+        raise ValueError(f"unknown faults {sorted(unknown)}: choose from {', '.join(FAULTS)}")
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if config.root is not None:
         root = Path(config.root)
         root.mkdir(parents=True, exist_ok=True)
         return _run_in(config, root)
     with tempfile.TemporaryDirectory(prefix=f"conflux-bench-{config.name}-") as tmp:
         return _run_in(config, Path(tmp))
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds through the `finally` that stops `dev`
 
 
 def _run_in(config: Config, root: Path) -> dict[str, Any]:
