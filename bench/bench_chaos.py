@@ -53,7 +53,7 @@ def main() -> None:
         seed=seed,
         gap_s=(lo, hi),
         recovery_timeout_s=float(os.environ.get("BENCH_RECOVERY_TIMEOUT_S", "90")),
-        brokers=3,
+        brokers=int(os.environ.get("BENCH_BROKERS", "3")),
         coordinators=2,
         work_ahead_s=float(os.environ.get("BENCH_WORK_AHEAD_S", "30")),
         root=os.environ.get("BENCH_ROOT") or None,

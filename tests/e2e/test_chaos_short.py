@@ -52,6 +52,7 @@ def test_nothing_is_lost_or_counted_twice_when_parts_die(tmp_path: Path) -> None
         "BENCH_GAP_S": "0.5,2",
         "BENCH_RECOVERY_TIMEOUT_S": "60",
         "BENCH_WORK_AHEAD_S": "8",
+        "BENCH_BROKERS": "1",  # three JVMs on a 2-core CI cost minutes: `bench/run chaos` has them
     }
     suite = subprocess.Popen(
         [sys.executable, str(ROOT / "bench" / "bench_chaos.py")],
