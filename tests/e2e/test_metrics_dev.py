@@ -75,7 +75,12 @@ def ports_in(data: Any) -> set[int]:
     return set()
 
 
-def test_every_part_serves_metrics_that_move_with_a_run_and_logs_json(tmp_path: Path) -> None:
+def test_every_part_serves_metrics_that_move_with_a_run_and_logs_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # By default an asset's own lines are its run's logs (`conflux logs`, tested in
+    # test_cli_logs.py); without capture they go to the worker's log, here as JSON lines.
+    monkeypatch.setenv("CONFLUX_CAPTURE_LOGS", "0")
     (tmp_path / "letters.py").write_text(DEFS)
     state = tmp_path / ".conflux"
     broker = os.environ.get("CONFLUX_TEST_BROKER", "kafka")
