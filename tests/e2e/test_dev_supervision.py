@@ -246,7 +246,7 @@ def test_kill_9_of_dev_leaves_no_child_and_a_new_dev_takes_over_the_state_folder
                 child.kill()
 
 
-def test_a_location_that_fails_to_load_is_printed_and_status_exits_3(tmp_path: Path) -> None:
+def test_a_location_that_fails_to_load_is_printed_and_status_says_so(tmp_path: Path) -> None:
     state = tmp_path / ".conflux"
     good = _definitions(tmp_path)
     broken = tmp_path / "broken.py"
@@ -257,10 +257,12 @@ def test_a_location_that_fails_to_load_is_printed_and_status_exits_3(tmp_path: P
         assert "with 1 location(s) down" in ready, ready
         dev.wait_line(lambda line: "location broken failed to load: SyntaxError" in line, 5)
         shown = conflux(state, "status")
-        assert shown.returncode == 3, shown.stdout + shown.stderr
+        assert shown.returncode == 0, shown.stdout + shown.stderr  # DESIGN: not held up
         assert shown.stdout.startswith("ready, with 1 location down\n"), shown.stdout
         assert "location broken failed to load: SyntaxError" in shown.stdout
-        as_json = conflux(state, "status", "--json")
+        strict = conflux(state, "status", "--strict")
+        assert strict.returncode == 3, strict.stdout + strict.stderr
+        as_json = conflux(state, "status", "--json", "--strict")
         assert as_json.returncode == 3 and json.loads(as_json.stdout)["ready"] is True
         assert _materialize(state, "2024-01-05").returncode == 0  # the others go on
 
