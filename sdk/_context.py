@@ -25,6 +25,18 @@ class ContextError(ConfluxError):
     """An asset asked the context for something its run does not have."""
 
 
+@dataclass(frozen=True)
+class RunView:
+    """The run an execution belongs to, as `context.run` shows it (Dagster's `DagsterRun`).
+
+    Only what a run is in Conflux: its id, config and tags (its events are in the log).
+    """
+
+    run_id: str
+    run_config: Mapping[str, Any]
+    tags: Mapping[str, str]
+
+
 @dataclass
 class AssetExecutionContext:
     """What one execution of an asset partition knows about itself.
@@ -101,6 +113,16 @@ class AssetExecutionContext:
     def log_event(self, event: object) -> None:
         """Accepted for Dagster compatibility; the event is logged, not recorded."""
         self.log.info("event: %r", event)
+
+    @property
+    def run(self) -> RunView:
+        """The run this execution belongs to (Dagster's `context.run`: id, config, tags)."""
+        return RunView(self.run_id, dict(self.run_config or {}), dict(self.run_tags))
+
+    @property
+    def dagster_run(self) -> RunView:
+        """Dagster's older name for `run`."""
+        return self.run
 
     @property
     def instance(self) -> Any:

@@ -347,3 +347,21 @@ def test_io_manager_def_resource_defs_and_non_argument_deps() -> None:
 
         @asset(is_virtual=True)
         def virtual() -> None: ...
+
+
+def test_context_run_gives_the_run_id_and_config_as_dagster_run_does() -> None:
+    from conflux import AssetExecutionContext, asset, materialize
+
+    seen: list[tuple[str, str, dict[str, object]]] = []
+
+    @asset
+    def probe(context: AssetExecutionContext) -> int:
+        seen.append((context.run.run_id, context.dagster_run.run_id, dict(context.run.run_config)))
+        return 1
+
+    config = {"ops": {"probe": {"config": {}}}}
+    result = materialize([probe], run_config=config)
+    assert result.success
+    [(run_id, older_name, run_config)] = seen
+    assert run_id == older_name == result.run_id
+    assert run_config == config
