@@ -359,7 +359,7 @@ def test_context_run_gives_the_run_id_and_config_as_dagster_run_does() -> None:
         seen.append((context.run.run_id, context.dagster_run.run_id, dict(context.run.run_config)))
         return 1
 
-    config = {"ops": {"probe": {"config": {}}}}
+    config: dict[str, object] = {"ops": {"probe": {"config": {}}}}
     result = materialize([probe], run_config=config)
     assert result.success
     [(run_id, older_name, run_config)] = seen
