@@ -30,6 +30,8 @@ import psutil
 PARTITIONS = int(os.environ.get("BENCH_PARTITIONS", "1000000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "0")) or None
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+DEV_ARGS = os.environ.get("BENCH_DEV_ARGS", "").split()
+"""More `conflux dev` options, e.g. `--brokers 3 --coordinators 2` (issue 18's cluster)."""
 
 DEFINITIONS = """
 from conflux import Definitions, MaterializeResult, TimeWindowPartitionsDefinition, asset
@@ -142,13 +144,14 @@ def main() -> None:
                 "kafka",
                 "--workers",
                 str(WORKERS),
+                *DEV_ARGS,
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=root,
         )
         try:
-            ready_by = time.monotonic() + 120
+            ready_by = time.monotonic() + 300
             while subprocess.run(
                 [
                     str(Path(sys.executable).with_name("conflux")),
@@ -185,6 +188,7 @@ def main() -> None:
                         "benchmark": "backfill",
                         "broker": "kafka",
                         "workers": WORKERS,
+                        "dev_args": DEV_ARGS,
                         "partitions_requested": PARTITIONS,
                         "backfill_status": status["status"],
                         "materialized": done_n,
