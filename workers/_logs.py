@@ -27,11 +27,13 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, TextIO, cast
 
 from conflux.events import AssetMaterialized, LogLinesCaptured, PartitionFailed
+from conflux.sdk.runtime import format_log_message, log_sink
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Sequence
 
     from conflux.events import Event, LogStream, PartitionStarted
+    from conflux.sdk.runtime import ExcInfo, LogArgs
 
 DEFAULT_MAX_LINES = 10_000
 """Lines kept per attempt by default (`conflux worker --max-log-lines`)."""
@@ -92,31 +94,73 @@ class AttemptLog:
 
     def add(self, stream: LogStream, message: str, level: str = "") -> None:
         """Keep one line (or count it, past the cap); send a batch once one is full."""
+        with self._lock:
+            full = self._keep(stream, message, level)
+        if full:
+            self.flush()
+
+    def log_line(self, level: str, msg: object, args: LogArgs, exc_info: ExcInfo | None) -> None:
+        """Keep one `context.log` line (`LogSink`): formatted only if it is kept.
+
+        `add`, inlined: this is the path of every `context.log` line of a captured attempt.
+        """
+        if self.kept >= self._max_lines:  # past the cap: count it, do not format it
+            with self._lock:
+                self.dropped += 1
+            return
+        message = (
+            msg
+            if type(msg) is str and not args and not exc_info
+            else format_log_message(msg, args, exc_info)
+        )
         if len(message) > MAX_LINE_CHARS:
-            cut = len(message) - MAX_LINE_CHARS
-            message = f"{message[:MAX_LINE_CHARS]}... [{cut} more characters cut]"
+            self.add("log", message, level)
+            return
         with self._lock:
             if self.kept >= self._max_lines:
                 self.dropped += 1
                 return
-            self._pending.append((time.time(), stream, level, message))
+            self._pending.append((time.time(), "log", level, message))
             self.kept += 1
             self._pending_chars += len(message)
-            full = len(self._pending) >= BATCH_LINES or self._pending_chars >= BATCH_BYTES
-        if full:
-            self.flush()
+            if len(self._pending) < BATCH_LINES and self._pending_chars < BATCH_BYTES:
+                return
+        self.flush()
+
+    def _keep(self, stream: LogStream, message: str, level: str) -> bool:
+        """`add` under the lock; True when a batch is full (the caller flushes, unlocked)."""
+        if self.kept >= self._max_lines:
+            self.dropped += 1
+            return False
+        if len(message) > MAX_LINE_CHARS:
+            cut = len(message) - MAX_LINE_CHARS
+            message = f"{message[:MAX_LINE_CHARS]}... [{cut} more characters cut]"
+        self._pending.append((time.time(), stream, level, message))
+        self.kept += 1
+        self._pending_chars += len(message)
+        return len(self._pending) >= BATCH_LINES or self._pending_chars >= BATCH_BYTES
 
     def write(self, stream: LogStream, text: str) -> None:
-        """Take text written to a stream: each complete line is a line; the rest waits."""
-        if not text:
-            return
+        """Take text written to a stream: each complete line is a line; the rest waits.
+
+        `print(x)` writes `x` and then the line's end: the first write only waits.
+        """
+        full = False
         with self._lock:
-            text = self._partial.pop(stream, "") + text
+            partial = self._partial
+            if "\n" not in text:
+                if text:
+                    partial[stream] = partial[stream] + text if stream in partial else text
+                return
+            if stream in partial:
+                text = partial.pop(stream) + text
             *lines, rest = text.split("\n")
             if rest:
-                self._partial[stream] = rest
-        for line in lines:
-            self.add(stream, line.removesuffix("\r"))
+                partial[stream] = rest
+            for line in lines:
+                full = self._keep(stream, line[:-1] if line.endswith("\r") else line, "") or full
+        if full:
+            self.flush()
 
     def flush(self) -> None:
         """Send what is pending as one batch (nothing when nothing is)."""
@@ -173,9 +217,11 @@ class AttemptLog:
 def attempt_logs(log: AttemptLog) -> Iterator[AttemptLog]:
     """Route this context's writes and Dagster log records to `log` until the block ends."""
     token = _current.set(log)
+    sink_token = log_sink.set(log)  # `context.log` lines skip logging's machinery
     try:
         yield log
     finally:
+        log_sink.reset(sink_token)
         _current.reset(token)
         log.close()
 
