@@ -100,7 +100,7 @@ class ContextLogger(logging.Logger):
                 if isinstance(exc_info, BaseException):
                     info = (type(exc_info), exc_info, exc_info.__traceback__)
                 elif isinstance(exc_info, tuple):
-                    info = exc_info  # type: ignore[assignment]
+                    info = exc_info
                 else:
                     info = sys.exc_info()
             try:
@@ -112,7 +112,7 @@ class ContextLogger(logging.Logger):
         super()._log(
             level,
             msg,
-            args,  # type: ignore[arg-type]
+            args,
             exc_info,  # type: ignore[arg-type]
             extra,
             stack_info,
