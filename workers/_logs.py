@@ -10,9 +10,11 @@ loggers) the same way. A thread that the asset starts itself is captured when it
 a copy of the asset's context (`contextvars.copy_context().run`); otherwise its writes go
 to the worker's own output, as they did before.
 
-Writing costs the asset an append to a list: lines are sent as `LogLinesCaptured` batches
-when a batch fills (`BATCH_LINES`, `BATCH_BYTES`), on each heartbeat (so that `conflux
-logs --follow` shows a slow asset's lines within seconds), and when the attempt ends.
+Writing costs the asset a number and an append to a deque, no lock; `context.log` skips
+`logging`'s records and handlers while captured (`log_line`, the SDK's `log_sink`). Lines
+are sent as `LogLinesCaptured` batches when a batch fills (`BATCH_LINES`, `BATCH_BYTES`),
+on each heartbeat (so that `conflux logs --follow` shows a slow asset's lines within
+seconds), and when the attempt ends.
 Past `max_lines` per attempt, lines are counted (`dropped`), not kept.
 """
 

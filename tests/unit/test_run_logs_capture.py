@@ -277,3 +277,33 @@ def test_context_log_outside_capture_takes_logging_path(caplog: object) -> None:
     (record,) = caplog.records
     assert (record.name, record.getMessage()) == ("conflux.asset.fast", "hello there")
     assert record.funcName == "test_context_log_outside_capture_takes_logging_path"
+
+
+def test_one_attempts_threads_keep_their_partial_lines_apart() -> None:
+    """Threads of one attempt (run in copies of its context) write whole lines of their own."""
+    import contextvars
+
+    log, sent = _collect()
+    barrier = threading.Barrier(2)
+
+    def writer(name: str) -> None:
+        barrier.wait()
+        for i in range(500):
+            sys.stdout.write(f"{name}-")
+            sys.stdout.write(f"{i}\n")
+
+    with capture_output(), attempt_logs(log):
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(writer, name))
+            for name in ("a", "b")
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    lines = _lines(sent)
+    assert [seq for seq, _, _, _ in lines] == list(range(1000))
+    for name in ("a", "b"):
+        mine = [m for _, _, _, m in lines if m.startswith(f"{name}-")]
+        assert mine == [f"{name}-{i}" for i in range(500)]
+    assert log.kept == 1000
