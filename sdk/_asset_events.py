@@ -319,10 +319,9 @@ def observe(
     executor: NodeExecutor, node: AssetsDefinition, req: ExecutionRequest, keys: list[str | None]
 ) -> list[AssetObserved | PartitionFailed]:
     """Run an observable source asset's function: an `AssetObserved` per partition."""
-    import logging
-
     from conflux.events import AssetObserved, PartitionFailed
     from conflux.sdk._context import AssetExecutionContext
+    from conflux.sdk._context_log import context_logger
     from conflux.sdk._execute import _jsonable
 
     out: list[AssetObserved | PartitionFailed] = []
@@ -333,7 +332,7 @@ def observe(
             asset_keys=tuple(node.keys),
             partition_key_or_none=key,
             partitions_def=node.partitions_def,
-            log=logging.getLogger(f"conflux.observe.{node.node}"),
+            log=context_logger(f"conflux.observe.{node.node}"),
             attempt=req.attempt,
         )
         try:

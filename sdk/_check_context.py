@@ -24,6 +24,7 @@ from conflux.sdk._checks import (
     AssetCheckSpec,
 )
 from conflux.sdk._context import AssetExecutionContext
+from conflux.sdk._context_log import context_logger
 from conflux.sdk._execute import OutputMismatchError, _jsonable, error_type_name
 from conflux.sdk._keys import AssetKey, to_asset_key
 
@@ -241,7 +242,7 @@ class CheckRunner:
             asset_keys=(check.asset_key,),
             partition_key_or_none=mat.partition_key,
             partitions_def=node.partitions_def,
-            log=logging.getLogger(f"conflux.check.{check.name}"),
+            log=context_logger(f"conflux.check.{check.name}"),
             attempt=req.attempt,
             check_name=check.name,
             materialization=mat,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import logging
 import time
 import traceback
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from conflux.events import (
     WorkItemDispatched,
 )
 from conflux.sdk._context import AssetExecutionContext
+from conflux.sdk._context_log import context_logger
 from conflux.sdk._definitions import IO_MANAGER_KEY, Definitions
 from conflux.sdk._input_partitions import InputPartitions
 from conflux.sdk._io_manager import InputContext, IOManager, OutputContext
@@ -250,7 +250,7 @@ class NodeExecutor:
             asset_keys=tuple(node.keys),
             partition_key_or_none=req.partition_key,
             partitions_def=node.partitions_def,
-            log=logging.getLogger(f"conflux.asset.{node.node}"),
+            log=context_logger(f"conflux.asset.{node.node}"),
             attempt=req.attempt,
             range_keys=tuple(k for k in keys if k is not None)
             if req.partition_range is not None

@@ -21,6 +21,13 @@ if TYPE_CHECKING:
         coerce_run_config as coerce_run_config,
         node_config as node_config,
     )
+    from conflux.sdk._context_log import (
+        ExcInfo as ExcInfo,
+        LogArgs as LogArgs,
+        LogSink as LogSink,
+        format_log_message as format_log_message,
+        log_sink as log_sink,
+    )
     from conflux.sdk._definitions import IO_MANAGER_KEY as IO_MANAGER_KEY
     from conflux.sdk._execute import (
         ExecutionRequest as ExecutionRequest,

@@ -6,6 +6,7 @@ import json
 import logging
 import sys
 import threading
+from typing import TYPE_CHECKING
 
 from conflux.events import (
     AssetMaterialized,
@@ -18,6 +19,9 @@ from conflux.events import (
 )
 from conflux.sdk import get_dagster_logger
 from conflux.workers._logs import BATCH_LINES, AttemptLog, attempt_logs, capture_output
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def _started(item: str = "w1", attempt: int = 1) -> PartitionStarted:
@@ -191,3 +195,115 @@ def test_the_batch_and_the_counts_round_trip_on_their_topic() -> None:
     del data["log_lines"], data["log_dropped"]  # as written before run logs existed
     decoded = decode_event(json.dumps(data).encode())
     assert isinstance(decoded, PartitionFailed) and decoded.log_lines is None
+
+
+def _as_logging_writes(logger: logging.Logger, call: Callable[[logging.Logger], None]) -> str:
+    """What logging's own path makes of the same call: the record, formatted `%(message)s`."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    logger.addHandler(handler)
+    level, logger.level = logger.level, logging.DEBUG
+    try:
+        call(logger)
+    finally:
+        logger.removeHandler(handler)
+        logger.level = level
+    (record,) = records
+    return logging.Formatter("%(message)s").format(record)
+
+
+def test_captured_context_log_keeps_level_args_and_exception_as_logging_would() -> None:
+    from conflux.sdk._context_log import context_logger
+
+    context_log = context_logger("conflux.asset.fast")
+    assert isinstance(context_log, logging.Logger)  # as Dagster's DagsterLogManager is
+
+    def failed(logger: logging.Logger) -> None:
+        try:
+            raise ValueError("boom 42")
+        except ValueError:
+            logger.exception("step %s of %d failed", "load", 3)
+
+    calls: list[tuple[str, Callable[[logging.Logger], None]]] = [
+        ("WARNING", lambda lg: lg.warning("loaded %d rows of %s", 3, "sales")),
+        ("DEBUG", lambda lg: lg.debug("debug %(n)d", {"n": 7})),
+        ("ERROR", failed),
+        ("ERROR", lambda lg: lg.error("given %s", "it", exc_info=KeyError("k"))),
+        ("CRITICAL", lambda lg: lg.log(logging.CRITICAL, "100%% done")),
+        ("INFO", lambda lg: lg.info({"not": "a string"})),
+    ]
+    log, sent = _collect()
+    with capture_output(), attempt_logs(log):
+        for _, call in calls:
+            call(context_log)
+    lines = _lines(sent)
+    assert [(stream, level) for _, stream, level, _ in lines] == [
+        ("log", level) for level, _ in calls
+    ]
+    plain = logging.Logger("plain")  # logging's own path, outside any capture
+    for (_, _, _, message), (_, call) in zip(lines, calls, strict=True):
+        assert message == _as_logging_writes(plain, call)
+    assert lines[0][3] == "loaded 3 rows of sales"
+    assert lines[2][3].startswith("step load of 3 failed\nTraceback (most recent call last):")
+    assert lines[2][3].endswith("ValueError: boom 42")
+    assert lines[3][3] == "given it\nKeyError: 'k'"
+
+
+def test_a_context_log_line_that_does_not_format_is_reported_as_logging_does() -> None:
+    from conflux.sdk._context_log import context_logger
+
+    log, sent = _collect()
+    with capture_output(), attempt_logs(log):
+        context_logger("conflux.asset.fast").info("%d rows", "not a number")
+    text = "\n".join(m for _, _, _, m in _lines(sent))
+    assert "--- Logging error ---" in text
+    assert "TypeError" in text
+
+
+def test_context_log_outside_capture_takes_logging_path(caplog: object) -> None:
+    import pytest
+
+    from conflux.sdk._context_log import context_logger
+
+    assert isinstance(caplog, pytest.LogCaptureFixture)
+    with caplog.at_level(logging.INFO, logger="conflux.asset.fast"):
+        context_logger("conflux.asset.fast").info("hello %s", "there")
+        context_logger("conflux.asset.fast").debug("below the level")
+    (record,) = caplog.records
+    assert (record.name, record.getMessage()) == ("conflux.asset.fast", "hello there")
+    assert record.funcName == "test_context_log_outside_capture_takes_logging_path"
+
+
+def test_one_attempts_threads_keep_their_partial_lines_apart() -> None:
+    """Threads of one attempt (run in copies of its context) write whole lines of their own."""
+    import contextvars
+
+    log, sent = _collect()
+    barrier = threading.Barrier(2)
+
+    def writer(name: str) -> None:
+        barrier.wait()
+        for i in range(500):
+            sys.stdout.write(f"{name}-")
+            sys.stdout.write(f"{i}\n")
+
+    with capture_output(), attempt_logs(log):
+        threads = [
+            threading.Thread(target=contextvars.copy_context().run, args=(writer, name))
+            for name in ("a", "b")
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    lines = _lines(sent)
+    assert [seq for seq, _, _, _ in lines] == list(range(1000))
+    for name in ("a", "b"):
+        mine = [m for _, _, _, m in lines if m.startswith(f"{name}-")]
+        assert mine == [f"{name}-{i}" for i in range(500)]
+    assert log.kept == 1000
