@@ -53,9 +53,9 @@ DEFS = textwrap.dedent(
 
     @dg.asset
     def slow(context: dg.AssetExecutionContext) -> None:
-        for i in range(4):
+        for i in range(6):  # 9 s: longer than a follower's start on a loaded machine
             print(f"slow {i}", flush=True)
-            time.sleep(1.0)
+            time.sleep(1.5)
 
 
     defs = dg.Definitions(assets=[chatty, slow])
@@ -168,7 +168,7 @@ def test_follow_prints_lines_as_they_come_and_ends_with_the_run(state: Path) -> 
             follow.wait()
     assert follow.returncode == 0, err
     lines = [json.loads(x) for _, x in arrived]
-    assert [x["message"] for x in lines] == [f"slow {i}" for i in range(4)]
+    assert [x["message"] for x in lines] == [f"slow {i}" for i in range(6)]
     first_at, last_at = arrived[0][0], arrived[-1][0]
     assert last_at - first_at > 1.0, f"lines came at {first_at:.1f}..{last_at:.1f} s: not live"
     status = _json(state, "runs")

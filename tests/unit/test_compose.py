@@ -162,10 +162,10 @@ def test_the_topics_job_runs_first_and_its_script_is_in_the_server_image() -> No
             assert s["depends_on"]["topics"]["condition"] == "service_completed_successfully"
 
 
-def test_the_standby_coordinator_does_not_start_with_the_stack() -> None:
-    """Two running coordinators dispatch every work item twice (no leader election yet)."""
+def test_two_coordinators_start_with_the_stack() -> None:
+    """One leads and one stands by (leadership from a consumer group; issue 18)."""
     running = [n for n, s in services().items() if n.startswith("coord") and "profiles" not in s]
-    assert running == ["coordinator-1"]
+    assert running == ["coordinator-1", "coordinator-2"]
 
 
 def test_conflux_env_vars_are_ones_the_code_reads() -> None:
