@@ -118,8 +118,9 @@ def run_projector(
     """
     from conflux.events import wait_for_broker
     from conflux.projections.archive import ArchiveUnavailableError
-    from conflux.projections.projector import Projector, check_bind
+    from conflux.projections.projector import Projector, check_bind, limit_malloc_arenas
 
+    limit_malloc_arenas()  # before the archive, the consumer and the API start threads
     check_bind(host, token)  # a bad flag is refused before the broker or archive is touched
     instance_id = f"projector-{uuid.uuid4().hex[:8]}"
     configure_logging(log_format, "projector", instance_id)

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from conflux.projections.projector._locations import (
         close_location_names as close_location_names,
     )
+    from conflux.projections.projector._memory import (
+        limit_malloc_arenas as limit_malloc_arenas,
+        release_free_memory as release_free_memory,
+    )
     from conflux.projections.projector._metrics import (
         ProjectorMetrics as ProjectorMetrics,
     )

@@ -324,6 +324,8 @@ ROOM_EXPORTS = {
         "archive_fold",
         "check_bind",
         "close_location_names",
+        "limit_malloc_arenas",
+        "release_free_memory",
         "EventHistory",
         "load_read_model",
         "rebuild_from_archive",
