@@ -373,13 +373,18 @@ def status(api_url: str, timeout: float = 2.0) -> dict[str, Any] | None:
         return None
 
 
-def ready_without(report: dict[str, Any] | None, dead: set[int]) -> bool:
+def ready_without(
+    report: dict[str, Any] | None, dead: set[int], parts: dict[str, Any] | None = None
+) -> bool:
     """`status` says ready, counts no killed process as alive, and every broker is online.
 
     (A cluster may stay ready with a broker down; after a broker's fault, "ready again"
-    means with that broker back.)
+    means with that broker back.) `/status` does not list `dev`'s brokers: `parts` (its
+    `parts.json`, what `conflux status` adds) says which part or broker is down.
     """
     if report is None or not report.get("ready"):
+        return False
+    if parts and (parts.get("brokers_down") or parts.get("down")):
         return False
     brokers = report.get("brokers")
     if brokers is not None and (not brokers or any(b["state"] != "online" for b in brokers)):
@@ -388,6 +393,16 @@ def ready_without(report: dict[str, Any] | None, dead: set[int]) -> bool:
     if report.get("coordinator"):
         listed.append(report["coordinator"])
     return not any(c.get("alive") and c.get("pid") in dead for c in listed)
+
+
+def dev_parts(dev: Dev) -> dict[str, Any]:
+    """What the running `dev` says of its parts (`parts.json`), or {} (none, or stale)."""
+    try:
+        data = json.loads((dev.state / "parts.json").read_text())
+        pid = dev.info().get("pid")
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) and data.get("pid") == pid else {}
 
 
 def run_cli(dev: Dev, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

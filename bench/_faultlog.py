@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from _faultkit import Dev, ready_without, say, status
+from _faultkit import Dev, dev_parts, ready_without, say, status
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -223,7 +223,7 @@ def recovery(
         if ready_at is None and time.monotonic() >= next_status:
             next_status = time.monotonic() + 0.25
             report = status(dev.api_url)
-            if ready_without(report, dev.killed):
+            if ready_without(report, dev.killed, dev_parts(dev)):
                 ready_at = time.time()
             elif report is not None and report.get("ready"):
                 stale_ready += 1
