@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from conflux.events import DURATION_BUCKETS, LATENCY_BUCKETS, new_registry
+from conflux.events import DURATION_BUCKETS, LATENCY_BUCKETS, FoldSeries, new_registry
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -45,18 +45,7 @@ class CoordinatorMetrics:
         from prometheus_client import Counter as PCounter, Gauge, Histogram
 
         r = self.registry
-        self.folded = PCounter(
-            "conflux_events_folded",
-            "Events folded from the log, per topic (since the process started).",
-            ["topic"],
-            registry=r,
-        )
-        self.lag = Gauge(
-            "conflux_consumer_lag",
-            "Records between the fold's position and the end of each partition.",
-            ["topic", "partition"],
-            registry=r,
-        )
+        self.fold = FoldSeries(r)
         self.decisions = PCounter(
             "conflux_coordinator_decisions",
             "Decisions emitted, per event type.",
@@ -113,10 +102,7 @@ class CoordinatorMetrics:
             registry=r,
         )
         self._known_items: set[tuple[str, str, str]] = set()
-        self._known_lags: set[tuple[str, str]] = set()
         self._decided: dict[str, PCounter] = {}
-        self._folded: dict[str, PCounter] = {}
-        """Topic -> its child of `folded` (a label lookup takes a lock: done once)."""
         self._spaces: dict[str, tuple[int, int]] = {}
         """Backfill id -> (partitions, partitions per chunk), resolved once."""
 
@@ -126,17 +112,11 @@ class CoordinatorMetrics:
         """Count a folded batch per topic; live, also the ticks it completes."""
         if not records:
             return
-        counts: dict[str, int] = {}
-        for record in records:
-            counts[record.topic] = counts.get(record.topic, 0) + 1
-            if live and record.event.type == "TickCompleted":
-                self._tick(record.event)
-        children = self._folded
-        for topic, n in counts.items():
-            child = children.get(topic)
-            if child is None:
-                child = children[topic] = self.folded.labels(topic)
-            child.inc(n)
+        self.fold.count(records)
+        if live:
+            for record in records:
+                if record.event.type == "TickCompleted":
+                    self._tick(record.event)
 
     def _tick(self, tick: TickCompleted) -> None:
         self.ticks.labels(tick.instigator_type, tick.location, tick.status).inc()
@@ -173,12 +153,7 @@ class CoordinatorMetrics:
         self.ready.set(1 if ready else 0)
         self.leader.set(1 if active else 0)
         if consumer is not None:
-            lags = {(t, str(p)): n for (t, p), n in consumer.lags().items()}
-            for key in self._known_lags - lags.keys():
-                self.lag.remove(*key)
-            for (topic, partition), n in lags.items():
-                self.lag.labels(topic, partition).set(n)
-            self._known_lags = set(lags)
+            self.fold.set_lags(consumer)
         self._refresh_runs(state)
         self._refresh_items(state)
         self._refresh_backfills(state)

@@ -83,6 +83,7 @@ if TYPE_CHECKING:
         DURATION_BUCKETS as DURATION_BUCKETS,
         LATENCY_BUCKETS as LATENCY_BUCKETS,
         METRICS_CONTENT_TYPE as METRICS_CONTENT_TYPE,
+        FoldSeries as FoldSeries,
         MetricsServer as MetricsServer,
         MetricsUnavailableError as MetricsUnavailableError,
         new_registry as new_registry,

@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING
 from conflux.events._errors import InfrastructureError
 
 if TYPE_CHECKING:
-    from prometheus_client import CollectorRegistry
+    from collections.abc import Sequence
+
+    from prometheus_client import CollectorRegistry, Counter
+
+    from conflux.events._consumer import ConsumedEvent, EventConsumer
 
 _log = logging.getLogger("conflux.metrics")
 
@@ -53,6 +57,53 @@ def new_registry() -> CollectorRegistry:
     except ImportError:
         raise MetricsUnavailableError() from None
     return CollectorRegistry(auto_describe=True)
+
+
+class FoldSeries:
+    """The two series every part that folds the log serves: events folded, consumer lag.
+
+    `conflux_events_folded{topic}` and `conflux_consumer_lag{topic,partition}`, under one
+    name in the coordinator and the projector so that one dashboard panel shows both.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        from prometheus_client import Counter as PCounter, Gauge
+
+        self.folded = PCounter(
+            "conflux_events_folded",
+            "Events folded from the log, per topic (since the process started).",
+            ["topic"],
+            registry=registry,
+        )
+        self.lag = Gauge(
+            "conflux_consumer_lag",
+            "Records between the fold's position and the end of each partition.",
+            ["topic", "partition"],
+            registry=registry,
+        )
+        self._children: dict[str, Counter] = {}
+        """Topic -> its child of `folded` (a label lookup takes a lock: done once)."""
+        self._known_lags: set[tuple[str, str]] = set()
+
+    def count(self, records: Sequence[ConsumedEvent]) -> None:
+        """Count a folded batch, per topic."""
+        counts: dict[str, int] = {}
+        for record in records:
+            counts[record.topic] = counts.get(record.topic, 0) + 1
+        for topic, n in counts.items():
+            child = self._children.get(topic)
+            if child is None:
+                child = self._children[topic] = self.folded.labels(topic)
+            child.inc(n)
+
+    def set_lags(self, consumer: EventConsumer) -> None:
+        """Set the lag of every assigned partition (from the consumer's cache: no request)."""
+        lags = {(t, str(p)): n for (t, p), n in consumer.lags().items()}
+        for key in self._known_lags - lags.keys():
+            self.lag.remove(*key)
+        for (topic, partition), n in lags.items():
+            self.lag.labels(topic, partition).set(n)
+        self._known_lags = set(lags)
 
 
 def render_metrics(registry: CollectorRegistry) -> bytes:

@@ -13,7 +13,7 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING
 
-from conflux.events import new_registry
+from conflux.events import FoldSeries, new_registry
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -41,18 +41,7 @@ class ProjectorMetrics:
         from prometheus_client import Counter as PCounter, Gauge
 
         r = self.registry
-        self.folded = PCounter(
-            "conflux_events_folded",
-            "Events folded from the log, per topic (since the process started).",
-            ["topic"],
-            registry=r,
-        )
-        self.lag = Gauge(
-            "conflux_consumer_lag",
-            "Records between the fold's position and the end of each partition.",
-            ["topic", "partition"],
-            registry=r,
-        )
+        self.fold = FoldSeries(r)
         self.archived = PCounter(
             "conflux_archive_records",
             "Records stored in the archive by this projector (rate(): the ingest rate).",
@@ -73,9 +62,6 @@ class ProjectorMetrics:
             "1 once the projector read every topic to its end.",
             registry=r,
         )
-        self._folded: dict[str, PCounter] = {}
-        """Topic -> its child of `folded` (a label lookup takes a lock: done once)."""
-        self._known_lags: set[tuple[str, str]] = set()
         self._next_lag = 0.0
         self._archived_seen = 0
         self._accepted_seen = 0
@@ -93,25 +79,13 @@ class ProjectorMetrics:
         """Note one poll's records (after the read model and the sink took them)."""
         now = time.monotonic()
         if records:
-            counts: dict[str, int] = {}
-            for record in records:
-                counts[record.topic] = counts.get(record.topic, 0) + 1
-            for topic, n in counts.items():
-                child = self._folded.get(topic)
-                if child is None:
-                    child = self._folded[topic] = self.folded.labels(topic)
-                child.inc(n)
+            self.fold.count(records)
         if sink is not None:
             self._archive(sink, now)
         if now >= self._next_lag:
             self._next_lag = now + LAG_INTERVAL_S
             self.caught_up.set(1 if caught_up else 0)
-            lags = {(t, str(p)): n for (t, p), n in consumer.lags().items()}
-            for key in self._known_lags - lags.keys():
-                self.lag.remove(*key)
-            for (topic, partition), n in lags.items():
-                self.lag.labels(topic, partition).set(n)
-            self._known_lags = set(lags)
+            self.fold.set_lags(consumer)
 
     def _archive(self, sink: ArchiveSink, now: float) -> None:
         accepted, archived = sink.accepted, sink.archived
