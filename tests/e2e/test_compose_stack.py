@@ -26,7 +26,7 @@ import pytest
 import yaml
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from conflux.events import Topics, wait_for_broker
+from conflux.events import Topics, kafka_config, wait_for_broker
 from conflux.events.brokers import kafka_available, resolve_kafka_jars
 from conflux.events.brokers._base import free_port
 from conflux.events.brokers._kafka import _LOG4J2, DEFAULT_JVM_OPTS
@@ -170,18 +170,27 @@ def test_the_compose_stack_runs_and_survives_losing_a_broker(tmp_path: Path) -> 
         )
         assert done.returncode == 0 and "success: 3 materialized" in done.stdout, done.stderr
 
-        admin = AdminClient({"bootstrap.servers": bootstrap})
-        topics = {
-            n: t
-            for n, t in admin.list_topics(timeout=10).topics.items()
-            if n.startswith("conflux.")
-        }
+        # librdkafka's own log goes to a logger, never to the terminal: a client left alive
+        # (a failed assertion keeps this frame) would print every second once the brokers
+        # stop, into the output of the tests after this one.
+        admin = AdminClient(dict(kafka_config(bootstrap, role="admin")))  # type: ignore[arg-type]
+        try:
+            topics = {
+                n: t
+                for n, t in admin.list_topics(timeout=10).topics.items()
+                if n.startswith("conflux.")
+            }
+            resources = [ConfigResource("topic", name) for name in sorted(topics)]
+            configs = {
+                r.name: future.result() for r, future in admin.describe_configs(resources).items()
+            }
+        finally:
+            del admin
         assert "conflux.work.quickstart" in topics and "conflux.ticks.quickstart" in topics
         for name, topic in topics.items():
             assert {len(p.replicas) for p in topic.partitions.values()} == {3}, name
-        resources = [ConfigResource("topic", name) for name in sorted(topics)]
-        for future in admin.describe_configs(resources).values():
-            assert future.result()["min.insync.replicas"].value == "2"
+        for name, config in configs.items():
+            assert config["min.insync.replicas"].value == "2", name
 
         kafka_3 = started[2]
         kafka_3.send_signal(signal.SIGTERM)
