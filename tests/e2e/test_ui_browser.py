@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -277,8 +278,16 @@ def test_the_materialize_form_sends_a_run_config(page: Page, base: str) -> None:
     form.locator("textarea[name='run_config']").fill(config)
     form.get_by_role("button", name="Materialize", exact=True).click()
     run_id = run_id_from_message(page)
-    requests = api(base, "/events?type=MaterializationRequested&limit=1000")
-    [asked] = [r["event"] for r in requests if r["event"]["run_id"] == run_id]
+    # A history read by type alone does not wait for the archive (only reads about an asset
+    # partition do: docs/architecture.md), so the request may take a moment to be listed.
+    deadline = time.monotonic() + 15
+    while True:
+        requests = api(base, "/events?type=MaterializationRequested&limit=1000")
+        found = [r["event"] for r in requests if r["event"]["run_id"] == run_id]
+        if found or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    [asked] = found
     assert asked["run_config"] == {"ops": {"flaky_export": {"config": {"retries": 2}}}}
     assert_not_reloaded(page)
 
