@@ -215,8 +215,15 @@ def test_watch_roots_without_a_working_directory(tree: Path) -> None:
     assert changed_files({"x": (1, 1), "y": (1, 1)}, {"x": (2, 1), "z": (1, 1)}) == ["x", "y", "z"]
 
 
-_POLITE = "import time\nwhile True: time.sleep(0.05)\n"
-_STUBBORN = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n" + _POLITE
+_POLITE = (  # SIGTERM as the default whatever the test process passed on (an ignored
+    # signal stays ignored across exec)
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+    "while True: time.sleep(0.05)\n"
+)
+_STUBBORN = (
+    "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "while True: time.sleep(0.05)\n"
+)
 
 
 @pytest.fixture
