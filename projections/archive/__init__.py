@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         ArchiveStore as ArchiveStore,
         ArchiveUnavailableError as ArchiveUnavailableError,
         Direction as Direction,
+        MaterializationRecord as MaterializationRecord,
     )
     from conflux.projections.archive._views import (
         INTERFACE_VERSION as INTERFACE_VERSION,

@@ -94,36 +94,18 @@ SCHEMA: tuple[str, ...] = (
     ) ENGINE = ReplacingMergeTree
     ORDER BY (downstream_event_id, upstream_asset, upstream_partition)
     SETTINGS index_granularity = 256, min_bytes_for_wide_part = 268435456""",
-    # The upstream walk's index: per materialization that read something, itself and what
-    # it read, as an in-memory hash (Join engine, persisted), so a whole walk is one query
-    # of `joinGet` calls, not one MergeTree read (~5 ms in chdb) per hop. ANY keeps the
-    # first row of a key; a duplicate is the same row.
-    """CREATE TABLE IF NOT EXISTS lineage_up (
-        id String,
-        node Tuple(asset String, partition String, version String, time DateTime64(6, 'UTC')),
-        ups Array(Tuple(asset String, partition String, version String, id String))
-    ) ENGINE = Join(ANY, LEFT, id)""",
-    # The downstream walk's index: every edge again, hashed in memory by what was read;
-    # ALL keeps every row of a key (duplicates too: the walk reads DISTINCT).
+    # The downstream walk's index: every edge again, sorted by what was read, so a hop
+    # down is one point lookup (as `lineage_edges` makes a hop up). On disk like every
+    # table here: the archive holds history, and history is never held in memory.
     """CREATE TABLE IF NOT EXISTS lineage_down (
         downstream_asset String, downstream_partition String,
         downstream_data_version String, downstream_event_id String,
         upstream_asset String, upstream_partition String,
         upstream_data_version String, upstream_event_id String,
         time DateTime64(6, 'UTC')
-    ) ENGINE = Join(ALL, INNER, upstream_event_id)""",
-    # The newest materialization of each asset partition (by time, then event id), as an
-    # in-memory hash (Join engine, persisted), so a question about "the latest" starts with
-    # one `joinGet` (~2 ms in chdb), not a read of every part of `materializations` (~8-10
-    # ms). Its view writes a row only when it is newer than the one held, and the newer
-    # row replaces it (`join_any_take_last_row`): archiving older events again changes
-    # nothing. A replaced row's bytes stay in memory until the next start.
-    """CREATE TABLE IF NOT EXISTS latest_materializations (
-        asset_key String, partition_key String,
-        m Tuple(data_version String, event_id String, time DateTime64(6, 'UTC'),
-            run_id String, source String)
-    ) ENGINE = Join(ANY, LEFT, asset_key, partition_key)
-    SETTINGS join_any_take_last_row = 1""",
+    ) ENGINE = ReplacingMergeTree
+    ORDER BY (upstream_event_id, downstream_event_id, upstream_asset, upstream_partition)
+    SETTINGS index_granularity = 256, min_bytes_for_wide_part = 268435456""",
     # Rule 5: what each projection has applied, written with its rows. `max(offset)` is
     # the answer before and after merges.
     """CREATE TABLE IF NOT EXISTS positions (
@@ -145,12 +127,12 @@ CHECK_COLUMNS_ADDED = (
 )
 """Columns of `check_results` that archives made before asset checks lack (our names)."""
 
-LATEST_BACKFILL = """INSERT INTO latest_materializations
-    SELECT asset_key, partition_key,
-        argMax((data_version, event_id, time, run_id, toString(source)), (time, event_id))
-    FROM materializations GROUP BY asset_key, partition_key"""
-"""Fills `latest_materializations` of an archive made before it existed (once, at its
-creation)."""
+MEMORY_INDEXES = ("lineage_up", "latest_materializations")
+"""In-memory (Join engine) indexes of archives made before 2026-12-08: dropped at start.
+They held history in the projector's memory (~250 B a materialization, never freed); the
+walks and "latest" now read MergeTree tables (see `ArchiveStore.create_schema`)."""
+LINEAGE_DOWN_FILL = "INSERT INTO lineage_down SELECT * FROM lineage_edges"
+"""Fills `lineage_down` of an archive whose `lineage_down` was an in-memory index."""
 
 TABLES: tuple[str, ...] = tuple(re.findall(r"EXISTS (\w+)", "".join(SCHEMA)))
 """The archive's tables, in the order `ArchiveStore.write` inserts them (positions last)."""
@@ -268,27 +250,8 @@ _PIPELINE_SQL: tuple[str, ...] = (
         d.materialization_event_id AS materialization_event_id,
         d.work_item_id AS work_item_id, d.worker_id AS worker_id, d.attempt AS attempt
     FROM {parsed} WHERE d.type = 'AssetCheckEvaluated'""",
-    # Newer than what the index holds, or nothing (see `latest_materializations`).
-    """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_latest_materializations
-    TO latest_materializations AS
-    SELECT asset_key, partition_key, m FROM (
-        SELECT assumeNotNull(d.asset_key) AS asset_key, d.partition_key AS partition_key,
-            argMax((assumeNotNull(d.data_version), assumeNotNull(d.event_id),
-                    assumeNotNull(at), {run}, if(d.source = '', 'executed', d.source)),
-                (assumeNotNull(at), assumeNotNull(d.event_id))) AS m
-        FROM {parsed} WHERE d.type = 'AssetMaterialized' GROUP BY asset_key, partition_key)
-    WHERE (m.3, m.2) > tuple(
-        joinGet('latest_materializations', 'm', asset_key, partition_key).3,
-        joinGet('latest_materializations', 'm', asset_key, partition_key).2)""",
     "CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_lineage_edges TO lineage_edges AS " + _EDGE,
     "CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_lineage_down TO lineage_down AS " + _EDGE,
-    """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_lineage_up TO lineage_up AS
-    SELECT assumeNotNull(d.event_id) AS id,
-        (assumeNotNull(d.asset_key), d.partition_key, assumeNotNull(d.data_version),
-            assumeNotNull(at)) AS node,
-        arrayMap(u -> (u.asset_key, u.partition_key, u.data_version, u.event_id),
-            d.upstream) AS ups
-    FROM {parsed} WHERE d.type = 'AssetMaterialized' AND notEmpty(d.upstream)""",
     """CREATE MATERIALIZED VIEW IF NOT EXISTS {parsed}_to_runs TO runs AS
     SELECT assumeNotNull(d.run_id) AS run_id, assumeNotNull(d.event_id) AS event_id,
         d.type AS type, multiIf(d.type = 'MaterializationRequested', 'requested',

@@ -31,7 +31,8 @@ from conflux.projections.archive._schema import (
     CHECK_COLUMNS_ADDED,
     INGEST,
     INGEST_SETTINGS,
-    LATEST_BACKFILL,
+    LINEAGE_DOWN_FILL,
+    MEMORY_INDEXES,
     PIPELINE,
     REJECTED_MARK,
     SCHEMA,
@@ -216,9 +217,11 @@ class ArchiveStore(ABC):
         from conflux.projections.archive._migrate import migrate_events
 
         previous = migrate_events(self)
+        joined = self._drop_memory_indexes()
         for statement in SCHEMA:
             self.execute(statement)
-        self._fill_latest_index()
+        if joined:
+            self.execute(LINEAGE_DOWN_FILL)
         columns = {
             str(name)
             for (name,) in self.query(
@@ -251,19 +254,35 @@ class ArchiveStore(ABC):
         rows = self.query("SELECT seq FROM events ORDER BY seq DESC LIMIT 1")
         return _int(rows[0][0]) if rows else 0
 
-    def _fill_latest_index(self) -> None:
-        """Fill `latest_materializations` from `materializations` if only the index is empty.
+    def _drop_memory_indexes(self) -> bool:
+        """Drop the in-memory (Join engine) indexes of an older archive; True if it had them.
 
-        That is an archive made before the index existed, or a start that stopped between
-        creating and filling it; the ingest pipeline keeps it current afterwards.
+        Their pipeline views go with them (they would write into nothing). `lineage_down`
+        comes back as a MergeTree table, which `LINEAGE_DOWN_FILL` fills from
+        `lineage_edges`; the others have no successor.
         """
-        [(held, stored)] = self.query(
-            "SELECT (SELECT total_rows FROM system.tables WHERE database = currentDatabase()"
-            " AND name = 'latest_materializations'),"
-            " (SELECT count() FROM (SELECT 1 FROM materializations LIMIT 1))"
+        engines = {
+            str(name): str(engine)
+            for name, engine in self.query(
+                "SELECT name, engine FROM system.tables WHERE database = currentDatabase()"
+                " AND name IN {names:Array(String)}",
+                {"names": ["lineage_down", *MEMORY_INDEXES]},
+            )
+        }
+        if not any(engine == "Join" for engine in engines.values()):
+            return False
+        writers = self.query(
+            "SELECT name FROM system.tables WHERE database = currentDatabase()"
+            " AND startsWith(name, 'ingest_') AND engine = 'MaterializedView'"
+            " AND (endsWith(name, '_to_lineage_down') OR endsWith(name, '_to_lineage_up')"
+            " OR endsWith(name, '_to_latest_materializations'))"
         )
-        if not _int(held or 0) and _int(stored):
-            self.execute(LATEST_BACKFILL)
+        for (name,) in writers:
+            self.execute("DROP TABLE IF EXISTS {name:Identifier}", {"name": str(name)})
+        for name, engine in engines.items():
+            if engine == "Join":
+                self.execute("DROP TABLE IF EXISTS {name:Identifier}", {"name": name})
+        return engines.get("lineage_down") == "Join"
 
     def write(self, batch: ArchiveBatch) -> None:
         """Insert a batch's rows, then its positions (rule 5: rows first, then where to resume).
@@ -342,17 +361,12 @@ class ArchiveStore(ABC):
     ) -> MaterializationRecord | None:
         """The newest materialization of one asset partition, by time then event id.
 
-        The same as the first of `materializations(asset_key, partition_key)`, in one hash
-        lookup instead of a read of every part.
+        The same as the first of `materializations(asset_key, partition_key)` (one granule
+        of each part of `materializations`: ~10 ms in chdb). The projector answers it from
+        its read model instead, when it can.
         """
-        [(version, event_id, time, run_id, source)] = self.query(
-            "WITH joinGet('latest_materializations', 'm', {asset:String}, {partition:String})"
-            " AS m SELECT m.1, m.2, m.3, m.4, m.5",  # (a subquery filtering it costs 2 ms)
-            {"asset": asset_key, "partition": partition_key or ""},
-        )
-        if not event_id:  # a key it does not hold reads as the default tuple
-            return None
-        return _materialization((asset_key, partition_key, version, event_id, time, run_id, source))
+        rows = self.materializations(asset_key, partition_key, limit=1)
+        return rows[0] if rows else None
 
     def materialization(self, event_id: str) -> MaterializationRecord | None:
         """The materialization with this event id, if it is archived."""
@@ -390,54 +404,46 @@ class ArchiveStore(ABC):
     ) -> list[LineageLink]:
         """The lineage of one materialization, walked breadth-first up to `depth` hops.
 
-        Upstream: what it read, and what those read, ...: one query (`lineage_up`).
-        Downstream: what was built from it, transitively (`lineage_down`; see `_walk_down`).
-        Each node is expanded once (diamonds are shared, not repeated). Edges come level by
-        level (downstream: each level sorted by downstream asset, partition and event id).
+        Upstream: what it read, and what those read, ... (`lineage_edges`, sorted by the
+        reading materialization). Downstream: what was built from it, transitively
+        (`lineage_down`, the same edges sorted by what was read). Each node is expanded
+        once, at the level it was first reached (diamonds are shared, not repeated). Edges
+        come level by level, each level sorted by downstream asset, partition and event id,
+        then upstream asset and partition.
         """
         if not 1 <= depth <= _MAX_DEPTH:
             raise ValueError(f"depth must be between 1 and {_MAX_DEPTH}, not {depth}")
-        if direction == "upstream":
-            return self._walk_up(event_id, depth)
-        return self._walk_down(event_id, depth)
+        up = direction == "upstream"
+        return self._walk(event_id, depth, _UP if up else _DOWN, node=3 if up else 7)
 
-    def _walk_down(self, event_id: str, depth: int) -> list[LineageLink]:
-        # Narrow hops (ids only: ~2.5 ms each in chdb, against ~5.5 ms for whole edges)
-        # find the nodes first reached at each level; one wide query then reads every edge
-        # out of them. Edges out of a node first reached n - 1 hops down are level n.
+    def _walk(
+        self, event_id: str, depth: int, sql: tuple[str, str], node: int
+    ) -> list[LineageLink]:
+        # Narrow hops (ids only: one point lookup in a table sorted by the id, ~2-3 ms in
+        # chdb) find the nodes first reached at each level; one wide query then reads every
+        # edge out of them. Edges out of a node first reached n - 1 hops away are level n.
+        # Every read is of MergeTree tables: nothing of the history is held in memory.
+        ids_sql, edges_sql = sql
         level_of = {event_id: 1}
         frontier = [event_id]
         for level in range(2, depth + 1):
-            reached = self.query(_DOWN_IDS, {"ids": frontier})
-            frontier = [str(down) for (down,) in reached if str(down) not in level_of]
+            reached = self.query(ids_sql, {"ids": frontier})
+            frontier = [str(i) for (i,) in reached if i and str(i) not in level_of]
             if not frontier:
                 break
             level_of.update(dict.fromkeys(frontier, level))
-        rows = self.query(_DOWN_EDGES, {"ids": list(level_of)})
-        rows.sort(key=lambda r: (level_of[str(r[7])], str(r[0]), str(r[1]), str(r[3]), str(r[4])))
-        return [_edge(level_of[str(row[7])], row) for row in rows]
-
-    def _walk_up(self, event_id: str, depth: int) -> list[LineageLink]:
-        # Level n holds (id, node, ups) of every node n - 1 hops up; the SQL repeats one
-        # fixed fragment `depth` times (no value in it comes from a caller).
-        levels = [
-            f"arrayMap(x -> (x, joinGet('lineage_up', 'node', x), joinGet('lineage_up', 'ups', x)),"
-            f" {'[{start:String}]' if n == 1 else _NEXT.format(n - 1)}) AS h{n}"
-            for n in range(1, depth + 1)
-        ]
-        sql = f"WITH {', '.join(levels)} SELECT {', '.join(f'h{n}' for n in range(1, depth + 1))}"
-        edges: list[LineageLink] = []
-        expanded: set[str] = set()
-        for level, nodes in enumerate(self.query(sql, {"start": event_id})[0], start=1):
-            for node_id, node, ups in nodes:  # type: ignore[attr-defined]
-                if node_id in expanded or not ups:
-                    continue
-                expanded.add(node_id)
-                asset, partition, version, time = _values(node)
-                for up in ups:
-                    row = (asset, partition, version, node_id, *_values(up), time)
-                    edges.append(_edge(level, row))
-        return edges
+        rows = self.query(edges_sql, {"ids": list(level_of)})
+        rows.sort(
+            key=lambda r: (
+                level_of[str(r[node])],
+                str(r[0]),
+                str(r[1]),
+                str(r[3]),
+                str(r[4]),
+                str(r[5]),
+            )
+        )
+        return [_edge(level_of[str(row[node])], row) for row in rows]
 
     def history(
         self, asset_key: str, partition_key: str | None = None, *, limit: int = 1000
@@ -462,31 +468,26 @@ _MATERIALIZATIONS = (
     " FROM materializations"
 )
 _MAX_DEPTH = 32
-_DOWN_IDS = (  # hash probes into lineage_down (in memory), not a MergeTree read
-    "SELECT DISTINCT downstream_event_id FROM (SELECT arrayJoin({ids:Array(String)})"
-    " AS upstream_event_id) AS wanted ALL INNER JOIN lineage_down USING (upstream_event_id)"
+_EDGE_COLUMNS = (
+    "downstream_asset, downstream_partition, downstream_data_version, downstream_event_id,"
+    " upstream_asset, upstream_partition, upstream_data_version, upstream_event_id, time"
 )
-"""What was built from any of `ids` (one hop down), once each."""
-_DOWN_EDGES = (
-    "SELECT DISTINCT downstream_asset, downstream_partition, downstream_data_version,"
-    " downstream_event_id, upstream_asset, upstream_partition, upstream_data_version,"
-    " upstream_event_id, time FROM (SELECT arrayJoin({ids:Array(String)})"
-    " AS upstream_event_id) AS wanted ALL INNER JOIN lineage_down USING (upstream_event_id)"
+_UP = (
+    "SELECT DISTINCT upstream_event_id FROM lineage_edges"
+    " WHERE downstream_event_id IN {ids:Array(String)}",
+    f"SELECT DISTINCT {_EDGE_COLUMNS} FROM lineage_edges"
+    " WHERE downstream_event_id IN {ids:Array(String)}",
 )
-"""Every edge out of any of `ids`, whole (a duplicate row is the same edge)."""
-_NEXT = (
-    "arrayDistinct(arrayFilter(i -> i != '',"
-    " arrayMap(u -> u.4, arrayFlatten(arrayMap(h -> h.3, h{})))))"
+"""What any of `ids` read (one hop up), once each; then every edge into any of them, whole
+(a duplicate row is the same edge)."""
+_DOWN = (
+    "SELECT DISTINCT downstream_event_id FROM lineage_down"
+    " WHERE upstream_event_id IN {ids:Array(String)}",
+    f"SELECT DISTINCT {_EDGE_COLUMNS} FROM lineage_down"
+    " WHERE upstream_event_id IN {ids:Array(String)}",
 )
-"""The ids a level's nodes read (never-materialized upstreams have none), once each."""
-
-
-def _values(value: object) -> tuple[object, ...]:
-    """A tuple's fields, whether the driver gave a tuple, a list or a dict (named tuple)."""
-    if isinstance(value, dict):
-        return tuple(value.values())
-    assert isinstance(value, tuple | list)
-    return tuple(value)
+"""What was built from any of `ids` (one hop down), once each; then every edge out of any
+of them, whole."""
 
 
 def _int(value: object) -> int:

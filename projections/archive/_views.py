@@ -42,8 +42,9 @@ VIEWS: tuple[str, ...] = (
     f"""CREATE OR REPLACE VIEW lineage_upstream AS
     WITH RECURSIVE walk AS (
         SELECT toUInt32(1) AS depth, {_EDGE_COLUMNS} FROM lineage_edges
-        WHERE downstream_event_id = joinGet('latest_materializations', 'm',
-            {{asset:String}}, {{partition:String}}).event_id
+        WHERE downstream_event_id = (
+            SELECT argMax(event_id, (time, event_id)) FROM materializations
+            WHERE asset_key = {{asset:String}} AND partition_key = {{partition:String}})
         UNION ALL
         SELECT w.depth + 1 AS depth, e.downstream_asset, e.downstream_partition,
             e.downstream_data_version, e.downstream_event_id, e.upstream_asset,
@@ -57,14 +58,15 @@ VIEWS: tuple[str, ...] = (
     # What was built from the newest materialization of a partition, transitively.
     f"""CREATE OR REPLACE VIEW lineage_downstream AS
     WITH RECURSIVE walk AS (
-        SELECT toUInt32(1) AS depth, {_EDGE_COLUMNS} FROM lineage_edges
-        WHERE upstream_event_id = joinGet('latest_materializations', 'm',
-            {{asset:String}}, {{partition:String}}).event_id
+        SELECT toUInt32(1) AS depth, {_EDGE_COLUMNS} FROM lineage_down
+        WHERE upstream_event_id = (
+            SELECT argMax(event_id, (time, event_id)) FROM materializations
+            WHERE asset_key = {{asset:String}} AND partition_key = {{partition:String}})
         UNION ALL
         SELECT w.depth + 1 AS depth, e.downstream_asset, e.downstream_partition,
             e.downstream_data_version, e.downstream_event_id, e.upstream_asset,
             e.upstream_partition, e.upstream_data_version, e.upstream_event_id, e.time
-        FROM walk AS w INNER JOIN lineage_edges AS e
+        FROM walk AS w INNER JOIN lineage_down AS e
             ON e.upstream_event_id = w.downstream_event_id
         WHERE w.depth < {{depth:UInt32}}
     )

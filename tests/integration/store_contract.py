@@ -297,16 +297,45 @@ class StoreContract:
         assert store.latest_materialization("u") == store.materialization(unpartitioned.event_id)
         assert store.latest_materialization("u", "p") is None
 
-    def test_an_archive_made_before_the_latest_index_gets_it_filled(
+    def test_an_archive_with_in_memory_indexes_loses_them_and_walks_the_same(
         self, store: ArchiveStore
     ) -> None:
-        mats = chain(3)
+        mats = chain(4)
         write(store, records(mats))
-        store.execute("TRUNCATE TABLE latest_materializations")  # as an older archive has it
-        assert store.latest_materialization("a2", "2024-01-31") is None
+        down = store.lineage(mats[0].event_id, direction="downstream", depth=5)
+        up = store.lineage(mats[3].event_id, direction="upstream", depth=5)
+        assert len(down) == len(up) == 3
+        # As an archive made before 2026-12-08 has them: history in Join-engine tables.
+        columns = store.query(
+            "SELECT name, type FROM system.columns WHERE table = 'lineage_down'"
+            " AND database = currentDatabase() ORDER BY position"
+        )
+        store.execute("DROP TABLE lineage_down")
+        store.execute(
+            "CREATE TABLE lineage_down ("
+            + ", ".join(f"{name} {kind}" for name, kind in columns)
+            + ") ENGINE = Join(ALL, INNER, upstream_event_id)"
+        )
+        store.execute("CREATE TABLE lineage_up (id String) ENGINE = Join(ANY, LEFT, id)")
+        store.execute(
+            "CREATE TABLE latest_materializations (asset_key String, partition_key String)"
+            " ENGINE = Join(ANY, LEFT, asset_key, partition_key)"
+        )
         store.create_schema()
-        found = store.latest_materialization("a2", "2024-01-31")
-        assert found == store.materialization(mats[2].event_id)
+        engines = {
+            str(name): str(engine)
+            for name, engine in store.query(
+                "SELECT name, engine FROM system.tables WHERE database = currentDatabase()"
+                " AND engine NOT IN ('MaterializedView', 'View', 'Null')"
+            )
+        }
+        assert "Join" not in engines.values(), engines
+        assert engines["lineage_down"] == "ReplacingMergeTree"
+        assert store.lineage(mats[0].event_id, direction="downstream", depth=5) == down
+        assert store.lineage(mats[3].event_id, direction="upstream", depth=5) == up
+        more = chain(2, partition="2024-02-01")
+        write(store, records(more, start=len(mats)))  # the pipeline writes the new table
+        assert len(store.lineage(more[0].event_id, direction="downstream", depth=5)) == 1
 
     def test_a_failed_statement_is_a_typed_error(self, store: ArchiveStore) -> None:
         with pytest.raises(ArchiveError) as raised:

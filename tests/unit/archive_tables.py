@@ -48,9 +48,7 @@ def archived(records: Iterable[RawRecord | ConsumedEvent]) -> dict[str, list[dic
                 f" FROM events GROUP BY event_id) AS e ON t.{column} = e.event_id"
                 f" ORDER BY e.o{then}"
             ).to_pylist()
-        out["lineage_up"] = store.query_arrow(
-            "SELECT id, node, ups FROM (SELECT DISTINCT downstream_event_id AS id"
-            " FROM lineage_edges) ARRAY JOIN [joinGet('lineage_up', 'node', id)] AS node,"
-            " [joinGet('lineage_up', 'ups', id)] AS ups ORDER BY id"
+        out["lineage_down"] = store.query_arrow(
+            "SELECT * FROM lineage_down ORDER BY upstream_event_id, upstream_asset"
         ).to_pylist()
         return out

@@ -312,6 +312,7 @@ ROOM_EXPORTS = {
         "ArchiveUnavailableError",
         "ChdbStore",
         "Direction",
+        "MaterializationRecord",
         "RawRecord",
         "read_run_logs",
         "RUN_LOGS_PROJECTION",
