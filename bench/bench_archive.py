@@ -97,8 +97,11 @@ def generate(n: int) -> Iterator[tuple[bytes, str, int, str]]:
         def emit(d: dict[str, object], topic: str, key: str) -> tuple[bytes, str, int, str]:
             # in the model's field order, as a producer writes it (`type` comes where the
             # event's class declares it, e.g. after fields shared through a base class)
+            # (fields this generator does not set, like a decision's `epoch`, at their default)
             fields = EVENT_TYPES[str(d["type"])].model_fields
-            return to_json({n: d[n] for n in fields}), f"{PREFIX}.{topic}", hash(key) % 6, key
+            doc = {n: d[n] if n in d else f.get_default(call_default_factory=True)
+                   for n, f in fields.items()}  # fmt: skip
+            return to_json(doc), f"{PREFIX}.{topic}", hash(key) % 6, key
 
         req = _envelope("MaterializationRequested", t, "cli", run_id)
         req.update(run_id=run_id, selection="*", asset_keys=[k for k, _ in nodes],
