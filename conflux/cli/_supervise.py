@@ -73,7 +73,13 @@ def describe_exit(code: int) -> str:
 
 
 def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn asking Linux to SIGTERM the child when `dev` dies (main thread only)."""
+    """A preexec_fn asking Linux to SIGTERM the child when `dev` dies (main thread only).
+
+    It also gives the child SIGTERM's default action: an ignored signal survives exec, so
+    a `dev` started with SIGTERM ignored (by a test runner, or `nohup`-like tools) would
+    pass that on, and every polite stop would end in SIGKILL after its grace period.
+    (libc's `signal`, not Python's: the fork may happen on a thread other than the main.)
+    """
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -83,6 +89,7 @@ def _die_with_parent() -> Callable[[], None] | None:
     parent = os.getpid()
 
     def preexec() -> None:
+        libc.signal(signal.SIGTERM, 0)  # SIG_DFL
         libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
         if os.getppid() != parent:  # dev died between fork and prctl
             os._exit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -62,6 +63,18 @@ def test_a_part_that_keeps_dying_is_restarted_with_a_growing_delay_and_never_giv
     assert [w.split("restarting it in ")[1].split(" s")[0] for w in waits] == ["0.5", "1", "2", "4"]
     down = json.loads((parts.state_dir / "parts.json").read_text())["down"]
     assert down == {"flaky": "exited with code 3; its log ends with: disk full"}
+
+
+def test_a_part_gets_sigterm_at_its_default_even_when_dev_ignores_it(parts: Supervisor) -> None:
+    previous = signal.signal(signal.SIGTERM, signal.SIG_IGN)  # inherited across exec
+    try:
+        code = "import signal, sys; sys.stdout.write(signal.getsignal(signal.SIGTERM).name)"
+        _run(parts, "plain", code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    parts.procs["plain"].wait(timeout=30)
+    parts.logs["plain"].flush()
+    assert (parts.state_dir / "logs" / "plain.log").read_text() == "SIG_DFL"
 
 
 def test_the_backoff_resets_after_a_healthy_period_and_stops_at_its_cap() -> None:
