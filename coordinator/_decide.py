@@ -541,6 +541,7 @@ def _dispatched(
         partition_keys=item.partition_keys,
         upstream_spans=item.upstream_spans,
         run_config=run.request.run_config if run.request is not None else None,
+        tags=dict(run.request.tags) if run.request is not None else {},
     )
 
 

@@ -149,6 +149,8 @@ class WorkItemDispatched(Event):
     (dynamic partitions, whose keys live in the log); None otherwise."""
     run_config: dict[str, JsonValue] | None = None
     """The run's config, as requested (see `MaterializationRequested.run_config`)."""
+    tags: dict[str, str] = Field(default_factory=dict)
+    """The run's tags, as requested: what `context.run.tags` shows where the item runs."""
     upstream_spans: tuple[tuple[int, ...], ...] = ()
     """A ranged item's lineage: per partition of the range, in order, the half-open index
     spans `lo, hi, lo, hi, ...` of `upstream` that partition reads (empty when not ranged,

@@ -85,6 +85,7 @@ class ExecutionRequest:
             partition_keys=item.partition_keys,
             upstream_spans=item.upstream_spans,
             run_config=item.run_config,
+            tags=item.tags,
         )
 
     def upstream_of(self, index: int) -> tuple[UpstreamRef, ...]:
