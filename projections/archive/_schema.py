@@ -171,6 +171,11 @@ def _names(names: object) -> str:
     return ", ".join(f"'{n}'" for n in names)  # type: ignore[attr-defined]
 
 
+EDGE_COLUMNS = (
+    "downstream_asset, downstream_partition, downstream_data_version, downstream_event_id,"
+    " upstream_asset, upstream_partition, upstream_data_version, upstream_event_id, time"
+)
+"""The columns of `lineage_edges` and `lineage_down`, in order."""
 _RUN = "if(ifNull(d.run_id, '') != '', assumeNotNull(d.run_id), d.correlation_id)"
 _EDGE = (
     "SELECT assumeNotNull(d.asset_key) AS downstream_asset, d.partition_key AS"

@@ -29,6 +29,7 @@ from conflux.events import InfrastructureError
 from conflux.projections.api import LineageLink
 from conflux.projections.archive._schema import (
     CHECK_COLUMNS_ADDED,
+    EDGE_COLUMNS,
     INGEST,
     INGEST_SETTINGS,
     LINEAGE_DOWN_FILL,
@@ -468,14 +469,10 @@ _MATERIALIZATIONS = (
     " FROM materializations"
 )
 _MAX_DEPTH = 32
-_EDGE_COLUMNS = (
-    "downstream_asset, downstream_partition, downstream_data_version, downstream_event_id,"
-    " upstream_asset, upstream_partition, upstream_data_version, upstream_event_id, time"
-)
 _UP = (
     "SELECT DISTINCT upstream_event_id FROM lineage_edges"
     " WHERE downstream_event_id IN {ids:Array(String)}",
-    f"SELECT DISTINCT {_EDGE_COLUMNS} FROM lineage_edges"
+    f"SELECT DISTINCT {EDGE_COLUMNS} FROM lineage_edges"
     " WHERE downstream_event_id IN {ids:Array(String)}",
 )
 """What any of `ids` read (one hop up), once each; then every edge into any of them, whole
@@ -483,7 +480,7 @@ _UP = (
 _DOWN = (
     "SELECT DISTINCT downstream_event_id FROM lineage_down"
     " WHERE upstream_event_id IN {ids:Array(String)}",
-    f"SELECT DISTINCT {_EDGE_COLUMNS} FROM lineage_down"
+    f"SELECT DISTINCT {EDGE_COLUMNS} FROM lineage_down"
     " WHERE upstream_event_id IN {ids:Array(String)}",
 )
 """What was built from any of `ids` (one hop down), once each; then every edge out of any

@@ -9,13 +9,36 @@ Their columns are the interface: columns may be added, none renamed or removed w
 
 from __future__ import annotations
 
+from conflux.projections.archive._schema import EDGE_COLUMNS
+
 INTERFACE_VERSION = 1
 """The version of the archive's tables and views as docs/archive.md describes them."""
 
-_EDGE_COLUMNS = (
-    "downstream_asset, downstream_partition, downstream_data_version, downstream_event_id,"
-    " upstream_asset, upstream_partition, upstream_data_version, upstream_event_id, time"
-)
+_NEWEST = """(SELECT argMax(event_id, (time, event_id)) FROM materializations
+            WHERE asset_key = {asset:String} AND partition_key = {partition:String})"""
+"""The event id of the partition's newest materialization (by time, then event id)."""
+
+
+def _walk_view(name: str, table: str, start: str, reached: str, more: str = "") -> str:
+    """A view of the edges within `depth` hops of the partition's newest materialization.
+
+    `table` is sorted by `start`, the column that names the node an edge leaves; each hop
+    follows `reached` (the node at the edge's other end) into `start` of the next edges.
+    A node reached at several depths keeps the smallest. No value here comes from a caller.
+    """
+    hop = ", ".join(f"e.{column.strip()}" for column in EDGE_COLUMNS.split(","))
+    return f"""CREATE OR REPLACE VIEW {name} AS
+    WITH RECURSIVE walk AS (
+        SELECT toUInt32(1) AS depth, {EDGE_COLUMNS} FROM {table}
+        WHERE {start} = {_NEWEST}
+        UNION ALL
+        SELECT w.depth + 1 AS depth, {hop}
+        FROM walk AS w INNER JOIN {table} AS e ON e.{start} = w.{reached}
+        WHERE w.depth < {{depth:UInt32}}{more}
+    )
+    SELECT min(depth) AS depth, {EDGE_COLUMNS} FROM walk
+    GROUP BY {EDGE_COLUMNS}"""
+
 
 VIEWS: tuple[str, ...] = (
     f"CREATE OR REPLACE VIEW archive_info AS SELECT toUInt32({INTERFACE_VERSION})"
@@ -39,39 +62,15 @@ VIEWS: tuple[str, ...] = (
     # What the newest materialization of a partition read, and what those read, up to
     # `depth` hops; `depth` 1 is what it read itself. A diamond's shared node shows once
     # per edge into it, at the depth it was first reached.
-    f"""CREATE OR REPLACE VIEW lineage_upstream AS
-    WITH RECURSIVE walk AS (
-        SELECT toUInt32(1) AS depth, {_EDGE_COLUMNS} FROM lineage_edges
-        WHERE downstream_event_id = (
-            SELECT argMax(event_id, (time, event_id)) FROM materializations
-            WHERE asset_key = {{asset:String}} AND partition_key = {{partition:String}})
-        UNION ALL
-        SELECT w.depth + 1 AS depth, e.downstream_asset, e.downstream_partition,
-            e.downstream_data_version, e.downstream_event_id, e.upstream_asset,
-            e.upstream_partition, e.upstream_data_version, e.upstream_event_id, e.time
-        FROM walk AS w INNER JOIN lineage_edges AS e
-            ON e.downstream_event_id = w.upstream_event_id
-        WHERE w.depth < {{depth:UInt32}} AND w.upstream_event_id != ''
-    )
-    SELECT min(depth) AS depth, {_EDGE_COLUMNS} FROM walk
-    GROUP BY {_EDGE_COLUMNS}""",
+    _walk_view(
+        "lineage_upstream",
+        "lineage_edges",
+        "downstream_event_id",
+        "upstream_event_id",
+        more=" AND w.upstream_event_id != ''",
+    ),
     # What was built from the newest materialization of a partition, transitively.
-    f"""CREATE OR REPLACE VIEW lineage_downstream AS
-    WITH RECURSIVE walk AS (
-        SELECT toUInt32(1) AS depth, {_EDGE_COLUMNS} FROM lineage_down
-        WHERE upstream_event_id = (
-            SELECT argMax(event_id, (time, event_id)) FROM materializations
-            WHERE asset_key = {{asset:String}} AND partition_key = {{partition:String}})
-        UNION ALL
-        SELECT w.depth + 1 AS depth, e.downstream_asset, e.downstream_partition,
-            e.downstream_data_version, e.downstream_event_id, e.upstream_asset,
-            e.upstream_partition, e.upstream_data_version, e.upstream_event_id, e.time
-        FROM walk AS w INNER JOIN lineage_down AS e
-            ON e.upstream_event_id = w.downstream_event_id
-        WHERE w.depth < {{depth:UInt32}}
-    )
-    SELECT min(depth) AS depth, {_EDGE_COLUMNS} FROM walk
-    GROUP BY {_EDGE_COLUMNS}""",
+    _walk_view("lineage_downstream", "lineage_down", "upstream_event_id", "downstream_event_id"),
     # What one run wrote (its materializations) and read (what those materializations
     # read, as their upstream materializations).
     """CREATE OR REPLACE VIEW run_io AS
